@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# Local Halcyon servers without Docker: Apache Kafka 4.x (KRaft, single node,
+# broker+controller) and FerretDB 1.24 (MongoDB wire protocol, SQLite backend).
+#
+#   servers.sh start|stop|status|wipe|env
+#   servers.sh start-kafka|stop-kafka|start-mongo|stop-mongo
+#
+# Kafka jars come from Maven Central (mvn, see kafka/pom.xml); FerretDB is built
+# from its Go module (go). Both are cached in $HALCYON_CACHE_DIR, so only the
+# first start is slow. Data, pid files and logs live in $HALCYON_RUN_DIR.
+#
+# Environment (all optional):
+#   HALCYON_RUN_DIR               default <repo>/.run
+#   HALCYON_CACHE_DIR             default ~/.cache/halcyon
+#   HALCYON_KAFKA_PORT            default 19092 (client listener, 127.0.0.1)
+#   HALCYON_KAFKA_CONTROLLER_PORT default 19093
+#   HALCYON_MONGO_PORT            default 27018 (FerretDB, 127.0.0.1)
+#   HALCYON_KAFKA_PARTITIONS      default 3 (num.partitions for auto-created topics)
+#   HALCYON_START_TIMEOUT         default 120 (seconds to wait for readiness,
+#                                 not counting the first-time fetch/build)
+#   HALCYON_STOP_TIMEOUT          default 20 (seconds between SIGTERM and SIGKILL)
+#   HALCYON_KAFKA_VERSION         default 4.4.0
+#   HALCYON_FERRETDB_VERSION      default v1.24.2
+#   HALCYON_KAFKA_HEAP_OPTS       default "-Xms256m -Xmx768m"
+#   HALCYON_MONGO_LOG_LEVEL       default warn
+#   HALCYON_FERRETDB_SERIALIZE_WRITES  default 1: build FerretDB with
+#                                 ferretdb/halcyon_serialize_writes.go, which makes
+#                                 single-document updates atomic (stock 1.24 races,
+#                                 see that file); 0 builds stock FerretDB
+#   JAVA                          default: $JAVA_HOME/bin/java or java
+set -euo pipefail
+set +m # no job control: background children stay in our process group until setsid
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+RUN_DIR=${HALCYON_RUN_DIR:-$REPO/.run}
+CACHE_DIR=${HALCYON_CACHE_DIR:-$HOME/.cache/halcyon}
+KAFKA_VERSION=${HALCYON_KAFKA_VERSION:-4.4.0}
+FERRETDB_VERSION=${HALCYON_FERRETDB_VERSION:-v1.24.2}
+KAFKA_PORT=${HALCYON_KAFKA_PORT:-19092}
+KAFKA_CONTROLLER_PORT=${HALCYON_KAFKA_CONTROLLER_PORT:-19093}
+MONGO_PORT=${HALCYON_MONGO_PORT:-27018}
+KAFKA_PARTITIONS=${HALCYON_KAFKA_PARTITIONS:-3}
+START_TIMEOUT=${HALCYON_START_TIMEOUT:-120}
+STOP_TIMEOUT=${HALCYON_STOP_TIMEOUT:-20}
+KAFKA_HEAP_OPTS=${HALCYON_KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}
+MONGO_LOG_LEVEL=${HALCYON_MONGO_LOG_LEVEL:-warn}
+HOST=127.0.0.1
+PYTHON=${HALCYON_PYTHON:-python3}
+if [[ -n ${JAVA:-} ]]; then :
+elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then JAVA=$JAVA_HOME/bin/java
+else JAVA=java; fi
+
+PROBE="$HERE/probe.py"
+KAFKA_POM="$HERE/kafka/pom.xml"
+KAFKA_LOG4J="$HERE/kafka/log4j2.properties"
+KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
+FERRETDB_PATCH="$HERE/ferretdb/halcyon_serialize_writes.go"
+if [[ ${HALCYON_FERRETDB_SERIALIZE_WRITES:-1} == 1 ]]; then
+  FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-serialized-$(sha256sum "$FERRETDB_PATCH" | cut -c1-12)"
+else
+  FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-stock"
+fi
+
+KAFKA_DIR="$RUN_DIR/kafka"
+KAFKA_CONFIG="$KAFKA_DIR/server.properties"
+KAFKA_DATA="$KAFKA_DIR/data"
+KAFKA_LOGS="$KAFKA_DIR/logs"
+KAFKA_PID="$KAFKA_DIR/kafka.pid"
+KAFKA_OUT="$KAFKA_DIR/kafka.out"
+MONGO_DIR="$RUN_DIR/ferretdb"
+MONGO_DATA="$MONGO_DIR/data"
+MONGO_STATE="$MONGO_DIR/state"
+MONGO_PID="$MONGO_DIR/ferretdb.pid"
+MONGO_LOG="$MONGO_DIR/ferretdb.log"
+
+log() { printf '[servers] %s\n' "$*" >&2; }
+die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ helpers
+
+# Unique substring of each server's command line: scopes process lookup to this
+# run dir, so we never touch servers started for another checkout.
+marker() {
+  case $1 in
+    kafka) printf '%s' "kafka.Kafka $KAFKA_CONFIG" ;;
+    mongo) printf '%s' "--state-dir=$MONGO_STATE" ;;
+  esac
+}
+pidfile() { case $1 in kafka) echo "$KAFKA_PID" ;; mongo) echo "$MONGO_PID" ;; esac; }
+port() { case $1 in kafka) echo "$KAFKA_PORT" ;; mongo) echo "$MONGO_PORT" ;; esac; }
+label() { case $1 in kafka) echo "Kafka $KAFKA_VERSION" ;; mongo) echo "FerretDB $FERRETDB_VERSION" ;; esac; }
+
+# pids of live processes whose command line contains the server's marker
+find_pids() {
+  local m p cmd
+  m=$(marker "$1")
+  for p in /proc/[0-9]*; do
+    p=${p#/proc/}
+    [[ $p == "$$" || $p == "$BASHPID" ]] && continue
+    cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+    [[ $cmd == *"$m"* ]] && echo "$p"
+  done
+  return 0
+}
+
+is_running() { [[ -n $(find_pids "$1") ]]; }
+
+probe() { "$PYTHON" "$PROBE" "$1" "$HOST" "$(port "$1")" 2>/dev/null; }
+
+port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null; }
+
+show_log_tail() {
+  local f
+  for f in "$@"; do
+    if [[ -s $f ]]; then
+      printf -- '----- last 40 lines of %s -----\n' "$f" >&2
+      tail -n 40 "$f" >&2
+      printf -- '----- end of %s -----\n' "$f" >&2
+    fi
+  done
+}
+show_logs() {
+  case $1 in
+    kafka) show_log_tail "$KAFKA_LOGS/server.log" "$KAFKA_OUT" ;;
+    mongo) show_log_tail "$MONGO_LOG" ;;
+  esac
+}
+
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"; }
+
+with_cache_lock() { # run "$@" holding the cache lock (fd 8)
+  mkdir -p "$CACHE_DIR"
+  (
+    flock 8
+    "$@"
+  ) 8>"$CACHE_DIR/.lock"
+}
+
+# ------------------------------------------------------------------ artifacts
+
+pom_stamp() { { cat "$KAFKA_POM"; echo "$KAFKA_VERSION"; } | sha256sum | cut -d' ' -f1; }
+
+kafka_libs_ok() {
+  [[ -f $KAFKA_LIBS/.complete && $(cat "$KAFKA_LIBS/.complete") == "$(pom_stamp)" ]]
+}
+
+_fetch_kafka() {
+  kafka_libs_ok && return 0
+  need mvn "needed once to fetch the Kafka jars from Maven Central"
+  log "fetching Kafka $KAFKA_VERSION jars with Maven into $KAFKA_LIBS (first time only)"
+  local tmp="$KAFKA_LIBS.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  if ! mvn -B -ntp -Dstyle.color=never -f "$KAFKA_POM" -Dkafka.version="$KAFKA_VERSION" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+      >"$CACHE_DIR/mvn-kafka.log" 2>&1; then
+    tail -n 40 "$CACHE_DIR/mvn-kafka.log" >&2
+    rm -rf "$tmp"
+    die "mvn failed to fetch Kafka $KAFKA_VERSION (full log: $CACHE_DIR/mvn-kafka.log)"
+  fi
+  ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "kafka_2.13-$KAFKA_VERSION.jar missing after mvn"
+  pom_stamp >"$tmp/.complete"
+  rm -rf "$KAFKA_LIBS"
+  mv "$tmp" "$KAFKA_LIBS"
+}
+ensure_kafka() { kafka_libs_ok || with_cache_lock _fetch_kafka; }
+
+ferretdb_ok() { [[ -x $FERRETDB_BIN ]]; }
+
+_build_ferretdb() {
+  ferretdb_ok && return 0
+  need go "needed once to build FerretDB from its Go module"
+  log "building FerretDB $FERRETDB_VERSION from its Go module into $FERRETDB_BIN (first time only, ~1-2 min)"
+  local mod dir src
+  local glog="$CACHE_DIR/go-ferretdb.log"
+  if ! mod=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>"$glog"); then
+    { printf '%s\n' "$mod"; tail -n 40 "$glog"; } >&2
+    die "go mod download github.com/FerretDB/FerretDB@$FERRETDB_VERSION failed"
+  fi
+  dir=$(printf '%s' "$mod" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  [[ -d $dir ]] || die "FerretDB module dir not found: $dir"
+  mkdir -p "$(dirname "$FERRETDB_BIN")"
+  src=$(mktemp -d "$(dirname "$FERRETDB_BIN")/src.XXXXXX")
+  cp -R "$dir/." "$src/"
+  chmod -R u+w "$src"
+  # build/version/*.txt are generated from git in FerretDB's own build; without
+  # version.txt the binary panics at startup ("Invalid build/version/version.txt").
+  printf '%s\n' "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  printf 'halcyon-local\n' >"$src/build/version/package.txt"
+  if [[ $FERRETDB_BIN == */ferretdb-serialized-* ]]; then
+    cp "$FERRETDB_PATCH" "$src/internal/handler/"
+    sed -i 's/^\th\.initCommands()$/\th.initCommands()\n\th.halcyonSerializeWrites()/' "$src/internal/handler/handler.go"
+    grep -q 'halcyonSerializeWrites()' "$src/internal/handler/handler.go" \
+      || die "could not apply ferretdb/halcyon_serialize_writes.go to FerretDB $FERRETDB_VERSION (h.initCommands() not found); set HALCYON_FERRETDB_SERIALIZE_WRITES=0 for a stock build"
+  fi
+  if ! (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+        go build -trimpath -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb >>"$glog" 2>&1); then
+    tail -n 40 "$glog" >&2
+    rm -rf "$src" "$FERRETDB_BIN.tmp"
+    die "go build of FerretDB failed (full log: $glog)"
+  fi
+  rm -rf "$src"
+  "$FERRETDB_BIN.tmp" --version >/dev/null 2>&1 || die "built FerretDB binary does not run"
+  mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
+}
+ensure_mongo() { ferretdb_ok || with_cache_lock _build_ferretdb; }
+
+# Fetch/build whatever is missing for the given servers; Maven (network bound)
+# runs in the background while Go (CPU bound) builds.
+ensure() {
+  local want_k=0 want_m=0 s
+  for s in "$@"; do [[ $s == kafka ]] && want_k=1; [[ $s == mongo ]] && want_m=1; done
+  if ((want_k && want_m)) && ! kafka_libs_ok && ! ferretdb_ok; then
+    mkdir -p "$CACHE_DIR"
+    local mlog="$CACHE_DIR/kafka-fetch.log" mpid rc=0
+    (_fetch_kafka) >"$mlog" 2>&1 &
+    mpid=$!
+    (_build_ferretdb) || rc=$?
+    if ! wait "$mpid"; then
+      cat "$mlog" >&2
+      die "fetching Kafka jars failed"
+    fi
+    cat "$mlog" >&2
+    ((rc == 0)) || die "building FerretDB failed"
+    return 0
+  fi
+  ((want_k)) && ensure_kafka
+  ((want_m)) && ensure_mongo
+  return 0
+}
+
+# ------------------------------------------------------------------ launch
+
+check_java() {
+  command -v "$JAVA" >/dev/null 2>&1 || die "java not found (Kafka $KAFKA_VERSION needs Java 17+); set JAVA or JAVA_HOME"
+  local v
+  v=$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')
+  [[ ${v%%.*} -ge 17 ]] 2>/dev/null || die "Kafka $KAFKA_VERSION needs Java 17+, $JAVA is version '$v'"
+}
+
+write_kafka_config() {
+  mkdir -p "$KAFKA_DATA" "$KAFKA_LOGS"
+  cat >"$KAFKA_CONFIG" <<EOF
+# Generated by deploy/local/servers.sh on each start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DATA
+num.partitions=$KAFKA_PARTITIONS
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=10
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=10
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+auto.create.topics.enable=true
+delete.topic.enable=true
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.retention.hours=168
+EOF
+}
+
+# JVM arguments shared by the storage formatter and the broker
+kafka_jvm_args() {
+  KAFKA_JVM_ARGS=($KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
+    -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$KAFKA_LOG4J" "-Dkafka.logs.dir=$KAFKA_LOGS"
+    -cp "$KAFKA_LIBS/*")
+}
+
+launch_kafka() {
+  check_java
+  write_kafka_config
+  kafka_jvm_args
+  if [[ ! -f $KAFKA_DATA/meta.properties ]]; then
+    local cid
+    if [[ -s $KAFKA_DIR/cluster-id ]]; then cid=$(cat "$KAFKA_DIR/cluster-id")
+    else cid=$("$PYTHON" "$PROBE" uuid); echo "$cid" >"$KAFKA_DIR/cluster-id"; fi
+    log "formatting Kafka storage in $KAFKA_DATA (cluster id $cid)"
+    if ! "$JAVA" "${KAFKA_JVM_ARGS[@]}" kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_CONFIG" --ignore-formatted \
+        >"$KAFKA_DIR/format.log" 2>&1; then
+      echo "FAILED: Kafka storage format" >&2
+      show_log_tail "$KAFKA_DIR/format.log"
+      exit 1
+    fi
+  fi
+  : >"$KAFKA_OUT"
+  (
+    cd "$KAFKA_DIR"
+    exec setsid "$JAVA" "${KAFKA_JVM_ARGS[@]}" kafka.Kafka "$KAFKA_CONFIG"
+  ) 8>&- 9>&- </dev/null >>"$KAFKA_OUT" 2>&1 &
+  echo $! >"$KAFKA_PID"
+}
+
+launch_mongo() {
+  mkdir -p "$MONGO_DATA" "$MONGO_STATE"
+  : >"$MONGO_LOG"
+  (
+    cd "$MONGO_DIR"
+    exec setsid "$FERRETDB_BIN" \
+      --listen-addr="$HOST:$MONGO_PORT" \
+      --handler=sqlite \
+      --sqlite-url="file:$MONGO_DATA/" \
+      --state-dir="$MONGO_STATE" \
+      --debug-addr=- \
+      --telemetry=disable \
+      --log-level="$MONGO_LOG_LEVEL" \
+      --log-format=text
+  ) 8>&- 9>&- </dev/null >>"$MONGO_LOG" 2>&1 &
+  echo $! >"$MONGO_PID"
+}
+
+launch() {
+  local s=$1 p
+  p=$(port "$s")
+  if port_open "$p"; then
+    die "$(label "$s"): port $HOST:$p is already in use by a process not started for $RUN_DIR (set HALCYON_$( [[ $s == kafka ]] && echo KAFKA || echo MONGO )_PORT or stop it)"
+  fi
+  if [[ $s == kafka ]] && port_open "$KAFKA_CONTROLLER_PORT"; then
+    die "Kafka: controller port $HOST:$KAFKA_CONTROLLER_PORT already in use (set HALCYON_KAFKA_CONTROLLER_PORT)"
+  fi
+  log "starting $(label "$s") on $HOST:$p"
+  "launch_$s"
+}
+
+# ------------------------------------------------------------------ stop
+
+stop_one() {
+  local s=$1 pids p deadline
+  pids=$( { cat "$(pidfile "$s")" 2>/dev/null || true; find_pids "$s"; } | sort -u)
+  # keep only live pids that really are this server
+  local live=() m
+  m=$(marker "$s")
+  for p in $pids; do
+    [[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true) == *"$m"* ]] && live+=("$p")
+  done
+  if ((${#live[@]} == 0)); then
+    rm -f "$(pidfile "$s")"
+    log "$(label "$s"): not running"
+    return 0
+  fi
+  log "stopping $(label "$s") (pid ${live[*]})"
+  kill -TERM "${live[@]}" 2>/dev/null || true
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  while ((SECONDS < deadline)) && is_running "$s"; do sleep 0.2; done
+  if is_running "$s"; then
+    log "$(label "$s") did not exit within ${STOP_TIMEOUT}s after SIGTERM; sending SIGKILL"
+    kill -KILL $(find_pids "$s") 2>/dev/null || true
+    deadline=$((SECONDS + 10))
+    while ((SECONDS < deadline)) && is_running "$s"; do sleep 0.2; done
+    is_running "$s" && die "$(label "$s") still running after SIGKILL: $(find_pids "$s")"
+  fi
+  rm -f "$(pidfile "$s")"
+  log "$(label "$s"): stopped"
+}
+
+# ------------------------------------------------------------------ start
+
+start() {
+  local s todo=() wait_for=() ready=()
+  mkdir -p "$RUN_DIR"
+  exec 9>"$RUN_DIR/.lock"
+  flock 9
+  for s in "$@"; do
+    if is_running "$s"; then
+      if probe "$s"; then
+        log "$(label "$s") already running and ready on $HOST:$(port "$s")"
+        ready+=("$s")
+      else
+        wait_for+=("$s") # ours, still starting (or unhealthy): wait below
+      fi
+    else
+      rm -f "$(pidfile "$s")"
+      todo+=("$s")
+    fi
+  done
+  if ((${#todo[@]})); then
+    ensure "${todo[@]}"
+    for s in "${todo[@]}"; do launch "$s"; wait_for+=("$s"); done
+  fi
+  ((${#wait_for[@]})) || return 0
+
+  local t0=$SECONDS deadline=$((SECONDS + START_TIMEOUT)) pending=("${wait_for[@]}") next failed=()
+  while ((${#pending[@]})); do
+    next=()
+    for s in "${pending[@]}"; do
+      if probe "$s"; then
+        log "$(label "$s") ready on $HOST:$(port "$s") after $((SECONDS - t0))s"
+      elif ! is_running "$s"; then
+        echo "FAILED: $(label "$s") exited during startup" >&2
+        failed+=("$s")
+      else
+        next+=("$s")
+      fi
+    done
+    pending=("${next[@]+"${next[@]}"}")
+    ((${#pending[@]})) || break
+    if ((SECONDS >= deadline)); then
+      for s in "${pending[@]}"; do
+        echo "FAILED: $(label "$s") not ready on $HOST:$(port "$s") within ${START_TIMEOUT}s (HALCYON_START_TIMEOUT)" >&2
+        "$PYTHON" "$PROBE" "$s" "$HOST" "$(port "$s")" || true
+        failed+=("$s")
+      done
+      break
+    fi
+    sleep 0.5
+  done
+  if ((${#failed[@]})); then
+    for s in "${failed[@]}"; do
+      show_logs "$s"
+      stop_one "$s" || true
+    done
+    echo "FAILED to start: ${failed[*]}" >&2
+    exit 1
+  fi
+}
+
+# ------------------------------------------------------------------ status/env
+
+status() {
+  local s rc=0 p
+  for s in kafka mongo; do
+    p=$(find_pids "$s" | tr '\n' ' ')
+    if [[ -n $p ]]; then
+      if probe "$s"; then
+        echo "$(label "$s"): running, ready (pid ${p% }, $HOST:$(port "$s"))"
+      else
+        echo "$(label "$s"): running, NOT ready (pid ${p% }, $HOST:$(port "$s"))"; rc=3
+      fi
+    else
+      echo "$(label "$s"): not running"; rc=3
+    fi
+  done
+  return $rc
+}
+
+print_env() {
+  echo "export HALCYON_KAFKA_BOOTSTRAP=$HOST:$KAFKA_PORT"
+  echo "export HALCYON_MONGO_URL=mongodb://$HOST:$MONGO_PORT/"
+}
+
+usage() {
+  sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+cmd=${1:-}
+case $cmd in
+  start) start kafka mongo; status >/dev/null 2>&1 || true; print_env | sed 's/^/[servers] /' >&2 ;;
+  start-kafka) start kafka ;;
+  start-mongo) start mongo ;;
+  stop) stop_one kafka; stop_one mongo ;;
+  stop-kafka) stop_one kafka ;;
+  stop-mongo) stop_one mongo ;;
+  status) status ;;
+  wipe) stop_one kafka; stop_one mongo; rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$RUN_DIR/.lock"; log "wiped $KAFKA_DIR and $MONGO_DIR" ;;
+  env) print_env ;;
+  *) usage ;;
+esac

@@ -1,0 +1,1 @@
+"""Billing rules: pure, no I/O."""

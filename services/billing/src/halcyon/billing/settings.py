@@ -1,0 +1,8 @@
+from pydantic_settings import SettingsConfigDict
+
+from halcyon.shared.settings import ServiceSettings
+
+
+class BillingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="HALCYON_BILLING_", extra="ignore")
+    service_name: str = "billing"

@@ -1,0 +1,1 @@
+"""Clinical service: clients (patients) and their chart."""

@@ -1,0 +1,1 @@
+"""Clinical rules: pure, no I/O."""

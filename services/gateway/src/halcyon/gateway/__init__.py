@@ -1,0 +1,1 @@
+"""Halcyon gateway service."""

@@ -1,0 +1,1 @@
+"""Gateway rules: pure, no I/O."""

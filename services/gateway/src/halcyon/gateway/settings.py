@@ -1,0 +1,8 @@
+from pydantic_settings import SettingsConfigDict
+
+from halcyon.shared.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="HALCYON_GATEWAY_", extra="ignore")
+    service_name: str = "gateway"

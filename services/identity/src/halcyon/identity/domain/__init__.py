@@ -1,0 +1,1 @@
+"""Identity rules: pure, no I/O."""

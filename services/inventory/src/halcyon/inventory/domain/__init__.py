@@ -1,0 +1,1 @@
+"""Inventory rules: pure, no I/O."""

@@ -1,0 +1,10 @@
+"""Notifications service wiring. Its capabilities arrive with their issues; today it serves health."""
+
+from __future__ import annotations
+
+from halcyon.notifications.settings import NotificationsSettings
+from halcyon.shared.service import ServiceWiring, create_service_app
+
+wiring = ServiceWiring(title="Halcyon notifications")
+
+app = create_service_app(NotificationsSettings(), wiring)

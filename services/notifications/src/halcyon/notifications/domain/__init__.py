@@ -1,0 +1,1 @@
+"""Notifications rules: pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Scheduling service: calendars, rooms, appointments and protocol gating."""

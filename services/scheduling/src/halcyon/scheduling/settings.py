@@ -1,0 +1,8 @@
+from pydantic_settings import SettingsConfigDict
+
+from halcyon.shared.settings import ServiceSettings
+
+
+class SchedulingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="HALCYON_SCHEDULING_", extra="ignore")
+    service_name: str = "scheduling"

@@ -1,0 +1,14 @@
+"""Scheduling repositories."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, IndexModel
+
+from halcyon.shared.mongo import TenantRepository
+
+
+class ClientDirectory(TenantRepository):
+    """Read model of clients, fed by clinical's ``ClientRegistered`` events."""
+
+    collection_name = "clients"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("home_site_id", ASCENDING)]),)

@@ -1,0 +1,168 @@
+"""Who is calling: verified access tokens turned into a :class:`Caller`.
+
+Every service verifies the token itself (the gateway is not the only wall).
+Only asymmetric algorithms are accepted, named explicitly, so ``alg: none`` and
+an RSA/EdDSA public key abused as an HMAC secret are refused by construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+from jwt import PyJWK
+
+from halcyon.shared.errors import Forbidden, Unauthenticated
+
+ACCEPTED_ALGORITHMS = ["RS256", "EdDSA"]
+ALL_SITES = "*"
+
+
+@dataclass(frozen=True)
+class RoleGrant:
+    site_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    tenant_id: str
+    grants: tuple[RoleGrant, ...] = ()
+    mfa: bool = False
+    token_id: str | None = None
+    # Break-the-glass grants (client ids) carried by the token, each time-limited by it.
+    emergency_clients: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_service(self) -> bool:
+        return self.user_id.startswith("service:")
+
+    def roles_at(self, site_id: str | None) -> set[str]:
+        return {
+            g.role for g in self.grants if g.site_id == ALL_SITES or site_id is None or g.site_id == site_id
+        }
+
+    def has_role(self, roles: Iterable[str], site_id: str | None = None) -> bool:
+        return bool(self.roles_at(site_id) & set(roles))
+
+    def sites(self) -> set[str]:
+        return {g.site_id for g in self.grants}
+
+    def require(self, roles: Iterable[str], site_id: str | None = None) -> None:
+        wanted = set(roles)
+        if not self.has_role(wanted, site_id):
+            where = f" at site {site_id}" if site_id else ""
+            raise Forbidden(
+                f"this action needs one of the roles {sorted(wanted)}{where}",
+                required_roles=sorted(wanted),
+            )
+
+
+class Authenticator:
+    """Verifies access tokens against the identity service's JWKS (or a fixed PEM key)."""
+
+    def __init__(
+        self,
+        *,
+        audience: str,
+        issuer: str,
+        jwks_url: str | None = None,
+        public_key_pem: str | None = None,
+        jwks_ttl_seconds: float = 300.0,
+    ) -> None:
+        if not jwks_url and not public_key_pem:
+            raise ValueError("token verification needs a JWKS URL or a public key")
+        self._audience = audience
+        self._issuer = issuer
+        self._jwks_url = jwks_url
+        self._pem = public_key_pem
+        self._ttl = jwks_ttl_seconds
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _refresh(self, force: bool = False) -> None:
+        if not self._jwks_url:
+            return
+        if not force and time.monotonic() - self._fetched_at < self._ttl and self._keys:
+            return
+        async with self._lock:
+            if not force and time.monotonic() - self._fetched_at < self._ttl and self._keys:
+                return
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.get(self._jwks_url)
+                response.raise_for_status()
+            keys = {}
+            for raw in response.json().get("keys", []):
+                if raw.get("kty") not in {"RSA", "OKP"}:
+                    continue  # never accept symmetric keys from a key set
+                keys[raw["kid"]] = PyJWK(raw)
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _key_for(self, token: str) -> Any:
+        if self._pem:
+            return self._pem
+        header = jwt.get_unverified_header(token)
+        kid = header.get("kid")
+        await self._refresh()
+        if kid not in self._keys:
+            await self._refresh(force=True)  # a rotation may have published a new key
+        if kid not in self._keys:
+            raise Unauthenticated("token signed by an unknown key")
+        return self._keys[kid].key
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") not in ACCEPTED_ALGORITHMS:
+                raise Unauthenticated(f"token algorithm {header.get('alg')!r} is not accepted")
+            key = await self._key_for(token)
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=ACCEPTED_ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except Unauthenticated:
+            raise
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("token expired") from None
+        except (jwt.PyJWTError, httpx.HTTPError, ValueError, KeyError) as exc:
+            raise Unauthenticated(f"token refused: {exc}") from None
+        if claims.get("typ", "access") != "access":
+            raise Unauthenticated("not an access token")
+        if not claims.get("tid"):
+            raise Unauthenticated("token names no tenant")
+        return Caller(
+            user_id=str(claims["sub"]),
+            tenant_id=str(claims["tid"]),
+            grants=tuple(RoleGrant(site_id=g["site"], role=g["role"]) for g in claims.get("roles", [])),
+            mfa=bool(claims.get("mfa", False)),
+            token_id=claims.get("jti"),
+            emergency_clients=tuple(claims.get("btg", [])),
+            extra={"name": claims.get("name")},
+        )
+
+
+def bearer_token(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthenticated("missing Authorization header")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+def refuse_other_tenant(caller: Caller, tenant_id: str) -> None:
+    if caller.tenant_id != tenant_id:
+        raise Forbidden("that record belongs to another agency")

@@ -1,0 +1,50 @@
+"""Errors the domain raises, each mapped to one stable RFC 9457 problem type.
+
+Pure Python on purpose: ``domain/`` packages import these without pulling in
+a web framework. ``halcyon.shared.http.problems`` renders them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_BASE = "https://halcyon.health/problems/"
+
+
+class DomainError(Exception):
+    status: int = 422
+    slug: str = "business-rule-violated"
+    title: str = "The request breaks a business rule"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    @property
+    def problem_type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "No such record"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "The request conflicts with the current state"
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "You are not allowed to do this"
+
+
+class Unauthenticated(DomainError):
+    status, slug, title = 401, "unauthenticated", "Sign-in required"
+
+
+class RuleViolation(DomainError):
+    status, slug, title = 422, "business-rule-violated", "The request breaks a business rule"
+
+
+class Unavailable(DomainError):
+    status, slug, title = 503, "unavailable", "A dependency is not reachable"

@@ -1,0 +1,1 @@
+"""HTTP plumbing: problems, request ids, health, idempotency keys, pagination, auth deps."""

@@ -1,0 +1,125 @@
+"""``Idempotency-Key`` on creating POSTs: a retried request creates nothing twice.
+
+The first request with a key reserves it (a unique insert), runs, and stores its
+response; a retry with the same key and body replays that response; the same
+key with a different body is a 422; a retry while the first is still running is
+a 409. Failed requests (4xx/5xx) release the key so they can be retried.
+Keys are scoped by the caller's tenant and user, taken from the verified token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from halcyon.shared.auth import Authenticator, bearer_token
+from halcyon.shared.errors import DomainError
+from halcyon.shared.http.problems import problem
+from halcyon.shared.mongo import Document
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        key = headers.get(b"idempotency-key", b"").decode("latin-1").strip()
+        if scope["type"] != "http" or scope["method"] != "POST" or not key:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        state_app = scope["app"].state
+        database: AsyncDatabase[Document] | None = getattr(state_app, "database", None)
+        authenticator: Authenticator | None = getattr(state_app, "authenticator", None)
+        if database is None or authenticator is None or len(key) > 255:
+            if len(key) > 255:
+                await problem(422, "validation-error", "Idempotency-Key too long",
+                              "use at most 255 characters", request)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        try:
+            caller = await authenticator.verify(bearer_token(request.headers.get("authorization")))
+        except DomainError:
+            await self.app(scope, receive, send)  # the route's own auth answers 401
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        fingerprint = hashlib.sha256(scope["path"].encode() + b"\0" + body).hexdigest()
+        keys = database["idempotency_keys"]
+        record_id = f"{caller.tenant_id}:{caller.user_id}:{key}"
+        try:
+            await keys.insert_one(
+                {"_id": record_id, "tenant_id": caller.tenant_id, "fingerprint": fingerprint,
+                 "state": "running", "created_at": datetime.now(UTC)}
+            )
+        except DuplicateKeyError:
+            existing = await keys.find_one({"_id": record_id})
+            if existing is None:
+                await problem(409, "conflict", "Retry in a moment",
+                              "the earlier request with this key just finished", request)(
+                    scope, receive, send)
+            elif existing["fingerprint"] != fingerprint:
+                await problem(422, "idempotency-key-reused", "Idempotency-Key reused",
+                              "this key was used for a different request", request)(
+                    scope, receive, send)
+            elif existing["state"] == "running":
+                await problem(409, "conflict", "Request in progress",
+                              "a request with this Idempotency-Key is still running", request)(
+                    scope, receive, send)
+            else:
+                replay = Response(
+                    content=existing["body"], status_code=existing["status"],
+                    headers={**existing["headers"], "idempotent-replayed": "true"},
+                )
+                await replay(scope, receive, send)
+            return
+
+        sent_body = False
+
+        async def replay_body() -> Message:
+            nonlocal sent_body
+            if sent_body:
+                return await receive()
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        captured: dict[str, Any] = {"status": 500, "headers": {}, "body": b""}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = {
+                    k.decode("latin-1"): v.decode("latin-1")
+                    for k, v in message.get("headers", [])
+                    if k.lower() in (b"content-type", b"location")
+                }
+            elif message["type"] == "http.response.body":
+                captured["body"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            if 200 <= captured["status"] < 300:
+                await keys.update_one(
+                    {"_id": record_id},
+                    {"$set": {"state": "done", "status": captured["status"],
+                              "headers": captured["headers"], "body": captured["body"]}},
+                )
+            else:
+                await keys.delete_one({"_id": record_id})
+
+

@@ -1,0 +1,27 @@
+"""Cursor pagination for list endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int = 50
+    cursor: str | None = None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=200, description="page size")] = 50,
+    cursor: Annotated[str | None, Query(max_length=512, description="from next_cursor")] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)

@@ -1,0 +1,231 @@
+"""Kafka through faststream: the broker factory and the idempotent consumer.
+
+Delivery is at-least-once end to end. The producer is idempotent with
+``acks=all``. Consumers commit an offset only after the event was applied (or
+dead-lettered), drop events they already applied (``processed_events`` keyed by
+event id, unique), retry failures with backoff, and after the last attempt
+publish the message to ``<topic>.dlq`` with the error, then go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import traceback
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry import trace
+from pydantic import ValidationError
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from halcyon.shared.contracts import EventContract, UnknownEventType
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.mongo import Document, create_indexes
+from halcyon.shared.settings import ServiceSettings
+
+log = logging.getLogger("halcyon.consumer")
+
+C = TypeVar("C", bound=EventContract)
+
+
+def create_broker(settings: ServiceSettings) -> KafkaBroker:
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=settings.service_name,
+        acks="all",
+        enable_idempotence=True,
+        request_timeout_ms=15_000,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=trace.get_tracer_provider())],
+        logger=logging.getLogger(f"halcyon.{settings.service_name}.broker"),
+    )
+
+
+def publisher_for(broker: KafkaBroker) -> Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]:
+    async def publish(topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
+        await broker.publish(value, topic=topic, key=key.encode(), headers=headers)
+
+    return publish
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler gets besides the contract: the envelope and where it came from."""
+
+    envelope: EventEnvelope
+    topic: str
+    partition: int
+    offset: int
+
+
+Handler = Callable[[Any, Delivery], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """A message no retry can fix (not JSON, not an envelope, wrong data): straight to DLQ."""
+
+
+class EventConsumer:
+    """Registers idempotent handlers for contracts and subscribes them on the broker.
+
+    Usage::
+
+        consumer = EventConsumer(broker, settings, database)
+
+        @consumer.handles(ClientRegistered)
+        async def client_registered(event: ClientRegistered, delivery: Delivery) -> None: ...
+
+        consumer.subscribe()   # before broker.start()
+    """
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        settings: ServiceSettings,
+        database: AsyncDatabase[Document],
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._broker = broker
+        self._settings = settings
+        self._processed = database["processed_events"]
+        self._handlers: dict[str, dict[str, tuple[type[EventContract], Handler]]] = defaultdict(dict)
+        self._sleep = sleep
+        self.applied = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+
+    async def ensure_indexes(self) -> None:
+        await create_indexes(self._processed, [IndexModel([("processed_at", ASCENDING)])])
+
+    def handles(self, contract: type[C]) -> Callable[[Callable[[C, Delivery], Awaitable[None]]], Handler]:
+        def register(func: Callable[[C, Delivery], Awaitable[None]]) -> Handler:
+            topic = self._settings.topic(contract.topic)
+            self._handlers[topic][contract.event_type] = (contract, func)  # type: ignore[assignment]
+            return func  # type: ignore[return-value]
+
+        return register
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._handlers)
+
+    def subscribe(self) -> None:
+        for topic in self._handlers:
+            self._broker.subscriber(
+                topic,
+                group_id=self._settings.consumer_group,
+                auto_offset_reset="earliest",
+                # We ack (commit) ourselves, only after applying or dead-lettering.
+                ack_policy=AckPolicy.MANUAL,
+            )(self._make_entrypoint(topic))
+
+    def _make_entrypoint(self, topic: str) -> Callable[..., Awaitable[None]]:
+        async def on_message(message: KafkaMessage) -> None:
+            try:
+                await self.process(topic, message.body, message.raw_message)
+            except Exception:
+                # Could not even dead-letter (broker/database down): do not commit;
+                # seek back so the message is delivered again.
+                log.exception("event not processed and not dead-lettered; will be redelivered")
+                await asyncio.sleep(1.0)  # don't spin while the broker or database is away
+                await message.nack()
+                return
+            await message.ack()
+
+        on_message.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
+        return on_message
+
+    async def process(self, topic: str, body: bytes, record: Any) -> None:
+        partition = getattr(record, "partition", -1)
+        offset = getattr(record, "offset", -1)
+        try:
+            envelope, contract, handler = self._decode(topic, body)
+        except PoisonMessage as exc:
+            await self._dead_letter(topic, body, record, exc, attempts=1)
+            return
+        if handler is None:
+            return  # an event type this service does not need: skip, commit
+        marker = f"{envelope.id}:{handler.__qualname__}"
+        if await self._processed.find_one({"_id": marker}, projection={"_id": 1}):
+            self.duplicates += 1
+            log.info("dropping duplicate event %s (%s)", envelope.id, envelope.type)
+            return
+        delivery = Delivery(envelope=envelope, topic=topic, partition=partition, offset=offset)
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                await handler(contract, delivery)
+                break
+            except Exception as exc:
+                if attempts >= self._settings.consumer_max_attempts:
+                    await self._dead_letter(topic, body, record, exc, attempts=attempts)
+                    return
+                delay = self._settings.consumer_backoff_seconds * (2 ** (attempts - 1))
+                log.warning(
+                    "handler %s failed on %s (attempt %d), retrying in %.2fs",
+                    handler.__qualname__, envelope.id, attempts, delay, exc_info=True,
+                )
+                await self._sleep(delay)
+        try:
+            await self._processed.insert_one(
+                {
+                    "_id": marker,
+                    "event_type": envelope.type,
+                    "tenant_id": envelope.tenantid,
+                    "topic": topic,
+                    "processed_at": datetime.now(UTC),
+                }
+            )
+        except DuplicateKeyError:
+            pass  # a concurrent redelivery beat us; handlers are idempotent per document
+        self.applied += 1
+        if self._settings.fault_exit_before_commit_subject == envelope.subject:
+            log.error("fault injection: exiting after applying %s, before commit", envelope.id)
+            os._exit(137)
+
+    def _decode(
+        self, topic: str, body: bytes
+    ) -> tuple[EventEnvelope, Any, Handler | None]:
+        try:
+            envelope = EventEnvelope.from_bytes(body)
+        except ValidationError as exc:
+            raise PoisonMessage(f"not a valid event envelope: {exc}") from exc
+        registered = self._handlers.get(topic, {}).get(envelope.type)
+        if registered is None:
+            return envelope, None, None
+        contract_type, handler = registered
+        try:
+            contract = contract_type.model_validate(envelope.data)
+        except (ValidationError, UnknownEventType) as exc:
+            raise PoisonMessage(f"data does not match {envelope.type}: {exc}") from exc
+        return envelope, contract, handler
+
+    async def _dead_letter(
+        self, topic: str, body: bytes, record: Any, error: BaseException, *, attempts: int
+    ) -> None:
+        headers = {
+            "x-halcyon-error": str(error)[:4000],
+            "x-halcyon-error-type": type(error).__name__,
+            "x-halcyon-error-trace": "".join(traceback.format_exception(error))[-4000:],
+            "x-halcyon-original-topic": topic,
+            "x-halcyon-original-partition": str(getattr(record, "partition", -1)),
+            "x-halcyon-original-offset": str(getattr(record, "offset", -1)),
+            "x-halcyon-consumer-group": self._settings.consumer_group,
+            "x-halcyon-attempts": str(attempts),
+        }
+        key = getattr(record, "key", None)
+        await self._broker.publish(body, topic=f"{topic}.dlq", key=key, headers=headers)
+        self.dead_lettered += 1
+        log.error("dead-lettered a message from %s after %d attempt(s): %s", topic, attempts, error)

@@ -1,0 +1,256 @@
+"""MongoDB access through PyMongo's async API, always scoped to one tenant.
+
+Services never touch a raw collection: they subclass :class:`TenantRepository`,
+whose every method takes the tenant id first and refuses to run without it.
+Writes that cause events put them in the same document (``_outbox``), so the
+state change and its events are one single-document write — atomic on MongoDB 7
+and on FerretDB, neither of which we ask for multi-document transactions.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from halcyon.shared.envelope import EventEnvelope
+
+Document = dict[str, Any]
+
+OUTBOX_FIELD = "_outbox"
+OUTBOX_PENDING_FIELD = "_outbox_pending"
+OUTBOX_VERSION_FIELD = "_outbox_version"
+
+
+class TenantScopeError(RuntimeError):
+    """A repository call without a tenant, or with a filter naming another tenant."""
+
+
+class DuplicateRecord(Exception):
+    """An insert hit a unique index (e.g. an MRN already in use)."""
+
+
+def connect(url: str) -> AsyncMongoClient[Document]:
+    # tz_aware: every datetime read back is UTC-aware, matching what we store.
+    return AsyncMongoClient(url, tz_aware=True, uuidRepresentation="standard")
+
+
+def pending_event(envelope: EventEnvelope, trace_carrier: Mapping[str, str]) -> Document:
+    """How an event waits in a document's outbox: the envelope plus the trace that caused it."""
+    return {
+        "id": envelope.id,
+        "topic": None,  # filled by the caller via with_topic
+        "key": envelope.subject,
+        "envelope": envelope.model_dump(mode="json"),
+        "trace": dict(trace_carrier),
+        "created_at": datetime.now(UTC),
+    }
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """One event to publish: the envelope and the (unprefixed) topic it goes to."""
+
+    envelope: EventEnvelope
+    topic: str
+
+
+class OutboxWriter:
+    """Turns events into the outbox fields of a single-document write."""
+
+    def __init__(self, topic_prefix: str = "") -> None:
+        self._topic_prefix = topic_prefix
+
+    def entries(self, events: Sequence[OutboxEvent]) -> list[Document]:
+        from halcyon.shared.telemetry import current_trace_carrier
+
+        carrier = current_trace_carrier()
+        out = []
+        for event in events:
+            entry = pending_event(event.envelope, carrier)
+            entry["topic"] = f"{self._topic_prefix}{event.topic}"
+            out.append(entry)
+        return out
+
+
+async def create_indexes(collection: AsyncCollection[Document], models: Sequence[IndexModel]) -> None:
+    # One index per command: FerretDB 1.24 panics when a single createIndexes call
+    # re-creates several indexes that already exist (every restart does that).
+    for model in models:
+        await collection.create_indexes([model])
+
+
+def encode_cursor(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, default=str).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Document]
+    next_cursor: str | None
+
+
+class TenantRepository:
+    """Base for every repository: tenant-scoped queries, outbox-aware writes, indexes."""
+
+    collection_name: ClassVar[str]
+    # Extra indexes; every collection also gets one starting with tenant_id.
+    indexes: ClassVar[Sequence[IndexModel]] = ()
+
+    def __init__(self, database: AsyncDatabase[Document], outbox: OutboxWriter | None = None):
+        self._collection: AsyncCollection[Document] = database[self.collection_name]
+        self._outbox = outbox or OutboxWriter()
+        self._on_events: list[Any] = []
+
+    def notify_on_events(self, callback: Any) -> None:
+        """Let the outbox relay know at once that events are waiting (lower latency)."""
+        self._on_events.append(callback)
+
+    async def ensure_indexes(self) -> None:
+        base = [
+            IndexModel([("tenant_id", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([(OUTBOX_PENDING_FIELD, ASCENDING)], sparse=True),
+        ]
+        await create_indexes(self._collection, [*base, *self.indexes])
+
+    # -- scoping -----------------------------------------------------------------
+    @staticmethod
+    def _scope(tenant_id: str, query: Mapping[str, Any] | None = None) -> Document:
+        if not isinstance(tenant_id, str) or not tenant_id.strip():
+            raise TenantScopeError("repository called without a tenant id")
+        query = dict(query or {})
+        if "tenant_id" in query and query["tenant_id"] != tenant_id:
+            raise TenantScopeError("filter names a different tenant than the caller's")
+        query["tenant_id"] = tenant_id
+        return query
+
+    def _signal(self) -> None:
+        for callback in self._on_events:
+            callback()
+
+    # -- reads -------------------------------------------------------------------
+    async def get(self, tenant_id: str, record_id: Any) -> Document | None:
+        return await self._collection.find_one(
+            self._scope(tenant_id, {"_id": record_id}), projection=_HIDE_OUTBOX
+        )
+
+    async def find_one(self, tenant_id: str, query: Mapping[str, Any]) -> Document | None:
+        return await self._collection.find_one(self._scope(tenant_id, query), projection=_HIDE_OUTBOX)
+
+    async def find(
+        self,
+        tenant_id: str,
+        query: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[tuple[str, int]] = (("_id", ASCENDING),),
+        limit: int = 0,
+    ) -> list[Document]:
+        cursor = self._collection.find(
+            self._scope(tenant_id, query), projection=_HIDE_OUTBOX, sort=list(sort), limit=limit
+        )
+        return [doc async for doc in cursor]
+
+    async def count(self, tenant_id: str, query: Mapping[str, Any] | None = None) -> int:
+        return await self._collection.count_documents(self._scope(tenant_id, query))
+
+    async def page(
+        self,
+        tenant_id: str,
+        query: Mapping[str, Any] | None = None,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page:
+        """Keyset pagination on ``_id``: stable while records are added, no skip cost."""
+        scoped = self._scope(tenant_id, query)
+        if cursor:
+            scoped = {"$and": [scoped, {"_id": {"$gt": decode_cursor(cursor)}}]}
+        docs = [
+            doc
+            async for doc in self._collection.find(
+                scoped, projection=_HIDE_OUTBOX, sort=[("_id", ASCENDING)], limit=limit + 1
+            )
+        ]
+        next_cursor = encode_cursor(docs[limit - 1]["_id"]) if len(docs) > limit else None
+        return Page(items=docs[:limit], next_cursor=next_cursor)
+
+    # -- writes ------------------------------------------------------------------
+    async def insert(
+        self, tenant_id: str, document: Mapping[str, Any], events: Sequence[OutboxEvent] = ()
+    ) -> Document:
+        doc = self._scope(tenant_id, document)
+        if events:
+            doc[OUTBOX_FIELD] = self._outbox.entries(events)
+            doc[OUTBOX_PENDING_FIELD] = True
+            doc[OUTBOX_VERSION_FIELD] = 1
+        try:
+            await self._collection.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise DuplicateRecord(str(exc.details or exc)) from exc
+        if events:
+            self._signal()
+        return _without_outbox(doc)
+
+    async def update(
+        self,
+        tenant_id: str,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any],
+        events: Sequence[OutboxEvent] = (),
+        *,
+        upsert: bool = False,
+    ) -> Document | None:
+        """Apply ``update`` to one document and queue ``events`` in the same write.
+
+        Returns the updated document, or None when nothing matched (a failed
+        precondition: the caller turns that into a domain error).
+        """
+        scoped = self._scope(tenant_id, query)
+        full: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in update.items()}
+        if upsert:
+            full.setdefault("$setOnInsert", {})["tenant_id"] = tenant_id
+            scoped_set = full.get("$set", {})
+            scoped_set.pop("tenant_id", None)
+        if events:
+            full.setdefault("$push", {})[OUTBOX_FIELD] = {"$each": self._outbox.entries(events)}
+            full.setdefault("$set", {})[OUTBOX_PENDING_FIELD] = True
+            full.setdefault("$inc", {})[OUTBOX_VERSION_FIELD] = 1
+        try:
+            doc = await self._collection.find_one_and_update(
+                scoped,
+                full,
+                return_document=ReturnDocument.AFTER,
+                upsert=upsert,
+            )
+        except DuplicateKeyError as exc:
+            raise DuplicateRecord(str(exc.details or exc)) from exc
+        if doc is not None and events:
+            self._signal()
+        # FerretDB 1.x has no projection on findAndModify; drop the outbox here instead.
+        return _without_outbox(doc) if doc is not None else None
+
+    async def delete(self, tenant_id: str, query: Mapping[str, Any]) -> int:
+        result = await self._collection.delete_one(self._scope(tenant_id, query))
+        return result.deleted_count
+
+
+def _without_outbox(doc: Document) -> Document:
+    return {k: v for k, v in doc.items() if not k.startswith("_outbox")}
+
+
+_HIDE_OUTBOX = {OUTBOX_FIELD: 0, OUTBOX_PENDING_FIELD: 0, OUTBOX_VERSION_FIELD: 0}

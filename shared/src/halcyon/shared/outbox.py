@@ -1,0 +1,194 @@
+"""The outbox relay: publishes events that writes left in documents' ``_outbox``.
+
+A write puts its events in the same document it changes (see ``mongo.py``), so
+an accepted request never loses its events, even if Kafka is down. This relay
+publishes them in order with the idempotent producer, then removes them with a
+compare-and-set on ``_outbox_version`` (FerretDB and MongoDB both support it).
+
+Only one relay per service publishes at a time: it holds a lease document that
+it renews; another instance takes over when the lease expires. A crash between
+publish and removal re-publishes, which consumers drop as duplicates.
+
+The request's trace context was stored with each event; the relay restores it
+so the Kafka hop stays in the trace of the request that caused it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.propagate import extract
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from halcyon.shared.mongo import (
+    OUTBOX_FIELD,
+    OUTBOX_PENDING_FIELD,
+    OUTBOX_VERSION_FIELD,
+    Document,
+)
+
+log = logging.getLogger("halcyon.outbox")
+tracer = trace.get_tracer("halcyon.outbox")
+
+# publish(topic, key, value, headers) -> None; raises when the broker did not take it.
+Publish = Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]
+
+
+class Lease:
+    """A named lease in Mongo: who may run a once-per-service background job now."""
+
+    def __init__(self, database: AsyncDatabase[Document], name: str, ttl_seconds: float = 10.0):
+        self._leases: AsyncCollection[Document] = database["leases"]
+        self.name = name
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    async def acquire(self) -> bool:
+        now = datetime.now(UTC)
+        try:
+            doc = await self._leases.find_one_and_update(
+                {"_id": self.name, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"holder": self.holder, "expires_at": now + self.ttl}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # someone else holds a live lease (the upsert raced with it)
+        del doc
+        return True
+
+    async def release(self) -> None:
+        await self._leases.delete_one({"_id": self.name, "holder": self.holder})
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        collections: Sequence[str],
+        publish: Publish,
+        *,
+        service_name: str,
+        poll_seconds: float = 0.2,
+        batch_size: int = 100,
+    ) -> None:
+        self._database = database
+        self._collections = list(dict.fromkeys(collections))
+        self._publish = publish
+        self._poll = poll_seconds
+        self._batch = batch_size
+        self._wake = asyncio.Event()
+        self._lease = Lease(database, f"outbox-relay:{service_name}")
+        self._stopping = False
+        self.published = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = self._poll
+        while not self._stopping:
+            try:
+                # Polling is not anybody's request: keep it out of the traces. Each
+                # publish below re-attaches the trace of the request that caused it.
+                with suppress_instrumentation():
+                    leader = await self._lease.acquire()
+                    moved = await self.drain_once() if leader else 0
+                if leader:
+                    backoff = self._poll
+                    if moved:
+                        continue  # more may be waiting
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # broker or database down: keep the events, try again later
+                log.warning("outbox relay could not publish; will retry", exc_info=True)
+                backoff = min(backoff * 2, 5.0)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        try:
+            await self._lease.release()
+        except PyMongoError:
+            log.warning("could not release the outbox lease", exc_info=True)
+
+    async def drain_once(self) -> int:
+        """Publish what is pending now; returns how many events went out."""
+        total = 0
+        for name in self._collections:
+            collection = self._database[name]
+            cursor = collection.find(
+                {OUTBOX_PENDING_FIELD: True},
+                projection={OUTBOX_FIELD: 1, OUTBOX_VERSION_FIELD: 1},
+                limit=self._batch,
+            )
+            async for doc in cursor:
+                total += await self._relay_document(collection, doc)
+        self.published += total
+        return total
+
+    async def _relay_document(self, collection: AsyncCollection[Document], doc: Document) -> int:
+        events: list[Document] = list(doc.get(OUTBOX_FIELD) or [])  # in write order
+        for event in events:
+            await self._publish_one(event)
+        sent = {e["id"] for e in events}
+        # Remove exactly what was sent; a concurrent write may have appended more.
+        version = doc.get(OUTBOX_VERSION_FIELD)
+        while True:
+            remaining = [e for e in (doc.get(OUTBOX_FIELD) or []) if e["id"] not in sent]
+            result = await collection.update_one(
+                {"_id": doc["_id"], OUTBOX_VERSION_FIELD: version},
+                {
+                    "$set": {
+                        OUTBOX_FIELD: remaining,
+                        OUTBOX_PENDING_FIELD: bool(remaining),
+                        OUTBOX_VERSION_FIELD: (version or 0) + 1,
+                    }
+                },
+            )
+            if result.matched_count:
+                return len(events)
+            fresh = await collection.find_one(
+                {"_id": doc["_id"]}, projection={OUTBOX_FIELD: 1, OUTBOX_VERSION_FIELD: 1}
+            )
+            if fresh is None:
+                return len(events)
+            doc, version = fresh, fresh.get(OUTBOX_VERSION_FIELD)
+
+    async def _publish_one(self, event: Document) -> None:
+        envelope: dict[str, Any] = event["envelope"]
+        parent = extract(event.get("trace") or {}, context=Context())
+        token = otel_context.attach(parent)
+        try:
+            with tracer.start_as_current_span(
+                f"outbox relay {envelope['type']}",
+                kind=trace.SpanKind.INTERNAL,
+                attributes={"messaging.message.id": envelope["id"], "halcyon.topic": event["topic"]},
+            ):
+                value = json.dumps(envelope, separators=(",", ":")).encode()
+                headers = {
+                    "content-type": "application/cloudevents+json",
+                    "ce_id": envelope["id"],
+                    "ce_type": envelope["type"],
+                    "ce_tenantid": envelope["tenantid"],
+                }
+                await self._publish(event["topic"], event["key"], value, headers)
+        finally:
+            otel_context.detach(token)

@@ -1,0 +1,93 @@
+"""Services as real separate processes (uvicorn), for integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServiceProcess:
+    """One service instance: ``start``, ``wait_ready``, ``kill`` (SIGKILL), ``stop``, ``restart``."""
+
+    def __init__(
+        self, service: str, env: Mapping[str, str], log_dir: Path, port: int | None = None,
+        app: str | None = None,
+    ) -> None:
+        self.service = service
+        self.port = port or free_port()
+        self.env = {**os.environ, **env}
+        self.app = app or f"halcyon.{service}.app:app"
+        self.log_path = log_dir / f"{service}-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
+             "--port", str(self.port), "--no-access-log", "--lifespan", "on"],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> ServiceProcess:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.service} exited with {self.proc.returncode}:\n{self.tail()}")
+            try:
+                response = httpx.get(f"{self.url}/readyz", timeout=2.0)
+                if response.status_code == 200:
+                    return self
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.service} not ready after {timeout}s ({last}):\n{self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, nothing is flushed or committed."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
+
+    def restart(self, **env: str) -> ServiceProcess:
+        self.stop()
+        self.env.update(env)
+        return self.start()
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"

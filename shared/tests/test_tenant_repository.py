@@ -1,0 +1,70 @@
+"""Tenant isolation in the repository base, on the real MongoDB-wire server."""
+
+from __future__ import annotations
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from halcyon.shared.mongo import Document, TenantRepository, TenantScopeError
+
+pytestmark = pytest.mark.integration
+
+
+class Notes(TenantRepository):
+    collection_name = "notes"
+
+
+@pytest.fixture
+async def notes(mongo_client: AsyncMongoClient[Document], unique: str) -> Notes:
+    repo = Notes(mongo_client[f"t_{unique}_shared"])
+    await repo.ensure_indexes()
+    return repo
+
+
+@pytest.mark.parametrize("tenant", [None, "", "   "])
+async def test_a_query_without_a_tenant_fails_loudly(notes: Notes, tenant: object) -> None:
+    with pytest.raises(TenantScopeError):
+        await notes.find(tenant, {})  # type: ignore[arg-type]
+    with pytest.raises(TenantScopeError):
+        await notes.get(tenant, "n1")  # type: ignore[arg-type]
+    with pytest.raises(TenantScopeError):
+        await notes.insert(tenant, {"_id": "n1"})  # type: ignore[arg-type]
+    with pytest.raises(TenantScopeError):
+        await notes.update(tenant, {"_id": "n1"}, {"$set": {"x": 1}})  # type: ignore[arg-type]
+    with pytest.raises(TenantScopeError):
+        await notes.delete(tenant, {"_id": "n1"})  # type: ignore[arg-type]
+
+
+async def test_a_filter_naming_another_tenant_fails_loudly(notes: Notes) -> None:
+    with pytest.raises(TenantScopeError):
+        await notes.find("agency-a", {"tenant_id": "agency-b"})
+
+
+async def test_two_tenants_documents_never_mix(notes: Notes) -> None:
+    await notes.insert("agency-a", {"_id": "a1", "text": "A's"})
+    await notes.insert("agency-b", {"_id": "b1", "text": "B's"})
+    assert [d["_id"] for d in await notes.find("agency-a")] == ["a1"]
+    assert [d["_id"] for d in await notes.find("agency-b")] == ["b1"]
+    assert await notes.get("agency-a", "b1") is None
+    # Updates and deletes across tenants touch nothing.
+    assert await notes.update("agency-a", {"_id": "b1"}, {"$set": {"text": "hijacked"}}) is None
+    assert await notes.delete("agency-a", {"_id": "b1"}) == 0
+    assert (await notes.get("agency-b", "b1") or {})["text"] == "B's"
+    # An insert cannot smuggle another tenant in.
+    with pytest.raises(TenantScopeError):
+        await notes.insert("agency-a", {"_id": "x", "tenant_id": "agency-b"})
+
+
+async def test_pages_follow_the_cursor_without_gaps_or_repeats(notes: Notes) -> None:
+    for i in range(7):
+        await notes.insert("agency-a", {"_id": f"n{i}"})
+    await notes.insert("agency-b", {"_id": "other"})
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = await notes.page("agency-a", limit=3, cursor=cursor)
+        seen += [d["_id"] for d in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [f"n{i}" for i in range(7)]

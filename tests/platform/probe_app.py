@@ -1,0 +1,61 @@
+"""A deliberately non-idempotent consumer, to prove the shared consumer's guarantees.
+
+Its handler increments a tally per client id, so any event applied twice shows
+as 2. Runs as its own process (uvicorn) built with the same ``create_service_app``
+as every service. Subjects starting with ``fail-`` make the handler raise.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic_settings import SettingsConfigDict
+
+from halcyon.shared.contracts.clinical import ClientRegistered
+from halcyon.shared.kafka import Delivery, EventConsumer
+from halcyon.shared.mongo import TenantRepository
+from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app
+from halcyon.shared.settings import ServiceSettings
+
+
+class ProbeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="HALCYON_PROBE_", extra="ignore")
+    service_name: str = "probe"
+
+
+class Tally(TenantRepository):
+    collection_name = "tally"
+
+
+def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+    tally = runtime.repo(Tally)
+
+    @consumer.handles(ClientRegistered)
+    async def count(event: ClientRegistered, delivery: Delivery) -> None:
+        if event.client_id.startswith("fail-"):
+            raise RuntimeError(f"probe refuses {event.client_id}")
+        await tally.update(
+            delivery.envelope.tenantid, {"_id": event.client_id}, {"$inc": {"applied": 1}}, upsert=True
+        )
+
+
+router = APIRouter()
+
+
+@router.get("/tally/{tenant_id}/{client_id}")
+async def read_tally(tenant_id: str, client_id: str, request: Request) -> dict[str, int]:
+    runtime: ServiceRuntime = request.app.state.runtime
+    doc = await runtime.repo(Tally).get(tenant_id, client_id)
+    return {"applied": int(doc["applied"]) if doc else 0}
+
+
+@router.get("/stats")
+async def stats(request: Request) -> dict[str, int]:
+    consumer = request.app.state.runtime.consumer
+    return {"applied": consumer.applied, "duplicates": consumer.duplicates,
+            "dead_lettered": consumer.dead_lettered}
+
+
+app = create_service_app(
+    ProbeSettings(),
+    ServiceWiring(title="probe", routers=[router], repositories=[Tally], handlers=register),
+)
