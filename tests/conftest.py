@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from halcyon.shared.testing.processes import ServiceProcess
 from halcyon.shared.testing.servers import Servers, repo_root
 from halcyon.shared.testing.tokens import TestTokenIssuer
@@ -21,7 +20,9 @@ def start_service(
     """Start a service as its own process on a fresh topic prefix and database."""
     started: list[ServiceProcess] = []
 
-    def start(service: str, *, app: str | None = None, wait: bool = True, **env: str) -> ServiceProcess:
+    def start(
+        service: str, *, app: str | None = None, wait: bool = True, **env: str
+    ) -> ServiceProcess:
         upper = service.upper()
         base = {
             "HALCYON_ENVIRONMENT": "test",

@@ -3,17 +3,21 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-from pydantic import ValidationError
-
 from halcyon.shared.contracts import UnknownEventType, contract_for
 from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.settings import ServiceSettings
+from pydantic import ValidationError
 
 
 def sample() -> ClientRegistered:
-    return ClientRegistered(client_id="c1", home_site_id="s1", given_name="A", family_name="B",
-                            date_of_birth=date(1990, 1, 1))
+    return ClientRegistered(
+        client_id="c1",
+        home_site_id="s1",
+        given_name="A",
+        family_name="B",
+        date_of_birth=date(1990, 1, 1),
+    )
 
 
 def test_envelope_carries_cloudevents_attributes_and_round_trips() -> None:

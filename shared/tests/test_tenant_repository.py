@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pymongo import AsyncMongoClient
-
 from halcyon.shared.mongo import Document, TenantRepository, TenantScopeError
+from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 

@@ -8,13 +8,12 @@ as every service. Subjects starting with ``fail-`` make the handler raise.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic_settings import SettingsConfigDict
-
 from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import TenantRepository
 from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app
 from halcyon.shared.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class ProbeSettings(ServiceSettings):
@@ -34,7 +33,10 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
         if event.client_id.startswith("fail-"):
             raise RuntimeError(f"probe refuses {event.client_id}")
         await tally.update(
-            delivery.envelope.tenantid, {"_id": event.client_id}, {"$inc": {"applied": 1}}, upsert=True
+            delivery.envelope.tenantid,
+            {"_id": event.client_id},
+            {"$inc": {"applied": 1}},
+            upsert=True,
         )
 
 
@@ -51,8 +53,11 @@ async def read_tally(tenant_id: str, client_id: str, request: Request) -> dict[s
 @router.get("/stats")
 async def stats(request: Request) -> dict[str, int]:
     consumer = request.app.state.runtime.consumer
-    return {"applied": consumer.applied, "duplicates": consumer.duplicates,
-            "dead_lettered": consumer.dead_lettered}
+    return {
+        "applied": consumer.applied,
+        "duplicates": consumer.duplicates,
+        "dead_lettered": consumer.dead_lettered,
+    }
 
 
 app = create_service_app(

@@ -12,12 +12,12 @@ from datetime import date
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
+
 from tests.conftest import StartService
 
 pytestmark = pytest.mark.integration
@@ -26,7 +26,10 @@ PROBE = "tests.platform.probe_app:app"
 
 def client_registered(tenant: str, client_id: str) -> EventEnvelope:
     event = ClientRegistered(
-        client_id=client_id, home_site_id="site-1", given_name="Ada", family_name="Byron",
+        client_id=client_id,
+        home_site_id="site-1",
+        given_name="Ada",
+        family_name="Byron",
         date_of_birth=date(1990, 1, 2),
     )
     return EventEnvelope.wrap(event, source="/halcyon/tests", tenant_id=tenant)
@@ -41,21 +44,25 @@ async def publish_raw(servers: Servers, topic: str, value: bytes, key: bytes | N
         await producer.stop()
 
 
-async def read_topic(servers: Servers, topic: str, want: int, timeout: float = 30.0) -> list[object]:
+async def read_topic(servers: Servers, topic: str, want: int, within: float = 30.0) -> list[object]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=servers.kafka_bootstrap, auto_offset_reset="earliest",
-        group_id=f"reader-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=servers.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
     )
     await consumer.start()
     records: list[object] = []
     try:
+
         async def more() -> bool:
             batch = await consumer.getmany(timeout_ms=500)
             for recs in batch.values():
                 records.extend(recs)
             return len(records) >= want
 
-        await eventually(more, timeout=timeout, interval=0, message=f"{want} records on {topic}")
+        await eventually(more, within=within, interval=0, message=f"{want} records on {topic}")
     finally:
         await consumer.stop()
     return records
@@ -73,8 +80,11 @@ async def stats(probe_url: str) -> dict[str, int]:
 
 
 async def test_outbox_event_reaches_another_process_once_even_when_delivered_twice(
-    start_service: StartService, servers: Servers, token_issuer: TestTokenIssuer,
-    topic_prefix: str, unique: str,
+    start_service: StartService,
+    servers: Servers,
+    token_issuer: TestTokenIssuer,
+    topic_prefix: str,
+    unique: str,
 ) -> None:
     clinical = start_service("clinical")
     probe = start_service("probe", app=PROBE)
@@ -82,8 +92,12 @@ async def test_outbox_event_reaches_another_process_once_even_when_delivered_twi
     async with httpx.AsyncClient(base_url=clinical.url) as http:
         response = await http.post(
             "/clients",
-            json={"given_name": "Ada", "family_name": "Byron", "date_of_birth": "1990-01-02",
-                  "home_site_id": "site-1"},
+            json={
+                "given_name": "Ada",
+                "family_name": "Byron",
+                "date_of_birth": "1990-01-02",
+                "home_site_id": "site-1",
+            },
             headers=token_issuer.headers(tenant_id=tenant, roles=[("site-1", "front_desk")]),
         )
     assert response.status_code == 201, response.text
@@ -106,11 +120,16 @@ async def test_outbox_event_reaches_another_process_once_even_when_delivered_twi
 
 
 async def test_consumer_killed_before_commit_resumes_without_loss_or_double_apply(
-    start_service: StartService, servers: Servers, topic_prefix: str, unique: str,
+    start_service: StartService,
+    servers: Servers,
+    topic_prefix: str,
+    unique: str,
 ) -> None:
     tenant = f"agency-{unique}"
     crash_on = f"crash-{unique}"
-    probe = start_service("probe", app=PROBE, HALCYON_PROBE_FAULT_EXIT_BEFORE_COMMIT_SUBJECT=crash_on)
+    probe = start_service(
+        "probe", app=PROBE, HALCYON_PROBE_FAULT_EXIT_BEFORE_COMMIT_SUBJECT=crash_on
+    )
     topic = f"{topic_prefix}clinical.client.v1"
     subjects = [f"before-{unique}", crash_on, f"after-{unique}"]
     for subject in subjects:
@@ -145,7 +164,10 @@ async def _tally_in_db(servers: Servers, unique: str, tenant: str, client_id: st
 
 
 async def test_malformed_message_goes_to_dead_letter_topic_and_consumer_goes_on(
-    start_service: StartService, servers: Servers, topic_prefix: str, unique: str,
+    start_service: StartService,
+    servers: Servers,
+    topic_prefix: str,
+    unique: str,
 ) -> None:
     tenant = f"agency-{unique}"
     probe = start_service("probe", app=PROBE, HALCYON_PROBE_CONSUMER_BACKOFF_SECONDS="0.01")

@@ -4,25 +4,33 @@ problem responses for bad input, with nothing written."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-
 from halcyon.shared.mongo import connect
 from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.spans import read_spans, trace_tree
 from halcyon.shared.testing.tokens import TestTokenIssuer
+
 from tests.conftest import StartService
 
 pytestmark = pytest.mark.integration
 
-NEW_CLIENT = {"given_name": "Grace", "family_name": "Hopper", "date_of_birth": "1985-12-09",
-              "home_site_id": "site-1"}
+NEW_CLIENT = {
+    "given_name": "Grace",
+    "family_name": "Hopper",
+    "date_of_birth": "1985-12-09",
+    "home_site_id": "site-1",
+}
 
 
 async def test_one_trace_covers_request_event_and_remote_database_write(
-    start_service: StartService, token_issuer: TestTokenIssuer, unique: str, tmp_path: Path,
+    start_service: StartService,
+    token_issuer: TestTokenIssuer,
+    unique: str,
+    tmp_path: Path,
 ) -> None:
     clinical = start_service("clinical")
     scheduling = start_service("scheduling")
@@ -41,59 +49,90 @@ async def test_one_trace_covers_request_event_and_remote_database_write(
 
     spans_file = tmp_path / "spans.jsonl"
 
-    def trace_edges() -> tuple[str, list[dict[str, object]]] | None:
+    def trace_edges() -> tuple[str, list[dict[str, Any]]] | None:
         spans = read_spans(spans_file)
-        server = [s for s in spans if s["service"] == "clinical" and s["kind"] == "SERVER"
-                  and s["name"].startswith("POST /clients")]
+        server = [
+            s
+            for s in spans
+            if s["service"] == "clinical"
+            and s["kind"] == "SERVER"
+            and s["name"].startswith("POST /clients")
+        ]
         if not server:
             return None
         trace_id = str(server[0]["trace_id"])
         mine = [s for s in spans if s["trace_id"] == trace_id]
-        writes = [s for s in mine if s["service"] == "scheduling" and s["kind"] == "CLIENT"
-                  and s["attributes"].get("db.system") == "mongodb"
-                  and s["attributes"].get("db.mongodb.collection") == "clients"]
+        writes = [
+            s
+            for s in mine
+            if s["service"] == "scheduling"
+            and s["kind"] == "CLIENT"
+            and s["attributes"].get("db.system") == "mongodb"
+            and s["attributes"].get("db.mongodb.collection") == "clients"
+        ]
         return (trace_id, mine) if writes else None
 
-    async def traced() -> tuple[str, list[dict[str, object]]] | None:
+    async def traced() -> tuple[str, list[dict[str, Any]]] | None:
         return trace_edges()
 
-    trace_id, spans = await eventually(traced, message="scheduling's write joined the request's trace")
+    trace_id, spans = await eventually(
+        traced, message="scheduling's write joined the request's trace"
+    )
     by_id = {s["span_id"]: s for s in spans}
 
-    def ancestors(span: dict[str, object]) -> list[dict[str, object]]:
+    def ancestors(span: dict[str, Any]) -> list[dict[str, Any]]:
         chain = []
         while span.get("parent_span_id") in by_id:
             span = by_id[span["parent_span_id"]]
             chain.append(span)
         return chain
 
-    write = next(s for s in spans if s["service"] == "scheduling" and s["kind"] == "CLIENT"
-                 and s["attributes"].get("db.mongodb.collection") == "clients")
+    write = next(
+        s
+        for s in spans
+        if s["service"] == "scheduling"
+        and s["kind"] == "CLIENT"
+        and s["attributes"].get("db.mongodb.collection") == "clients"
+    )
     chain = ancestors(write)
     kinds = [(s["service"], s["kind"]) for s in chain]
-    # scheduling's Mongo write ← scheduling consumes ← clinical publishes ← … ← clinical's HTTP request
+    # scheduling's Mongo write <- it consumes <- clinical publishes <- ... <- clinical's request
     assert ("scheduling", "CONSUMER") in kinds, trace_tree(spans, trace_id)
     assert ("clinical", "PRODUCER") in kinds, trace_tree(spans, trace_id)
-    assert chain[-1]["service"] == "clinical" and chain[-1]["kind"] == "SERVER", trace_tree(spans, trace_id)
+    assert chain[-1]["service"] == "clinical" and chain[-1]["kind"] == "SERVER", trace_tree(
+        spans, trace_id
+    )
     consumer = next(s for s in chain if s["kind"] == "CONSUMER")
     producer = by_id[consumer["parent_span_id"]]
     assert producer["service"] == "clinical" and producer["kind"] == "PRODUCER"
 
 
 async def test_bad_input_gets_problem_response_and_writes_nothing(
-    start_service: StartService, token_issuer: TestTokenIssuer, unique: str, servers: Servers,
+    start_service: StartService,
+    token_issuer: TestTokenIssuer,
+    unique: str,
+    servers: Servers,
 ) -> None:
     clinical = start_service("clinical")
     tenant = f"agency-{unique}"
     headers = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "front_desk")])
     bad_bodies = [
         (b"{not json", "application/json"),
-        (b'{"given_name": 5, "family_name": [], "date_of_birth": "yesterday", "home_site_id": "s"}',
-         "application/json"),
-        (b'{"given_name": "A", "family_name": "B", "date_of_birth": "2999-01-01", '
-         b'"home_site_id": "site-1"}', "application/json"),
-        (b'{"given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", '
-         b'"home_site_id": "site-1", "is_admin": true}', "application/json"),
+        (
+            b'{"given_name": 5, "family_name": [], "date_of_birth": "yesterday", '
+            b'"home_site_id": "s"}',
+            "application/json",
+        ),
+        (
+            b'{"given_name": "A", "family_name": "B", "date_of_birth": "2999-01-01", '
+            b'"home_site_id": "site-1"}',
+            "application/json",
+        ),
+        (
+            b'{"given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", '
+            b'"home_site_id": "site-1", "is_admin": true}',
+            "application/json",
+        ),
     ]
     async with httpx.AsyncClient(base_url=clinical.url) as http:
         for body, content_type in bad_bodies:
@@ -116,17 +155,24 @@ async def test_bad_input_gets_problem_response_and_writes_nothing(
 
 
 async def test_retried_post_with_idempotency_key_creates_one_client(
-    start_service: StartService, token_issuer: TestTokenIssuer, unique: str, servers: Servers,
+    start_service: StartService,
+    token_issuer: TestTokenIssuer,
+    unique: str,
+    servers: Servers,
 ) -> None:
     clinical = start_service("clinical")
-    headers = {**token_issuer.headers(tenant_id=f"agency-{unique}", user_id="u1",
-                                      roles=[("site-1", "front_desk")]),
-               "Idempotency-Key": "register-grace-1"}
+    headers = {
+        **token_issuer.headers(
+            tenant_id=f"agency-{unique}", user_id="u1", roles=[("site-1", "front_desk")]
+        ),
+        "Idempotency-Key": "register-grace-1",
+    }
     async with httpx.AsyncClient(base_url=clinical.url) as http:
         first = await http.post("/clients", json=NEW_CLIENT, headers=headers)
         second = await http.post("/clients", json=NEW_CLIENT, headers=headers)
-        reused = await http.post("/clients", json={**NEW_CLIENT, "given_name": "Other"},
-                                 headers=headers)
+        reused = await http.post(
+            "/clients", json={**NEW_CLIENT, "given_name": "Other"}, headers=headers
+        )
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
     assert second.headers.get("idempotent-replayed") == "true"
@@ -139,14 +185,21 @@ async def test_retried_post_with_idempotency_key_creates_one_client(
 
 
 async def test_requests_without_a_valid_token_are_refused(
-    start_service: StartService, token_issuer: TestTokenIssuer, unique: str,
+    start_service: StartService,
+    token_issuer: TestTokenIssuer,
+    unique: str,
 ) -> None:
     clinical = start_service("clinical")
     async with httpx.AsyncClient(base_url=clinical.url) as http:
         missing = await http.post("/clients", json=NEW_CLIENT)
-        expired = await http.post("/clients", json=NEW_CLIENT, headers=token_issuer.headers(
-            tenant_id=f"agency-{unique}", ttl_seconds=-60))
+        expired = await http.post(
+            "/clients",
+            json=NEW_CLIENT,
+            headers=token_issuer.headers(tenant_id=f"agency-{unique}", ttl_seconds=-60),
+        )
         ready = await http.get("/readyz")
-    assert missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
+    assert (
+        missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
+    )
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}

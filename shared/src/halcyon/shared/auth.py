@@ -15,9 +15,8 @@ from typing import Any
 
 import httpx
 import jwt
-from jwt import PyJWK
-
 from halcyon.shared.errors import Forbidden, Unauthenticated
+from jwt import PyJWK
 
 ACCEPTED_ALGORITHMS = ["RS256", "EdDSA"]
 ALL_SITES = "*"
@@ -46,7 +45,9 @@ class Caller:
 
     def roles_at(self, site_id: str | None) -> set[str]:
         return {
-            g.role for g in self.grants if g.site_id == ALL_SITES or site_id is None or g.site_id == site_id
+            g.role
+            for g in self.grants
+            if g.site_id == ALL_SITES or site_id is None or g.site_id == site_id
         }
 
     def has_role(self, roles: Iterable[str], site_id: str | None = None) -> bool:
@@ -146,7 +147,9 @@ class Authenticator:
         return Caller(
             user_id=str(claims["sub"]),
             tenant_id=str(claims["tid"]),
-            grants=tuple(RoleGrant(site_id=g["site"], role=g["role"]) for g in claims.get("roles", [])),
+            grants=tuple(
+                RoleGrant(site_id=g["site"], role=g["role"]) for g in claims.get("roles", [])
+            ),
             mfa=bool(claims.get("mfa", False)),
             token_id=claims.get("jti"),
             emergency_clients=tuple(claims.get("btg", [])),

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from halcyon.shared.contracts import EventContract, contract_for
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from uuid6 import uuid7
-
-from halcyon.shared.contracts import EventContract, contract_for
 
 
 def new_event_id() -> str:

@@ -10,6 +10,7 @@ publish the message to ``<topic>.dlq`` with the error, then go on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import traceback
@@ -23,16 +24,15 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from halcyon.shared.contracts import EventContract, UnknownEventType
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.mongo import Document, create_indexes
+from halcyon.shared.settings import ServiceSettings
 from opentelemetry import trace
 from pydantic import ValidationError
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-
-from halcyon.shared.contracts import EventContract, UnknownEventType
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import Document, create_indexes
-from halcyon.shared.settings import ServiceSettings
 
 log = logging.getLogger("halcyon.consumer")
 
@@ -51,7 +51,9 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
-def publisher_for(broker: KafkaBroker) -> Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]:
+def publisher_for(
+    broker: KafkaBroker,
+) -> Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]:
     async def publish(topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
         await broker.publish(value, topic=topic, key=key.encode(), headers=headers)
 
@@ -99,7 +101,9 @@ class EventConsumer:
         self._broker = broker
         self._settings = settings
         self._processed = database["processed_events"]
-        self._handlers: dict[str, dict[str, tuple[type[EventContract], Handler]]] = defaultdict(dict)
+        self._handlers: dict[str, dict[str, tuple[type[EventContract], Handler]]] = defaultdict(
+            dict
+        )
         self._sleep = sleep
         self.applied = 0
         self.duplicates = 0
@@ -108,7 +112,9 @@ class EventConsumer:
     async def ensure_indexes(self) -> None:
         await create_indexes(self._processed, [IndexModel([("processed_at", ASCENDING)])])
 
-    def handles(self, contract: type[C]) -> Callable[[Callable[[C, Delivery], Awaitable[None]]], Handler]:
+    def handles(
+        self, contract: type[C]
+    ) -> Callable[[Callable[[C, Delivery], Awaitable[None]]], Handler]:
         def register(func: Callable[[C, Delivery], Awaitable[None]]) -> Handler:
             topic = self._settings.topic(contract.topic)
             self._handlers[topic][contract.event_type] = (contract, func)  # type: ignore[assignment]
@@ -175,10 +181,15 @@ class EventConsumer:
                 delay = self._settings.consumer_backoff_seconds * (2 ** (attempts - 1))
                 log.warning(
                     "handler %s failed on %s (attempt %d), retrying in %.2fs",
-                    handler.__qualname__, envelope.id, attempts, delay, exc_info=True,
+                    handler.__qualname__,
+                    envelope.id,
+                    attempts,
+                    delay,
+                    exc_info=True,
                 )
                 await self._sleep(delay)
-        try:
+        with contextlib.suppress(DuplicateKeyError):
+            # A concurrent redelivery may have marked it; handlers are idempotent per document.
             await self._processed.insert_one(
                 {
                     "_id": marker,
@@ -188,16 +199,12 @@ class EventConsumer:
                     "processed_at": datetime.now(UTC),
                 }
             )
-        except DuplicateKeyError:
-            pass  # a concurrent redelivery beat us; handlers are idempotent per document
         self.applied += 1
         if self._settings.fault_exit_before_commit_subject == envelope.subject:
             log.error("fault injection: exiting after applying %s, before commit", envelope.id)
             os._exit(137)
 
-    def _decode(
-        self, topic: str, body: bytes
-    ) -> tuple[EventEnvelope, Any, Handler | None]:
+    def _decode(self, topic: str, body: bytes) -> tuple[EventEnvelope, Any, Handler | None]:
         try:
             envelope = EventEnvelope.from_bytes(body)
         except ValidationError as exc:

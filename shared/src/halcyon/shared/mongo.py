@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from halcyon.shared.envelope import EventEnvelope
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-
-from halcyon.shared.envelope import EventEnvelope
 
 Document = dict[str, Any]
 
@@ -81,7 +80,9 @@ class OutboxWriter:
         return out
 
 
-async def create_indexes(collection: AsyncCollection[Document], models: Sequence[IndexModel]) -> None:
+async def create_indexes(
+    collection: AsyncCollection[Document], models: Sequence[IndexModel]
+) -> None:
     # One index per command: FerretDB 1.24 panics when a single createIndexes call
     # re-creates several indexes that already exist (every restart does that).
     for model in models:
@@ -150,7 +151,9 @@ class TenantRepository:
         )
 
     async def find_one(self, tenant_id: str, query: Mapping[str, Any]) -> Document | None:
-        return await self._collection.find_one(self._scope(tenant_id, query), projection=_HIDE_OUTBOX)
+        return await self._collection.find_one(
+            self._scope(tenant_id, query), projection=_HIDE_OUTBOX
+        )
 
     async def find(
         self,
@@ -221,7 +224,9 @@ class TenantRepository:
         precondition: the caller turns that into a domain error).
         """
         scoped = self._scope(tenant_id, query)
-        full: dict[str, Any] = {k: dict(v) if isinstance(v, Mapping) else v for k, v in update.items()}
+        full: dict[str, Any] = {
+            k: dict(v) if isinstance(v, Mapping) else v for k, v in update.items()
+        }
         if upsert:
             full.setdefault("$setOnInsert", {})["tenant_id"] = tenant_id
             scoped_set = full.get("$set", {})

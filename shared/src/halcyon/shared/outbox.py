@@ -16,6 +16,7 @@ so the Kafka hop stays in the trace of the request that caused it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +25,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from halcyon.shared.mongo import (
+    OUTBOX_FIELD,
+    OUTBOX_PENDING_FIELD,
+    OUTBOX_VERSION_FIELD,
+    Document,
+)
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -32,13 +39,6 @@ from opentelemetry.propagate import extract
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
-
-from halcyon.shared.mongo import (
-    OUTBOX_FIELD,
-    OUTBOX_PENDING_FIELD,
-    OUTBOX_VERSION_FIELD,
-    Document,
-)
 
 log = logging.getLogger("halcyon.outbox")
 tracer = trace.get_tracer("halcyon.outbox")
@@ -116,10 +116,8 @@ class OutboxRelay:
                 log.warning("outbox relay could not publish; will retry", exc_info=True)
                 backoff = min(backoff * 2, 5.0)
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
 
     async def stop(self) -> None:
         self._stopping = True
@@ -180,7 +178,10 @@ class OutboxRelay:
             with tracer.start_as_current_span(
                 f"outbox relay {envelope['type']}",
                 kind=trace.SpanKind.INTERNAL,
-                attributes={"messaging.message.id": envelope["id"], "halcyon.topic": event["topic"]},
+                attributes={
+                    "messaging.message.id": envelope["id"],
+                    "halcyon.topic": event["topic"],
+                },
             ):
                 value = json.dumps(envelope, separators=(",", ":")).encode()
                 headers = {

@@ -21,8 +21,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pymongo.asynchronous.database import AsyncDatabase
-
 from halcyon.shared.auth import Authenticator
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.http.idempotency import IdempotencyMiddleware
@@ -33,6 +31,7 @@ from halcyon.shared.mongo import Document, OutboxWriter, TenantRepository, conne
 from halcyon.shared.outbox import OutboxRelay
 from halcyon.shared.settings import ServiceSettings
 from halcyon.shared.telemetry import instrument_fastapi, setup_logging, setup_telemetry
+from pymongo.asynchronous.database import AsyncDatabase
 
 log = logging.getLogger("halcyon.service")
 R = TypeVar("R", bound=TenantRepository)
@@ -120,7 +119,9 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
             service_name=settings.service_name,
             poll_seconds=settings.outbox_poll_seconds,
         )
-        runtime = ServiceRuntime(settings=settings, database=database, consumer=consumer, relay=relay)
+        runtime = ServiceRuntime(
+            settings=settings, database=database, consumer=consumer, relay=relay
+        )
         for cls in wiring.repositories:
             repo = cls(database, outbox)
             repo.notify_on_events(relay.wake)
@@ -224,5 +225,6 @@ def _add_health(app: FastAPI, broker: Any) -> None:
             checks["broker"] = f"unreachable: {exc}"
         if all(v == "ok" for v in checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
-        return problem(503, "not-ready", "Not ready", "a dependency is unreachable", request,
-                       checks=checks)
+        return problem(
+            503, "not-ready", "Not ready", "a dependency is unreachable", request, checks=checks
+        )

@@ -17,7 +17,7 @@ Environment = Literal["development", "test", "production"]
 
 # Values that must never reach production: refusing them at start-up beats
 # discovering a shared default secret after an incident.
-DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
 
 
 def _platform(name: str, default: str) -> str:
@@ -36,13 +36,17 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = Field(
         default_factory=lambda: _platform("KAFKA_BOOTSTRAP", "127.0.0.1:19092")
     )
-    mongo_url: str = Field(default_factory=lambda: _platform("MONGO_URL", "mongodb://127.0.0.1:27018/"))
+    mongo_url: str = Field(
+        default_factory=lambda: _platform("MONGO_URL", "mongodb://127.0.0.1:27018/")
+    )
     database_name: str = ""
     # Consumer group; several instances of one service share it so partitions spread.
     consumer_group: str = ""
     # Topic names get this prefix; tests use a fresh prefix so runs never see old events.
     topic_prefix: str = Field(default_factory=lambda: _platform("TOPIC_PREFIX", ""))
-    otlp_endpoint: str | None = Field(default_factory=lambda: os.environ.get("HALCYON_OTLP_ENDPOINT"))
+    otlp_endpoint: str | None = Field(
+        default_factory=lambda: os.environ.get("HALCYON_OTLP_ENDPOINT")
+    )
     # Spans also written as JSON lines here (local trace viewing and cross-process tests).
     span_file: str | None = Field(default_factory=lambda: os.environ.get("HALCYON_SPAN_FILE"))
     log_level: str = Field(default_factory=lambda: _platform("LOG_LEVEL", "INFO"))

@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from uuid6 import uuid7
-
 from halcyon.clinical.domain.clients import (
     Client,
     ClientRegistration,
@@ -22,6 +20,7 @@ from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, OutboxEvent
 from halcyon.shared.service import repository
+from uuid6 import uuid7
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 Clients = Annotated[ClientRepository, repository(ClientRepository)]
@@ -31,12 +30,20 @@ READ_ROLES = REGISTER_ROLES | {"compliance_officer", "biller"}
 
 
 def _client(doc: Document) -> Client:
-    return Client(id=doc["_id"], **{k: v for k, v in doc.items() if k in Client.model_fields and k != "id"})
+    return Client(
+        id=doc["_id"], **{k: v for k, v in doc.items() if k in Client.model_fields and k != "id"}
+    )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Client,
-             summary="Register a client (warns about likely duplicates)")
-async def register_client(body: ClientRegistration, caller: CurrentCaller, clients: Clients) -> Client:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Client,
+    summary="Register a client (warns about likely duplicates)",
+)
+async def register_client(
+    body: ClientRegistration, caller: CurrentCaller, clients: Clients
+) -> Client:
     caller.require(REGISTER_ROLES, body.home_site_id)
     dob = body.date_of_birth.isoformat()
     key = name_key(body.given_name, body.family_name)

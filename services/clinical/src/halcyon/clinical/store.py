@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
-
 from halcyon.shared.mongo import Document, TenantRepository
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 
 class ClientRepository(TenantRepository):
     collection_name = "clients"
     indexes = (
         IndexModel([("tenant_id", ASCENDING), ("mrn", ASCENDING)], unique=True),
-        IndexModel([("tenant_id", ASCENDING), ("name_key", ASCENDING), ("date_of_birth", ASCENDING)]),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("name_key", ASCENDING), ("date_of_birth", ASCENDING)]
+        ),
     )
 
     async def next_mrn_sequence(self, tenant_id: str) -> int:

@@ -1,4 +1,7 @@
-"""Notifications service wiring. Its capabilities arrive with their issues; today it serves health."""
+"""Notifications service wiring.
+
+Its capabilities arrive with their issue; today it serves health and readiness.
+"""
 
 from __future__ import annotations
 

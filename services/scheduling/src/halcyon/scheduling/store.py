@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pymongo import ASCENDING, IndexModel
-
 from halcyon.shared.mongo import TenantRepository
+from pymongo import ASCENDING, IndexModel
 
 
 class ClientDirectory(TenantRepository):

@@ -8,7 +8,7 @@ version; anything breaking is a new class with ``.v2`` published alongside.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,8 +27,9 @@ class EventContract(BaseModel):
     # Name of the field holding the aggregate id (the Kafka key, so its events stay ordered).
     subject_field: ClassVar[str]
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        super().__init_subclass__(**kwargs)
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
         event_type = cls.__dict__.get("event_type")
         if event_type:
             if event_type in _REGISTRY and _REGISTRY[event_type] is not cls:

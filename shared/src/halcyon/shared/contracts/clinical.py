@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import Field
-
 from halcyon.shared.contracts import EventContract
+from pydantic import Field
 
 
 class ClientRegistered(EventContract):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-
 from halcyon.shared.auth import Authenticator, Caller, bearer_token
 from halcyon.shared.errors import Unavailable
 

@@ -13,16 +13,15 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from halcyon.shared.auth import Authenticator, bearer_token
+from halcyon.shared.errors import DomainError
+from halcyon.shared.http.problems import problem
+from halcyon.shared.mongo import Document
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from halcyon.shared.auth import Authenticator, bearer_token
-from halcyon.shared.errors import DomainError
-from halcyon.shared.http.problems import problem
-from halcyon.shared.mongo import Document
 
 
 class IdempotencyMiddleware:
@@ -41,8 +40,13 @@ class IdempotencyMiddleware:
         authenticator: Authenticator | None = getattr(state_app, "authenticator", None)
         if database is None or authenticator is None or len(key) > 255:
             if len(key) > 255:
-                await problem(422, "validation-error", "Idempotency-Key too long",
-                              "use at most 255 characters", request)(scope, receive, send)
+                await problem(
+                    422,
+                    "validation-error",
+                    "Idempotency-Key too long",
+                    "use at most 255 characters",
+                    request,
+                )(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -62,26 +66,44 @@ class IdempotencyMiddleware:
         record_id = f"{caller.tenant_id}:{caller.user_id}:{key}"
         try:
             await keys.insert_one(
-                {"_id": record_id, "tenant_id": caller.tenant_id, "fingerprint": fingerprint,
-                 "state": "running", "created_at": datetime.now(UTC)}
+                {
+                    "_id": record_id,
+                    "tenant_id": caller.tenant_id,
+                    "fingerprint": fingerprint,
+                    "state": "running",
+                    "created_at": datetime.now(UTC),
+                }
             )
         except DuplicateKeyError:
             existing = await keys.find_one({"_id": record_id})
             if existing is None:
-                await problem(409, "conflict", "Retry in a moment",
-                              "the earlier request with this key just finished", request)(
-                    scope, receive, send)
+                await problem(
+                    409,
+                    "conflict",
+                    "Retry in a moment",
+                    "the earlier request with this key just finished",
+                    request,
+                )(scope, receive, send)
             elif existing["fingerprint"] != fingerprint:
-                await problem(422, "idempotency-key-reused", "Idempotency-Key reused",
-                              "this key was used for a different request", request)(
-                    scope, receive, send)
+                await problem(
+                    422,
+                    "idempotency-key-reused",
+                    "Idempotency-Key reused",
+                    "this key was used for a different request",
+                    request,
+                )(scope, receive, send)
             elif existing["state"] == "running":
-                await problem(409, "conflict", "Request in progress",
-                              "a request with this Idempotency-Key is still running", request)(
-                    scope, receive, send)
+                await problem(
+                    409,
+                    "conflict",
+                    "Request in progress",
+                    "a request with this Idempotency-Key is still running",
+                    request,
+                )(scope, receive, send)
             else:
                 replay = Response(
-                    content=existing["body"], status_code=existing["status"],
+                    content=existing["body"],
+                    status_code=existing["status"],
                     headers={**existing["headers"], "idempotent-replayed": "true"},
                 )
                 await replay(scope, receive, send)
@@ -116,10 +138,14 @@ class IdempotencyMiddleware:
             if 200 <= captured["status"] < 300:
                 await keys.update_one(
                     {"_id": record_id},
-                    {"$set": {"state": "done", "status": captured["status"],
-                              "headers": captured["headers"], "body": captured["body"]}},
+                    {
+                        "$set": {
+                            "state": "done",
+                            "status": captured["status"],
+                            "headers": captured["headers"],
+                            "body": captured["body"],
+                        }
+                    },
                 )
             else:
                 await keys.delete_one({"_id": record_id})
-
-

@@ -8,17 +8,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from halcyon.shared.errors import PROBLEM_BASE, DomainError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("halcyon.http")
 PROBLEM_JSON = "application/problem+json"
 
 
 def problem(
-    status: int, slug: str, title: str, detail: str | None = None, request: Request | None = None,
-    headers: dict[str, str] | None = None, **extensions: Any,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    request: Request | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status}
     if detail:
@@ -49,7 +53,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem(exc.status, exc.slug, exc.title, exc.detail, request, headers, **exc.extensions)
+        return problem(
+            exc.status, exc.slug, exc.title, exc.detail, request, headers, **exc.extensions
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -62,8 +68,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return problem(
-            422, "validation-error", "The request is not valid",
-            f"{len(errors)} field(s) failed validation; nothing was saved", request, errors=errors,
+            422,
+            "validation-error",
+            "The request is not valid",
+            f"{len(errors)} field(s) failed validation; nothing was saved",
+            request,
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -75,5 +85,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal-error", "Something went wrong on our side",
-                       "The error was logged; quote the request id when reporting it", request)
+        return problem(
+            500,
+            "internal-error",
+            "Something went wrong on our side",
+            "The error was logged; quote the request id when reporting it",
+            request,
+        )

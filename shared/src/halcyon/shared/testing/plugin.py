@@ -7,15 +7,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 import pytest_asyncio
-from pymongo import AsyncMongoClient
-
 from halcyon.shared.mongo import Document, connect
 from halcyon.shared.testing.servers import Servers, ensure_servers, stop_containers
 from halcyon.shared.testing.tokens import TestTokenIssuer
+from pymongo import AsyncMongoClient
 
 T = TypeVar("T")
 
@@ -57,15 +56,18 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 30.0, interval: float = 0.2,
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    within: float = 30.0,
+    interval: float = 0.2,
     message: str = "condition not met",
 ) -> T:
     """Poll an asynchronous outcome until it is truthy (asynchronous systems settle later)."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
+    deadline = time.monotonic() + within
+    last: T | None = None
     while time.monotonic() < deadline:
         last = await probe()
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"{message} within {timeout}s (last value: {last!r})")
+    raise AssertionError(f"{message} within {within}s (last value: {last!r})")

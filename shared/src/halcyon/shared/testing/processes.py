@@ -21,10 +21,14 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """One service instance: ``start``, ``wait_ready``, ``kill`` (SIGKILL), ``stop``, ``restart``."""
+    """One service instance: start, wait_ready, kill (SIGKILL), stop, restart."""
 
     def __init__(
-        self, service: str, env: Mapping[str, str], log_dir: Path, port: int | None = None,
+        self,
+        service: str,
+        env: Mapping[str, str],
+        log_dir: Path,
+        port: int | None = None,
         app: str | None = None,
     ) -> None:
         self.service = service
@@ -41,9 +45,22 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1",
-             "--port", str(self.port), "--no-access-log", "--lifespan", "on"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                self.app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--lifespan",
+                "on",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -52,7 +69,9 @@ class ServiceProcess:
         last = ""
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.service} exited with {self.proc.returncode}:\n{self.tail()}")
+                raise RuntimeError(
+                    f"{self.service} exited with {self.proc.returncode}:\n{self.tail()}"
+                )
             try:
                 response = httpx.get(f"{self.url}/readyz", timeout=2.0)
                 if response.status_code == 200:

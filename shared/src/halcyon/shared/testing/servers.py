@@ -65,15 +65,20 @@ def ensure_servers() -> Servers:
         kafka_c.start()
         mongo_c.start()
         _containers.extend([kafka_c, mongo_c])
-        servers = Servers(kafka_c.get_bootstrap_server(), mongo_c.get_connection_url(), "testcontainers")
+        servers = Servers(
+            kafka_c.get_bootstrap_server(), mongo_c.get_connection_url(), "testcontainers"
+        )
     else:
         script = launcher()
         result = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(
-                f"could not start the local Kafka/FerretDB servers:\n{result.stdout}\n{result.stderr}"
+                "could not start the local Kafka/FerretDB servers:\n"
+                f"{result.stdout}\n{result.stderr}"
             )
-        env = subprocess.run(["bash", str(script), "env"], capture_output=True, text=True, check=True)
+        env = subprocess.run(
+            ["bash", str(script), "env"], capture_output=True, text=True, check=True
+        )
         values = dict(
             line.removeprefix("export ").split("=", 1)
             for line in env.stdout.splitlines()

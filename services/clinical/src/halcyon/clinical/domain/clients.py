@@ -21,9 +21,14 @@ class ClientRegistration(BaseModel):
     family_name: Name
     date_of_birth: date
     home_site_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    preferred_language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = None
+    preferred_language: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None
+    ) = None
     pronouns: Annotated[str, StringConstraints(max_length=40)] | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = None
+    email: (
+        Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+        | None
+    ) = None
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{7,20}$")] | None = None
 
     @field_validator("date_of_birth")
