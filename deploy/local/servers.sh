@@ -5,6 +5,11 @@
 #   servers.sh start|stop|status|wipe|env
 #   servers.sh start-kafka|stop-kafka|start-mongo|stop-mongo
 #
+# start waits until each server really serves requests (Kafka: ApiVersions +
+# Metadata; FerretDB: OP_MSG ping, see probe.py) and is a no-op for a server that
+# is already up. status exits 0 only if both are running and ready (else 3).
+# `eval "$(servers.sh env)"` sets HALCYON_KAFKA_BOOTSTRAP and HALCYON_MONGO_URL.
+#
 # Kafka jars come from Maven Central (mvn, see kafka/pom.xml); FerretDB is built
 # from its Go module (go). Both are cached in $HALCYON_CACHE_DIR, so only the
 # first start is slow. Data, pid files and logs live in $HALCYON_RUN_DIR.
@@ -34,8 +39,8 @@ set +m # no job control: background children stay in our process group until set
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 
-RUN_DIR=${HALCYON_RUN_DIR:-$REPO/.run}
-CACHE_DIR=${HALCYON_CACHE_DIR:-$HOME/.cache/halcyon}
+RUN_DIR=$(realpath -m "${HALCYON_RUN_DIR:-$REPO/.run}")
+CACHE_DIR=$(realpath -m "${HALCYON_CACHE_DIR:-$HOME/.cache/halcyon}")
 KAFKA_VERSION=${HALCYON_KAFKA_VERSION:-4.4.0}
 FERRETDB_VERSION=${HALCYON_FERRETDB_VERSION:-v1.24.2}
 KAFKA_PORT=${HALCYON_KAFKA_PORT:-19092}
@@ -99,7 +104,7 @@ find_pids() {
   for p in /proc/[0-9]*; do
     p=${p#/proc/}
     [[ $p == "$$" || $p == "$BASHPID" ]] && continue
-    cmd=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
     [[ $cmd == *"$m"* ]] && echo "$p"
   done
   return 0
@@ -275,7 +280,9 @@ EOF
 
 # JVM arguments shared by the storage formatter and the broker
 kafka_jvm_args() {
-  KAFKA_JVM_ARGS=($KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+  local heap
+  read -r -a heap <<<"$KAFKA_HEAP_OPTS"
+  KAFKA_JVM_ARGS=("${heap[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
     -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent
     -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$KAFKA_LOG4J" "-Dkafka.logs.dir=$KAFKA_LOGS"
@@ -286,6 +293,8 @@ launch_kafka() {
   check_java
   write_kafka_config
   kafka_jvm_args
+  # keep the previous run's log aside so a failure report shows only this run
+  if [[ -f $KAFKA_LOGS/server.log ]]; then mv -f "$KAFKA_LOGS/server.log" "$KAFKA_LOGS/server.log.prev"; fi
   if [[ ! -f $KAFKA_DATA/meta.properties ]]; then
     local cid
     if [[ -s $KAFKA_DIR/cluster-id ]]; then cid=$(cat "$KAFKA_DIR/cluster-id")
@@ -308,7 +317,7 @@ launch_kafka() {
 
 launch_mongo() {
   mkdir -p "$MONGO_DATA" "$MONGO_STATE"
-  : >"$MONGO_LOG"
+  if [[ -f $MONGO_LOG ]]; then mv -f "$MONGO_LOG" "$MONGO_LOG.prev"; fi
   (
     cd "$MONGO_DIR"
     exec setsid "$FERRETDB_BIN" \
@@ -339,6 +348,13 @@ launch() {
 
 # ------------------------------------------------------------------ stop
 
+# serialize start/stop/wipe on one run dir (fd 9; closed in the servers)
+lock_run_dir() {
+  mkdir -p "$RUN_DIR"
+  exec 9>"$RUN_DIR/.lock"
+  flock 9
+}
+
 stop_one() {
   local s=$1 pids p deadline
   pids=$( { cat "$(pidfile "$s")" 2>/dev/null || true; find_pids "$s"; } | sort -u)
@@ -346,7 +362,7 @@ stop_one() {
   local live=() m
   m=$(marker "$s")
   for p in $pids; do
-    [[ $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true) == *"$m"* ]] && live+=("$p")
+    [[ $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" || true) == *"$m"* ]] && live+=("$p")
   done
   if ((${#live[@]} == 0)); then
     rm -f "$(pidfile "$s")"
@@ -359,7 +375,9 @@ stop_one() {
   while ((SECONDS < deadline)) && is_running "$s"; do sleep 0.2; done
   if is_running "$s"; then
     log "$(label "$s") did not exit within ${STOP_TIMEOUT}s after SIGTERM; sending SIGKILL"
-    kill -KILL $(find_pids "$s") 2>/dev/null || true
+    local left
+    mapfile -t left < <(find_pids "$s")
+    ((${#left[@]} == 0)) || kill -KILL "${left[@]}" 2>/dev/null || true
     deadline=$((SECONDS + 10))
     while ((SECONDS < deadline)) && is_running "$s"; do sleep 0.2; done
     is_running "$s" && die "$(label "$s") still running after SIGKILL: $(find_pids "$s")"
@@ -371,15 +389,12 @@ stop_one() {
 # ------------------------------------------------------------------ start
 
 start() {
-  local s todo=() wait_for=() ready=()
-  mkdir -p "$RUN_DIR"
-  exec 9>"$RUN_DIR/.lock"
-  flock 9
+  local s todo=() wait_for=()
+  lock_run_dir
   for s in "$@"; do
     if is_running "$s"; then
       if probe "$s"; then
         log "$(label "$s") already running and ready on $HOST:$(port "$s")"
-        ready+=("$s")
       else
         wait_for+=("$s") # ours, still starting (or unhealthy): wait below
       fi
@@ -454,20 +469,20 @@ print_env() {
 }
 
 usage() {
-  sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
 cmd=${1:-}
 case $cmd in
-  start) start kafka mongo; status >/dev/null 2>&1 || true; print_env | sed 's/^/[servers] /' >&2 ;;
+  start) start kafka mongo; print_env | sed 's/^/[servers] /' >&2 ;;
   start-kafka) start kafka ;;
   start-mongo) start mongo ;;
-  stop) stop_one kafka; stop_one mongo ;;
-  stop-kafka) stop_one kafka ;;
-  stop-mongo) stop_one mongo ;;
+  stop) lock_run_dir; stop_one kafka; stop_one mongo ;;
+  stop-kafka) lock_run_dir; stop_one kafka ;;
+  stop-mongo) lock_run_dir; stop_one mongo ;;
   status) status ;;
-  wipe) stop_one kafka; stop_one mongo; rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$RUN_DIR/.lock"; log "wiped $KAFKA_DIR and $MONGO_DIR" ;;
+  wipe) lock_run_dir; stop_one kafka; stop_one mongo; rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$RUN_DIR/.lock"; log "wiped $KAFKA_DIR and $MONGO_DIR" ;;
   env) print_env ;;
   *) usage ;;
 esac

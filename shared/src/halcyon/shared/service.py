@@ -21,8 +21,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from halcyon.shared.audit import AuditTrail, OutboxRecords
 from halcyon.shared.auth import Authenticator
 from halcyon.shared.contracts import EventContract
+from halcyon.shared.contracts.identity import AccessAudited
 from halcyon.shared.http.idempotency import IdempotencyMiddleware
 from halcyon.shared.http.middleware import RequestIdMiddleware
 from halcyon.shared.http.problems import install_problem_handlers, problem
@@ -45,6 +47,7 @@ class ServiceRuntime:
     database: AsyncDatabase[Document]
     consumer: EventConsumer
     relay: OutboxRelay
+    audit: AuditTrail
     repositories: dict[type[TenantRepository], TenantRepository] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -73,6 +76,13 @@ def runtime_of(request: Request) -> ServiceRuntime:
 
 
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+
+
+def audit_trail(request: Request) -> AuditTrail:
+    return runtime_of(request).audit
+
+
+Audit = Annotated[AuditTrail, Depends(audit_trail)]
 
 
 def repository(cls: type[R]) -> Any:
@@ -119,8 +129,15 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
             service_name=settings.service_name,
             poll_seconds=settings.outbox_poll_seconds,
         )
+        records = OutboxRecords(database, outbox)
+        records.notify_on_events(relay.wake)
+        await records.ensure_indexes()
         runtime = ServiceRuntime(
-            settings=settings, database=database, consumer=consumer, relay=relay
+            settings=settings,
+            database=database,
+            consumer=consumer,
+            relay=relay,
+            audit=AuditTrail(records, settings.service_name),
         )
         for cls in wiring.repositories:
             repo = cls(database, outbox)
@@ -132,7 +149,8 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
         if wiring.handlers:
             wiring.handlers(consumer, runtime)
         consumer.subscribe()
-        topics = [settings.topic(c.topic) for c in wiring.publishes]
+        published: list[type[EventContract]] = [*wiring.publishes, AccessAudited]
+        topics = [settings.topic(c.topic) for c in published]
         topics += [t for topic in consumer.topics for t in (topic, f"{topic}.dlq")]
         await _start_broker(broker, settings, topics)
         app.state.runtime = runtime

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from halcyon.clinical.domain.clients import (
     Client,
     ClientRegistration,
@@ -19,7 +19,7 @@ from halcyon.shared.errors import NotFound
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, OutboxEvent
-from halcyon.shared.service import repository
+from halcyon.shared.service import Audit, repository
 from uuid6 import uuid7
 
 router = APIRouter(prefix="/clients", tags=["clients"])
@@ -73,11 +73,35 @@ async def register_client(
 
 
 @router.get("/{client_id}", response_model=Client, summary="Read one client")
-async def read_client(client_id: str, caller: CurrentCaller, clients: Clients) -> Client:
+async def read_client(
+    client_id: str, caller: CurrentCaller, clients: Clients, audit: Audit, request: Request
+) -> Client:
     doc = await clients.get(caller.tenant_id, client_id)
     if doc is None:
         raise NotFound(f"no client {client_id} in your agency")
-    caller.require(READ_ROLES, doc["home_site_id"])
+    try:
+        caller.require(READ_ROLES, doc["home_site_id"])
+    except Exception:
+        await audit.record(
+            caller,
+            action="read",
+            resource="clinical/client",
+            resource_id=client_id,
+            client_id=client_id,
+            site_id=doc["home_site_id"],
+            outcome="denied",
+            request=request,
+        )
+        raise
+    await audit.record(
+        caller,
+        action="read",
+        resource="clinical/client",
+        resource_id=client_id,
+        client_id=client_id,
+        site_id=doc["home_site_id"],
+        request=request,
+    )
     return _client(doc)
 
 

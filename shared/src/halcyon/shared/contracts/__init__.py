@@ -56,4 +56,9 @@ def all_contracts() -> dict[str, type[EventContract]]:
 
 
 # Import the per-context modules so the registry is complete once this package loads.
+from halcyon.shared.contracts import billing as billing  # noqa: E402
 from halcyon.shared.contracts import clinical as clinical  # noqa: E402
+from halcyon.shared.contracts import identity as identity  # noqa: E402
+from halcyon.shared.contracts import inventory as inventory  # noqa: E402
+from halcyon.shared.contracts import notifications as notifications  # noqa: E402
+from halcyon.shared.contracts import scheduling as scheduling  # noqa: E402
