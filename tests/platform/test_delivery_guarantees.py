@@ -18,7 +18,7 @@ from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
-from tests.conftest import StartService
+from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
 PROBE = "tests.platform.probe_app:app"

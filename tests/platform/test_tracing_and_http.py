@@ -14,7 +14,7 @@ from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.spans import read_spans, trace_tree
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
-from tests.conftest import StartService
+from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
 

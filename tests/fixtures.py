@@ -1,4 +1,4 @@
-"""Cross-service fixtures: services as real processes on the real servers."""
+"""Cross-service fixtures (loaded for every suite by the root conftest.py)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,3 @@
+"""Make the cross-service fixtures (tests.fixtures.py) available to every suite."""
+
+pytest_plugins = ["tests.fixtures"]
