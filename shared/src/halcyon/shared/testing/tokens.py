@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterable
@@ -67,6 +68,14 @@ class TestTokenIssuer:
             **extra,
         }
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key as a JWKS document, as identity's /.well-known/jwks.json serves it."""
+        from jwt.algorithms import RSAAlgorithm
+
+        jwk = json.loads(RSAAlgorithm.to_jwk(self._key.public_key()))
+        jwk.update({"kid": self.kid, "use": "sig", "alg": "RS256"})
+        return {"keys": [jwk]}
 
     def headers(self, **kwargs: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.mint(**kwargs)}"}
