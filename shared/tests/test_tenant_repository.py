@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from halcyon.shared.mongo import Document, TenantRepository, TenantScopeError
-from pymongo import AsyncMongoClient
+from halcyon.shared.mongo import Document, DuplicateRecord, TenantRepository, TenantScopeError
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 
 pytestmark = pytest.mark.integration
 
@@ -67,3 +67,23 @@ async def test_pages_follow_the_cursor_without_gaps_or_repeats(notes: Notes) -> 
             break
         cursor = page.next_cursor
     assert seen == [f"n{i}" for i in range(7)]
+
+
+class Codes(TenantRepository):
+    collection_name = "codes"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("code", ASCENDING)], unique=True),)
+
+
+async def test_a_unique_index_violation_is_a_duplicate_record_on_insert_and_update(
+    mongo_client: AsyncMongoClient[Document], unique: str
+) -> None:
+    codes = Codes(mongo_client[f"t_{unique}_shared"])
+    await codes.ensure_indexes()
+    await codes.insert("agency-a", {"_id": "a", "code": "X"})
+    await codes.insert("agency-a", {"_id": "b", "code": "Y"})
+    await codes.insert("agency-b", {"_id": "c", "code": "X"})  # another agency may reuse it
+    with pytest.raises(DuplicateRecord):
+        await codes.insert("agency-a", {"_id": "d", "code": "X"})
+    with pytest.raises(DuplicateRecord):
+        await codes.update("agency-a", {"_id": "b"}, {"$set": {"code": "X"}})
+    assert (await codes.get("agency-a", "b") or {})["code"] == "Y"

@@ -20,7 +20,7 @@ from halcyon.shared.envelope import EventEnvelope
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 Document = dict[str, Any]
 
@@ -244,6 +244,12 @@ class TenantRepository:
             )
         except DuplicateKeyError as exc:
             raise DuplicateRecord(str(exc.details or exc)) from exc
+        except OperationFailure as exc:
+            # FerretDB 1.x reports a unique-index violation caused by an update as
+            # InternalError (code 1) rather than 11000; MongoDB raises DuplicateKeyError.
+            if "duplicate key" in str(exc).lower() or "UNIQUE constraint failed" in str(exc):
+                raise DuplicateRecord(str(exc)) from exc
+            raise
         if doc is not None and events:
             self._signal()
         # FerretDB 1.x has no projection on findAndModify; drop the outbox here instead.
