@@ -31,3 +31,36 @@ def trace_tree(spans: list[dict[str, Any]], trace_id: str) -> str:
 
     walk(None, 0)
     return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m halcyon.shared.testing.spans FILE [TRACE_ID]``: print a trace as a tree.
+
+    Without a trace id it shows the most recent trace that crossed more than one service.
+    """
+    if not argv:
+        print("usage: spans FILE [TRACE_ID]")
+        return 2
+    spans = read_spans(Path(argv[0]))
+    if not spans:
+        print(f"no spans in {argv[0]} (is HALCYON_SPAN_FILE set for the services?)")
+        return 1
+    if len(argv) > 1:
+        trace_id = argv[1]
+    else:
+        services: dict[str, set[str]] = {}
+        last_seen: dict[str, int] = {}
+        for span in spans:
+            services.setdefault(span["trace_id"], set()).add(span["service"])
+            last_seen[span["trace_id"]] = max(last_seen.get(span["trace_id"], 0), span["start"])
+        crossing = [t for t, s in services.items() if len(s) > 1] or list(services)
+        trace_id = max(crossing, key=lambda t: last_seen[t])
+    print(f"trace {trace_id}")
+    print(trace_tree(spans, trace_id))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

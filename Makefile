@@ -1,0 +1,48 @@
+# Halcyon — the commands a developer needs. `make up` and `make test` install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+SERVERS := bash deploy/local/servers.sh
+PLATFORM := bash deploy/local/platform.sh
+
+.PHONY: help setup servers up down test test-unit lint bench traces clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+setup: $(UV) ## install Python dependencies (uv workspace, locked)
+	$(UV) sync --frozen --all-packages
+
+servers: ## start Kafka 4 (KRaft) and FerretDB locally (fetched/built once, cached in ~/.cache/halcyon)
+	$(SERVERS) start
+
+up: setup servers ## servers + every service + the gateway, with demo data; prints URLs and logins
+	$(PLATFORM) up
+
+down: ## stop services and servers; nothing left running
+	-$(PLATFORM) down
+	$(SERVERS) stop
+
+test: setup ## every test (unit, integration, end-to-end) on real Kafka and FerretDB
+	$(UV) run pytest
+
+test-unit: setup ## only the tests that need no servers
+	$(UV) run pytest -m "not integration"
+
+lint: setup ## ruff and mypy (strict)
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy shared/src services/*/src tests shared/tests
+
+bench: setup servers ## benchmarks; results in bench/results/<date>.json and .md
+	$(UV) run python -m bench
+
+traces: ## show the latest trace written by the local platform as a tree
+	$(UV) run python -m halcyon.shared.testing.spans .run/spans.jsonl
+
+clean: down ## stop everything and wipe local data
+	$(SERVERS) wipe
