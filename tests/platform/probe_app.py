@@ -2,7 +2,8 @@
 
 Its handler increments a tally per client id, so any event applied twice shows
 as 2. Runs as its own process (uvicorn) built with the same ``create_service_app``
-as every service. Subjects starting with ``fail-`` make the handler raise.
+as every service. Subjects starting with ``refuse_prefix`` (default ``fail-``)
+make the handler raise.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pydantic_settings import SettingsConfigDict
 class ProbeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HALCYON_PROBE_", extra="ignore")
     service_name: str = "probe"
+    # Subjects with this prefix make the handler fail (dead-letter and replay tests).
+    refuse_prefix: str = "fail-"
 
 
 class Tally(TenantRepository):
@@ -30,7 +33,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
 
     @consumer.handles(ClientRegistered)
     async def count(event: ClientRegistered, delivery: Delivery) -> None:
-        if event.client_id.startswith("fail-"):
+        if event.client_id.startswith(runtime.settings.refuse_prefix):  # type: ignore[attr-defined]
             raise RuntimeError(f"probe refuses {event.client_id}")
         await tally.update(
             delivery.envelope.tenantid,

@@ -194,3 +194,26 @@ async def test_malformed_message_goes_to_dead_letter_topic_and_consumer_goes_on(
     assert handler_failure["x-halcyon-attempts"] == "5"
     assert json.loads(failing.to_bytes())["id"] == failing.id
     assert await tally(probe.url, tenant, f"fail-{unique}") == 0
+
+
+async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
+    start_service: StartService, servers: Servers, topic_prefix: str, unique: str
+) -> None:
+    from halcyon.shared.dlq import replay
+
+    tenant = f"agency-{unique}"
+    probe = start_service("probe", app=PROBE, HALCYON_PROBE_CONSUMER_BACKOFF_SECONDS="0.01")
+    topic = f"{topic_prefix}clinical.client.v1"
+    refused = client_registered(tenant, f"fail-{unique}")
+    await publish_raw(servers, topic, refused.to_bytes(), refused.subject.encode())
+    await read_topic(servers, f"{topic}.dlq", want=1)
+    assert await tally(probe.url, tenant, refused.subject) == 0
+
+    # "Fix the cause" (the probe no longer refuses), then replay as the runbook says.
+    probe.restart(HALCYON_PROBE_REFUSE_PREFIX="never-").wait_ready()
+    assert await replay(servers.kafka_bootstrap, f"{topic}.dlq", "halcyon-probe") == 1
+
+    async def applied() -> bool:
+        return await tally(probe.url, tenant, refused.subject) == 1
+
+    await eventually(applied, message="the replayed dead letter was applied")
