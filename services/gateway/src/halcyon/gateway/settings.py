@@ -1,7 +1,102 @@
+"""Gateway settings: env prefix ``HALCYON_GATEWAY_`` (platform-wide values stay ``HALCYON_*``)."""
+
+from __future__ import annotations
+
+import re
+
 from halcyon.shared.settings import ServiceSettings
+from pydantic import BaseModel, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
+
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+
+# Identity's endpoints a person reaches before holding an access token. The gateway lets
+# them through without one; identity still checks whatever each of them needs.
+DEFAULT_PUBLIC_PATHS = [
+    "/api/identity/auth/sign-in/**",
+    "/api/identity/auth/refresh",
+    "/api/identity/auth/password-reset/**",
+    "/api/identity/.well-known/jwks.json",
+]
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``per_minute``."""
+
+    per_minute: float
+    burst: int
+
+    @field_validator("per_minute")
+    @classmethod
+    def _positive_rate(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("per_minute must be positive")
+        return value
+
+    @field_validator("burst")
+    @classmethod
+    def _positive_burst(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("burst must be at least 1")
+        return value
 
 
 class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HALCYON_GATEWAY_", extra="ignore")
     service_name: str = "gateway"
+
+    # service name -> base URL, e.g. '{"clinical": "http://127.0.0.1:8102"}' (JSON in env).
+    upstreams: dict[str, str] = {}
+    # Upstreams /readyz requires; None means every configured upstream.
+    required_upstreams: list[str] | None = None
+    # Paths reachable without a token. Exact paths, or a prefix ending in "/**" that also
+    # matches the prefix itself.
+    public_paths: list[str] = DEFAULT_PUBLIC_PATHS
+    # Requests per signed-in user (tenant + subject), per client address, and per client
+    # address on the public (sign-in, reset) paths, where guessing passwords happens.
+    user_rate_limit: RateLimit = RateLimit(per_minute=600, burst=120)
+    address_rate_limit: RateLimit = RateLimit(per_minute=1200, burst=240)
+    public_rate_limit: RateLimit = RateLimit(per_minute=30, burst=10)
+    # Largest request body forwarded, in bytes.
+    max_body_bytes: int = 1_048_576
+    # Peers allowed to tell us the client address in X-Forwarded-For (e.g. the load
+    # balancer in front of us). Anyone else could forge it to dodge rate limits and
+    # poison the access audit's source address.
+    trusted_proxies: list[str] = []
+    # CORS stays off unless origins are named: the web console is served same-origin.
+    cors_origins: list[str] = []
+    jwks_ttl_seconds: float = 300.0
+    upstream_connect_timeout_seconds: float = 3.0
+    upstream_read_timeout_seconds: float = 30.0
+    upstream_max_connections: int = 200
+    readiness_timeout_seconds: float = 2.0
+    openapi_cache_seconds: float = 30.0
+
+    @field_validator("upstreams")
+    @classmethod
+    def _sane_upstreams(cls, value: dict[str, str]) -> dict[str, str]:
+        cleaned: dict[str, str] = {}
+        for name, base in value.items():
+            if not _SERVICE_NAME.match(name):
+                raise ValueError(f"upstream name {name!r} must be lowercase letters/digits/-")
+            if not base.startswith(("http://", "https://")):
+                raise ValueError(f"upstream {name!r} needs an http(s) base URL, got {base!r}")
+            cleaned[name] = base.rstrip("/")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _default_jwks_from_identity(self) -> GatewaySettings:
+        # Identity publishes its keys; when it is an upstream and nothing else was said,
+        # verify against its JWKS (which follows key rotation) rather than a fixed key.
+        if not self.jwks_url and "identity" in self.upstreams:
+            self.jwks_url = f"{self.upstreams['identity']}/.well-known/jwks.json"
+        if self.required_upstreams is not None:
+            unknown = set(self.required_upstreams) - set(self.upstreams)
+            if unknown:
+                raise ValueError(f"required_upstreams names unknown upstreams {sorted(unknown)}")
+        return self
+
+    def readiness_upstreams(self) -> list[str]:
+        if self.required_upstreams is None:
+            return sorted(self.upstreams)
+        return sorted(self.required_upstreams)

@@ -1,1 +1,1 @@
-"""Gateway rules: pure, no I/O."""
+"""Gateway rules: pure, no I/O (routing, rate limits, header policy, OpenAPI merging)."""

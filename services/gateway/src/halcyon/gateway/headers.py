@@ -1,0 +1,66 @@
+"""Security headers on every response the gateway sends, whatever the upstream said."""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_ALWAYS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+# API answers are data, never a page: nothing may run or be framed.
+_API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+# Swagger UI loads its script and styles from a CDN and boots with an inline script.
+_DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
+)
+_REPLACED = {b"cache-control", b"pragma", b"content-security-policy", b"x-trace-id"} | {
+    name for name, _ in _ALWAYS
+}
+
+
+class SecurityHeadersMiddleware:
+    """Adds browser-hardening headers, and ``Cache-Control: no-store`` everywhere but the
+    docs: API answers may carry health information, which must not sit in any cache
+    (HIPAA 45 CFR 164.312(a)(1) access control; shared computers at front desks).
+
+    Also returns ``X-Trace-Id`` so a user's report can be found in the traces.
+    """
+
+    def __init__(self, app: ASGIApp, docs_paths: frozenset[str]) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_docs = scope["path"] in self.docs_paths
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _REPLACED
+                ]
+                headers.extend(_ALWAYS)
+                headers.append((b"content-security-policy", _DOCS_CSP if is_docs else _API_CSP))
+                if is_docs:
+                    headers.append((b"cache-control", b"no-cache"))
+                else:
+                    headers.append((b"cache-control", b"no-store"))
+                    headers.append((b"pragma", b"no-cache"))
+                ctx = trace.get_current_span().get_span_context()
+                if ctx.is_valid:
+                    headers.append((b"x-trace-id", format(ctx.trace_id, "032x").encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,71 @@
+"""What a running gateway holds: one pooled HTTP client, the token verifier, the limiters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import Request
+from halcyon.gateway.domain.ratelimit import TokenBuckets
+from halcyon.gateway.settings import GatewaySettings, RateLimit
+from halcyon.shared.auth import Authenticator
+
+
+def _buckets(limit: RateLimit) -> TokenBuckets:
+    return TokenBuckets(per_minute=limit.per_minute, burst=limit.burst)
+
+
+@dataclass
+class GatewayRuntime:
+    settings: GatewaySettings
+    http: httpx.AsyncClient
+    authenticator: Authenticator | None
+    users: TokenBuckets
+    addresses: TokenBuckets
+    public_addresses: TokenBuckets
+    # (fetched_at monotonic, merged document) — the merged OpenAPI, briefly cached.
+    openapi_cache: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: GatewaySettings) -> GatewayRuntime:
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                settings.upstream_read_timeout_seconds,
+                connect=settings.upstream_connect_timeout_seconds,
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.upstream_max_connections,
+                max_keepalive_connections=settings.upstream_max_connections // 2,
+            ),
+            follow_redirects=False,  # a redirect is the client's business, not ours
+            trust_env=False,  # never route PHI through a proxy named by the environment
+        )
+        authenticator: Authenticator | None = None
+        # Prefer the JWKS (follows identity's key rotation) over a fixed key.
+        if settings.jwks_url:
+            authenticator = Authenticator(
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                jwks_url=settings.jwks_url,
+                jwks_ttl_seconds=settings.jwks_ttl_seconds,
+            )
+        elif settings.jwt_public_key_pem:
+            authenticator = Authenticator(
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                public_key_pem=settings.jwt_public_key_pem,
+            )
+        return cls(
+            settings=settings,
+            http=http,
+            authenticator=authenticator,
+            users=_buckets(settings.user_rate_limit),
+            addresses=_buckets(settings.address_rate_limit),
+            public_addresses=_buckets(settings.public_rate_limit),
+        )
+
+
+def gateway_of(request: Request) -> GatewayRuntime:
+    runtime: GatewayRuntime = request.app.state.gateway
+    return runtime
