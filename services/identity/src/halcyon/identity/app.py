@@ -1,10 +1,85 @@
-"""Identity service wiring. Its capabilities arrive with their issues; today it serves health."""
+"""Identity service wiring."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+from halcyon.identity import handlers
+from halcyon.identity.api import audit, auth, directory, platform
+from halcyon.identity.jobs import CredentialExpiryJob
+from halcyon.identity.keys import LocalAuthenticator, SigningKeys
 from halcyon.identity.settings import IdentitySettings
-from halcyon.shared.service import ServiceWiring, create_service_app
+from halcyon.identity.store import (
+    AccessAuditLog,
+    AgencyRepository,
+    BreakTheGlassRepository,
+    PasswordResetRepository,
+    RefreshTokenRepository,
+    ServiceClientRepository,
+    SigningKeyRepository,
+    SiteRepository,
+    StaffRepository,
+)
+from halcyon.shared.contracts.identity import CredentialExpiring, SiteChanged, StaffMemberChanged
+from halcyon.shared.crypto import FieldCipher
+from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app
 
-wiring = ServiceWiring(title="Halcyon identity")
+settings = IdentitySettings()
 
-app = create_service_app(IdentitySettings(), wiring)
+
+def _wire(runtime: ServiceRuntime) -> None:
+    """Runs at start-up, before the first request: keys, the verifier, the expiry job."""
+    cipher = FieldCipher(settings.field_encryption_key)
+    longest = max(
+        settings.access_token_ttl_seconds,
+        settings.break_the_glass_ttl_seconds,
+        settings.service_token_ttl_seconds,
+    )
+    keys = SigningKeys(
+        runtime.repo(SigningKeyRepository), cipher, longest_token_ttl=timedelta(seconds=longest)
+    )
+    runtime.extras.update(
+        cipher=cipher,
+        keys=keys,
+        credential_job=CredentialExpiryJob(
+            runtime.repo(StaffRepository),
+            runtime.repo(AgencyRepository),
+            window_days=settings.credential_warning_days,
+        ),
+    )
+    # Identity verifies its own tokens from its key table, not over HTTP from itself.
+    app.state.authenticator = LocalAuthenticator(
+        keys, audience=settings.jwt_audience, issuer=settings.jwt_issuer
+    )
+
+
+async def _credential_expiry(runtime: ServiceRuntime) -> Any:
+    job: CredentialExpiryJob = runtime.extras["credential_job"]
+    await job.run_forever(runtime.database, settings.credential_scan_interval_seconds)
+
+
+wiring = ServiceWiring(
+    title="Halcyon identity",
+    description=(
+        "Agencies, sites, staff personnel files, sign-in and tokens (JWKS), "
+        "the access audit log and break-the-glass."
+    ),
+    routers=[auth.router, directory.router, audit.router, platform.router],
+    repositories=[
+        AgencyRepository,
+        SiteRepository,
+        StaffRepository,
+        RefreshTokenRepository,
+        PasswordResetRepository,
+        SigningKeyRepository,
+        ServiceClientRepository,
+        AccessAuditLog,
+        BreakTheGlassRepository,
+    ],
+    publishes=[SiteChanged, StaffMemberChanged, CredentialExpiring],
+    handlers=handlers.register,
+    on_start=[_wire, _credential_expiry],
+)
+
+app = create_service_app(settings, wiring)

@@ -1,1 +1,1 @@
-"""Identity rules: pure, no I/O."""
+"""Identity's rules: roles, sign-in, personnel files, credential expiry. No I/O here."""

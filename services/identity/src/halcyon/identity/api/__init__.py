@@ -1,0 +1,1 @@
+"""Identity's HTTP API, one router per area."""
