@@ -1,1 +1,1 @@
-"""Notifications rules: pure, no I/O."""
+"""Notifications rules: pure, no I/O (who is told what, when, through which channel)."""

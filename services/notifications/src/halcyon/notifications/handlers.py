@@ -1,0 +1,246 @@
+"""Event rules: which events tell whom what, and the read models they need."""
+
+from __future__ import annotations
+
+import contextlib
+
+from halcyon.notifications.domain.recipients import (
+    ALERT_ROLES,
+    urgent_alert_recipients,
+    with_roles,
+)
+from halcyon.notifications.domain.reminders import (
+    ENDING_CHANGES,
+    REMINDER_LEADS,
+    SCHEDULING_CHANGES,
+    plan_reminders,
+    reminder_id,
+)
+from halcyon.notifications.notifier import Notifier
+from halcyon.notifications.store import ClientContacts, Reminders, StaffDirectory
+from halcyon.shared.contracts.billing import ClaimStatusChanged
+from halcyon.shared.contracts.clinical import (
+    ClientRegistered,
+    SafetyAlertRaised,
+    VitalsAlertRaised,
+)
+from halcyon.shared.contracts.identity import CredentialExpiring, StaffMemberChanged
+from halcyon.shared.contracts.inventory import (
+    ComplianceDeadlineDue,
+    DiscrepancyOpened,
+    StockLow,
+)
+from halcyon.shared.contracts.scheduling import AppointmentChanged, WaitlistOfferMade
+from halcyon.shared.kafka import Delivery, EventConsumer
+from halcyon.shared.mongo import DuplicateRecord
+from halcyon.shared.service import ServiceRuntime
+
+CONFIRMATION_TEMPLATES = {
+    "booked": "appointment_booked",
+    "rescheduled": "appointment_rescheduled",
+    "cancelled": "appointment_cancelled",
+}
+
+
+def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+    notifier: Notifier = runtime.extras["notifier"]
+    clients = runtime.repo(ClientContacts)
+    staff = runtime.repo(StaffDirectory)
+    reminders = runtime.repo(Reminders)
+
+    # -- read models -------------------------------------------------------------------
+    @consumer.handles(ClientRegistered)
+    async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
+        await clients.update(
+            delivery.envelope.tenantid,
+            {"_id": event.client_id},
+            {
+                "$set": {
+                    "given_name": event.given_name,
+                    "home_site_id": event.home_site_id,
+                    "email": event.email,
+                    "phone": event.phone,
+                    "timezone": event.timezone,
+                    "preferred_language": event.preferred_language,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(StaffMemberChanged)
+    async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
+        # State transfer: the whole personnel file every time, so a plain replace-by-set.
+        await staff.update(
+            delivery.envelope.tenantid,
+            {"_id": event.staff_id},
+            {
+                "$set": {
+                    "display_name": event.display_name,
+                    "email": event.email,
+                    "roles": event.roles,
+                    "on_call_sites": event.on_call_sites,
+                    "active": event.active,
+                }
+            },
+            upsert=True,
+        )
+
+    # -- appointments ------------------------------------------------------------------
+    @consumer.handles(AppointmentChanged)
+    async def appointment_changed(event: AppointmentChanged, delivery: Delivery) -> None:
+        tenant = delivery.envelope.tenantid
+        if event.change in SCHEDULING_CHANGES:
+            await schedule_reminders(tenant, event)
+        elif event.change in ENDING_CHANGES:
+            await end_reminders(tenant, event)
+        template = CONFIRMATION_TEMPLATES.get(event.change)
+        if template:
+            await notifier.notify_client(
+                tenant,
+                cause_id=delivery.envelope.id,
+                rule=f"appointment_{event.change}",
+                template=template,
+                client_id=event.client_id,
+                appointment_type=event.appointment_type,
+                when=event.starts_at,
+                site_timezone=event.site_timezone,
+            )
+
+    async def schedule_reminders(tenant: str, event: AppointmentChanged) -> None:
+        for plan in plan_reminders(event.starts_at, notifier.clock.now()):
+            rid = reminder_id(event.appointment_id, plan.kind)
+            existing = await reminders.get(tenant, rid)
+            if (
+                existing
+                and existing["starts_at"] == event.starts_at
+                and existing["status"] != "cancelled"
+            ):
+                continue  # same time as already planned (a redelivery): keep its state
+            # A newer version of this appointment already held: the upsert collides, skip.
+            with contextlib.suppress(DuplicateRecord):
+                await reminders.update(
+                    tenant,
+                    # Only a change at least as new as what we hold moves the reminder.
+                    {"_id": rid, "appointment_version": {"$lte": event.version}},
+                    {
+                        "$set": {
+                            "appointment_id": event.appointment_id,
+                            "client_id": event.client_id,
+                            "kind": plan.kind,
+                            "due_at": plan.due_at,
+                            "starts_at": event.starts_at,
+                            "site_id": event.site_id,
+                            "site_timezone": event.site_timezone,
+                            "appointment_type": event.appointment_type,
+                            "appointment_version": event.version,
+                            "status": "skipped" if plan.skipped else "scheduled",
+                        }
+                    },
+                    upsert=True,
+                )
+
+    async def end_reminders(tenant: str, event: AppointmentChanged) -> None:
+        for kind in REMINDER_LEADS:
+            await reminders.update(
+                tenant,
+                {
+                    "_id": reminder_id(event.appointment_id, kind),
+                    "appointment_version": {"$lte": event.version},
+                },
+                {
+                    "$set": {
+                        "status": "cancelled",
+                        "ended_by": event.change,
+                        "appointment_version": event.version,
+                    }
+                },
+            )
+
+    @consumer.handles(WaitlistOfferMade)
+    async def waitlist_offer(event: WaitlistOfferMade, delivery: Delivery) -> None:
+        await notifier.notify_client(
+            delivery.envelope.tenantid,
+            cause_id=delivery.envelope.id,
+            rule="waitlist_offer",
+            template="waitlist_offer",
+            client_id=event.client_id,
+            appointment_type=event.appointment_type,
+            when=event.starts_at,
+            site_timezone=event.site_timezone,
+            extra={"expires": event.expires_at.strftime("%Y-%m-%d %H:%M UTC")},
+        )
+
+    # -- clinical alerts: at once, to the on-call clinician ------------------------------
+    @consumer.handles(VitalsAlertRaised)
+    async def vitals_alert(event: VitalsAlertRaised, delivery: Delivery) -> None:
+        tenant = delivery.envelope.tenantid
+        await notifier.notify_staff(
+            tenant,
+            cause_id=delivery.envelope.id,
+            kind="vitals_alert",
+            recipients=urgent_alert_recipients(await notifier.staff_members(tenant), event.site_id),
+            context=event.model_dump(),
+            severity="urgent",
+            client_id=event.client_id,
+        )
+
+    @consumer.handles(SafetyAlertRaised)
+    async def safety_alert(event: SafetyAlertRaised, delivery: Delivery) -> None:
+        tenant = delivery.envelope.tenantid
+        await notifier.notify_staff(
+            tenant,
+            cause_id=delivery.envelope.id,
+            kind="safety_alert",
+            recipients=urgent_alert_recipients(await notifier.staff_members(tenant), event.site_id),
+            context=event.model_dump(),
+            severity="urgent",
+            client_id=event.client_id,
+        )
+
+    # -- compliance, credentials, billing ------------------------------------------------
+    async def to_roles(delivery: Delivery, kind: str, site_id: str | None, context: dict) -> None:  # type: ignore[type-arg]
+        tenant = delivery.envelope.tenantid
+        recipients = with_roles(await notifier.staff_members(tenant), ALERT_ROLES[kind], site_id)
+        await notifier.notify_staff(
+            tenant,
+            cause_id=delivery.envelope.id,
+            kind=kind,
+            recipients=recipients,
+            context=context,
+            severity="warning",
+        )
+
+    @consumer.handles(StockLow)
+    async def stock_low(event: StockLow, delivery: Delivery) -> None:
+        await to_roles(delivery, "stock_low", event.site_id, event.model_dump())
+
+    @consumer.handles(DiscrepancyOpened)
+    async def discrepancy(event: DiscrepancyOpened, delivery: Delivery) -> None:
+        await to_roles(delivery, "discrepancy_opened", event.site_id, event.model_dump())
+
+    @consumer.handles(ComplianceDeadlineDue)
+    async def deadline(event: ComplianceDeadlineDue, delivery: Delivery) -> None:
+        await to_roles(delivery, "compliance_deadline", event.site_id, event.model_dump())
+
+    @consumer.handles(ClaimStatusChanged)
+    async def claim_status(event: ClaimStatusChanged, delivery: Delivery) -> None:
+        if event.status == "denied":
+            await to_roles(delivery, "claim_denied", None, event.model_dump())
+
+    @consumer.handles(CredentialExpiring)
+    async def credential_expiring(event: CredentialExpiring, delivery: Delivery) -> None:
+        tenant = delivery.envelope.tenantid
+        members = await notifier.staff_members(tenant)
+        holder = [m for m in members if m.staff_id == event.staff_id]
+        admins = with_roles(members, ALERT_ROLES["credential_expiring"])
+        await notifier.notify_staff(
+            tenant,
+            cause_id=delivery.envelope.id,
+            kind="credential_expiring",
+            recipients=[*holder, *admins],
+            context={
+                **event.model_dump(),
+                "staff_name": holder[0].display_name if holder else event.staff_id,
+            },
+            severity="warning",
+        )
