@@ -1,15 +1,33 @@
-"""Scheduling's event handlers: read models fed by other contexts."""
+"""Scheduling's event handlers: read models fed by other contexts.
+
+Every handler is an upsert keyed by the aggregate's id carrying the whole state the
+event transfers, so applying the same event twice changes nothing.
+"""
 
 from __future__ import annotations
 
-from halcyon.scheduling.store import ClientDirectory
-from halcyon.shared.contracts.clinical import ClientRegistered
+from halcyon.scheduling.store import (
+    Authorizations,
+    ClientDirectory,
+    Consents,
+    Screenings,
+    SiteCalendars,
+    StaffDirectory,
+)
+from halcyon.shared.contracts.billing import AuthorizationChanged
+from halcyon.shared.contracts.clinical import ClientRegistered, ConsentChanged, ScreeningCompleted
+from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.service import ServiceRuntime
 
 
 def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     clients = runtime.repo(ClientDirectory)
+    sites = runtime.repo(SiteCalendars)
+    staff = runtime.repo(StaffDirectory)
+    consents = runtime.repo(Consents)
+    screenings = runtime.repo(Screenings)
+    authorizations = runtime.repo(Authorizations)
 
     @consumer.handles(ClientRegistered)
     async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
@@ -23,6 +41,104 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
                     "display_name": f"{event.given_name} {event.family_name}",
                     "date_of_birth": event.date_of_birth.isoformat(),
                     "preferred_language": event.preferred_language,
+                    "source_event_id": delivery.envelope.id,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(SiteChanged)
+    async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
+        # Only identity's fields: the opening hours scheduling owns stay untouched.
+        await sites.update(
+            delivery.envelope.tenantid,
+            {"_id": event.site_id},
+            {
+                "$set": {
+                    "name": event.name,
+                    "timezone": event.timezone,
+                    "active": event.active,
+                    "source_event_id": delivery.envelope.id,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(StaffMemberChanged)
+    async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
+        await staff.update(
+            delivery.envelope.tenantid,
+            {"_id": event.staff_id},
+            {
+                "$set": {
+                    "display_name": event.display_name,
+                    "active": event.active,
+                    "roles": event.roles,
+                    # Flat "site|role" strings: one indexed $in finds who can fill a role.
+                    "site_roles": sorted({f"{r.get('site')}|{r.get('role')}" for r in event.roles}),
+                    "licences": [
+                        {
+                            "type": lic.type,
+                            "state": lic.state,
+                            "expires_on": lic.expires_on.isoformat(),
+                        }
+                        for lic in event.licences
+                    ],
+                    "source_event_id": delivery.envelope.id,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(ConsentChanged)
+    async def consent_changed(event: ConsentChanged, delivery: Delivery) -> None:
+        await consents.update(
+            delivery.envelope.tenantid,
+            {"_id": event.consent_id},
+            {
+                "$set": {
+                    "client_id": event.client_id,
+                    "kind": event.kind,
+                    "protocol_id": event.protocol_id,
+                    "status": event.status,
+                    "effective_at": event.effective_at,
+                    "expires_at": event.expires_at,
+                    "source_event_id": delivery.envelope.id,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(ScreeningCompleted)
+    async def screening_completed(event: ScreeningCompleted, delivery: Delivery) -> None:
+        await screenings.update(
+            delivery.envelope.tenantid,
+            {"_id": event.screening_id},
+            {
+                "$set": {
+                    "client_id": event.client_id,
+                    "protocol_id": event.protocol_id,
+                    "eligible": event.eligible,
+                    "signed_at": event.signed_at,
+                    "source_event_id": delivery.envelope.id,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(AuthorizationChanged)
+    async def authorization_changed(event: AuthorizationChanged, delivery: Delivery) -> None:
+        await authorizations.update(
+            delivery.envelope.tenantid,
+            {"_id": event.authorization_id},
+            {
+                "$set": {
+                    "client_id": event.client_id,
+                    "cpt": event.cpt,
+                    "units_authorized": event.units_authorized,
+                    "units_used": event.units_used,
+                    "starts_on": event.starts_on.isoformat(),
+                    "ends_on": event.ends_on.isoformat(),
                     "source_event_id": delivery.envelope.id,
                 }
             },

@@ -1,9 +1,15 @@
-"""Scheduling repositories."""
+"""Scheduling repositories: read models fed by other contexts, and what scheduling owns."""
 
 from __future__ import annotations
 
-from halcyon.shared.mongo import TenantRepository
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from halcyon.shared.mongo import Document, TenantRepository
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import BulkWriteError
+
+# -- read models (other contexts own these facts) -------------------------------------
 
 
 class ClientDirectory(TenantRepository):
@@ -11,3 +17,207 @@ class ClientDirectory(TenantRepository):
 
     collection_name = "clients"
     indexes = (IndexModel([("tenant_id", ASCENDING), ("home_site_id", ASCENDING)]),)
+
+
+class SiteCalendars(TenantRepository):
+    """Sites: name and IANA zone from identity's ``SiteChanged``; opening hours owned here."""
+
+    collection_name = "sites"
+
+
+class StaffDirectory(TenantRepository):
+    """Staff roles per site and licences, from identity's ``StaffMemberChanged``."""
+
+    collection_name = "staff"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("site_roles", ASCENDING)]),)
+
+
+class Consents(TenantRepository):
+    """Client consents from clinical's ``ConsentChanged`` (latest state per consent)."""
+
+    collection_name = "consents"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class Screenings(TenantRepository):
+    """Psychedelic-therapy screenings from clinical's ``ScreeningCompleted``."""
+
+    collection_name = "screenings"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class Authorizations(TenantRepository):
+    """Insurance prior-authorization units from billing's ``AuthorizationChanged``."""
+
+    collection_name = "authorizations"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+# -- owned by scheduling -------------------------------------------------------------
+
+
+class Rooms(TenantRepository):
+    collection_name = "rooms"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("site_id", ASCENDING)]),)
+
+
+class AppointmentTypes(TenantRepository):
+    """An agency's own appointment types and overrides of the defaults (``_id`` tenant:code)."""
+
+    collection_name = "appointment_types"
+
+
+class Availability(TenantRepository):
+    """A clinician's weekly template and date exceptions at one site (``_id`` staff:site)."""
+
+    collection_name = "availability"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("site_id", ASCENDING)]),)
+
+
+class TimeOff(TenantRepository):
+    collection_name = "time_off"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING), ("starts_at", ASCENDING)]),
+    )
+
+
+class Appointments(TenantRepository):
+    collection_name = "appointments"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING), ("starts_at", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("site_id", ASCENDING), ("starts_at", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("series_id", ASCENDING)]),
+    )
+
+
+class Series(TenantRepository):
+    collection_name = "series"
+
+
+class Waitlist(TenantRepository):
+    collection_name = "waitlist"
+    indexes = (
+        IndexModel(
+            [
+                ("tenant_id", ASCENDING),
+                ("site_id", ASCENDING),
+                ("appointment_type", ASCENDING),
+                ("status", ASCENDING),
+                ("created_at", ASCENDING),
+            ]
+        ),
+        IndexModel([("status", ASCENDING), ("offer.expires_at", ASCENDING)]),
+    )
+
+    async def offers_due_to_expire(self, now: datetime, limit: int = 100) -> list[Document]:
+        """Offers past their expiry, across tenants: a system sweep, each doc names its tenant."""
+        cursor = self._collection.find(
+            {"status": "offered", "offer.expires_at": {"$lte": now}},
+            projection={"_id": 1, "tenant_id": 1},
+            limit=limit,
+        )
+        return [doc async for doc in cursor]
+
+
+class SlotClaims(TenantRepository):
+    """One document per (resource, 5-minute bucket) an appointment holds.
+
+    The document id is ``tenant|resource|bucket``, so the server's unique ``_id``
+    index is what makes a double booking impossible: of two requests for the same
+    bucket, exactly one insert succeeds. See docs/adr/0400.
+    """
+
+    collection_name = "slot_claims"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("appointment_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("resource", ASCENDING), ("bucket", ASCENDING)]),
+    )
+
+    @staticmethod
+    def claim_id(tenant_id: str, resource: str, bucket: datetime) -> str:
+        return f"{tenant_id}|{resource}|{bucket.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
+
+    async def claim(
+        self,
+        tenant_id: str,
+        appointment_id: str,
+        resources: Sequence[str],
+        buckets: Sequence[datetime],
+        *,
+        skip_ids: frozenset[str] = frozenset(),
+    ) -> Document | None:
+        """Insert every claim in one ordered batch; on the first taken bucket undo ours.
+
+        Returns None on success, or the claim that was already held (its owner
+        tells the caller whom it collided with).
+        """
+        self._scope(tenant_id)
+        now = datetime.now(UTC)
+        docs = [
+            {
+                "_id": cid,
+                "tenant_id": tenant_id,
+                "resource": resource,
+                "bucket": bucket,
+                "appointment_id": appointment_id,
+                "claimed_at": now,
+            }
+            for resource in sorted(resources)
+            for bucket in buckets
+            if (cid := self.claim_id(tenant_id, resource, bucket)) not in skip_ids
+        ]
+        if not docs:
+            return None
+        try:
+            await self._collection.insert_many(docs, ordered=True)
+            return None
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            index = errors[0].get("index", 0) if errors else 0
+            taken = docs[index]
+            await self._collection.delete_many(
+                {
+                    "tenant_id": tenant_id,
+                    "appointment_id": appointment_id,
+                    "_id": {"$in": [d["_id"] for d in docs]},
+                }
+            )
+            held = await self._collection.find_one({"_id": taken["_id"]})
+            return held or taken
+
+    async def release(
+        self, tenant_id: str, appointment_id: str, only: Sequence[str] | None = None
+    ) -> int:
+        query: Document = {"appointment_id": appointment_id}
+        if only is not None:
+            query["_id"] = {"$in": list(only)}
+        result = await self._collection.delete_many(self._scope(tenant_id, query))
+        return result.deleted_count
+
+    async def release_stale(self, tenant_id: str, claim_id: str, appointment_id: str) -> bool:
+        """Remove one orphaned claim (its booking crashed or its release was lost)."""
+        result = await self._collection.delete_one(
+            self._scope(tenant_id, {"_id": claim_id, "appointment_id": appointment_id})
+        )
+        return result.deleted_count == 1
+
+    async def held_by(self, tenant_id: str, appointment_id: str) -> set[str]:
+        cursor = self._collection.find(
+            self._scope(tenant_id, {"appointment_id": appointment_id}), projection={"_id": 1}
+        )
+        return {doc["_id"] async for doc in cursor}
+
+    async def busy(
+        self, tenant_id: str, resources: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, set[datetime]]:
+        cursor = self._collection.find(
+            self._scope(
+                tenant_id,
+                {"resource": {"$in": list(resources)}, "bucket": {"$gte": start, "$lt": end}},
+            ),
+            projection={"resource": 1, "bucket": 1},
+        )
+        out: dict[str, set[datetime]] = {}
+        async for doc in cursor:
+            out.setdefault(doc["resource"], set()).add(doc["bucket"].astimezone(UTC))
+        return out

@@ -1,19 +1,19 @@
-"""Scheduling HTTP API."""
+"""Clients as scheduling knows them (read model of clinical's events)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from halcyon.scheduling.api.common import SCHEDULERS, guarded
 from halcyon.scheduling.store import ClientDirectory
 from halcyon.shared.errors import NotFound
 from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.service import repository
+from halcyon.shared.service import Audit, repository
 from pydantic import BaseModel
 
 router = APIRouter(tags=["clients"])
 Directory = Annotated[ClientDirectory, repository(ClientDirectory)]
-SCHEDULERS = {"front_desk", "agency_admin", "therapist", "prescriber", "nurse"}
 
 
 class SchedulableClient(BaseModel):
@@ -29,12 +29,22 @@ class SchedulableClient(BaseModel):
     summary="A client as scheduling knows them (from clinical's events)",
 )
 async def read_client(
-    client_id: str, caller: CurrentCaller, directory: Directory
+    client_id: str, caller: CurrentCaller, directory: Directory, audit: Audit, request: Request
 ) -> SchedulableClient:
     doc = await directory.get(caller.tenant_id, client_id)
     if doc is None:
         raise NotFound(f"scheduling does not know client {client_id} (yet)")
-    caller.require(SCHEDULERS, doc["home_site_id"])
+    await guarded(
+        caller,
+        SCHEDULERS,
+        doc["home_site_id"],
+        audit,
+        request,
+        action="read",
+        resource="scheduling/client",
+        resource_id=client_id,
+        client_id=client_id,
+    )
     return SchedulableClient(
         id=doc["_id"],
         display_name=doc["display_name"],

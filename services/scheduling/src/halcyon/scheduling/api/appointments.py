@@ -1,0 +1,532 @@
+"""Appointments: book, read, list, reschedule, cancel, check in, start, complete, no-show;
+recurring series."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, status
+from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, SchedulerDep, guarded
+from halcyon.scheduling.booking import BookingPlan, BookingRefused, BookingRequest, SlotTaken
+from halcyon.scheduling.domain.calendar import Recurrence, expand_series, zone
+from halcyon.shared.errors import RuleViolation
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.mongo import Document
+from halcyon.shared.service import Audit
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from uuid6 import uuid7
+
+router = APIRouter(tags=["appointments"])
+Id = Annotated[str, Path(pattern=ID_PATTERN)]
+RESOURCE = "scheduling/appointment"
+HORIZON = timedelta(days=2 * 366)
+
+
+class ClinicianIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    staff_id: str = Field(pattern=ID_PATTERN)
+    role: str = Field(min_length=1, max_length=64)
+
+
+def _future(value: datetime) -> datetime:
+    now = datetime.now(UTC)
+    if value <= now:
+        raise ValueError("must be in the future")
+    if value - now > HORIZON:
+        raise ValueError("must be within two years")
+    return value.astimezone(UTC)
+
+
+class BookingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(pattern=ID_PATTERN)
+    site_id: str = Field(pattern=ID_PATTERN)
+    appointment_type: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    starts_at: AwareDatetime = Field(description="with an offset; stored in UTC")
+    clinicians: list[ClinicianIn] = Field(min_length=1, max_length=10)
+    room_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+    _starts = field_validator("starts_at")(_future)
+
+    def request(self) -> BookingRequest:
+        return BookingRequest(
+            client_id=self.client_id,
+            site_id=self.site_id,
+            appointment_type=self.appointment_type,
+            starts_at=self.starts_at,
+            clinicians=tuple((c.staff_id, c.role) for c in self.clinicians),
+            room_id=self.room_id,
+        )
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime
+    clinicians: list[ClinicianIn] | None = Field(default=None, min_length=1, max_length=10)
+    room_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+    _starts = field_validator("starts_at")(_future)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class SeriesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(pattern=ID_PATTERN)
+    site_id: str = Field(pattern=ID_PATTERN)
+    appointment_type: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
+    first_date: date = Field(description="the first occurrence's date at the site")
+    local_time: time = Field(description="wall-clock start at the site, e.g. 10:00")
+    clinicians: list[ClinicianIn] = Field(min_length=1, max_length=10)
+    room_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    recurrence: Recurrence
+
+    @field_validator("local_time")
+    @classmethod
+    def _naive(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("a wall-clock time at the site, without an offset")
+        return value
+
+
+class HistoryEntry(BaseModel):
+    change: str
+    status: str
+    at: datetime
+    by: str
+    reason: str | None = None
+    late_cancel: bool | None = None
+    starts_at: datetime | None = None
+    from_starts_at: datetime | None = None
+
+
+class ProposedSession(BaseModel):
+    appointment_type: str
+    starts_at: datetime
+    starts_at_local: str
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    client_id: str
+    site_id: str
+    site_timezone: str
+    appointment_type: str
+    protocol_id: str | None = None
+    status: str
+    starts_at: datetime
+    ends_at: datetime
+    starts_at_local: str
+    ends_at_local: str
+    clinicians: list[ClinicianIn]
+    room_id: str | None = None
+    telehealth: bool = False
+    video_link: str | None = None
+    cancel_reason: str | None = None
+    late_cancel: bool = False
+    series_id: str | None = None
+    version: int
+    history: list[HistoryEntry]
+    warnings: list[dict[str, Any]] = []
+    proposed_integration_sessions: list[ProposedSession] = []
+
+
+def _out(
+    doc: Document, proposals: list[datetime] | None = None, integration: str = ""
+) -> AppointmentOut:
+    tz = zone(doc["site_timezone"])
+    return AppointmentOut.model_validate(
+        {
+            **{k: v for k, v in doc.items() if k != "_id"},
+            "id": doc["_id"],
+            "starts_at_local": doc["starts_at"].astimezone(tz).isoformat(),
+            "ends_at_local": doc["ends_at"].astimezone(tz).isoformat(),
+            "proposed_integration_sessions": [
+                {
+                    "appointment_type": integration,
+                    "starts_at": p,
+                    "starts_at_local": p.astimezone(tz).isoformat(),
+                }
+                for p in proposals or []
+            ],
+        }
+    )
+
+
+async def _audit(audit: Audit, caller: Any, request: Request, doc: Document, action: str) -> None:
+    await audit.record(
+        caller,
+        action=action,
+        resource=RESOURCE,
+        resource_id=doc["_id"],
+        client_id=doc["client_id"],
+        site_id=doc["site_id"],
+        request=request,
+    )
+
+
+def _with_proposals(scheduler: SchedulerDep, doc: Document) -> AppointmentOut:
+    protocol = scheduler.protocol(doc.get("protocol_id"))
+    return _out(doc, scheduler.proposals(doc), protocol.integration_type if protocol else "")
+
+
+@router.post(
+    "/appointments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AppointmentOut,
+    summary="Book an appointment (no double booking of clinicians, room or client)",
+    responses={409: {"description": "slot taken"}, 422: {"description": "refused"}},
+)
+async def book(
+    body: BookingIn,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    await guarded(
+        caller,
+        SCHEDULERS,
+        body.site_id,
+        audit,
+        request,
+        action="create",
+        resource=RESOURCE,
+        client_id=body.client_id,
+    )
+    plan = await scheduler.plan(caller.tenant_id, body.request())
+    doc = await scheduler.book(caller, plan)
+    await _audit(audit, caller, request, doc, "create")
+    return _with_proposals(scheduler, doc)
+
+
+@router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
+async def read_appointment(
+    appointment_id: Id,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    doc = await scheduler.load(caller.tenant_id, appointment_id)
+    await guarded(
+        caller,
+        READERS,
+        doc["site_id"],
+        audit,
+        request,
+        action="read",
+        resource=RESOURCE,
+        resource_id=appointment_id,
+        client_id=doc["client_id"],
+    )
+    await _audit(audit, caller, request, doc, "read")
+    return _with_proposals(scheduler, doc)
+
+
+@router.get(
+    "/appointments",
+    response_model=PageOut[AppointmentOut],
+    summary="A site's appointments (optionally one client's), in booking order",
+)
+async def list_appointments(
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+    page: Annotated[PageParams, Depends(page_params)],
+    site_id: Annotated[str, Query(pattern=ID_PATTERN)],
+    client_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    series_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> PageOut[AppointmentOut]:
+    await guarded(
+        caller,
+        READERS,
+        site_id,
+        audit,
+        request,
+        action="read",
+        resource=RESOURCE,
+        client_id=client_id,
+    )
+    query: Document = {"site_id": site_id}
+    if client_id:
+        query["client_id"] = client_id
+    if series_id:
+        query["series_id"] = series_id
+    result = await scheduler.appointments.page(
+        caller.tenant_id, query, limit=page.limit, cursor=page.cursor
+    )
+    for client in sorted({d["client_id"] for d in result.items}):
+        await audit.record(
+            caller,
+            action="read",
+            resource=RESOURCE,
+            client_id=client,
+            site_id=site_id,
+            request=request,
+        )
+    return PageOut(items=[_out(d) for d in result.items], next_cursor=result.next_cursor)
+
+
+async def _change(
+    appointment_id: str,
+    change: str,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+    reason: str | None = None,
+) -> AppointmentOut:
+    doc = await scheduler.load(caller.tenant_id, appointment_id)
+    await guarded(
+        caller,
+        SCHEDULERS,
+        doc["site_id"],
+        audit,
+        request,
+        action="update",
+        resource=RESOURCE,
+        resource_id=appointment_id,
+        client_id=doc["client_id"],
+    )
+    updated = await scheduler.change_status(caller, doc, change, reason)
+    await _audit(audit, caller, request, updated, "update")
+    return _out(updated)
+
+
+@router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentOut)
+async def cancel(
+    appointment_id: Id,
+    body: CancelIn,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    """Cancel with a reason; inside the type's notice window it is flagged a late cancel.
+    The freed slot is offered to the first suitable client on the waitlist."""
+    return await _change(
+        appointment_id, "cancelled", caller, scheduler, audit, request, body.reason
+    )
+
+
+@router.post("/appointments/{appointment_id}/check-in", response_model=AppointmentOut)
+async def check_in(
+    appointment_id: Id,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    return await _change(appointment_id, "checked_in", caller, scheduler, audit, request)
+
+
+@router.post("/appointments/{appointment_id}/start", response_model=AppointmentOut)
+async def start(
+    appointment_id: Id,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    return await _change(appointment_id, "started", caller, scheduler, audit, request)
+
+
+@router.post("/appointments/{appointment_id}/complete", response_model=AppointmentOut)
+async def complete(
+    appointment_id: Id,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    return await _change(appointment_id, "completed", caller, scheduler, audit, request)
+
+
+@router.post("/appointments/{appointment_id}/no-show", response_model=AppointmentOut)
+async def no_show(
+    appointment_id: Id,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    return await _change(appointment_id, "no_show", caller, scheduler, audit, request)
+
+
+@router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentOut)
+async def reschedule(
+    appointment_id: Id,
+    body: RescheduleIn,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> AppointmentOut:
+    """Move an appointment (and optionally change clinicians or room); every rule is
+    checked again and the new time is claimed before the old one is released."""
+    doc = await scheduler.load(caller.tenant_id, appointment_id)
+    await guarded(
+        caller,
+        SCHEDULERS,
+        doc["site_id"],
+        audit,
+        request,
+        action="update",
+        resource=RESOURCE,
+        resource_id=appointment_id,
+        client_id=doc["client_id"],
+    )
+    clinicians = (
+        tuple((c.staff_id, c.role) for c in body.clinicians)
+        if body.clinicians is not None
+        else tuple((c["staff_id"], c["role"]) for c in doc["clinicians"])
+    )
+    room_id = body.room_id if "room_id" in body.model_fields_set else doc.get("room_id")
+    plan = await scheduler.plan(
+        caller.tenant_id,
+        BookingRequest(
+            client_id=doc["client_id"],
+            site_id=doc["site_id"],
+            appointment_type=doc["appointment_type"],
+            starts_at=body.starts_at,
+            clinicians=clinicians,
+            room_id=room_id,
+        ),
+        rescheduling=appointment_id,
+    )
+    updated = await scheduler.reschedule(caller, doc, plan)
+    await _audit(audit, caller, request, updated, "update")
+    return _with_proposals(scheduler, updated)
+
+
+# -- series --------------------------------------------------------------------------
+
+
+class SkippedOccurrence(BaseModel):
+    starts_at: datetime
+    starts_at_local: str
+    reason: str
+    failed_conditions: list[dict[str, str]] = []
+
+
+class SeriesOut(BaseModel):
+    id: str
+    recurrence: Recurrence
+    local_time: time
+    site_timezone: str
+    appointments: list[AppointmentOut]
+    skipped: list[SkippedOccurrence]
+
+
+@router.post(
+    "/series",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SeriesOut,
+    summary="Book a weekly/biweekly series at the same wall-clock time at the site",
+)
+async def book_series(
+    body: SeriesIn,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> SeriesOut:
+    """Each occurrence is an ordinary appointment (reschedule or cancel it on its own).
+    Occurrences that clash or break a rule are returned as skipped, the rest are booked."""
+    await guarded(
+        caller,
+        SCHEDULERS,
+        body.site_id,
+        audit,
+        request,
+        action="create",
+        resource=RESOURCE,
+        client_id=body.client_id,
+    )
+    tenant = caller.tenant_id
+    kind = await scheduler.appointment_type(tenant, body.appointment_type)
+    site = await scheduler.site(tenant, body.site_id)
+    if kind is None:
+        raise RuleViolation(f"there is no appointment type {body.appointment_type!r}")
+    if site is None or not site.get("timezone"):
+        raise RuleViolation(f"site {body.site_id} is not known to scheduling (yet)")
+    if kind.protocol_step == "dosing":
+        raise RuleViolation("dosing sessions are booked one at a time, never as a series")
+    tz = zone(site["timezone"])
+    occurrences = expand_series(
+        body.first_date,
+        body.local_time,
+        timedelta(minutes=kind.duration_minutes),
+        body.recurrence,
+        tz,
+    )
+    now = datetime.now(UTC)
+    if occurrences[0].start <= now:
+        raise RuleViolation("the first occurrence must be in the future")
+    series_id = str(uuid7())
+    booked: list[Document] = []
+    skipped: list[SkippedOccurrence] = []
+    for occurrence in occurrences:
+        req = BookingRequest(
+            client_id=body.client_id,
+            site_id=body.site_id,
+            appointment_type=body.appointment_type,
+            starts_at=occurrence.start,
+            clinicians=tuple((c.staff_id, c.role) for c in body.clinicians),
+            room_id=body.room_id,
+        )
+        local = occurrence.start.astimezone(tz).isoformat()
+        try:
+            plan: BookingPlan = await scheduler.plan(tenant, req)
+            booked.append(await scheduler.book(caller, plan, series_id=series_id))
+        except (BookingRefused, SlotTaken) as exc:
+            skipped.append(
+                SkippedOccurrence(
+                    starts_at=occurrence.start,
+                    starts_at_local=local,
+                    reason=exc.detail,
+                    failed_conditions=exc.extensions.get("failed_conditions", []),
+                )
+            )
+    if not booked:
+        raise BookingRefused(
+            "no occurrence of the series could be booked",
+            skipped=[s.model_dump(mode="json") for s in skipped],
+        )
+    await scheduler.series_store.insert(
+        tenant,
+        {
+            "_id": series_id,
+            "client_id": body.client_id,
+            "site_id": body.site_id,
+            "appointment_type": body.appointment_type,
+            "first_date": body.first_date.isoformat(),
+            "local_time": body.local_time.isoformat(),
+            "recurrence": body.recurrence.model_dump(mode="json"),
+            "appointment_ids": [d["_id"] for d in booked],
+            "created_by": caller.user_id,
+            "created_at": now,
+        },
+    )
+    for doc in booked:
+        await _audit(audit, caller, request, doc, "create")
+    return SeriesOut(
+        id=series_id,
+        recurrence=body.recurrence,
+        local_time=body.local_time,
+        site_timezone=site["timezone"],
+        appointments=[_out(d) for d in booked],
+        skipped=skipped,
+    )

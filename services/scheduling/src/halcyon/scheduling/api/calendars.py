@@ -1,0 +1,273 @@
+"""Calendars: site opening hours, rooms, appointment types, protocols, clinician availability."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+from halcyon.scheduling.api.common import ADMINS, AGENCY_WIDE, ID_PATTERN, READERS, SchedulerDep
+from halcyon.scheduling.domain.calendar import DateException, WeeklyWindow
+from halcyon.scheduling.domain.catalog import DEFAULT_PROTOCOLS, AppointmentType, ProtocolRules
+from halcyon.shared.auth import Caller
+from halcyon.shared.errors import Forbidden, NotFound, RuleViolation
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from uuid6 import uuid7
+
+router = APIRouter(tags=["calendars"])
+Id = Annotated[str, Path(pattern=ID_PATTERN)]
+
+
+# -- sites ---------------------------------------------------------------------------
+
+
+class OpeningHoursIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    windows: list[WeeklyWindow] = Field(max_length=50)
+
+
+class SiteOut(BaseModel):
+    id: str
+    name: str | None = None
+    timezone: str
+    active: bool = True
+    opening_hours: list[WeeklyWindow] = []
+
+
+@router.put(
+    "/sites/{site_id}/opening-hours",
+    response_model=SiteOut,
+    summary="Set a site's weekly opening hours (wall-clock, the site's zone)",
+)
+async def set_opening_hours(
+    site_id: Id, body: OpeningHoursIn, caller: CurrentCaller, scheduler: SchedulerDep
+) -> SiteOut:
+    caller.require(ADMINS, site_id)
+    site = await scheduler.site(caller.tenant_id, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} is not known to scheduling (yet)")
+    updated = await scheduler.sites.update(
+        caller.tenant_id,
+        {"_id": site_id},
+        {"$set": {"opening_hours": [w.model_dump(mode="json") for w in body.windows]}},
+    )
+    assert updated is not None
+    return _site(updated)
+
+
+@router.get("/sites/{site_id}", response_model=SiteOut, summary="A site's zone and hours")
+async def read_site(site_id: Id, caller: CurrentCaller, scheduler: SchedulerDep) -> SiteOut:
+    caller.require(READERS, site_id)
+    site = await scheduler.site(caller.tenant_id, site_id)
+    if site is None:
+        raise NotFound(f"site {site_id} is not known to scheduling (yet)")
+    return _site(site)
+
+
+def _site(doc: dict[str, object]) -> SiteOut:
+    return SiteOut.model_validate(
+        {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
+    )
+
+
+# -- rooms ---------------------------------------------------------------------------
+
+
+class RoomIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=120)
+    attributes: list[str] = Field(
+        default=[], max_length=20, description="e.g. dosing_room, group_room, office"
+    )
+    capacity: int = Field(default=1, ge=1, le=100)
+
+
+class RoomOut(RoomIn):
+    id: str
+    active: bool = True
+
+
+@router.post("/rooms", status_code=status.HTTP_201_CREATED, response_model=RoomOut)
+async def create_room(body: RoomIn, caller: CurrentCaller, scheduler: SchedulerDep) -> RoomOut:
+    caller.require(ADMINS, body.site_id)
+    if await scheduler.site(caller.tenant_id, body.site_id) is None:
+        raise RuleViolation(f"site {body.site_id} is not known to scheduling (yet)")
+    doc = {
+        "_id": str(uuid7()),
+        **body.model_dump(),
+        "attributes": sorted(set(body.attributes)),
+        "active": True,
+        "created_at": datetime.now(UTC),
+    }
+    saved = await scheduler.rooms.insert(caller.tenant_id, doc)
+    return RoomOut.model_validate({"id": saved["_id"], **saved})
+
+
+@router.get("/rooms", response_model=PageOut[RoomOut], summary="Rooms of a site")
+async def list_rooms(
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    page: Annotated[PageParams, Depends(page_params)],
+    site_id: Annotated[str, Query(pattern=ID_PATTERN)],
+) -> PageOut[RoomOut]:
+    caller.require(READERS, site_id)
+    result = await scheduler.rooms.page(
+        caller.tenant_id, {"site_id": site_id}, limit=page.limit, cursor=page.cursor
+    )
+    return PageOut(
+        items=[RoomOut.model_validate({"id": d["_id"], **d}) for d in result.items],
+        next_cursor=result.next_cursor,
+    )
+
+
+# -- appointment types and protocols ---------------------------------------------------
+
+
+@router.get(
+    "/appointment-types",
+    response_model=list[AppointmentType],
+    summary="The agency's appointment types (defaults merged with its own)",
+)
+async def list_types(caller: CurrentCaller, scheduler: SchedulerDep) -> list[AppointmentType]:
+    caller.require(READERS)
+    return await scheduler.all_types(caller.tenant_id)
+
+
+@router.put(
+    "/appointment-types/{code}",
+    response_model=AppointmentType,
+    summary="Define an appointment type or override a default (agency-wide admins)",
+)
+async def put_type(
+    code: Id, body: AppointmentType, caller: CurrentCaller, scheduler: SchedulerDep
+) -> AppointmentType:
+    caller.require(ADMINS, AGENCY_WIDE)
+    if body.code != code:
+        raise RuleViolation("the body's code must match the path")
+    if body.protocol_id and body.protocol_id not in DEFAULT_PROTOCOLS:
+        raise RuleViolation(f"protocol {body.protocol_id} is not defined")
+    if body.telehealth and body.room_attribute:
+        raise RuleViolation("a telehealth type takes no room")
+    await scheduler.types.update(
+        caller.tenant_id,
+        {"_id": f"{caller.tenant_id}:{code}"},
+        {"$set": {"definition": body.model_dump(mode="json"), "updated_by": caller.user_id}},
+        upsert=True,
+    )
+    return body
+
+
+@router.get("/protocols", response_model=list[ProtocolRules], summary="Protocol rules (data)")
+async def list_protocols(caller: CurrentCaller) -> list[ProtocolRules]:
+    caller.require(READERS)
+    return list(DEFAULT_PROTOCOLS.values())
+
+
+# -- clinician availability ------------------------------------------------------------
+
+
+class AvailabilityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: str = Field(pattern=ID_PATTERN)
+    weekly: list[WeeklyWindow] = Field(max_length=50)
+    exceptions: list[DateException] = Field(default=[], max_length=366)
+
+
+class AvailabilityOut(AvailabilityIn):
+    staff_id: str
+
+
+class TimeOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeOffIn:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("time off must end after it starts")
+        return self
+
+
+class TimeOffOut(TimeOffIn):
+    id: str
+    staff_id: str
+
+
+def _may_manage_calendar(caller: Caller, staff_id: str, site_id: str | None) -> None:
+    # A clinician keeps their own calendar; admins keep everyone's.
+    if caller.user_id == staff_id:
+        return
+    try:
+        caller.require(ADMINS, site_id)
+    except Forbidden:
+        raise Forbidden("only the clinician or an agency admin can change this calendar") from None
+
+
+@router.put(
+    "/clinicians/{staff_id}/availability",
+    response_model=AvailabilityOut,
+    summary="A clinician's weekly template at a site (wall-clock), with date exceptions",
+)
+async def set_availability(
+    staff_id: Id, body: AvailabilityIn, caller: CurrentCaller, scheduler: SchedulerDep
+) -> AvailabilityOut:
+    _may_manage_calendar(caller, staff_id, body.site_id)
+    await scheduler.availability.update(
+        caller.tenant_id,
+        {"_id": f"{staff_id}:{body.site_id}"},
+        {
+            "$set": {
+                "staff_id": staff_id,
+                "site_id": body.site_id,
+                "weekly": [w.model_dump(mode="json") for w in body.weekly],
+                "exceptions": [e.model_dump(mode="json") for e in body.exceptions],
+                "updated_by": caller.user_id,
+            }
+        },
+        upsert=True,
+    )
+    return AvailabilityOut(staff_id=staff_id, **body.model_dump())
+
+
+@router.get("/clinicians/{staff_id}/availability", response_model=AvailabilityOut)
+async def read_availability(
+    staff_id: Id,
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    site_id: Annotated[str, Query(pattern=ID_PATTERN)],
+) -> AvailabilityOut:
+    caller.require(READERS, site_id)
+    doc = await scheduler.availability.get(caller.tenant_id, f"{staff_id}:{site_id}")
+    if doc is None:
+        raise NotFound(f"no availability recorded for {staff_id} at {site_id}")
+    return AvailabilityOut.model_validate(doc)
+
+
+@router.post(
+    "/clinicians/{staff_id}/time-off",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TimeOffOut,
+)
+async def add_time_off(
+    staff_id: Id, body: TimeOffIn, caller: CurrentCaller, scheduler: SchedulerDep
+) -> TimeOffOut:
+    _may_manage_calendar(caller, staff_id, None)
+    doc = {
+        "_id": str(uuid7()),
+        "staff_id": staff_id,
+        "starts_at": body.starts_at.astimezone(UTC),
+        "ends_at": body.ends_at.astimezone(UTC),
+        "reason": body.reason,
+        "created_by": caller.user_id,
+    }
+    await scheduler.time_off.insert(caller.tenant_id, doc)
+    return TimeOffOut(id=doc["_id"], staff_id=staff_id, **body.model_dump())

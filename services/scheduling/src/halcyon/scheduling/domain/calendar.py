@@ -1,0 +1,286 @@
+"""Calendar arithmetic: wall-clock windows in a site's zone, slot buckets, series, free slots.
+
+Everything is stored in UTC; everything a person sees or configures (opening hours,
+weekly availability, "every Tuesday at 10:00") is wall-clock time in the site's IANA
+zone. Converting at the last moment with ``zoneinfo`` is what keeps a weekly 10:00
+at 10:00 across a daylight-saving change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Claims are taken per 5-minute bucket: fine enough that a 53-minute session leaves the
+# next start free at :55, coarse enough that an 8-hour dosing session is ~100 claims.
+BUCKET = timedelta(minutes=5)
+SEARCH_STEP = timedelta(minutes=15)
+
+
+class WeeklyWindow(BaseModel):
+    """A recurring wall-clock window, e.g. Monday 09:00-17:00 local time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WeeklyWindow:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("window times are wall-clock times in the site's zone, no offset")
+        if self.end <= self.start:
+            raise ValueError("a window must end after it starts (same day)")
+        return self
+
+
+class DateException(BaseModel):
+    """On this local date the clinician works these windows instead (none = not working)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    on: date
+    windows: tuple[tuple[time, time], ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateException:
+        for start, end in self.windows:
+            if end <= start:
+                raise ValueError("a window must end after it starts (same day)")
+        return self
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+
+
+def is_aware(value: datetime) -> bool:
+    return value.tzinfo is not None and value.utcoffset() is not None
+
+
+def local_datetime(on: date, at: time, tz: ZoneInfo) -> datetime | None:
+    """The UTC instant of a wall-clock time, or None if it does not exist (spring-forward gap)."""
+    local = datetime.combine(on, at, tzinfo=tz)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None
+    return instant
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+def within_windows(interval: Interval, tz: ZoneInfo, windows: Iterable[tuple[time, time]]) -> bool:
+    """Whether the interval lies inside one wall-clock window of its local day."""
+    start = interval.start.astimezone(tz)
+    end = interval.end.astimezone(tz)
+    if end.date() != start.date() and end.time() != time(0):
+        return False  # crosses midnight: no window holds it
+    end_clock = time.max if end.date() != start.date() else end.time()
+    return any(w0 <= start.time() and end_clock <= w1 for w0, w1 in windows)
+
+
+def windows_on(
+    day: date,
+    weekly: Sequence[WeeklyWindow],
+    exceptions: Sequence[DateException] = (),
+) -> list[tuple[time, time]]:
+    for exception in exceptions:
+        if exception.on == day:
+            return list(exception.windows)
+    return [(w.start, w.end) for w in weekly if w.weekday == day.weekday()]
+
+
+def buckets(interval: Interval) -> list[datetime]:
+    """The claim buckets an interval occupies (floor of start up to, not including, end)."""
+    start = interval.start.astimezone(UTC)
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    first = epoch + ((start - epoch) // BUCKET) * BUCKET
+    out = []
+    current = first
+    while current < interval.end:
+        out.append(current)
+        current += BUCKET
+    return out
+
+
+# -- recurring series ----------------------------------------------------------------
+
+
+class Recurrence(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    frequency: Literal["weekly", "biweekly"]
+    count: int | None = Field(default=None, ge=1, le=52)
+    until: date | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Recurrence:
+        if (self.count is None) == (self.until is None):
+            raise ValueError("give exactly one of count or until")
+        return self
+
+
+MAX_OCCURRENCES = 52
+
+
+def expand_series(
+    first_day: date, at: time, duration: timedelta, rule: Recurrence, tz: ZoneInfo
+) -> list[Interval]:
+    """Occurrences at the same wall-clock time in ``tz`` — 10:00 stays 10:00 across DST.
+
+    A wall-clock time that does not exist on a day (the spring-forward gap) is moved
+    forward by the gap, as a person would.
+    """
+    step = timedelta(days=7 if rule.frequency == "weekly" else 14)
+    out: list[Interval] = []
+    day = first_day
+    while len(out) < MAX_OCCURRENCES:
+        if rule.count is not None and len(out) >= rule.count:
+            break
+        if rule.until is not None and day > rule.until:
+            break
+        start = datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+        out.append(Interval(start, start + duration))
+        day += step
+    return out
+
+
+# -- free-slot search ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClinicianCalendar:
+    staff_id: str
+    roles: frozenset[str]
+    weekly: tuple[WeeklyWindow, ...] = ()
+    exceptions: tuple[DateException, ...] = ()
+    time_off: tuple[Interval, ...] = ()
+    # Availability restricts only once a weekly template is recorded; time off always does.
+    has_template: bool = False
+
+    def available(self, interval: Interval, tz: ZoneInfo) -> bool:
+        if any(off.overlaps(interval) for off in self.time_off):
+            return False
+        if not self.has_template:
+            return True
+        day = interval.start.astimezone(tz).date()
+        return within_windows(interval, tz, windows_on(day, self.weekly, self.exceptions))
+
+
+@dataclass(frozen=True)
+class RoomOption:
+    room_id: str
+    attributes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    interval: Interval
+    clinician_ids: tuple[str, ...]
+    roles: tuple[str, ...]
+    room_id: str | None
+
+
+@dataclass
+class Busy:
+    """Claimed buckets per resource key ("clinician:x", "room:y")."""
+
+    claimed: Mapping[str, set[datetime]] = field(default_factory=dict)
+
+    def free(self, resource: str, interval: Interval) -> bool:
+        taken = self.claimed.get(resource)
+        return not taken or not any(b in taken for b in buckets(interval))
+
+
+def free_slots(
+    *,
+    days: Sequence[date],
+    tz: ZoneInfo,
+    opening: Sequence[WeeklyWindow],
+    duration: timedelta,
+    required_roles: Sequence[tuple[str, int]],
+    clinicians: Sequence[ClinicianCalendar],
+    rooms: Sequence[RoomOption] | None,
+    busy: Busy,
+    limit: int = 50,
+) -> list[FreeSlot]:
+    """Starts (every 15 min inside opening hours) where every role and a room are free.
+
+    ``rooms=None`` means no room is needed (telehealth). Clinicians are picked in the
+    order given, so a caller that lists preferred clinicians first gets them first.
+    """
+    out: list[FreeSlot] = []
+    for day in days:
+        for w_start, w_end in windows_on(day, opening):
+            cursor = datetime.combine(day, w_start)
+            last = datetime.combine(day, w_end)
+            while cursor + duration <= last and len(out) < limit:
+                start = local_datetime(day, cursor.time(), tz)
+                cursor += SEARCH_STEP
+                if start is None:
+                    continue
+                interval = Interval(start, start + duration)
+                if not within_windows(interval, tz, [(w_start, w_end)]):
+                    continue
+                slot = _staff_slot(interval, tz, required_roles, clinicians, rooms, busy)
+                if slot is not None:
+                    out.append(slot)
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _staff_slot(
+    interval: Interval,
+    tz: ZoneInfo,
+    required_roles: Sequence[tuple[str, int]],
+    clinicians: Sequence[ClinicianCalendar],
+    rooms: Sequence[RoomOption] | None,
+    busy: Busy,
+) -> FreeSlot | None:
+    chosen: list[tuple[str, str]] = []
+    for role, count in required_roles:
+        for clinician in clinicians:
+            if sum(1 for _, r in chosen if r == role) >= count:
+                break
+            if (
+                role in clinician.roles
+                and clinician.staff_id not in {c for c, _ in chosen}
+                and clinician.available(interval, tz)
+                and busy.free(f"clinician:{clinician.staff_id}", interval)
+            ):
+                chosen.append((clinician.staff_id, role))
+        if sum(1 for _, r in chosen if r == role) < count:
+            return None
+    room_id: str | None = None
+    if rooms is not None:
+        room = next((r for r in rooms if busy.free(f"room:{r.room_id}", interval)), None)
+        if room is None:
+            return None
+        room_id = room.room_id
+    return FreeSlot(
+        interval=interval,
+        clinician_ids=tuple(c for c, _ in chosen),
+        roles=tuple(r for _, r in chosen),
+        room_id=room_id,
+    )
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
