@@ -1,10 +1,24 @@
-"""Billing service wiring. Its capabilities arrive with their issues; today it serves health."""
+"""Billing service wiring."""
 
 from __future__ import annotations
 
+from halcyon.billing import api, handlers, store
 from halcyon.billing.settings import BillingSettings
+from halcyon.shared.contracts.billing import (
+    AuthorizationChanged,
+    ChargeCreated,
+    ClaimStatusChanged,
+    PaymentPosted,
+)
 from halcyon.shared.service import ServiceWiring, create_service_app
 
-wiring = ServiceWiring(title="Halcyon billing")
+wiring = ServiceWiring(
+    title="Halcyon billing",
+    description="Payers, coverages, fee schedules, charges, 837P claims, 835 remittance, ledgers.",
+    routers=api.routers,
+    repositories=store.ALL,
+    publishes=[ChargeCreated, ClaimStatusChanged, PaymentPosted, AuthorizationChanged],
+    handlers=handlers.register,
+)
 
 app = create_service_app(BillingSettings(), wiring)

@@ -1,0 +1,61 @@
+"""Charges captured from signed encounters (read-only: capture is event-driven)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from halcyon.billing.api.common import BILLERS, Charges, Clients, client_or_404, public
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.service import Audit
+
+router = APIRouter(tags=["charges"])
+
+
+@router.get(
+    "/clients/{client_id}/charges",
+    response_model=PageOut[dict[str, Any]],
+    summary="A client's charges and corrections",
+)
+async def list_charges(
+    client_id: str,
+    caller: CurrentCaller,
+    charges: Charges,
+    clients: Clients,
+    audit: Audit,
+    request: Request,
+    page: Annotated[PageParams, Depends(page_params)],
+    encounter_id: Annotated[str | None, Query(max_length=200)] = None,
+) -> PageOut[dict[str, Any]]:
+    client = await client_or_404(clients, caller, client_id)
+    site = client["home_site_id"]
+    if not caller.has_role(BILLERS, site):
+        await audit.record(
+            caller,
+            action="read",
+            resource="charges",
+            client_id=client_id,
+            outcome="denied",
+            request=request,
+        )
+    caller.require(BILLERS, site)
+    query: dict[str, Any] = {"client_id": client_id}
+    if encounter_id:
+        query["encounter_id"] = encounter_id
+    found = await charges.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    await audit.record(
+        caller,
+        action="read",
+        resource="charges",
+        client_id=client_id,
+        site_id=site,
+        request=request,
+    )
+    return PageOut(items=[_charge(d) for d in found.items], next_cursor=found.next_cursor)
+
+
+def _charge(doc: dict[str, Any]) -> dict[str, Any]:
+    out = public(doc)
+    out.pop("facts", None)
+    return out

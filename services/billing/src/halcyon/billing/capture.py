@@ -1,0 +1,377 @@
+"""Charge capture: a signed encounter becomes priced charges, exactly once.
+
+Every step is idempotent on its own document (deterministic ids, conditional
+updates), so a redelivered event, or a crash between two steps followed by a
+redelivery, converges on the same charges without duplicating any.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from halcyon.billing.domain.charges import ActiveCharge, plan_capture, reversal_id, stored_facts
+from halcyon.billing.domain.coding import ChargeLine, Clinician, EncounterFacts, code_encounter
+from halcyon.billing.domain.payers import SELF_PAY, authorization_for, coverage_for, fee_for
+from halcyon.billing.store import (
+    Authorizations,
+    CapturedEncounters,
+    Charges,
+    Coverages,
+    FeeSchedules,
+    Ledger,
+)
+from halcyon.shared.contracts.billing import AuthorizationChanged, ChargeCreated
+from halcyon.shared.contracts.clinical import EncounterSigned
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.mongo import DuplicateRecord, OutboxEvent
+from halcyon.shared.service import ServiceRuntime
+
+log = logging.getLogger("halcyon.billing.capture")
+SOURCE = "/halcyon/billing"
+ACTIVE = ["open", "claimed", "held"]
+
+
+def facts_of(event: EncounterSigned) -> EncounterFacts:
+    return EncounterFacts(
+        encounter_id=event.encounter_id,
+        client_id=event.client_id,
+        site_id=event.site_id,
+        kind=event.kind,
+        service_date=event.service_date,
+        clinicians=tuple(
+            Clinician(c.staff_id, c.role, c.npi, c.monitoring_role, c.minutes)
+            for c in event.clinicians
+        ),
+        diagnoses=tuple(event.diagnoses),
+        place_of_service=event.place_of_service,
+        signed_at=event.signed_at,
+        psychotherapy_minutes=event.psychotherapy_minutes,
+        monitoring_minutes=event.monitoring_minutes,
+        with_patient_present=event.with_patient_present,
+        telehealth=event.telehealth,
+        revision=event.revision,
+    )
+
+
+class ChargeCapture:
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.encounters = runtime.repo(CapturedEncounters)
+        self.charges = runtime.repo(Charges)
+        self.coverages = runtime.repo(Coverages)
+        self.fees = runtime.repo(FeeSchedules)
+        self.authorizations = runtime.repo(Authorizations)
+        self.ledger = runtime.repo(Ledger)
+
+    async def capture(self, tenant: str, event: EncounterSigned, causation_id: str) -> None:
+        done = await self.encounters.get(tenant, event.encounter_id)
+        if done is not None and int(done.get("revision", 0)) >= event.revision:
+            log.info(
+                "encounter %s revision %s already captured", event.encounter_id, event.revision
+            )
+            return
+        facts = facts_of(event)
+        coding = code_encounter(facts)
+        active_docs = await self.charges.find(
+            tenant,
+            {"encounter_id": event.encounter_id, "kind": "charge", "status": {"$in": ACTIVE}},
+        )
+        active = [ActiveCharge(d["_id"], d["line_key"], str(d["facts"])) for d in active_docs]
+        plan = plan_capture(event.encounter_id, event.revision, coding.lines, active)
+        payer, coverage = await self._payer_on(tenant, event.client_id, event.service_date)
+        for new_id, line in plan.create:
+            await self._create(tenant, event, new_id, line, payer, coverage, causation_id)
+        by_id = {d["_id"]: d for d in active_docs}
+        for old_id in plan.reverse:
+            await self._reverse(tenant, by_id[old_id], event.revision, causation_id)
+        await self.encounters.update(
+            tenant,
+            {"_id": event.encounter_id},
+            {
+                "$set": {
+                    "revision": event.revision,
+                    "client_id": event.client_id,
+                    "site_id": event.site_id,
+                    "service_date": event.service_date.isoformat(),
+                    "diagnoses": list(event.diagnoses),
+                    "place_of_service": event.place_of_service,
+                    "coding_notes": list(coding.notes),
+                    "captured_at": datetime.now(UTC),
+                }
+            },
+            upsert=True,
+        )
+
+    async def _payer_on(
+        self, tenant: str, client_id: str, on: date
+    ) -> tuple[str, dict[str, Any] | None]:
+        coverages = await self.coverages.find(tenant, {"client_id": client_id})
+        primary = coverage_for(coverages, on, "primary")
+        if primary is None:
+            return SELF_PAY, None
+        return str(primary["payer"]), dict(primary)
+
+    async def _create(
+        self,
+        tenant: str,
+        event: EncounterSigned,
+        charge_id: str,
+        line: ChargeLine,
+        payer: str,
+        coverage: dict[str, Any] | None,
+        causation_id: str,
+    ) -> None:
+        entries = await self.fees.find(
+            tenant, {"site_id": event.site_id, "payer": payer, "cpt": line.cpt}
+        )
+        fee = fee_for(entries, line.cpt, line.modifiers, event.service_date)
+        holds = []
+        if fee is None:
+            holds.append(f"no fee schedule for {line.cpt} at this site and payer")
+        if not line.diagnosis_pointers:
+            holds.append("no diagnosis")
+        amount = fee.rate_cents * line.units if fee else 0
+        document = {
+            "_id": charge_id,
+            "kind": "charge",
+            "encounter_id": event.encounter_id,
+            "revision": event.revision,
+            "client_id": event.client_id,
+            "site_id": event.site_id,
+            "line_key": line.key,
+            "cpt": line.cpt,
+            "modifiers": list(line.modifiers),
+            "units": line.units,
+            "minutes": line.minutes,
+            "amount_cents": amount,
+            "service_date": event.service_date.isoformat(),
+            "place_of_service": line.place_of_service,
+            "diagnoses": list(event.diagnoses),
+            "diagnosis_pointers": list(line.diagnosis_pointers),
+            "rendering_staff_id": line.rendering_staff_id,
+            "rendering_npi": line.rendering_npi,
+            "facts": stored_facts(line),
+            "payer": payer,
+            "coverage_id": coverage["_id"] if coverage else None,
+            "status": "held" if holds else "open",
+            "hold_reasons": holds,
+            "created_at": datetime.now(UTC),
+        }
+        created = ChargeCreated(
+            charge_id=charge_id,
+            encounter_id=event.encounter_id,
+            client_id=event.client_id,
+            site_id=event.site_id,
+            cpt=line.cpt,
+            modifiers=list(line.modifiers),
+            units=line.units,
+            amount_cents=amount,
+            service_date=event.service_date,
+        )
+        try:
+            await self.charges.insert(
+                tenant, document, [self._outbox(tenant, created, causation_id)]
+            )
+        except DuplicateRecord:
+            log.info("charge %s already captured", charge_id)
+        if coverage is not None:
+            await self._use_authorization(
+                tenant,
+                coverage["_id"],
+                charge_id,
+                line.cpt,
+                line.units,
+                event.service_date,
+                causation_id,
+            )
+        if payer == SELF_PAY and amount:
+            await _ledger_entry(
+                self.ledger,
+                tenant,
+                f"led:{charge_id}",
+                event.client_id,
+                amount,
+                "self-pay charge",
+                charge_id,
+            )
+
+    async def _reverse(
+        self, tenant: str, original: dict[str, Any], revision: int, causation_id: str
+    ) -> None:
+        rid = reversal_id(original["_id"], revision)
+        service_date = date.fromisoformat(original["service_date"])
+        correction = ChargeCreated(
+            charge_id=rid,
+            encounter_id=original["encounter_id"],
+            client_id=original["client_id"],
+            site_id=original["site_id"],
+            cpt=original["cpt"],
+            modifiers=original["modifiers"],
+            units=-int(original["units"]),
+            amount_cents=-int(original["amount_cents"]),
+            service_date=service_date,
+            corrects_charge_id=original["_id"],
+        )
+        document = {
+            "_id": rid,
+            "kind": "reversal",
+            "encounter_id": original["encounter_id"],
+            "revision": revision,
+            "client_id": original["client_id"],
+            "site_id": original["site_id"],
+            "cpt": original["cpt"],
+            "modifiers": original["modifiers"],
+            "units": -int(original["units"]),
+            "amount_cents": -int(original["amount_cents"]),
+            "service_date": original["service_date"],
+            "corrects_charge_id": original["_id"],
+            "status": "posted",
+            "created_at": datetime.now(UTC),
+        }
+        with contextlib.suppress(DuplicateRecord):
+            await self.charges.insert(
+                tenant, document, [self._outbox(tenant, correction, causation_id)]
+            )
+        await self.charges.update(
+            tenant,
+            {"_id": original["_id"], "status": {"$in": ACTIVE}},
+            {
+                "$set": {
+                    "status": "reversed",
+                    "reversed_by": rid,
+                    # A reversed charge already on a claim needs a corrected claim (CLM05-3 = 7).
+                    "needs_corrected_claim": original.get("status") == "claimed",
+                }
+            },
+        )
+        if original.get("coverage_id"):
+            await self._release_authorization(tenant, original, causation_id)
+        if original.get("payer") == SELF_PAY and original.get("amount_cents"):
+            await _ledger_entry(
+                self.ledger,
+                tenant,
+                f"led:{rid}",
+                original["client_id"],
+                -int(original["amount_cents"]),
+                "charge corrected",
+                rid,
+            )
+
+    async def _use_authorization(
+        self,
+        tenant: str,
+        coverage_id: str,
+        charge_id: str,
+        cpt: str,
+        units: int,
+        on: date,
+        causation_id: str,
+    ) -> None:
+        auths = await self.authorizations.find(tenant, {"coverage_id": coverage_id, "cpt": cpt})
+        auth = authorization_for(auths, cpt, on)
+        if auth is None:
+            return
+        # Conditional on the charge not yet counted: applying twice cannot double-count.
+        query = {"_id": auth["_id"], "applied_charges": {"$ne": charge_id}}
+        await self._change_authorization(
+            tenant,
+            auth,
+            query,
+            {"$inc": {"units_used": units}, "$push": {"applied_charges": charge_id}},
+            units,
+            causation_id,
+        )
+
+    async def _release_authorization(
+        self, tenant: str, original: dict[str, Any], causation_id: str
+    ) -> None:
+        auths = await self.authorizations.find(
+            tenant, {"coverage_id": original["coverage_id"], "applied_charges": original["_id"]}
+        )
+        for auth in auths:
+            query = {"_id": auth["_id"], "applied_charges": original["_id"]}
+            units = int(original["units"])
+            await self._change_authorization(
+                tenant,
+                auth,
+                query,
+                {"$inc": {"units_used": -units}, "$pull": {"applied_charges": original["_id"]}},
+                -units,
+                causation_id,
+            )
+
+    async def _change_authorization(
+        self,
+        tenant: str,
+        auth: dict[str, Any],
+        query: dict[str, Any],
+        update: dict[str, Any],
+        delta: int,
+        causation_id: str,
+    ) -> None:
+        event = AuthorizationChanged(
+            authorization_id=auth["_id"],
+            client_id=auth["client_id"],
+            cpt=auth["cpt"],
+            units_authorized=int(auth["units_authorized"]),
+            units_used=int(auth.get("units_used", 0)) + delta,
+            starts_on=date.fromisoformat(auth["starts_on"]),
+            ends_on=date.fromisoformat(auth["ends_on"]),
+        )
+        # The event's units_used is only right if nobody changed the count meanwhile.
+        query = {**query, "units_used": int(auth.get("units_used", 0))}
+        changed = await self.authorizations.update(
+            tenant, query, update, [self._outbox(tenant, event, causation_id)]
+        )
+        if changed is None:
+            fresh = await self.authorizations.get(tenant, auth["_id"])
+            if fresh is not None and _still_applies(fresh, query):
+                await self._change_authorization(
+                    tenant,
+                    fresh,
+                    {k: v for k, v in query.items() if k != "units_used"},
+                    update,
+                    delta,
+                    causation_id,
+                )
+
+    @staticmethod
+    def _outbox(tenant: str, contract: Any, causation_id: str | None) -> OutboxEvent:
+        envelope = EventEnvelope.wrap(
+            contract, source=SOURCE, tenant_id=tenant, causation_id=causation_id
+        )
+        return OutboxEvent(envelope, contract.topic)
+
+
+def _still_applies(fresh: dict[str, Any], query: dict[str, Any]) -> bool:
+    """Retry only if the lost race was on the count, not on the charge already being applied."""
+    applied = fresh.get("applied_charges", [])
+    condition = query.get("applied_charges")
+    if isinstance(condition, dict):
+        return condition["$ne"] not in applied
+    return condition in applied
+
+
+async def _ledger_entry(
+    ledger: Ledger,
+    tenant: str,
+    entry_id: str,
+    client_id: str,
+    amount: int,
+    description: str,
+    reference: str,
+) -> None:
+    with contextlib.suppress(DuplicateRecord):
+        await ledger.insert(
+            tenant,
+            {
+                "_id": entry_id,
+                "client_id": client_id,
+                "amount_cents": amount,
+                "description": description,
+                "reference": reference,
+                "posted_at": datetime.now(UTC),
+            },
+        )

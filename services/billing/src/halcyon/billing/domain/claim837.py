@@ -1,0 +1,379 @@
+"""Writing X12 837P professional claims, 005010X222A1 (the HIPAA-adopted version).
+
+One interchange per batch (one payer): ISA/GS/ST ... SE/GE/IEA, one billing
+provider HL (2000A), and per claim a subscriber HL (2000B), a patient HL (2000C)
+when the patient is not the subscriber, the claim (2300) with its diagnoses,
+rendering provider (2310B), other payer (2320/2330 for secondary claims) and
+service lines (2400) with diagnosis pointers and, for secondary claims, the
+primary payer's line adjudication (2430 SVD/CAS/DTP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from halcyon.billing.domain.x12 import SegmentWriter, Separators, format_amount
+
+IMPLEMENTATION = "005010X222A1"
+# SBR02/PAT01 individual relationship codes (005010X222A1): 18 = self.
+SELF = "18"
+# Responsibility sequence (SBR01): P primary, S secondary, T tertiary.
+SEQUENCE = {"primary": "P", "secondary": "S", "tertiary": "T"}
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str
+    city: str
+    state: str
+    postal_code: str
+    line2: str | None = None
+
+
+@dataclass(frozen=True)
+class Party:
+    """A person (given name set) or an organisation (only ``name``)."""
+
+    name: str  # family name for a person, organisation name otherwise
+    identifier: str
+    given_name: str | None = None
+    address: Address | None = None
+    date_of_birth: date | None = None
+    sex: str = "U"  # DMG03: F | M | U
+
+    @property
+    def is_person(self) -> bool:
+        return self.given_name is not None
+
+
+@dataclass(frozen=True)
+class BillingProvider:
+    name: str
+    npi: str
+    tax_id: str  # EIN, REF*EI
+    address: Address
+    taxonomy: str | None = None
+
+
+@dataclass(frozen=True)
+class Adjudication:
+    """What an earlier payer did with a line (2430) or a claim (2320 CAS)."""
+
+    payer_id: str
+    paid_cents: int
+    adjustments: tuple[tuple[str, str, int], ...]  # (group, CARC, cents)
+    adjudicated_on: date
+
+
+@dataclass(frozen=True)
+class ServiceLine:
+    cpt: str
+    modifiers: tuple[str, ...]
+    charge_cents: int
+    units: int
+    service_date: date
+    diagnosis_pointers: tuple[int, ...]
+    place_of_service: str | None = None
+    rendering: Party | None = None  # only when it differs from the claim's rendering
+    prior: Adjudication | None = None
+    control_number: str | None = None  # REF*6R: our charge id, echoed back in 835 REF*6R
+
+
+@dataclass(frozen=True)
+class OtherPayer:
+    """The payer that adjudicated before (2320/2330) for a secondary claim."""
+
+    sequence: str  # P | S | T of that payer
+    relationship: str  # SBR02 of the patient to that payer's subscriber
+    filing_indicator: str
+    subscriber: Party
+    payer: Party
+    paid_cents: int
+    claim_adjustments: tuple[tuple[str, str, int], ...] = ()
+    patient_responsibility_cents: int | None = None
+    group_number: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    claim_number: str  # CLM01, echoed back as CLP01 in the 835
+    sequence: str  # P | S | T: this payer's responsibility
+    relationship: str  # patient to subscriber, "18" when the same person
+    filing_indicator: str  # SBR09: CI commercial, MB Medicare B, MC Medicaid ...
+    subscriber: Party
+    patient: Party
+    payer: Party
+    place_of_service: str
+    diagnoses: tuple[str, ...]  # ICD-10-CM, primary first (dots are dropped)
+    lines: tuple[ServiceLine, ...]
+    rendering: Party | None = None
+    group_number: str | None = None
+    frequency: str = "1"  # CLM05-3: 1 original, 7 replacement, 8 void
+    other_payers: tuple[OtherPayer, ...] = field(default=())
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.charge_cents for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    sender_id: str
+    receiver_id: str
+    control_number: int  # from the counter: ISA13, GS06 and ST02 derive from it
+    created_at: datetime
+    usage: str = "P"  # ISA15: P production, T test
+    submitter: Party | None = None
+    receiver_name: str = "RECEIVER"
+    contact_phone: str = "0000000000"
+
+
+def write_837p(
+    envelope: Envelope,
+    provider: BillingProvider,
+    claims: list[Claim],
+    separators: Separators | None = None,
+) -> str:
+    """The 837P interchange text for one batch. Claims must already be validated."""
+    if not claims:
+        raise ValueError("a claim file needs at least one claim")
+    sep = separators or Separators()
+    control = envelope.control_number
+    isa_control = f"{control:09d}"
+    st_control = f"{control % 10**9:04d}"
+    when = envelope.created_at
+    head = SegmentWriter(sep)
+    head.add(
+        "ISA",
+        "00",
+        " " * 10,
+        "00",
+        " " * 10,
+        "ZZ",
+        envelope.sender_id[:15].ljust(15),
+        "ZZ",
+        envelope.receiver_id[:15].ljust(15),
+        when.strftime("%y%m%d"),
+        when.strftime("%H%M"),
+        sep.repetition,
+        "00501",
+        isa_control,
+        "0",
+        envelope.usage,
+        sep.component,
+    )
+    head.add(
+        "GS",
+        "HC",
+        envelope.sender_id,
+        envelope.receiver_id,
+        when.strftime("%Y%m%d"),
+        when.strftime("%H%M"),
+        str(control),
+        "X",
+        IMPLEMENTATION,
+    )
+    body = SegmentWriter(sep)
+    body.add("ST", "837", st_control, IMPLEMENTATION)
+    body.add(
+        "BHT", "0019", "00", f"B{control}", when.strftime("%Y%m%d"), when.strftime("%H%M"), "CH"
+    )
+    submitter = envelope.submitter or Party(name=provider.name, identifier=envelope.sender_id)
+    body.add(
+        "NM1", "41", "2", _clean(submitter.name, 60), "", "", "", "", "46", submitter.identifier
+    )
+    body.add("PER", "IC", _clean(provider.name, 60), "TE", envelope.contact_phone)
+    body.add(
+        "NM1",
+        "40",
+        "2",
+        _clean(envelope.receiver_name, 60),
+        "",
+        "",
+        "",
+        "",
+        "46",
+        envelope.receiver_id,
+    )
+    hl = 1
+    body.add("HL", str(hl), "", "20", "1")
+    if provider.taxonomy:
+        body.add("PRV", "BI", "PXC", provider.taxonomy)
+    body.add("NM1", "85", "2", _clean(provider.name, 60), "", "", "", "", "XX", provider.npi)
+    _address(body, provider.address)
+    body.add("REF", "EI", provider.tax_id)
+    provider_hl = hl
+    for claim in claims:
+        hl += 1
+        subscriber_hl = hl
+        dependent = claim.relationship != SELF
+        body.add("HL", str(subscriber_hl), str(provider_hl), "22", "1" if dependent else "0")
+        body.add(
+            "SBR",
+            claim.sequence,
+            SELF if not dependent else "",
+            claim.group_number or "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            claim.filing_indicator,
+        )
+        _person(body, "IL", claim.subscriber, "MI", demographics=not dependent)
+        body.add(
+            "NM1",
+            "PR",
+            "2",
+            _clean(claim.payer.name, 60),
+            "",
+            "",
+            "",
+            "",
+            "PI",
+            claim.payer.identifier,
+        )
+        if dependent:
+            hl += 1
+            body.add("HL", str(hl), str(subscriber_hl), "23", "0")
+            body.add("PAT", claim.relationship)
+            _person(body, "QC", claim.patient, None, demographics=True)
+        _claim(body, claim, sep)
+    body.add("SE", str(body.count + 1), st_control)
+    tail = SegmentWriter(sep)
+    tail.add("GE", "1", str(control))
+    tail.add("IEA", "1", isa_control)
+    return head.text() + body.text() + tail.text()
+
+
+def _claim(body: SegmentWriter, claim: Claim, sep: Separators) -> None:
+    body.add(
+        "CLM",
+        claim.claim_number,
+        format_amount(claim.total_cents),
+        "",
+        "",
+        [claim.place_of_service, "B", claim.frequency],
+        "Y",  # provider signature on file
+        "A",  # assignment accepted
+        "Y",  # benefits assigned
+        "Y",  # release of information
+    )
+    codes = [d.replace(".", "").upper() for d in claim.diagnoses[:12]]
+    body.add("HI", *[["ABK" if i == 0 else "ABF", code] for i, code in enumerate(codes)])
+    if claim.rendering is not None:
+        _person(body, "82", claim.rendering, "XX", demographics=False, address=False)
+    for other in claim.other_payers:
+        body.add(
+            "SBR",
+            other.sequence,
+            other.relationship,
+            other.group_number or "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            other.filing_indicator,
+        )
+        _cas(body, other.claim_adjustments)
+        body.add("AMT", "D", format_amount(other.paid_cents))
+        if other.patient_responsibility_cents is not None:
+            body.add("AMT", "EAF", format_amount(other.patient_responsibility_cents))
+        body.add("OI", "", "", "Y", "", "", "Y")
+        _person(body, "IL", other.subscriber, "MI", demographics=False, address=False)
+        body.add(
+            "NM1",
+            "PR",
+            "2",
+            _clean(other.payer.name, 60),
+            "",
+            "",
+            "",
+            "",
+            "PI",
+            other.payer.identifier,
+        )
+    for number, line in enumerate(claim.lines, start=1):
+        body.add("LX", str(number))
+        body.add(
+            "SV1",
+            ["HC", line.cpt, *line.modifiers[:4]],
+            format_amount(line.charge_cents),
+            "UN",
+            str(line.units),
+            line.place_of_service
+            if line.place_of_service and line.place_of_service != claim.place_of_service
+            else "",
+            "",
+            [str(p) for p in line.diagnosis_pointers[:4]],
+        )
+        body.add("DTP", "472", "D8", line.service_date.strftime("%Y%m%d"))
+        if line.control_number:
+            body.add("REF", "6R", line.control_number[:50])
+        if line.rendering is not None:
+            _person(body, "82", line.rendering, "XX", demographics=False, address=False)
+        if line.prior is not None:
+            body.add(
+                "SVD",
+                line.prior.payer_id,
+                format_amount(line.prior.paid_cents),
+                ["HC", line.cpt, *line.modifiers[:4]],
+                "",
+                str(line.units),
+            )
+            _cas(body, line.prior.adjustments)
+            body.add("DTP", "573", "D8", line.prior.adjudicated_on.strftime("%Y%m%d"))
+
+
+def _cas(body: SegmentWriter, adjustments: tuple[tuple[str, str, int], ...]) -> None:
+    """CAS groups: one segment per group code, up to six reason/amount pairs each."""
+    groups: dict[str, list[tuple[str, int]]] = {}
+    for group, reason, cents in adjustments:
+        groups.setdefault(group, []).append((reason, cents))
+    for group, pairs in groups.items():
+        for start in range(0, len(pairs), 6):
+            elements: list[str] = []
+            for reason, cents in pairs[start : start + 6]:
+                elements += [reason, format_amount(cents), ""]
+            body.add("CAS", group, *elements)
+
+
+def _person(
+    body: SegmentWriter,
+    code: str,
+    party: Party,
+    id_qualifier: str | None,
+    *,
+    demographics: bool,
+    address: bool = True,
+) -> None:
+    kind = "1" if party.is_person else "2"
+    ident: list[str] = [id_qualifier, party.identifier] if id_qualifier else []
+    body.add(
+        "NM1",
+        code,
+        kind,
+        _clean(party.name, 60),
+        _clean(party.given_name or "", 35),
+        "",
+        "",
+        "",
+        *ident,
+    )
+    if address and party.address is not None and (demographics or code not in ("82",)):
+        _address(body, party.address)
+    if demographics and party.date_of_birth is not None:
+        body.add("DMG", "D8", party.date_of_birth.strftime("%Y%m%d"), party.sex)
+
+
+def _address(body: SegmentWriter, address: Address) -> None:
+    body.add("N3", _clean(address.line1, 55), _clean(address.line2 or "", 55))
+    body.add("N4", _clean(address.city, 30), address.state, address.postal_code)
+
+
+def _clean(value: str, limit: int) -> str:
+    """Upper-case and strip characters that would break the X12 syntax."""
+    text = "".join(ch for ch in value.upper() if ch not in "*~:^<>|\\")
+    return " ".join(text.split())[:limit]

@@ -1,0 +1,36 @@
+"""Billing's event handlers: the client read model and charge capture."""
+
+from __future__ import annotations
+
+from halcyon.billing.capture import ChargeCapture
+from halcyon.billing.store import ClientDirectory
+from halcyon.shared.contracts.clinical import ClientRegistered, EncounterSigned
+from halcyon.shared.kafka import Delivery, EventConsumer
+from halcyon.shared.service import ServiceRuntime
+
+
+def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+    clients = runtime.repo(ClientDirectory)
+    capture = ChargeCapture(runtime)
+
+    @consumer.handles(ClientRegistered)
+    async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
+        # Upsert keyed by client id: applying the same event again changes nothing.
+        await clients.update(
+            delivery.envelope.tenantid,
+            {"_id": event.client_id},
+            {
+                "$set": {
+                    "home_site_id": event.home_site_id,
+                    "given_name": event.given_name,
+                    "family_name": event.family_name,
+                    "date_of_birth": event.date_of_birth.isoformat(),
+                    "source_event_id": delivery.envelope.id,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(EncounterSigned)
+    async def encounter_signed(event: EncounterSigned, delivery: Delivery) -> None:
+        await capture.capture(delivery.envelope.tenantid, event, delivery.envelope.id)

@@ -1,0 +1,134 @@
+"""Billing repositories: one collection each, tenant-scoped, indexes declared here."""
+
+from __future__ import annotations
+
+from halcyon.shared.mongo import TenantRepository
+from pymongo import ASCENDING, IndexModel
+
+
+class ClientDirectory(TenantRepository):
+    """Read model of clients, fed by clinical's ``ClientRegistered``."""
+
+    collection_name = "clients"
+
+
+class Payers(TenantRepository):
+    collection_name = "payers"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("payer_id", ASCENDING)], unique=True),)
+
+
+class Coverages(TenantRepository):
+    collection_name = "coverages"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class FeeSchedules(TenantRepository):
+    collection_name = "fee_schedules"
+    indexes = (
+        IndexModel(
+            [
+                ("tenant_id", ASCENDING),
+                ("site_id", ASCENDING),
+                ("payer", ASCENDING),
+                ("cpt", ASCENDING),
+            ]
+        ),
+    )
+
+
+class Authorizations(TenantRepository):
+    collection_name = "authorizations"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("coverage_id", ASCENDING), ("cpt", ASCENDING)]),
+    )
+
+
+class BillingProfiles(TenantRepository):
+    """Per site: the billing provider (NPI, EIN, address) and the submitter ids."""
+
+    collection_name = "billing_profiles"
+
+
+class CapturedEncounters(TenantRepository):
+    """The last revision of each signed encounter that charge capture applied."""
+
+    collection_name = "encounters"
+
+
+class Charges(TenantRepository):
+    collection_name = "charges"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("encounter_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING), ("payer", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),
+    )
+
+
+class Claims(TenantRepository):
+    collection_name = "claims"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("claim_number", ASCENDING)], unique=True),
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),
+    )
+
+
+class ClaimFiles(TenantRepository):
+    collection_name = "claim_files"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("control_number", ASCENDING)], unique=True),)
+
+
+class Counters(TenantRepository):
+    """Monotonic counters (interchange control numbers, claim numbers): $inc is atomic."""
+
+    collection_name = "counters"
+
+    async def next(self, tenant_id: str, name: str) -> int:
+        doc = await self.update(
+            tenant_id, {"_id": f"{tenant_id}:{name}"}, {"$inc": {"value": 1}}, upsert=True
+        )
+        assert doc is not None
+        return int(doc["value"])
+
+
+class Remittances(TenantRepository):
+    collection_name = "remittances"
+
+
+class Payments(TenantRepository):
+    """Claim payments from 835s, provider-level adjustments (PLB) and client payments."""
+
+    collection_name = "payments"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("claim_id", ASCENDING)]),)
+
+
+class WorkQueue(TenantRepository):
+    """Denials and unmatched remittance lines waiting for a biller."""
+
+    collection_name = "work_queue"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("status", ASCENDING)]),)
+
+
+class Ledger(TenantRepository):
+    """The client's account: what they owe (+) and what they paid (-)."""
+
+    collection_name = "ledger"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+ALL = [
+    ClientDirectory,
+    Payers,
+    Coverages,
+    FeeSchedules,
+    Authorizations,
+    BillingProfiles,
+    CapturedEncounters,
+    Charges,
+    Claims,
+    ClaimFiles,
+    Counters,
+    Remittances,
+    Payments,
+    WorkQueue,
+    Ledger,
+]

@@ -1,0 +1,94 @@
+"""Charge capture on the real broker: a signed encounter is charged exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from halcyon.shared.testing.plugin import eventually
+from halcyon.shared.testing.servers import Servers
+from halcyon.shared.testing.tokens import TestTokenIssuer
+
+from services.billing.tests.billing_support import client_registered, dosing_signed, publish, wrap
+from tests.fixtures import StartService
+
+pytestmark = pytest.mark.integration
+
+
+async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects(
+    start_service: StartService,
+    servers: Servers,
+    token_issuer: TestTokenIssuer,
+    topic_prefix: str,
+    unique: str,
+) -> None:
+    billing = start_service("billing")
+    tenant = f"agency-{unique}"
+    client_id, encounter_id = f"cl-{unique}", f"enc-{unique}"
+    headers = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "biller")])
+    await publish(
+        servers.kafka_bootstrap,
+        f"{topic_prefix}clinical.client.v1",
+        wrap(client_registered(client_id), tenant),
+    )
+    signed = wrap(dosing_signed(encounter_id, client_id), tenant)
+    # The same event twice (a relay retry), and the same facts under a new event id
+    # (a producer that re-sent after a crash): the charges must exist once.
+    same_facts_new_id = wrap(dosing_signed(encounter_id, client_id), tenant)
+    topic = f"{topic_prefix}clinical.encounter.v1"
+    await publish(servers.kafka_bootstrap, topic, signed, signed, same_facts_new_id)
+
+    async with httpx.AsyncClient(base_url=billing.url, headers=headers) as http:
+
+        async def charges() -> list[dict[str, Any]]:
+            response = await http.get(f"/clients/{client_id}/charges")
+            if response.status_code != 200:
+                return []
+            items: list[dict[str, Any]] = response.json()["items"]
+            return items
+
+        async def captured() -> list[dict[str, Any]] | None:
+            found = await charges()
+            return found if len(found) >= 2 else None
+
+        found = await eventually(captured, message="charges captured")
+        # All three deliveries have been consumed once a later marker event is applied.
+        marker = wrap(client_registered(f"marker-{unique}"), tenant)
+        await publish(servers.kafka_bootstrap, f"{topic_prefix}clinical.client.v1", marker)
+        await publish(
+            servers.kafka_bootstrap,
+            topic,
+            wrap(dosing_signed(f"enc-marker-{unique}", f"marker-{unique}"), tenant),
+        )
+
+        async def marker_done() -> bool:
+            response = await http.get(f"/clients/marker-{unique}/charges")
+            return response.status_code == 200 and len(response.json()["items"]) == 2
+
+        await eventually(marker_done, message="a later encounter captured")
+        found = await charges()
+        assert sorted((c["cpt"], c["units"]) for c in found) == [("0820T", 8), ("0822T", 8)]
+        assert {c["_id"] if "_id" in c else c["id"] for c in found} == {
+            f"chg:{encounter_id}:r1:monitoring-first",
+            f"chg:{encounter_id}:r1:monitoring-staff-rn-1",
+        }
+
+        # An addendum: the nurse documented 2 hours, not 8. One correction, no duplicate.
+        revised = dosing_signed(encounter_id, client_id, revision=2)
+        revised.clinicians[1].__dict__["minutes"] = 120
+        await publish(servers.kafka_bootstrap, topic, wrap(revised, tenant), wrap(revised, tenant))
+
+        async def corrected() -> list[dict[str, Any]] | None:
+            found = await charges()
+            return found if len(found) >= 4 else None
+
+        found = await eventually(corrected, message="addendum corrected")
+        by_id = {c["id"]: c for c in found}
+        staff_r1 = f"chg:{encounter_id}:r1:monitoring-staff-rn-1"
+        assert by_id[staff_r1]["status"] == "reversed"
+        reversal = by_id[f"{staff_r1}:void-r2"]
+        assert reversal["units"] == -8 and reversal["corrects_charge_id"] == staff_r1
+        assert by_id[f"chg:{encounter_id}:r2:monitoring-staff-rn-1"]["units"] == 2
+        assert by_id[f"chg:{encounter_id}:r1:monitoring-first"]["status"] != "reversed"
+        assert len(found) == 4
