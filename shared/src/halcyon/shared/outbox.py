@@ -100,6 +100,9 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = self._poll
         while not self._stopping:
+            # Clear before draining: a write that lands during the drain sets it again,
+            # so its wake-up is not lost (clearing after would wait a whole poll).
+            self._wake.clear()
             try:
                 # Polling is not anybody's request: keep it out of the traces. Each
                 # publish below re-attaches the trace of the request that caused it.
@@ -115,7 +118,6 @@ class OutboxRelay:
             except Exception:  # broker or database down: keep the events, try again later
                 log.warning("outbox relay could not publish; will retry", exc_info=True)
                 backoff = min(backoff * 2, 5.0)
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
 
@@ -137,8 +139,11 @@ class OutboxRelay:
                 projection={OUTBOX_FIELD: 1, OUTBOX_VERSION_FIELD: 1},
                 limit=self._batch,
             )
-            async for doc in cursor:
-                total += await self._relay_document(collection, doc)
+            docs = [doc async for doc in cursor]
+            # Documents are independent aggregates: relay them concurrently so the
+            # producer can batch; each document's own events still go out in order.
+            sent = await asyncio.gather(*(self._relay_document(collection, d) for d in docs))
+            total += sum(sent)
         self.published += total
         return total
 

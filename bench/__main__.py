@@ -1,0 +1,307 @@
+"""`python -m bench [--requests N] [--events N]`: platform vs floors, as ratios.
+
+1. HTTP: registering a client on the clinical service (token check, validation, Mongo
+   write with its outbox event) vs a bare async FastAPI endpoint, same client load.
+2. Events: end-to-end latency from a request's write to the consumer in another
+   process having applied it (outbox relay → Kafka → idempotent consumer), vs a raw
+   aiokafka produce→consume round trip on the same broker.
+Results: bench/results/<date>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from halcyon.shared.mongo import connect
+from halcyon.shared.testing.processes import ServiceProcess
+from halcyon.shared.testing.servers import ensure_servers, repo_root
+from halcyon.shared.testing.tokens import TestTokenIssuer
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r{label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def http_load(
+    label: str,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    total: int,
+    concurrency: int,
+) -> dict[str, float]:
+    latencies: list[float] = []
+    done = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(total):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+
+        async def worker() -> None:
+            nonlocal done
+            while not queue.empty():
+                queue.get_nowait()
+                started = time.perf_counter()
+                response = await http.post(url, json=body, headers=headers)
+                latencies.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 201, response.text
+                done += 1
+                if done % 20 == 0 or done == total:
+                    progress(label, done, total)
+
+        started = time.perf_counter()
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - started
+    return {
+        "requests": total,
+        "requests_per_s": round(total / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
+async def raw_kafka_round_trip(bootstrap: str, count: int) -> dict[str, float]:
+    topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"g-{topic}", auto_offset_reset="earliest"
+    )
+    await producer.start()
+    await producer.send_and_wait(topic, b"warm-up")
+    await consumer.start()
+    await consumer.getone()
+    latencies = []
+    try:
+        for i in range(count):
+            started = time.perf_counter()
+            await producer.send_and_wait(topic, str(i).encode())
+            await consumer.getone()
+            latencies.append((time.perf_counter() - started) * 1000)
+            progress("raw aiokafka round trip", i + 1, count)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return {
+        "events": count,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
+async def platform_event_latency(
+    clinical: ServiceProcess,
+    mongo_url: str,
+    probe_db: str,
+    headers: dict[str, str],
+    tenant: str,
+    count: int,
+) -> dict[str, float]:
+    """Write → applied in another process: processed_at (consumer) minus the event time."""
+    body = {
+        "given_name": "Bench",
+        "family_name": "Mark",
+        "date_of_birth": "1980-01-01",
+        "home_site_id": "site-1",
+    }
+    client = connect(mongo_url)
+    latencies: list[float] = []
+    try:
+        async with httpx.AsyncClient(base_url=clinical.url, timeout=30) as http:
+            processed = client[probe_db]["processed_events"]
+            for i in range(-1, count):  # -1: warm-up (consumer group join), not measured
+                created = await http.post("/clients", json=body, headers=headers)
+                client_id = created.json()["id"]
+                registered = datetime.fromisoformat(created.json()["registered_at"])
+                deadline = time.monotonic() + 30
+                marker = None
+                # The consumer marks an event processed right after applying it.
+                while marker is None and time.monotonic() < deadline:
+                    if await processed.count_documents({"tenant_id": tenant}) >= i + 2:
+                        marker = await processed.find_one(
+                            {"tenant_id": tenant}, sort=[("processed_at", -1)]
+                        )
+                    else:
+                        await asyncio.sleep(0.002)
+                assert marker is not None, f"event for {client_id} not applied within 30 s"
+                if i >= 0:
+                    latencies.append((marker["processed_at"] - registered).total_seconds() * 1000)
+                    progress("platform write → applied", i + 1, count)
+    finally:
+        await client.close()
+    return {
+        "events": count,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
+async def drain(mongo_url: str, probe_db: str, tenant: str, expected: int) -> None:
+    client = connect(mongo_url)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            done = await client[probe_db]["processed_events"].count_documents({"tenant_id": tenant})
+            progress("consumer catching up", min(done, expected), expected)
+            if done >= expected:
+                return
+            await asyncio.sleep(0.5)
+        raise RuntimeError("the consumer did not catch up within 300 s")
+    finally:
+        await client.close()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    servers = ensure_servers()
+    issuer = TestTokenIssuer()
+    unique = uuid.uuid4().hex[:8]
+    tenant = f"bench-{unique}"
+    log_dir = Path(tempfile.mkdtemp(prefix="halcyon-bench-"))
+    env = {
+        "HALCYON_ENVIRONMENT": "test",
+        "HALCYON_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+        "HALCYON_MONGO_URL": servers.mongo_url,
+        "HALCYON_TOPIC_PREFIX": f"b{unique}.",
+        "HALCYON_JWT_PUBLIC_KEY": issuer.public_pem,
+        "HALCYON_LOG_LEVEL": "WARNING",
+        "HALCYON_CLINICAL_DATABASE_NAME": f"bench_{unique}_clinical",
+        "HALCYON_PROBE_DATABASE_NAME": f"bench_{unique}_probe",
+        "PYTHONPATH": str(repo_root()),
+        "HALCYON_SPAN_FILE": os.environ.get("BENCH_SPAN_FILE", ""),
+    }
+    floor = ServiceProcess("floor", env, log_dir, app="bench.floor_app:app").start()
+    clinical = ServiceProcess("clinical", env, log_dir).start()
+    probe = ServiceProcess("probe", env, log_dir, app="tests.platform.probe_app:app").start()
+    try:
+        for process in (floor, clinical, probe):
+            process.wait_ready()
+        headers = issuer.headers(tenant_id=tenant, roles=[("site-1", "front_desk")])
+        body = {
+            "given_name": "Bench",
+            "family_name": "Mark",
+            "date_of_birth": "1980-01-01",
+            "home_site_id": "site-1",
+        }
+        results: dict[str, Any] = {}
+        floor_http = await http_load(
+            "bare FastAPI POST",
+            f"{floor.url}/clients",
+            body,
+            headers,
+            args.requests,
+            args.concurrency,
+        )
+        platform_http = await http_load(
+            "clinical POST /clients",
+            f"{clinical.url}/clients",
+            body,
+            headers,
+            args.requests,
+            args.concurrency,
+        )
+        results["http_register_client"] = {
+            "floor_bare_fastapi": floor_http,
+            "platform_clinical": platform_http,
+            "throughput_ratio_platform_vs_floor": round(
+                platform_http["requests_per_s"] / floor_http["requests_per_s"], 3
+            ),
+            "p99_ratio_platform_vs_floor": round(platform_http["p99_ms"] / floor_http["p99_ms"], 2),
+        }
+        raw = await raw_kafka_round_trip(servers.kafka_bootstrap, args.events)
+        # Let the consumer finish the load phase's events so latency is not queueing.
+        await drain(servers.mongo_url, env["HALCYON_PROBE_DATABASE_NAME"], tenant, args.requests)
+        # A tenant of its own, so the load above does not count as processed here.
+        latency_tenant = f"{tenant}-latency"
+        platform = await platform_event_latency(
+            clinical,
+            servers.mongo_url,
+            env["HALCYON_PROBE_DATABASE_NAME"],
+            issuer.headers(tenant_id=latency_tenant, roles=[("site-1", "front_desk")]),
+            latency_tenant,
+            args.events,
+        )
+        results["event_end_to_end"] = {
+            "floor_raw_aiokafka_round_trip": raw,
+            "platform_write_to_applied": platform,
+            "p50_ratio_platform_vs_floor": round(platform["p50_ms"] / raw["p50_ms"], 2),
+            "p99_ratio_platform_vs_floor": round(platform["p99_ms"] / raw["p99_ms"], 2),
+        }
+        return results
+    finally:
+        for process in (floor, clinical, probe):
+            process.kill()
+
+
+def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    payload = {
+        "when": stamp,
+        "machine": {"cpus": os.cpu_count()},
+        "parameters": vars(args),
+        "results": results,
+    }
+    path = RESULTS / f"{stamp}.json"
+    path.write_text(json.dumps(payload, indent=2))
+    http = results["http_register_client"]
+    events = results["event_end_to_end"]
+    raw = events["floor_raw_aiokafka_round_trip"]
+    mine = events["platform_write_to_applied"]
+    table = [
+        f"# Benchmark {stamp} ({os.cpu_count()} cores)",
+        "",
+        "| measure | floor | platform | ratio |",
+        "|---|---|---|---|",
+        f"| register client, req/s | bare FastAPI {http['floor_bare_fastapi']['requests_per_s']} "
+        f"| {http['platform_clinical']['requests_per_s']} "
+        f"| {http['throughput_ratio_platform_vs_floor']} |",
+        f"| register client, p99 ms | {http['floor_bare_fastapi']['p99_ms']} "
+        f"| {http['platform_clinical']['p99_ms']} | {http['p99_ratio_platform_vs_floor']} |",
+        f"| event write→applied p50 ms | raw aiokafka {raw['p50_ms']} "
+        f"| {mine['p50_ms']} | {events['p50_ratio_platform_vs_floor']} |",
+        f"| event write→applied p99 ms | raw aiokafka {raw['p99_ms']} "
+        f"| {mine['p99_ms']} | {events['p99_ratio_platform_vs_floor']} |",
+        "",
+    ]
+    (RESULTS / f"{stamp}.md").write_text("\n".join(table))
+    (RESULTS / "latest.md").write_text("\n".join(table))
+    print("\n".join(table))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--events", type=int, default=60)
+    args = parser.parse_args()
+    results = asyncio.run(run(args))
+    print(f"results: {write_results(results, args)}")
+
+
+if __name__ == "__main__":
+    main()
