@@ -1,10 +1,28 @@
-"""Inventory service wiring. Its capabilities arrive with their issues; today it serves health."""
+"""Inventory service wiring: the controlled-substance system of record."""
 
 from __future__ import annotations
 
+from halcyon.inventory import handlers, sweeps
+from halcyon.inventory.api import catalog, compliance, ledger, reports
 from halcyon.inventory.settings import InventorySettings
+from halcyon.inventory.store import ALL_REPOSITORIES
+from halcyon.shared.contracts.inventory import (
+    ComplianceDeadlineDue,
+    DiscrepancyOpened,
+    DoseDispensed,
+    StockLow,
+)
 from halcyon.shared.service import ServiceWiring, create_service_app
 
-wiring = ServiceWiring(title="Halcyon inventory")
+wiring = ServiceWiring(
+    title="Halcyon inventory",
+    description="Controlled-substance registrations, stock, the hash-chained DEA ledger,"
+    " counts, discrepancies and reports.",
+    routers=[catalog.router, ledger.router, compliance.router, reports.router],
+    repositories=ALL_REPOSITORIES,
+    publishes=[DoseDispensed, StockLow, DiscrepancyOpened, ComplianceDeadlineDue],
+    handlers=handlers.register,
+    on_start=[sweeps.recovery_loop, sweeps.compliance_loop],
+)
 
 app = create_service_app(InventorySettings(), wiring)

@@ -1,0 +1,258 @@
+"""Discrepancies and the regulatory deadlines they start."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from halcyon.inventory.api.common import (
+    AUDITORS,
+    MANAGERS,
+    READERS,
+    DeadlineRepo,
+    DiscrepancyRepo,
+    Record,
+    load,
+    out,
+    today,
+)
+from halcyon.inventory.domain.deadlines import theft_loss_deadlines
+from halcyon.inventory.domain.models import CloseDiscrepancyIn, DeadlineDoneIn, TheftLossIn
+from halcyon.inventory.store import Deadlines, Discrepancies
+from halcyon.shared.contracts.inventory import ComplianceDeadlineDue, DiscrepancyOpened
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.errors import Conflict
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
+from uuid6 import uuid7
+
+router = APIRouter(tags=["compliance"])
+Page = Annotated[PageParams, Depends(page_params)]
+SOURCE = "/halcyon/inventory"
+
+
+async def open_discrepancy(
+    discrepancies: Discrepancies,
+    tenant_id: str,
+    *,
+    site_id: str,
+    registration_id: str,
+    lot_id: str | None,
+    location_id: str | None,
+    expected: float,
+    counted: float,
+    suspected_theft_or_loss: bool,
+    source_entry_id: str,
+    opened_by: str,
+) -> Document:
+    """A count that differs from the book opens a discrepancy (21 CFR 1304.21(a): records
+    must be complete and accurate, so a difference is investigated, never overwritten)."""
+    discrepancy_id = str(uuid7())
+    event = DiscrepancyOpened(
+        discrepancy_id=discrepancy_id,
+        site_id=site_id,
+        registration_id=registration_id,
+        lot_id=lot_id,
+        expected=expected,
+        counted=counted,
+        suspected_theft_or_loss=suspected_theft_or_loss,
+    )
+    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
+    return await discrepancies.insert(
+        tenant_id,
+        {
+            "_id": discrepancy_id,
+            "site_id": site_id,
+            "registration_id": registration_id,
+            "lot_id": lot_id,
+            "location_id": location_id,
+            "expected_mg": expected,
+            "counted_mg": counted,
+            "difference_mg": round(counted - expected, 6),
+            "suspected_theft_or_loss": suspected_theft_or_loss,
+            "source_entry_id": source_entry_id,
+            "status": "open",
+            "opened_at": datetime.now(UTC),
+            "opened_by": opened_by,
+        },
+        [OutboxEvent(envelope, DiscrepancyOpened.topic)],
+    )
+
+
+async def start_theft_loss_deadlines(
+    deadlines: Deadlines, tenant_id: str, discrepancy: Document, discovered_on: date
+) -> list[Document]:
+    """21 CFR 1301.76(b): written notice to the DEA within one business day of discovering
+    a theft or significant loss, and DEA Form 106 within 45 days. Both are tracked until
+    someone records that they were done. Ids are deterministic: starting twice is harmless."""
+    started = []
+    for kind, due_on in theft_loss_deadlines(discovered_on).items():
+        deadline_id = f"{discrepancy['_id']}:{kind}"
+        event = ComplianceDeadlineDue(
+            deadline_id=deadline_id,
+            site_id=discrepancy["site_id"],
+            kind=kind,
+            due_on=due_on,
+            discrepancy_id=discrepancy["_id"],
+        )
+        envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
+        doc = {
+            "_id": deadline_id,
+            "site_id": discrepancy["site_id"],
+            "registration_id": discrepancy["registration_id"],
+            "discrepancy_id": discrepancy["_id"],
+            "kind": kind,
+            "due_on": due_on.isoformat(),
+            "status": "open",
+            "created_at": datetime.now(UTC),
+        }
+        try:
+            started.append(
+                await deadlines.insert(tenant_id, doc, [OutboxEvent(envelope, event.topic)])
+            )
+        except DuplicateRecord:
+            existing = await deadlines.get(tenant_id, deadline_id)
+            if existing is not None:
+                started.append(existing)
+    return started
+
+
+@router.get("/discrepancies", response_model=PageOut[Record], summary="Discrepancies")
+async def list_discrepancies(
+    caller: CurrentCaller,
+    discrepancies: DiscrepancyRepo,
+    page: Page,
+    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+) -> PageOut[Record]:
+    caller.require(READERS)
+    query: dict[str, Any] = {"status": status} if status else {}
+    sites = caller.sites()
+    if "*" not in sites:
+        query["site_id"] = {"$in": sorted(sites)}
+    result = await discrepancies.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
+
+
+@router.get("/discrepancies/{discrepancy_id}", response_model=Record, summary="One discrepancy")
+async def read_discrepancy(
+    discrepancy_id: str, caller: CurrentCaller, discrepancies: DiscrepancyRepo
+) -> Record:
+    doc = await load(discrepancies, caller.tenant_id, discrepancy_id, "discrepancy")
+    caller.require(READERS, doc["site_id"])
+    return out(doc)
+
+
+@router.post(
+    "/discrepancies/{discrepancy_id}/theft-or-loss",
+    response_model=list[Record],
+    summary="Record that a discrepancy is a suspected theft or loss: starts the DEA deadlines",
+)
+async def suspect_theft_or_loss(
+    discrepancy_id: str,
+    body: TheftLossIn,
+    caller: CurrentCaller,
+    discrepancies: DiscrepancyRepo,
+    deadlines: DeadlineRepo,
+) -> list[Record]:
+    doc = await load(discrepancies, caller.tenant_id, discrepancy_id, "discrepancy")
+    caller.require(AUDITORS | {"nurse", "prescriber"}, doc["site_id"])
+    if doc["status"] != "open":
+        raise Conflict("the discrepancy is closed")
+    await discrepancies.update(
+        caller.tenant_id,
+        {"_id": discrepancy_id},
+        {"$set": {"suspected_theft_or_loss": True, "theft_loss_note": body.note}},
+    )
+    started = await start_theft_loss_deadlines(
+        deadlines, caller.tenant_id, doc, body.discovered_on or today()
+    )
+    return [out(d) for d in started]
+
+
+@router.post(
+    "/discrepancies/{discrepancy_id}/close",
+    response_model=Record,
+    summary="Close a resolved discrepancy (refused while its DEA deadlines are open)",
+)
+async def close_discrepancy(
+    discrepancy_id: str,
+    body: CloseDiscrepancyIn,
+    caller: CurrentCaller,
+    discrepancies: DiscrepancyRepo,
+    deadlines: DeadlineRepo,
+) -> Record:
+    doc = await load(discrepancies, caller.tenant_id, discrepancy_id, "discrepancy")
+    caller.require(MANAGERS, doc["site_id"])
+    still_open = await deadlines.count(
+        caller.tenant_id, {"discrepancy_id": discrepancy_id, "status": "open"}
+    )
+    if still_open:
+        raise Conflict(
+            f"{still_open} DEA deadline(s) of this discrepancy are still open",
+            rule="21 CFR 1301.76(b)",
+        )
+    closed = await discrepancies.update(
+        caller.tenant_id,
+        {"_id": discrepancy_id, "status": "open"},
+        {
+            "$set": {
+                "status": "closed",
+                "resolution": body.resolution,
+                "closed_at": datetime.now(UTC),
+                "closed_by": caller.user_id,
+            }
+        },
+    )
+    if closed is None:
+        raise Conflict("the discrepancy is already closed")
+    return out(closed)
+
+
+@router.get("/deadlines", response_model=PageOut[Record], summary="Compliance deadlines")
+async def list_deadlines(
+    caller: CurrentCaller,
+    deadlines: DeadlineRepo,
+    page: Page,
+    status: Annotated[str | None, Query(pattern="^(open|done)$")] = None,
+    discrepancy_id: str | None = None,
+) -> PageOut[Record]:
+    caller.require(READERS)
+    query: dict[str, Any] = {}
+    if status:
+        query["status"] = status
+    if discrepancy_id:
+        query["discrepancy_id"] = discrepancy_id
+    sites = caller.sites()
+    if "*" not in sites:
+        query["site_id"] = {"$in": sorted(sites)}
+    result = await deadlines.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
+
+
+@router.post(
+    "/deadlines/{deadline_id}/done",
+    response_model=Record,
+    summary="Record that a deadline was met (e.g. the Form 106 was filed)",
+)
+async def complete_deadline(
+    deadline_id: str, body: DeadlineDoneIn, caller: CurrentCaller, deadlines: DeadlineRepo
+) -> Record:
+    doc = await load(deadlines, caller.tenant_id, deadline_id, "deadline")
+    caller.require(MANAGERS, doc["site_id"])
+    done = await deadlines.update(
+        caller.tenant_id,
+        {"_id": deadline_id, "status": "open"},
+        {
+            "$set": {
+                "status": "done",
+                "reference": body.reference,
+                "done_at": datetime.now(UTC),
+                "done_by": caller.user_id,
+            }
+        },
+    )
+    if done is None:
+        raise Conflict("the deadline is already done")
+    return out(done)

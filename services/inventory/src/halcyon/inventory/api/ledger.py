@@ -1,0 +1,762 @@
+"""The ledger: every movement of a controlled substance, append-only and hash-chained."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from halcyon.inventory.api.common import (
+    AUDITORS,
+    DISPENSERS,
+    HANDLERS,
+    MANAGERS,
+    READERS,
+    Appointments,
+    BalanceRepo,
+    DeadlineRepo,
+    DiscrepancyRepo,
+    DosingRepo,
+    LedgerRepo,
+    Record,
+    RegistrationRepo,
+    Staff,
+    StockPlace,
+    load,
+    out,
+    staff_at_site,
+    stock_place,
+    today,
+    writer,
+)
+from halcyon.inventory.api.compliance import open_discrepancy, start_theft_loss_deadlines
+from halcyon.inventory.domain import dosing, rules
+from halcyon.inventory.domain.chain import verify_chain
+from halcyon.inventory.domain.deadlines import RETENTION_DAYS, within_retention
+from halcyon.inventory.domain.models import (
+    AdjustmentIn,
+    CountIn,
+    DestructionIn,
+    DispenseIn,
+    InventoryIn,
+    ReceiptIn,
+    ReturnIn,
+    TransferIn,
+    WasteIn,
+)
+from halcyon.inventory.domain.substances import registration_covers
+from halcyon.inventory.posting import (
+    DosingClaim,
+    EntryDraft,
+    LedgerWriter,
+    Movement,
+    Posting,
+    balance_id,
+    entry_id,
+)
+from halcyon.shared.contracts.inventory import DoseDispensed
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.errors import Conflict, RuleViolation
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.mongo import OutboxEvent
+from halcyon.shared.service import Audit, Runtime
+from pydantic import BaseModel
+from uuid6 import uuid7
+
+router = APIRouter(tags=["ledger"])
+Writer = Annotated[LedgerWriter, Depends(writer)]
+Page = Annotated[PageParams, Depends(page_params)]
+SOURCE = "/halcyon/inventory"
+DOSING_STATUSES = {"checked_in", "started"}
+
+
+def movement(place: StockPlace, quantity_mg: float) -> Movement:
+    return Movement(
+        lot_id=place.lot["_id"],
+        location_id=place.location["_id"],
+        quantity_mg=quantity_mg,
+        registration_id=place.registration["_id"],
+        site_id=place.site_id,
+        product_id=place.product["_id"],
+        substance=place.product["substance"],
+        low_stock_threshold_mg=float(place.product.get("low_stock_threshold_mg") or 0),
+    )
+
+
+async def _place(
+    runtime: Runtime, caller: CurrentCaller, lot_id: str, location_id: str, roles: set[str]
+) -> StockPlace:
+    place = await stock_place(runtime, caller.tenant_id, lot_id, location_id)
+    caller.require(roles, place.site_id)
+    return place
+
+
+# -- receipt -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/receipts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Record,
+    summary="Receive stock into a locked location",
+)
+async def receive(
+    body: ReceiptIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer
+) -> Record:
+    """21 CFR 1304.22(a)(2)(iv): number of units received, date of receipt, supplier name,
+    address and DEA number; 21 CFR 1305.03: Schedule I-II only against a Form 222 / CSOS
+    order; 21 CFR 1304.11(b): a new registration takes its initial inventory first."""
+    place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS | MANAGERS)
+    registration_covers(
+        place.registration,
+        place.schedule,
+        body.received_on,
+        protocol_id=place.registration.get("protocol_id"),
+    )
+    rules.require_order_form(place.schedule, body.order_form_number)
+    if not place.registration.get("initial_inventory_on"):
+        raise RuleViolation(
+            "take the registration's initial inventory before receiving stock",
+            rule="21 CFR 1304.11(b)",
+        )
+    op_id = str(uuid7())
+    entry = EntryDraft(
+        place.registration["_id"],
+        {
+            "kind": "receipt",
+            **place.describe(),
+            "quantity_mg": body.quantity_mg,
+            "units": body.quantity_mg / float(place.product["strength_mg"]),
+            "received_on": body.received_on.isoformat(),
+            "order_form_number": body.order_form_number,
+            "supplier_name": place.lot["supplier_name"],
+            "supplier_dea_number": place.lot["supplier_dea_number"],
+            "recorded_by": caller.user_id,
+        },
+    )
+    posting = Posting(op_id, caller.tenant_id, [entry], credits=[movement(place, body.quantity_mg)])
+    [saved] = await ledger_writer.post(posting)
+    return out(saved)
+
+
+# -- dispense for a dosing session -------------------------------------------------------
+
+
+@router.post(
+    "/dispenses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Record,
+    summary="Dispense/administer a dose for a dosing appointment",
+)
+async def dispense(
+    body: DispenseIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger_writer: Writer,
+    appointments: Appointments,
+    staff: Staff,
+    dosing_sessions: DosingRepo,
+    audit: Audit,
+    request: Request,
+) -> Record:
+    """21 CFR 1304.22(c): each dispensing records the substance, form and strength, the
+    quantity, the person it was dispensed to, the date, and who administered it; 21 CFR
+    1306.03: ordered by a practitioner with a current DEA registration for the schedule."""
+    place = await _place(runtime, caller, body.lot_id, body.location_id, DISPENSERS)
+    now = datetime.now(UTC)
+    at = body.administered_at.astimezone(UTC) if body.administered_at else now
+    if at > now + timedelta(minutes=5):
+        raise RuleViolation("a dose cannot be recorded as administered in the future")
+    appointment = await appointments.get(caller.tenant_id, body.appointment_id)
+    if appointment is None:
+        raise RuleViolation(
+            f"scheduling has not told inventory about appointment {body.appointment_id}",
+            field="appointment_id",
+        )
+    if appointment["site_id"] != place.site_id:
+        raise RuleViolation("the appointment is at another site than this stock")
+    if appointment["status"] not in DOSING_STATUSES:
+        raise RuleViolation(
+            f"the appointment is {appointment['status']}; doses are dispensed for a checked-in"
+            " or started session"
+        )
+    on = at.date()
+    protocol_id = appointment.get("protocol_id")
+    registration_covers(place.registration, place.schedule, on, protocol_id=protocol_id)
+    rules.require_unexpired_lot(place.lot, on)
+    protocol = dosing.protocol_for(protocol_id, str(place.product["substance"]))
+    await staff_at_site(
+        staff, caller.tenant_id, body.administered_by, place.site_id, "administered_by"
+    )
+    await staff_at_site(staff, caller.tenant_id, body.witness_id, place.site_id, "witness_id")
+    if body.witness_id == body.administered_by:
+        raise RuleViolation(
+            "the witness must be someone other than who administers", field="witness_id"
+        )
+    prescriber = await staff.get(caller.tenant_id, body.prescriber_id)
+    rules.require_active_prescriber(prescriber, place.schedule, on)
+    session = await dosing_sessions.get(caller.tenant_id, body.appointment_id)
+    if body.supplemental:
+        if session is None or "initial" not in session:
+            raise RuleViolation("a supplemental dose follows an initial dose of this session")
+        initial = dosing.GivenDose(
+            float(session["initial"]["quantity_mg"]), session["initial"]["administered_at"]
+        )
+        dosing.check_supplemental_dose(protocol, initial, body.quantity_mg, at)
+    else:
+        if session is not None:
+            raise Conflict("this appointment already had its initial dose")
+        dosing.check_initial_dose(protocol, body.quantity_mg)
+
+    op_id = str(uuid7())
+    dispensed_id = entry_id(op_id, 0)
+    event = DoseDispensed(
+        ledger_entry_id=dispensed_id,
+        registration_id=place.registration["_id"],
+        site_id=place.site_id,
+        client_id=appointment["client_id"],
+        appointment_id=body.appointment_id,
+        substance=place.product["substance"],
+        product_id=place.product["_id"],
+        lot_id=place.lot["_id"],
+        quantity_mg=body.quantity_mg,
+        supplemental=body.supplemental,
+        administered_by=body.administered_by,
+        witness_id=body.witness_id,
+        prescriber_id=body.prescriber_id,
+        administered_at=at,
+    )
+    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=caller.tenant_id)
+    entry = EntryDraft(
+        place.registration["_id"],
+        {
+            "kind": "dispense",
+            **place.describe(),
+            "quantity_mg": body.quantity_mg,
+            "units": body.quantity_mg / float(place.product["strength_mg"]),
+            "client_id": appointment["client_id"],
+            "appointment_id": body.appointment_id,
+            "protocol_id": protocol_id,
+            "supplemental": body.supplemental,
+            "administered_by": body.administered_by,
+            "witness_id": body.witness_id,
+            "prescriber_id": body.prescriber_id,
+            "administered_at": at,
+            "recorded_by": caller.user_id,
+        },
+        [OutboxEvent(envelope, DoseDispensed.topic)],
+    )
+    claim = DosingClaim(
+        appointment_id=body.appointment_id,
+        kind="supplemental" if body.supplemental else "initial",
+        quantity_mg=body.quantity_mg,
+        administered_at=at,
+        entry_id=dispensed_id,
+    )
+    posting = Posting(
+        op_id, caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)], dosing=claim
+    )
+    [saved] = await ledger_writer.post(posting)
+    await audit.record(
+        caller,
+        action="create",
+        resource="inventory/dispense",
+        resource_id=dispensed_id,
+        client_id=appointment["client_id"],
+        site_id=place.site_id,
+        request=request,
+    )
+    return out(saved)
+
+
+# -- waste, destruction, return ----------------------------------------------------------
+
+
+@router.post(
+    "/wastes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Record,
+    summary="Waste part of a dose, witnessed by two others",
+)
+async def waste(
+    body: WasteIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer, staff: Staff
+) -> Record:
+    """21 CFR 1304.21(a) and 1317.95(d): wastage is recorded with quantity and method and
+    witnessed by two authorised employees other than the person wasting."""
+    place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS)
+    rules.require_two_witnesses(caller.user_id, body.witness_ids, "waste")
+    for witness in body.witness_ids:
+        await staff_at_site(staff, caller.tenant_id, witness, place.site_id, "witness_ids")
+    entry = EntryDraft(
+        place.registration["_id"],
+        {
+            "kind": "waste",
+            **place.describe(),
+            "quantity_mg": body.quantity_mg,
+            "method": body.method,
+            "reason": body.reason,
+            "witness_ids": body.witness_ids,
+            "dispense_entry_id": body.dispense_entry_id,
+            "wasted_by": caller.user_id,
+            "recorded_by": caller.user_id,
+        },
+    )
+    op = Posting(
+        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)]
+    )
+    [saved] = await ledger_writer.post(op)
+    return out(saved)
+
+
+@router.post(
+    "/destructions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Record,
+    summary="Destroy stock (DEA Form 41 data), witnessed by two others",
+)
+async def destroy(
+    body: DestructionIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger_writer: Writer,
+    staff: Staff,
+) -> Record:
+    """21 CFR 1317.95 / 1304.21(e): destruction is recorded on DEA Form 41 — the substance,
+    form, strength, quantity, method, date and place, and two witnesses who saw it."""
+    place = await _place(runtime, caller, body.lot_id, body.location_id, MANAGERS | HANDLERS)
+    rules.require_two_witnesses(caller.user_id, body.witness_ids, "destruction")
+    for witness in body.witness_ids:
+        await staff_at_site(staff, caller.tenant_id, witness, place.site_id, "witness_ids")
+    entry = EntryDraft(
+        place.registration["_id"],
+        {
+            "kind": "destruction",
+            **place.describe(),
+            "quantity_mg": body.quantity_mg,
+            "method": body.method,
+            "reason": body.reason,
+            "destroyed_on": body.destroyed_on.isoformat(),
+            "location_of_destruction": body.location_of_destruction,
+            "witness_ids": body.witness_ids,
+            "form_41_reference": body.form_41_reference,
+            "destroyed_by": caller.user_id,
+            "recorded_by": caller.user_id,
+        },
+    )
+    op = Posting(
+        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)]
+    )
+    [saved] = await ledger_writer.post(op)
+    return out(saved)
+
+
+@router.post(
+    "/returns",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Record,
+    summary="Return stock to a supplier",
+)
+async def return_to_supplier(
+    body: ReturnIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer
+) -> Record:
+    """21 CFR 1304.22(a)(2)(vii)-(ix) and 1305.03: distributions back to a supplier record
+    quantity, date and the recipient's DEA number; Schedule I-II need a Form 222/CSOS."""
+    place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS | MANAGERS)
+    rules.require_order_form(place.schedule, body.order_form_number)
+    entry = EntryDraft(
+        place.registration["_id"],
+        {
+            "kind": "return",
+            **place.describe(),
+            "quantity_mg": body.quantity_mg,
+            "returned_to": body.returned_to,
+            "returned_to_dea_number": body.returned_to_dea_number,
+            "order_form_number": body.order_form_number,
+            "recorded_by": caller.user_id,
+        },
+    )
+    op = Posting(
+        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)]
+    )
+    [saved] = await ledger_writer.post(op)
+    return out(saved)
+
+
+# -- transfer between sites --------------------------------------------------------------
+
+
+@router.post(
+    "/transfers",
+    status_code=status.HTTP_201_CREATED,
+    response_model=list[Record],
+    summary="Transfer stock to another site's registration (both ledgers record it)",
+)
+async def transfer(
+    body: TransferIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer
+) -> list[Record]:
+    """21 CFR 1304.22(a)(2)(iv),(vii): the sender records the distribution and the receiver
+    the receipt; 21 CFR 1305.03: Schedule I-II move between registrants on a Form 222/CSOS."""
+    source = await _place(runtime, caller, body.lot_id, body.from_location_id, HANDLERS | MANAGERS)
+    target = await stock_place(runtime, caller.tenant_id, body.lot_id, body.to_location_id)
+    if source.registration["_id"] == target.registration["_id"]:
+        raise RuleViolation("a transfer goes to another registration (another site)")
+    on = today()
+    registration_covers(
+        source.registration, source.schedule, on, protocol_id=source.registration.get("protocol_id")
+    )
+    registration_covers(
+        target.registration, target.schedule, on, protocol_id=target.registration.get("protocol_id")
+    )
+    rules.require_order_form(source.schedule, body.order_form_number)
+    op_id = str(uuid7())
+    out_id, in_id = entry_id(op_id, 0), entry_id(op_id, 1)
+    common: dict[str, Any] = {
+        "quantity_mg": body.quantity_mg,
+        "order_form_number": body.order_form_number,
+        "recorded_by": caller.user_id,
+    }
+    entries = [
+        EntryDraft(
+            source.registration["_id"],
+            {
+                "kind": "transfer_out",
+                **source.describe(),
+                **common,
+                "to_site_id": target.site_id,
+                "to_dea_number": target.registration["dea_number"],
+                "to_location_id": target.location["_id"],
+                "counterpart_entry_id": in_id,
+            },
+        ),
+        EntryDraft(
+            target.registration["_id"],
+            {
+                "kind": "transfer_in",
+                **target.describe(),
+                **common,
+                "from_site_id": source.site_id,
+                "from_dea_number": source.registration["dea_number"],
+                "from_location_id": source.location["_id"],
+                "counterpart_entry_id": out_id,
+            },
+        ),
+    ]
+    op = Posting(
+        op_id,
+        caller.tenant_id,
+        entries,
+        debits=[movement(source, body.quantity_mg)],
+        credits=[movement(target, body.quantity_mg)],
+    )
+    return [out(e) for e in await ledger_writer.post(op)]
+
+
+# -- adjustment --------------------------------------------------------------------------
+
+
+@router.post(
+    "/adjustments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Record,
+    summary="Adjust a balance (compliance officer only, with a reason)",
+)
+async def adjust(
+    body: AdjustmentIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer
+) -> Record:
+    """21 CFR 1304.21(a): the book changes only through an accountable record."""
+    place = await stock_place(runtime, caller.tenant_id, body.lot_id, body.location_id)
+    rules.require_adjusting_role(caller.roles_at(place.site_id))
+    entry = EntryDraft(
+        place.registration["_id"],
+        {
+            "kind": "adjustment",
+            **place.describe(),
+            "quantity_mg": abs(body.delta_mg),
+            "delta_mg": body.delta_mg,
+            "reason": body.reason,
+            "discrepancy_id": body.discrepancy_id,
+            "recorded_by": caller.user_id,
+        },
+    )
+    moved = movement(place, abs(body.delta_mg))
+    op = Posting(
+        str(uuid7()),
+        caller.tenant_id,
+        [entry],
+        debits=[moved] if body.delta_mg < 0 else [],
+        credits=[moved] if body.delta_mg > 0 else [],
+    )
+    [saved] = await ledger_writer.post(op)
+    return out(saved)
+
+
+# -- counts and inventories ---------------------------------------------------------------
+
+
+class CountOut(BaseModel):
+    entry: Record
+    discrepancy: Record | None = None
+    deadlines: list[Record] = []
+
+
+@router.post(
+    "/counts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CountOut,
+    summary="Record an opening/closing count; a difference from the book opens a discrepancy",
+)
+async def count(
+    body: CountIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger_writer: Writer,
+    balances: BalanceRepo,
+    discrepancies: DiscrepancyRepo,
+    deadlines: DeadlineRepo,
+) -> CountOut:
+    """21 CFR 1304.11(e)(3): exact counts for Schedule I-II; 21 CFR 1301.76(b): a suspected
+    theft or significant loss starts the DEA notice and Form 106 deadlines."""
+    place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS)
+    rules.require_exact_count(place.schedule, body.estimated)
+    balance = await balances.get(caller.tenant_id, balance_id(body.lot_id, body.location_id))
+    book = float(balance["qty_mg"]) if balance else 0.0
+    entry = EntryDraft(
+        place.registration["_id"],
+        {
+            "kind": "count",
+            "count_kind": body.kind,
+            **place.describe(),
+            "book_mg": book,
+            "counted_mg": body.counted_mg,
+            "difference_mg": round(body.counted_mg - book, 6),
+            "estimated": body.estimated,
+            "note": body.note,
+            "counted_by": caller.user_id,
+            "recorded_by": caller.user_id,
+        },
+    )
+    [saved] = await ledger_writer.post(Posting(str(uuid7()), caller.tenant_id, [entry]))
+    result = CountOut(entry=out(saved))
+    if abs(body.counted_mg - book) > 1e-9:
+        discrepancy = await open_discrepancy(
+            discrepancies,
+            caller.tenant_id,
+            site_id=place.site_id,
+            registration_id=place.registration["_id"],
+            lot_id=body.lot_id,
+            location_id=body.location_id,
+            expected=book,
+            counted=body.counted_mg,
+            suspected_theft_or_loss=body.suspected_theft_or_loss,
+            source_entry_id=saved["_id"],
+            opened_by=caller.user_id,
+        )
+        result.discrepancy = out(discrepancy)
+        if body.suspected_theft_or_loss:
+            started = await start_theft_loss_deadlines(
+                deadlines, caller.tenant_id, discrepancy, today()
+            )
+            result.deadlines = [out(d) for d in started]
+    return result
+
+
+@router.post(
+    "/registrations/{registration_id}/inventories",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CountOut,
+    summary="Take the initial inventory of a new registration, or the biennial inventory",
+)
+async def take_inventory(
+    registration_id: str,
+    body: InventoryIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger_writer: Writer,
+    registrations: RegistrationRepo,
+    balances: BalanceRepo,
+    discrepancies: DiscrepancyRepo,
+) -> CountOut:
+    """21 CFR 1304.11(b): an initial inventory when a registrant first handles controlled
+    substances (zero if none on hand); 21 CFR 1304.11(c): a new one at least every two
+    years; 21 CFR 1304.11(a),(e): date, opening/close of business, exact for I-II."""
+    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
+    caller.require(MANAGERS | HANDLERS, registration["site_id"])
+    places: list[StockPlace] = []
+    for item in body.items:
+        place = await stock_place(runtime, caller.tenant_id, item.lot_id, item.location_id)
+        if place.registration["_id"] != registration_id:
+            raise RuleViolation(f"location {item.location_id} belongs to another registration")
+        rules.require_exact_count(place.schedule, item.estimated)
+        places.append(place)
+    on = today()
+    rows: list[dict[str, Any]] = []
+    credits: list[Movement] = []
+    for item, place in zip(body.items, places, strict=True):
+        balance = await balances.get(caller.tenant_id, balance_id(item.lot_id, item.location_id))
+        book = float(balance["qty_mg"]) if balance else 0.0
+        rows.append(
+            {
+                **place.describe(),
+                "counted_mg": item.counted_mg,
+                "book_mg": book,
+                "estimated": item.estimated,
+            }
+        )
+        if body.kind == "initial" and item.counted_mg > 0:
+            credits.append(movement(place, item.counted_mg))
+    if body.kind == "initial":
+        claimed = await registrations.update(
+            caller.tenant_id,
+            {"_id": registration_id, "initial_inventory_on": None},
+            {"$set": {"initial_inventory_on": on.isoformat(), "last_inventory_on": on.isoformat()}},
+        )
+        if claimed is None:
+            raise Conflict("this registration already has its initial inventory")
+    elif not registration.get("initial_inventory_on"):
+        raise RuleViolation("take the initial inventory first", rule="21 CFR 1304.11(b)")
+    entry = EntryDraft(
+        registration_id,
+        {
+            "kind": "inventory",
+            "inventory_kind": body.kind,
+            "site_id": registration["site_id"],
+            "dea_number": registration["dea_number"],
+            "registrant_name": registration["registrant_name"],
+            "taken_on": on.isoformat(),
+            "taken_at": body.taken_at,
+            "items": rows,
+            "recorded_by": caller.user_id,
+        },
+    )
+    [saved] = await ledger_writer.post(
+        Posting(str(uuid7()), caller.tenant_id, [entry], credits=credits)
+    )
+    result = CountOut(entry=out(saved))
+    if body.kind == "biennial":
+        await registrations.update(
+            caller.tenant_id,
+            {"_id": registration_id},
+            {"$set": {"last_inventory_on": on.isoformat()}},
+        )
+        for row in rows:
+            if abs(row["counted_mg"] - row["book_mg"]) > 1e-9:
+                d = await open_discrepancy(
+                    discrepancies,
+                    caller.tenant_id,
+                    site_id=registration["site_id"],
+                    registration_id=registration_id,
+                    lot_id=row["lot_id"],
+                    location_id=row["location_id"],
+                    expected=row["book_mg"],
+                    counted=row["counted_mg"],
+                    suspected_theft_or_loss=False,
+                    source_entry_id=saved["_id"],
+                    opened_by=caller.user_id,
+                )
+                result.discrepancy = out(d)
+    return result
+
+
+# -- reading and verifying the ledger ------------------------------------------------------
+
+
+@router.get(
+    "/registrations/{registration_id}/ledger",
+    response_model=PageOut[Record],
+    summary="A registration's ledger entries",
+)
+async def list_ledger(
+    registration_id: str,
+    caller: CurrentCaller,
+    registrations: RegistrationRepo,
+    ledger: LedgerRepo,
+    page: Page,
+    audit: Audit,
+    request: Request,
+) -> PageOut[Record]:
+    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
+    caller.require(READERS, registration["site_id"])
+    result = await ledger.page(
+        caller.tenant_id,
+        {"registration_id": registration_id},
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    await audit.record(
+        caller,
+        action="read",
+        resource="inventory/ledger",
+        resource_id=registration_id,
+        site_id=registration["site_id"],
+        request=request,
+    )
+    return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
+
+
+class BrokenEntry(BaseModel):
+    entry_id: str
+    seq: int
+    reason: str
+
+
+class ChainVerification(BaseModel):
+    registration_id: str
+    entries_checked: int
+    intact: bool
+    head_hash: str
+    first_broken: BrokenEntry | None = None
+
+
+@router.get(
+    "/registrations/{registration_id}/ledger/verify",
+    response_model=ChainVerification,
+    summary="Walk the hash chain; name the first entry that was altered, removed or moved",
+)
+async def verify_ledger(
+    registration_id: str,
+    caller: CurrentCaller,
+    registrations: RegistrationRepo,
+    ledger: LedgerRepo,
+) -> ChainVerification:
+    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
+    caller.require(AUDITORS, registration["site_id"])
+    report = verify_chain(await ledger.chain(caller.tenant_id, registration_id))
+    broken = report.first_break
+    return ChainVerification(
+        registration_id=registration_id,
+        entries_checked=report.entries_checked,
+        intact=report.intact,
+        head_hash=report.head_hash,
+        first_broken=BrokenEntry(entry_id=broken.entry_id, seq=broken.seq, reason=broken.reason)
+        if broken
+        else None,
+    )
+
+
+@router.delete(
+    "/ledger/{entry_id}",
+    response_model=Record,
+    summary="Archive a ledger entry (refused for records younger than two years)",
+)
+async def archive_entry(entry_id: str, caller: CurrentCaller, ledger: LedgerRepo) -> Record:
+    """21 CFR 1304.04(a): every record is kept and available for at least two years.
+    Older entries are archived (hidden from day-to-day views), never physically removed,
+    so the hash chain still verifies."""
+    entry = await load(ledger, caller.tenant_id, entry_id, "ledger entry")
+    caller.require(AUDITORS, entry.get("site_id"))
+    recorded_at: datetime = entry["recorded_at"]
+    if within_retention(recorded_at):
+        keep_until: date = (recorded_at + timedelta(days=RETENTION_DAYS)).date()
+        raise RuleViolation(
+            f"ledger records are kept for two years: this one cannot be deleted or archived"
+            f" before {keep_until}",
+            rule="21 CFR 1304.04(a)",
+        )
+    archived = await ledger.update(
+        caller.tenant_id,
+        {"_id": entry_id},
+        {"$set": {"archived_at": datetime.now(UTC), "archived_by": caller.user_id}},
+    )
+    assert archived is not None
+    return out(archived)

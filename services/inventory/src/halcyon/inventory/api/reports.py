@@ -1,0 +1,305 @@
+"""Reports for DEA inspection: dispensing log, biennial inventory, per-lot history.
+
+21 CFR 1304.04(h): Schedule I-II records are kept separately from all others, so a
+report asks for one schedule group and contains nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from halcyon.inventory import reporting
+from halcyon.inventory.api.common import (
+    AUDITORS,
+    Clients,
+    LedgerRepo,
+    LotRepo,
+    RegistrationRepo,
+    Staff,
+    load,
+)
+from halcyon.inventory.domain.substances import covers
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.mongo import Document
+from halcyon.shared.service import Audit
+
+router = APIRouter(tags=["reports"])
+ScheduleGroup = Literal["I-II", "III-V"]
+Format = Literal["csv", "pdf", "json"]
+GROUPS: dict[str, list[str]] = {"I-II": ["I", "II"], "III-V": ["III", "IV", "V"]}
+SIGNS = {
+    "receipt": 1,
+    "transfer_in": 1,
+    "dispense": -1,
+    "waste": -1,
+    "destruction": -1,
+    "return": -1,
+    "transfer_out": -1,
+}
+
+
+def _render(
+    fmt: Format,
+    name: str,
+    title: str,
+    subtitle: str,
+    columns: tuple[reporting.Column, ...],
+    rows: list[dict[str, Any]],
+) -> Response:
+    if fmt == "json":
+        return JSONResponse(
+            {
+                "title": title,
+                "subtitle": subtitle,
+                "columns": [{"key": c.key, "title": c.title} for c in columns],
+                "rows": [{c.key: reporting._text(r.get(c.key)) for c in columns} for r in rows],
+            }
+        )
+    if fmt == "csv":
+        body, media = reporting.to_csv(columns, rows), "text/csv"
+    else:
+        body, media = reporting.to_pdf(title, subtitle, columns, rows), "application/pdf"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
+
+
+def _staff_name(member: Document | None, staff_id: str) -> str:
+    if member is None:
+        return staff_id
+    return f"{member.get('display_name', staff_id)} ({staff_id})"
+
+
+@router.get(
+    "/registrations/{registration_id}/reports/dispensing-log",
+    summary="Dispensing log with every 21 CFR 1304.22(c) field (CSV, PDF or JSON)",
+)
+async def dispensing_log(
+    registration_id: str,
+    caller: CurrentCaller,
+    registrations: RegistrationRepo,
+    ledger: LedgerRepo,
+    clients: Clients,
+    staff: Staff,
+    audit: Audit,
+    request: Request,
+    schedules: ScheduleGroup,
+    format: Format = "csv",
+    from_date: Annotated[date | None, Query()] = None,
+    to_date: Annotated[date | None, Query()] = None,
+) -> Response:
+    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
+    caller.require(AUDITORS, registration["site_id"])
+    query: dict[str, Any] = {
+        "registration_id": registration_id,
+        "kind": "dispense",
+        "schedule": {"$in": GROUPS[schedules]},
+    }
+    window: dict[str, datetime] = {}
+    if from_date:
+        window["$gte"] = datetime.combine(from_date, time.min, tzinfo=UTC)
+    if to_date:
+        window["$lte"] = datetime.combine(to_date, time.max, tzinfo=UTC)
+    if window:
+        query["administered_at"] = window
+    entries = await ledger.find(caller.tenant_id, query, sort=[("seq", 1)])
+    people: dict[str, Document | None] = {}
+    rows = []
+    for e in entries:
+        if e.get("schedule") not in GROUPS[schedules]:
+            continue  # belt and braces: never mix schedule groups (21 CFR 1304.04(h))
+        client = await clients.get(caller.tenant_id, e["client_id"])
+        for who in (e["administered_by"], e["witness_id"], e["prescriber_id"]):
+            if who not in people:
+                people[who] = await staff.get(caller.tenant_id, who)
+        prescriber = people[e["prescriber_id"]]
+        rows.append(
+            {
+                "registrant_dea_number": e["dea_number"],
+                "dispensed_on": e["administered_at"],
+                "substance": e["substance"],
+                "schedule": e["schedule"],
+                "form": e["form"],
+                "strength_mg": e["strength_mg"],
+                "units_per_container": e["units_per_container"],
+                "lot_number": e["lot_number"],
+                "quantity_mg": e["quantity_mg"],
+                "units": e["units"],
+                "client_name": f"{client['given_name']} {client['family_name']}"
+                if client
+                else f"(client {e['client_id']})",
+                "client_address": _address(client),
+                "administered_by": _staff_name(people[e["administered_by"]], e["administered_by"]),
+                "witness": _staff_name(people[e["witness_id"]], e["witness_id"]),
+                "prescriber": _staff_name(prescriber, e["prescriber_id"]),
+                "prescriber_dea_number": _dea_number(prescriber, e["schedule"]),
+                "appointment_id": e.get("appointment_id"),
+                "supplemental": e.get("supplemental", False),
+                "entry_id": e["_id"],
+            }
+        )
+    await audit.record(
+        caller,
+        action="export",
+        resource="inventory/dispensing-log",
+        resource_id=registration_id,
+        site_id=registration["site_id"],
+        request=request,
+    )
+    subtitle = (
+        f"{registration['registrant_name']} · DEA {registration['dea_number']} · Schedules"
+        f" {schedules} · {from_date or 'start'} to {to_date or 'today'}"
+    )
+    return _render(
+        format,
+        f"dispensing-log-{schedules}",
+        "Controlled-substance dispensing log",
+        subtitle,
+        reporting.DISPENSING_LOG,
+        rows,
+    )
+
+
+def _address(client: Document | None) -> str:
+    if not client or not client.get("address"):
+        return "(not on file)"
+    address = client["address"]
+    if isinstance(address, dict):
+        return ", ".join(str(v) for v in address.values() if v)
+    return str(address)
+
+
+def _dea_number(member: Document | None, schedule: str) -> str:
+    for registration in (member or {}).get("dea_registrations", []):
+        if covers(list(registration.get("schedules", [])), schedule):
+            return str(registration["number"])
+    return ""
+
+
+@router.get(
+    "/registrations/{registration_id}/reports/biennial-inventory",
+    summary="The latest initial/biennial inventory (21 CFR 1304.11) as CSV, PDF or JSON",
+)
+async def biennial_inventory(
+    registration_id: str,
+    caller: CurrentCaller,
+    registrations: RegistrationRepo,
+    ledger: LedgerRepo,
+    schedules: ScheduleGroup,
+    format: Format = "csv",
+) -> Response:
+    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
+    caller.require(AUDITORS, registration["site_id"])
+    latest = await ledger.find(
+        caller.tenant_id,
+        {"registration_id": registration_id, "kind": "inventory"},
+        sort=[("seq", -1)],
+        limit=1,
+    )
+    rows = []
+    taken = "none taken yet"
+    if latest:
+        inventory = latest[0]
+        taken = f"{inventory['inventory_kind']} inventory of {inventory['taken_on']}"
+        for item in inventory["items"]:
+            if item["schedule"] not in GROUPS[schedules]:
+                continue
+            per_container = float(item["strength_mg"]) * float(item["units_per_container"])
+            rows.append(
+                {
+                    **item,
+                    "registrant_dea_number": inventory["dea_number"],
+                    "taken_on": inventory["taken_on"],
+                    "taken_at": f"{inventory['taken_at']} of business",
+                    "units": float(item["counted_mg"]) / float(item["strength_mg"]),
+                    "containers": float(item["counted_mg"]) / per_container,
+                }
+            )
+    subtitle = (
+        f"{registration['registrant_name']} · DEA {registration['dea_number']} · Schedules"
+        f" {schedules} · {taken}"
+    )
+    return _render(
+        format,
+        f"inventory-{schedules}",
+        "Controlled-substance inventory",
+        subtitle,
+        reporting.BIENNIAL_INVENTORY,
+        rows,
+    )
+
+
+@router.get(
+    "/lots/{lot_id}/history",
+    summary="Every ledger entry that moved or counted one lot (CSV, PDF or JSON)",
+)
+async def lot_history(
+    lot_id: str,
+    caller: CurrentCaller,
+    lots: LotRepo,
+    ledger: LedgerRepo,
+    format: Format = "csv",
+) -> Response:
+    caller.require(AUDITORS)
+    lot = await load(lots, caller.tenant_id, lot_id, "lot")
+    entries = await ledger.find(
+        caller.tenant_id, {"lot_id": lot_id}, sort=[("recorded_at", 1), ("seq", 1)]
+    )
+    sites = caller.sites()
+    rows = []
+    for e in entries:
+        if "*" not in sites and e.get("site_id") not in sites:
+            continue
+        kind = e["kind"]
+        if kind == "adjustment":
+            change: float | None = float(e["delta_mg"])
+        elif kind in SIGNS:
+            change = SIGNS[kind] * float(e["quantity_mg"])
+        else:
+            change = None
+        rows.append(
+            {
+                "recorded_at": e["recorded_at"],
+                "seq": e["seq"],
+                "registrant_dea_number": e.get("dea_number"),
+                "kind": kind if kind != "count" else f"count ({e.get('count_kind')})",
+                "substance": e.get("substance"),
+                "schedule": e.get("schedule"),
+                "lot_number": e.get("lot_number"),
+                "location_name": e.get("location_name"),
+                "change_mg": change,
+                "detail": _detail(e),
+                "recorded_by": e.get("recorded_by"),
+                "entry_id": e["_id"],
+            }
+        )
+    return _render(
+        format,
+        f"lot-{lot['lot_number']}",
+        f"Lot history: {lot['lot_number']}",
+        f"Lot {lot['lot_number']}, expires {lot['expires_on']}",
+        reporting.LOT_HISTORY,
+        rows,
+    )
+
+
+def _detail(entry: Document) -> str:
+    kind = entry["kind"]
+    if kind == "receipt":
+        return f"order {entry.get('order_form_number') or '-'} from {entry.get('supplier_name')}"
+    if kind == "dispense":
+        return f"appointment {entry.get('appointment_id')}, client {entry.get('client_id')}"
+    if kind in {"waste", "destruction"}:
+        return f"{entry.get('method')}; witnesses {', '.join(entry.get('witness_ids', []))}"
+    if kind == "count":
+        return f"book {entry.get('book_mg'):g} mg, counted {entry.get('counted_mg'):g} mg"
+    if kind == "adjustment":
+        return str(entry.get("reason"))
+    if kind.startswith("transfer"):
+        return f"counterpart {entry.get('counterpart_entry_id')}"
+    return ""

@@ -1,0 +1,95 @@
+"""Inventory's read models, fed by identity, scheduling and clinical events.
+
+Each handler upserts the whole state it was sent, keyed by the aggregate id and
+guarded by the event's version (or time) so that a late, older event never
+overwrites a newer one. Re-applying the same event changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from halcyon.inventory.store import AppointmentBook, ClientDirectory, SiteDirectory, StaffDirectory
+from halcyon.shared.contracts.clinical import ClientRegistered
+from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
+from halcyon.shared.contracts.scheduling import AppointmentChanged
+from halcyon.shared.kafka import Delivery, EventConsumer
+from halcyon.shared.mongo import DuplicateRecord, TenantRepository
+from halcyon.shared.service import ServiceRuntime
+
+
+async def _upsert_if_newer(
+    repo: TenantRepository,
+    tenant_id: str,
+    record_id: str,
+    order_field: str,
+    order_value: Any,
+    state: dict[str, Any],
+) -> None:
+    # DuplicateRecord: a newer state is already stored, so the upsert found no older one
+    # to replace and tried to insert a second document with the same id.
+    with contextlib.suppress(DuplicateRecord):
+        await repo.update(
+            tenant_id,
+            {"_id": record_id, order_field: {"$lte": order_value}},
+            {"$set": {**state, order_field: order_value}},
+            upsert=True,
+        )
+
+
+def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+    sites = runtime.repo(SiteDirectory)
+    staff = runtime.repo(StaffDirectory)
+    appointments = runtime.repo(AppointmentBook)
+    clients = runtime.repo(ClientDirectory)
+
+    @consumer.handles(SiteChanged)
+    async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
+        state = event.model_dump(mode="json", exclude={"site_id"})
+        await _upsert_if_newer(
+            sites, delivery.envelope.tenantid, event.site_id, "event_time", _time(delivery), state
+        )
+
+    @consumer.handles(StaffMemberChanged)
+    async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
+        state = event.model_dump(mode="json", exclude={"staff_id", "licences"})
+        await _upsert_if_newer(
+            staff, delivery.envelope.tenantid, event.staff_id, "event_time", _time(delivery), state
+        )
+
+    @consumer.handles(AppointmentChanged)
+    async def appointment_changed(event: AppointmentChanged, delivery: Delivery) -> None:
+        state = event.model_dump(mode="json", exclude={"appointment_id", "version"})
+        await _upsert_if_newer(
+            appointments,
+            delivery.envelope.tenantid,
+            event.appointment_id,
+            "version",
+            event.version,
+            state,
+        )
+
+    @consumer.handles(ClientRegistered)
+    async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
+        # Only what a dispensing record needs (21 CFR 1304.22(c)): the name (and the
+        # address, once clinical's contract carries one).
+        state = {
+            "given_name": event.given_name,
+            "family_name": event.family_name,
+            "home_site_id": event.home_site_id,
+            "address": getattr(event, "address", None),
+        }
+        await _upsert_if_newer(
+            clients,
+            delivery.envelope.tenantid,
+            event.client_id,
+            "event_time",
+            _time(delivery),
+            state,
+        )
+
+
+def _time(delivery: Delivery) -> datetime:
+    return delivery.envelope.time

@@ -1,0 +1,377 @@
+"""Posting to the ledger without multi-document transactions (ADR 0500).
+
+One business operation (a dispense, a receipt, a transfer…) touches several
+documents: balances, one or two ledger chains, maybe a dosing session. Each step
+is a single-document conditional write, and a ``postings`` document keyed by the
+operation id records what the operation is, so a crash at any point is repaired:
+
+1. ``postings`` insert, state ``pending`` (what will be debited, credited, appended).
+2. claim the dosing slot (initial dose: insert keyed by appointment; supplemental:
+   conditional set) — refused if already taken.
+3. reserve every debit: ``{_id: balance, qty_mg: {$gte: q}}`` → ``$inc -q`` and
+   ``$push holds: op``. The condition is why a balance can never go negative.
+4. compare-and-set ``pending → appending``: the point of no return.
+5. append each ledger entry: insert ``seq = head + 1`` under a unique
+   ``(tenant, registration, seq)`` index; a duplicate means someone else appended
+   first, so re-read the head and retry. The entry id is derived from the
+   operation, so a repeated append finds the entry instead of duplicating it.
+6. apply credits (``credited: {$ne: op}`` → ``$inc +q``), release holds, ``done``.
+
+Recovery (at start-up and periodically) takes operations older than a grace
+period: ``pending`` ones are rolled back (holds released, dosing claim undone) —
+the caller never got a success, so nothing is recorded; ``appending`` ones are
+rolled forward (steps 5-6 again, all idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from halcyon.inventory.domain.chain import GENESIS, entry_hash, truncate_to_millis
+from halcyon.inventory.store import Balances, DosingSessions, Ledger, Postings
+from halcyon.shared.contracts.inventory import StockLow
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.errors import Conflict, Unavailable
+from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
+
+log = logging.getLogger("halcyon.inventory.posting")
+SOURCE = "/halcyon/inventory"
+APPEND_ATTEMPTS = 200
+
+
+def balance_id(lot_id: str, location_id: str) -> str:
+    return f"{lot_id}@{location_id}"
+
+
+@dataclass(frozen=True)
+class Movement:
+    lot_id: str
+    location_id: str
+    quantity_mg: float
+    registration_id: str
+    site_id: str
+    product_id: str
+    substance: str
+    low_stock_threshold_mg: float = 0.0
+
+    @property
+    def balance_id(self) -> str:
+        return balance_id(self.lot_id, self.location_id)
+
+
+@dataclass
+class EntryDraft:
+    registration_id: str
+    body: dict[str, Any]
+    events: list[OutboxEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DosingClaim:
+    appointment_id: str
+    kind: str  # initial | supplemental
+    quantity_mg: float
+    administered_at: datetime
+    entry_id: str
+
+
+@dataclass
+class Posting:
+    op_id: str
+    tenant_id: str
+    entries: list[EntryDraft]
+    debits: list[Movement] = field(default_factory=list)
+    credits: list[Movement] = field(default_factory=list)
+    dosing: DosingClaim | None = None
+
+    def entry_id(self, index: int) -> str:
+        return entry_id(self.op_id, index)
+
+
+def entry_id(op_id: str, index: int) -> str:
+    return f"{op_id}-{index}"
+
+
+def _movement_doc(m: Movement) -> Document:
+    return {
+        "lot_id": m.lot_id,
+        "location_id": m.location_id,
+        "quantity_mg": m.quantity_mg,
+        "registration_id": m.registration_id,
+        "site_id": m.site_id,
+        "product_id": m.product_id,
+        "substance": m.substance,
+        "low_stock_threshold_mg": m.low_stock_threshold_mg,
+    }
+
+
+def _movement(doc: Document) -> Movement:
+    return Movement(**{k: doc[k] for k in Movement.__dataclass_fields__})
+
+
+def _entry_doc(draft: EntryDraft) -> Document:
+    return {
+        "registration_id": draft.registration_id,
+        "body": draft.body,
+        "events": [
+            {"topic": e.topic, "envelope": e.envelope.model_dump(mode="json")} for e in draft.events
+        ],
+    }
+
+
+def _draft(doc: Document) -> EntryDraft:
+    return EntryDraft(
+        registration_id=doc["registration_id"],
+        body=dict(doc["body"]),
+        events=[
+            OutboxEvent(EventEnvelope.model_validate(e["envelope"]), e["topic"])
+            for e in doc["events"]
+        ],
+    )
+
+
+class LedgerWriter:
+    def __init__(
+        self,
+        postings: Postings,
+        balances: Balances,
+        ledger: Ledger,
+        dosing: DosingSessions,
+    ) -> None:
+        self._postings = postings
+        self._balances = balances
+        self._ledger = ledger
+        self._dosing = dosing
+
+    # -- the request path -------------------------------------------------------------
+    async def post(self, posting: Posting) -> list[Document]:
+        tenant = posting.tenant_id
+        now = datetime.now(UTC)
+        await self._postings.insert(
+            tenant,
+            {
+                "_id": posting.op_id,
+                "state": "pending",
+                "created_at": now,
+                "debits": [_movement_doc(m) for m in posting.debits],
+                "credits": [_movement_doc(m) for m in posting.credits],
+                "entries": [_entry_doc(d) for d in posting.entries],
+                "dosing": _dosing_doc(posting.dosing),
+            },
+        )
+        try:
+            await self._claim_dosing(tenant, posting.op_id, posting.dosing)
+            alerts = await self._reserve(tenant, posting.op_id, posting.debits)
+        except Conflict:
+            await self._roll_back(tenant, posting.op_id)
+            raise
+        if alerts and posting.entries:
+            posting.entries[0].events.extend(alerts)
+        advanced = await self._postings.update(
+            tenant,
+            {"_id": posting.op_id, "state": "pending"},
+            {"$set": {"state": "appending", "entries": [_entry_doc(d) for d in posting.entries]}},
+        )
+        if advanced is None:
+            # Recovery judged this operation abandoned and rolled it back; undo whatever
+            # this request reserved after that (every undo step is idempotent).
+            op = await self._postings.get(tenant, posting.op_id)
+            if op is not None:
+                await self._undo(tenant, op)
+            raise Unavailable("the operation took too long and was undone; please retry")
+        return await self._finish(advanced)
+
+    async def _claim_dosing(self, tenant: str, op_id: str, claim: DosingClaim | None) -> None:
+        if claim is None:
+            return
+        given = {
+            "op": op_id,
+            "entry_id": claim.entry_id,
+            "quantity_mg": claim.quantity_mg,
+            "administered_at": claim.administered_at,
+        }
+        if claim.kind == "initial":
+            try:
+                await self._dosing.insert(tenant, {"_id": claim.appointment_id, "initial": given})
+            except DuplicateRecord:
+                raise Conflict(
+                    "this appointment already had its initial dose",
+                    appointment_id=claim.appointment_id,
+                ) from None
+            return
+        taken = await self._dosing.update(
+            tenant,
+            {
+                "_id": claim.appointment_id,
+                "initial": {"$exists": True},
+                "supplemental": {"$exists": False},
+            },
+            {"$set": {"supplemental": given}},
+        )
+        if taken is None:
+            raise Conflict(
+                "this appointment has no initial dose or already had its supplemental dose",
+                appointment_id=claim.appointment_id,
+            )
+
+    async def _reserve(self, tenant: str, op_id: str, debits: list[Movement]) -> list[OutboxEvent]:
+        alerts: list[OutboxEvent] = []
+        for m in debits:
+            after = await self._balances.update(
+                tenant,
+                {"_id": m.balance_id, "qty_mg": {"$gte": m.quantity_mg}},
+                {"$inc": {"qty_mg": -m.quantity_mg}, "$push": {"holds": op_id}},
+            )
+            if after is None:
+                raise Conflict(
+                    f"insufficient stock: lot {m.lot_id} at location {m.location_id} holds less"
+                    f" than {m.quantity_mg:g} mg",
+                    lot_id=m.lot_id,
+                    location_id=m.location_id,
+                )
+            remaining = float(after["qty_mg"])
+            threshold = m.low_stock_threshold_mg
+            if threshold > 0 and remaining < threshold <= remaining + m.quantity_mg:
+                event = StockLow(
+                    lot_id=m.lot_id,
+                    site_id=m.site_id,
+                    product_id=m.product_id,
+                    substance=m.substance,
+                    balance=remaining,
+                    threshold=threshold,
+                )
+                envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
+                alerts.append(OutboxEvent(envelope, StockLow.topic))
+        return alerts
+
+    async def _finish(self, op: Document) -> list[Document]:
+        tenant = op["tenant_id"]
+        appended = []
+        for index, raw in enumerate(op["entries"]):
+            appended.append(await self._append(tenant, entry_id(op["_id"], index), _draft(raw)))
+        for raw in op["credits"]:
+            m = _movement(raw)
+            # DuplicateRecord: already credited by an earlier attempt (no match → insert).
+            with contextlib.suppress(DuplicateRecord):
+                await self._balances.update(
+                    tenant,
+                    {"_id": m.balance_id, "credited": {"$ne": op["_id"]}},
+                    {
+                        "$inc": {"qty_mg": m.quantity_mg},
+                        "$push": {"credited": op["_id"]},
+                        "$setOnInsert": {
+                            "lot_id": m.lot_id,
+                            "location_id": m.location_id,
+                            "registration_id": m.registration_id,
+                            "site_id": m.site_id,
+                            "product_id": m.product_id,
+                            "holds": [],
+                        },
+                    },
+                    upsert=True,
+                )
+        for raw in op["debits"]:
+            m = _movement(raw)
+            await self._balances.update(
+                tenant, {"_id": m.balance_id, "holds": op["_id"]}, {"$pull": {"holds": op["_id"]}}
+            )
+        await self._postings.update(
+            tenant, {"_id": op["_id"]}, {"$set": {"state": "done", "done_at": datetime.now(UTC)}}
+        )
+        return appended
+
+    async def _append(self, tenant: str, entry_id: str, draft: EntryDraft) -> Document:
+        for attempt in range(APPEND_ATTEMPTS):
+            existing = await self._ledger.get(tenant, entry_id)
+            if existing is not None:
+                return existing
+            head = await self._ledger.head(tenant, draft.registration_id)
+            doc: Document = {
+                **draft.body,
+                "_id": entry_id,
+                "tenant_id": tenant,
+                "registration_id": draft.registration_id,
+                "seq": (int(head["seq"]) + 1) if head else 1,
+                "prev_hash": head["hash"] if head else GENESIS,
+                "recorded_at": truncate_to_millis(datetime.now(UTC)),
+            }
+            doc["hash"] = entry_hash(doc)
+            try:
+                return await self._ledger.insert(tenant, doc, draft.events)
+            except DuplicateRecord:
+                # Another entry took this sequence number (or this entry landed meanwhile).
+                await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))
+        raise Unavailable("the ledger is too busy to append right now; please retry")
+
+    # -- undo and recovery -------------------------------------------------------------
+    async def _roll_back(self, tenant: str, op_id: str) -> None:
+        op = await self._postings.update(
+            tenant,
+            {"_id": op_id, "state": {"$in": ["pending", "rolling_back"]}},
+            {"$set": {"state": "rolling_back"}},
+        )
+        if op is None:
+            return
+        await self._undo(tenant, op)
+        await self._postings.update(
+            tenant, {"_id": op_id}, {"$set": {"state": "rolled_back", "done_at": datetime.now(UTC)}}
+        )
+
+    async def _undo(self, tenant: str, op: Document) -> None:
+        op_id = op["_id"]
+        for raw in op["debits"]:
+            m = _movement(raw)
+            await self._balances.update(
+                tenant,
+                {"_id": m.balance_id, "holds": op_id},
+                {"$inc": {"qty_mg": m.quantity_mg}, "$pull": {"holds": op_id}},
+            )
+        dosing = op.get("dosing")
+        if dosing:
+            if dosing["kind"] == "initial":
+                await self._dosing.delete(
+                    tenant, {"_id": dosing["appointment_id"], "initial.op": op_id}
+                )
+            else:
+                await self._dosing.update(
+                    tenant,
+                    {"_id": dosing["appointment_id"], "supplemental.op": op_id},
+                    {"$unset": {"supplemental": ""}},
+                )
+
+    async def recover(self, grace: timedelta) -> dict[str, int]:
+        """Finish or undo operations a crash left behind (older than ``grace``)."""
+        before = datetime.now(UTC) - grace
+        outcome = {"rolled_back": 0, "rolled_forward": 0}
+        for op in await self._postings.stale(before, ["pending", "rolling_back", "appending"]):
+            tenant = op["tenant_id"]
+            try:
+                if op["state"] == "appending":
+                    await self._finish(op)
+                    outcome["rolled_forward"] += 1
+                else:
+                    await self._roll_back(tenant, op["_id"])
+                    outcome["rolled_back"] += 1
+            except Exception:
+                log.exception("could not recover ledger operation %s", op["_id"])
+        if any(outcome.values()):
+            log.warning("ledger recovery: %s", outcome)
+        return outcome
+
+
+def _dosing_doc(claim: DosingClaim | None) -> Document | None:
+    if claim is None:
+        return None
+    return {
+        "appointment_id": claim.appointment_id,
+        "kind": claim.kind,
+        "quantity_mg": claim.quantity_mg,
+        "administered_at": claim.administered_at,
+        "entry_id": claim.entry_id,
+    }

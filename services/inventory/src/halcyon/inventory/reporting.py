@@ -1,0 +1,151 @@
+"""Report rendering: rows → CSV or PDF. No I/O; the API decides what goes in.
+
+The column lists are the regulation: a report that drops a column fails its test.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from reportlab.lib import colors  # type: ignore[import-untyped]
+from reportlab.lib.pagesizes import landscape, letter  # type: ignore[import-untyped]
+from reportlab.lib.styles import getSampleStyleSheet  # type: ignore[import-untyped]
+from reportlab.lib.units import inch  # type: ignore[import-untyped]
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+
+
+# 21 CFR 1304.22(c) (dispensing by a practitioner) with the product facts of
+# 1304.22(a)(2)(i)-(iii): substance, finished form, units per commercial container.
+DISPENSING_LOG = (
+    Column("registrant_dea_number", "Registrant DEA number"),
+    Column("dispensed_on", "Date dispensed"),
+    Column("substance", "Substance"),
+    Column("schedule", "Schedule"),
+    Column("form", "Finished form"),
+    Column("strength_mg", "Strength (mg)"),
+    Column("units_per_container", "Units per container"),
+    Column("lot_number", "Lot"),
+    Column("quantity_mg", "Quantity dispensed (mg)"),
+    Column("units", "Units dispensed"),
+    Column("client_name", "Dispensed to (name)"),
+    Column("client_address", "Dispensed to (address)"),
+    Column("administered_by", "Dispensed/administered by"),
+    Column("witness", "Witness"),
+    Column("prescriber", "Prescriber"),
+    Column("prescriber_dea_number", "Prescriber DEA number"),
+    Column("appointment_id", "Appointment"),
+    Column("supplemental", "Supplemental dose"),
+    Column("entry_id", "Ledger entry"),
+)
+
+# 21 CFR 1304.11(e)(3): substance, each finished form and strength, units per container,
+# number of containers (or exact count for I-II); 1304.11(a): date, opening/close of business.
+BIENNIAL_INVENTORY = (
+    Column("registrant_dea_number", "Registrant DEA number"),
+    Column("taken_on", "Date taken"),
+    Column("taken_at", "Opening/close of business"),
+    Column("substance", "Substance"),
+    Column("schedule", "Schedule"),
+    Column("form", "Finished form"),
+    Column("strength_mg", "Strength (mg)"),
+    Column("units_per_container", "Units per container"),
+    Column("containers", "Containers"),
+    Column("units", "Units"),
+    Column("counted_mg", "Quantity (mg)"),
+    Column("estimated", "Estimated"),
+    Column("lot_number", "Lot"),
+    Column("location_name", "Location"),
+)
+
+LOT_HISTORY = (
+    Column("recorded_at", "Recorded at"),
+    Column("seq", "Seq"),
+    Column("registrant_dea_number", "Registrant DEA number"),
+    Column("kind", "Entry"),
+    Column("substance", "Substance"),
+    Column("schedule", "Schedule"),
+    Column("lot_number", "Lot"),
+    Column("location_name", "Location"),
+    Column("change_mg", "Change (mg)"),
+    Column("detail", "Detail"),
+    Column("recorded_by", "Recorded by"),
+    Column("entry_id", "Ledger entry"),
+)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def to_csv(columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([c.title for c in columns])
+    for row in rows:
+        writer.writerow([_text(row.get(c.key)) for c in columns])
+    return buffer.getvalue().encode()
+
+
+def to_pdf(
+    title: str, subtitle: str, columns: Sequence[Column], rows: Sequence[Mapping[str, Any]]
+) -> bytes:
+    buffer = io.BytesIO()
+    # Uncompressed page streams: the text stays searchable by tools and by our tests.
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=landscape(letter),
+        leftMargin=0.4 * inch,
+        rightMargin=0.4 * inch,
+        topMargin=0.5 * inch,
+        bottomMargin=0.5 * inch,
+        title=title,
+        pageCompression=0,
+    )
+    styles = getSampleStyleSheet()
+    cell = styles["BodyText"].clone("cell", fontSize=6, leading=7)
+    head = styles["BodyText"].clone("head", fontSize=6, leading=7, fontName="Helvetica-Bold")
+    data = [[Paragraph(c.title, head) for c in columns]]
+    data += [[Paragraph(_escape(_text(r.get(c.key))), cell) for c in columns] for r in rows]
+    table = Table(data, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story = [
+        Paragraph(_escape(title), styles["Title"]),
+        Paragraph(_escape(subtitle), styles["Normal"]),
+        Spacer(1, 8),
+        table if rows else Paragraph("No records in this period.", styles["Normal"]),
+    ]
+    document.build(story)
+    return buffer.getvalue()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,150 @@
+"""Inventory repositories: its own records and the read models fed by other contexts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from halcyon.shared.mongo import Document, TenantRepository
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+# -- read models (event-carried state from identity, scheduling, clinical) -------------
+
+
+class SiteDirectory(TenantRepository):
+    """Sites as identity announces them (``SiteChanged``)."""
+
+    collection_name = "sites"
+
+
+class StaffDirectory(TenantRepository):
+    """Staff personnel files from identity (``StaffMemberChanged``): roles and DEA numbers."""
+
+    collection_name = "staff"
+
+
+class AppointmentBook(TenantRepository):
+    """Appointments from scheduling (``AppointmentChanged``): who, which protocol, status."""
+
+    collection_name = "appointments"
+
+
+class ClientDirectory(TenantRepository):
+    """Client names from clinical (``ClientRegistered``), for the dispensing log."""
+
+    collection_name = "clients"
+
+
+# -- inventory's own records ------------------------------------------------------------
+
+
+class Registrations(TenantRepository):
+    collection_name = "registrations"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("site_id", ASCENDING)]),)
+
+
+class Products(TenantRepository):
+    collection_name = "products"
+
+
+class Locations(TenantRepository):
+    collection_name = "locations"
+
+
+class Lots(TenantRepository):
+    collection_name = "lots"
+
+
+class Balances(TenantRepository):
+    """One document per lot and storage location; ``qty_mg`` never goes below zero
+    because every decrement is conditional on ``qty_mg >= quantity``."""
+
+    collection_name = "balances"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("registration_id", ASCENDING)]),)
+
+
+class Ledger(TenantRepository):
+    """Append-only entries; ``(tenant, registration, seq)`` is unique, which makes the
+    insert of entry ``n+1`` the compare-and-set that extends a registration's chain."""
+
+    collection_name = "ledger"
+    indexes = (
+        IndexModel(
+            [("tenant_id", ASCENDING), ("registration_id", ASCENDING), ("seq", ASCENDING)],
+            unique=True,
+        ),
+        IndexModel([("tenant_id", ASCENDING), ("lot_id", ASCENDING)]),
+    )
+
+    async def head(self, tenant_id: str, registration_id: str) -> Document | None:
+        found = await self.find(
+            tenant_id, {"registration_id": registration_id}, sort=[("seq", DESCENDING)], limit=1
+        )
+        return found[0] if found else None
+
+    async def chain(self, tenant_id: str, registration_id: str) -> list[Document]:
+        return await self.find(
+            tenant_id, {"registration_id": registration_id}, sort=[("seq", ASCENDING)]
+        )
+
+
+class Postings(TenantRepository):
+    """One document per ledger operation in flight: the anchor that recovery uses to
+    finish or undo an operation a crash interrupted (see ADR 0500)."""
+
+    collection_name = "postings"
+    indexes = (IndexModel([("state", ASCENDING), ("created_at", ASCENDING)]),)
+
+    async def stale(self, before: datetime, states: list[str]) -> list[Document]:
+        # Recovery runs across tenants: each document still names its own tenant.
+        cursor = self._collection.find(
+            {"state": {"$in": states}, "created_at": {"$lt": before}}, limit=500
+        )
+        return [doc async for doc in cursor]
+
+
+class DosingSessions(TenantRepository):
+    """One document per dosing appointment: which initial/supplemental dose it had."""
+
+    collection_name = "dosing_sessions"
+
+
+class Discrepancies(TenantRepository):
+    collection_name = "discrepancies"
+
+
+class Deadlines(TenantRepository):
+    collection_name = "deadlines"
+    indexes = (IndexModel([("status", ASCENDING), ("due_on", ASCENDING)]),)
+
+    async def open_everywhere(self) -> list[Document]:
+        cursor = self._collection.find({"status": "open"}, limit=1000)
+        return [doc async for doc in cursor]
+
+
+class RegistrationsEverywhere:
+    """Cross-tenant scan for the compliance sweep (biennial inventory alerts)."""
+
+    def __init__(self, registrations: Registrations) -> None:
+        self._registrations = registrations
+
+    async def all(self) -> list[Document]:
+        cursor = self._registrations._collection.find({}, limit=5000)
+        return [doc async for doc in cursor]
+
+
+ALL_REPOSITORIES: list[type[TenantRepository]] = [
+    SiteDirectory,
+    StaffDirectory,
+    AppointmentBook,
+    ClientDirectory,
+    Registrations,
+    Products,
+    Locations,
+    Lots,
+    Balances,
+    Ledger,
+    Postings,
+    DosingSessions,
+    Discrepancies,
+    Deadlines,
+]

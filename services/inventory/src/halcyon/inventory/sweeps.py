@@ -1,0 +1,123 @@
+"""Background work: ledger recovery and compliance alerts (one process at a time)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+from halcyon.inventory.domain.deadlines import biennial_alert_needed, biennial_due
+from halcyon.inventory.posting import LedgerWriter
+from halcyon.inventory.settings import InventorySettings
+from halcyon.inventory.store import (
+    Balances,
+    Deadlines,
+    DosingSessions,
+    Ledger,
+    Postings,
+    Registrations,
+    RegistrationsEverywhere,
+)
+from halcyon.shared.contracts.inventory import ComplianceDeadlineDue
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.mongo import DuplicateRecord, OutboxEvent
+from halcyon.shared.service import ServiceRuntime
+
+log = logging.getLogger("halcyon.inventory.sweeps")
+SOURCE = "/halcyon/inventory"
+
+
+def ledger_writer(runtime: ServiceRuntime) -> LedgerWriter:
+    return LedgerWriter(
+        runtime.repo(Postings),
+        runtime.repo(Balances),
+        runtime.repo(Ledger),
+        runtime.repo(DosingSessions),
+    )
+
+
+async def recovery_loop(runtime: ServiceRuntime) -> None:
+    """At start-up and then periodically: finish or undo interrupted ledger operations."""
+    settings = runtime.settings
+    assert isinstance(settings, InventorySettings)
+    writer = ledger_writer(runtime)
+    grace = timedelta(seconds=settings.recovery_grace_seconds)
+    while True:
+        try:
+            await writer.recover(grace)
+        except Exception:
+            log.exception("ledger recovery pass failed; will retry")
+        await asyncio.sleep(settings.recovery_interval_seconds)
+
+
+async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) -> int:
+    """Raise ``ComplianceDeadlineDue`` for biennial inventories due within a month and for
+    open deadlines that have passed. Deterministic ids make each alert happen once."""
+    today = today or datetime.now(UTC).date()
+    deadlines = runtime.repo(Deadlines)
+    raised = 0
+    for registration in await RegistrationsEverywhere(runtime.repo(Registrations)).all():
+        last = registration.get("last_inventory_on")
+        if not last or not biennial_alert_needed(date.fromisoformat(last), today):
+            continue
+        due = biennial_due(date.fromisoformat(last))
+        tenant = registration["tenant_id"]
+        deadline_id = f"biennial:{registration['_id']}:{due.isoformat()}"
+        event = ComplianceDeadlineDue(
+            deadline_id=deadline_id,
+            site_id=registration["site_id"],
+            kind="biennial_inventory",
+            due_on=due,
+            overdue=due < today,
+        )
+        envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
+        try:
+            await deadlines.insert(
+                tenant,
+                {
+                    "_id": deadline_id,
+                    "site_id": registration["site_id"],
+                    "registration_id": registration["_id"],
+                    "kind": "biennial_inventory",
+                    "due_on": due.isoformat(),
+                    "status": "open",
+                    "created_at": datetime.now(UTC),
+                },
+                [OutboxEvent(envelope, event.topic)],
+            )
+            raised += 1
+        except DuplicateRecord:
+            pass
+    for deadline in await deadlines.open_everywhere():
+        due = date.fromisoformat(deadline["due_on"])
+        if due >= today or deadline.get("overdue_raised"):
+            continue
+        tenant = deadline["tenant_id"]
+        event = ComplianceDeadlineDue(
+            deadline_id=deadline["_id"],
+            site_id=deadline["site_id"],
+            kind=deadline["kind"],
+            due_on=due,
+            overdue=True,
+            discrepancy_id=deadline.get("discrepancy_id"),
+        )
+        envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
+        marked = await deadlines.update(
+            tenant,
+            {"_id": deadline["_id"], "overdue_raised": {"$ne": True}},
+            {"$set": {"overdue_raised": True}},
+            [OutboxEvent(envelope, event.topic)],
+        )
+        raised += marked is not None
+    return raised
+
+
+async def compliance_loop(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, InventorySettings)
+    while True:
+        try:
+            await compliance_pass(runtime)
+        except Exception:
+            log.exception("compliance sweep failed; will retry")
+        await asyncio.sleep(settings.compliance_sweep_seconds)
