@@ -10,11 +10,17 @@ from pydantic_settings import SettingsConfigDict
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 
-# Identity's endpoints a person reaches before holding an access token. The gateway lets
-# them through without one; identity still checks whatever each of them needs.
+# Identity's endpoints a person reaches before holding an access token (they carry a
+# password, a refresh token or a reset token instead). The gateway lets them through
+# without an access token; identity still checks whatever each of them needs.
+# Service-to-service ``/oauth/token`` is deliberately absent: services call identity
+# inside the cluster, never through the public entry.
 DEFAULT_PUBLIC_PATHS = [
-    "/api/identity/auth/sign-in/**",
+    "/api/identity/auth/sign-in",
+    "/api/identity/auth/sign-out",
     "/api/identity/auth/refresh",
+    "/api/identity/auth/mfa/enrol",
+    "/api/identity/auth/mfa/confirm",
     "/api/identity/auth/password-reset/**",
     "/api/identity/.well-known/jwks.json",
 ]
@@ -56,7 +62,7 @@ class GatewaySettings(ServiceSettings):
     # address on the public (sign-in, reset) paths, where guessing passwords happens.
     user_rate_limit: RateLimit = RateLimit(per_minute=600, burst=120)
     address_rate_limit: RateLimit = RateLimit(per_minute=1200, burst=240)
-    public_rate_limit: RateLimit = RateLimit(per_minute=30, burst=10)
+    public_rate_limit: RateLimit = RateLimit(per_minute=60, burst=30)
     # Largest request body forwarded, in bytes.
     max_body_bytes: int = 1_048_576
     # Peers allowed to tell us the client address in X-Forwarded-For (e.g. the load
