@@ -8,10 +8,10 @@ from collections import Counter
 
 import httpx
 import pytest
+from halcyon.inventory.testkit import Agency, appointment
 from halcyon.shared.mongo import Document
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
-from inventory_testkit import Agency, appointment
 from pymongo import AsyncMongoClient
 
 from tests.fixtures import StartService

@@ -1,6 +1,7 @@
-"""Shared set-up for the inventory integration tests: a site, its staff and a stocked
-Schedule I registration, all announced to inventory the way identity and scheduling do —
-as events on the real Kafka broker."""
+"""Test kit for inventory integration tests (imported by tests only, never by the service).
+
+A site, its staff and a stocked Schedule I registration, all announced to inventory the
+way identity and scheduling do: as events on the real Kafka broker."""
 
 from __future__ import annotations
 
