@@ -6,8 +6,9 @@ recorded as such on a registration but cover the same schedule for our rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from halcyon.shared.errors import RuleViolation
 
@@ -44,7 +45,7 @@ def needs_exact_count(schedule: str) -> bool:
 
 
 def registration_covers(
-    registration: dict[str, object], schedule: str, on: date, *, protocol_id: str | None = None
+    registration: Mapping[str, Any], schedule: str, on: date, *, protocol_id: str | None = None
 ) -> None:
     """Refuse unless an (unexpired) registration covers ``schedule``.
 
@@ -52,7 +53,7 @@ def registration_covers(
     and only while it is current. 21 CFR 1301.18 / 1301.32: Schedule I is handled only
     under a researcher registration for the approved protocol.
     """
-    schedules = [str(s) for s in registration.get("schedules", [])]  # type: ignore[attr-defined]
+    schedules = [str(s) for s in registration.get("schedules", [])]
     if not covers(schedules, schedule):
         raise RuleViolation(
             f"registration {registration.get('dea_number')} does not cover Schedule {schedule}",
