@@ -6,6 +6,7 @@ import contextlib
 
 from halcyon.notifications.domain.recipients import (
     ALERT_ROLES,
+    StaffMember,
     urgent_alert_recipients,
     with_roles,
 )
@@ -34,6 +35,12 @@ from halcyon.shared.contracts.scheduling import AppointmentChanged, WaitlistOffe
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
 from halcyon.shared.service import ServiceRuntime
+
+
+class NoOneToTell(Exception):
+    """An urgent alert found nobody to receive it (the staff directory is still empty):
+    raised so the consumer retries and, failing that, dead-letters it visibly."""
+
 
 CONFIRMATION_TEMPLATES = {
     "booked": "appointment_booked",
@@ -171,6 +178,12 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
         )
 
     # -- clinical alerts: at once, to the on-call clinician ------------------------------
+    async def urgent(tenant: str, site_id: str) -> list[StaffMember]:
+        recipients = urgent_alert_recipients(await notifier.staff_members(tenant), site_id)
+        if not recipients:
+            raise NoOneToTell(f"no on-call clinician or admin known for site {site_id}")
+        return recipients
+
     @consumer.handles(VitalsAlertRaised)
     async def vitals_alert(event: VitalsAlertRaised, delivery: Delivery) -> None:
         tenant = delivery.envelope.tenantid
@@ -178,7 +191,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             tenant,
             cause_id=delivery.envelope.id,
             kind="vitals_alert",
-            recipients=urgent_alert_recipients(await notifier.staff_members(tenant), event.site_id),
+            recipients=await urgent(tenant, event.site_id),
             context=event.model_dump(),
             severity="urgent",
             client_id=event.client_id,
@@ -191,7 +204,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             tenant,
             cause_id=delivery.envelope.id,
             kind="safety_alert",
-            recipients=urgent_alert_recipients(await notifier.staff_members(tenant), event.site_id),
+            recipients=await urgent(tenant, event.site_id),
             context=event.model_dump(),
             severity="urgent",
             client_id=event.client_id,

@@ -1,0 +1,284 @@
+"""Email, reminders and the staff inbox, end to end on the real servers.
+
+Events go to the real Kafka; the notifications service runs as its own process; emails
+go over real SMTP to the dev sink (its own process), which the test reads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+from halcyon.shared.contracts import EventContract
+from halcyon.shared.contracts.clinical import ClientRegistered, VitalsAlertRaised
+from halcyon.shared.contracts.identity import StaffMemberChanged
+from halcyon.shared.contracts.scheduling import AppointmentChanged, AppointmentClinician
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.testing.plugin import eventually
+from halcyon.shared.testing.processes import free_port
+from halcyon.shared.testing.servers import Servers
+from halcyon.shared.testing.tokens import TestTokenIssuer
+
+from tests.fixtures import StartService
+
+pytestmark = pytest.mark.integration
+
+SITE = "site-1"
+DENVER = "America/Denver"
+CLINICAL_WORDS = [
+    "mdma",
+    "psilocybin",
+    "ketamine",
+    "dosing",
+    "dose",
+    "ptsd",
+    "diagnosis",
+    "psychedelic",
+    "protocol",
+]
+
+
+class Bus:
+    """Publishes events to the real Kafka as the other services' outbox relays would."""
+
+    def __init__(self, producer: AIOKafkaProducer, prefix: str, tenant: str) -> None:
+        self.producer, self.prefix, self.tenant = producer, prefix, tenant
+
+    async def publish(self, contract: EventContract) -> EventEnvelope:
+        envelope = EventEnvelope.wrap(contract, source="/halcyon/tests", tenant_id=self.tenant)
+        await self.send_raw(contract.topic, envelope)
+        return envelope
+
+    async def send_raw(self, topic: str, envelope: EventEnvelope) -> None:
+        await self.producer.send_and_wait(
+            f"{self.prefix}{topic}", envelope.to_bytes(), key=envelope.subject.encode()
+        )
+
+
+@pytest_asyncio.fixture
+async def notifications_bus(servers: Servers, topic_prefix: str, unique: str) -> AsyncIterator[Bus]:
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        yield Bus(producer, topic_prefix, f"agency-{unique}")
+    finally:
+        await producer.stop()
+
+
+def appointment(
+    appointment_id: str, client_id: str, change: str, starts_at: datetime, version: int
+) -> AppointmentChanged:
+    return AppointmentChanged(
+        appointment_id=appointment_id,
+        change=change,
+        status="cancelled" if change == "cancelled" else "booked",
+        client_id=client_id,
+        site_id=SITE,
+        site_timezone=DENVER,
+        appointment_type="mdma_dosing",
+        protocol_id="mdma-ptsd",
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=8),
+        clinicians=[AppointmentClinician(staff_id="clin-1", role="therapist")],
+        version=version,
+    )
+
+
+def client(client_id: str, email: str) -> ClientRegistered:
+    return ClientRegistered(
+        client_id=client_id,
+        home_site_id=SITE,
+        given_name="Robin",
+        family_name="Vale",
+        date_of_birth=date(1985, 3, 4),
+        preferred_language="en",
+        email=email,
+        timezone=DENVER,
+    )
+
+
+async def mails(sink_url: str, to: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(base_url=sink_url) as http:
+        response = await http.get("/messages", params={"to": to})
+        return list(response.json())
+
+
+def local(at: datetime) -> str:
+    return at.astimezone(ZoneInfo(DENVER)).strftime("%Y-%m-%d %H:%M")
+
+
+async def test_confirmation_reminders_cancellation_restart_and_vitals_inbox(
+    start_service: StartService,
+    notifications_bus: Bus,
+    token_issuer: TestTokenIssuer,
+) -> None:
+    bus = notifications_bus
+    tenant = bus.tenant
+    smtp_port = free_port()
+    sink = start_service(
+        "devsmtp",
+        app="halcyon.notifications.devsmtp:app",
+        HALCYON_DEVSMTP_SMTP_PORT=str(smtp_port),
+    )
+    service = start_service(
+        "notifications",
+        HALCYON_NOTIFICATIONS_SMTP_PORT=str(smtp_port),
+        HALCYON_NOTIFICATIONS_WORKER_POLL_SECONDS="0.2",
+    )
+    admin = token_issuer.headers(tenant_id=tenant, user_id="admin-1", roles=[("*", "agency_admin")])
+    clinician = token_issuer.headers(tenant_id=tenant, user_id="clin-1", roles=[(SITE, "nurse")])
+    http = httpx.AsyncClient(base_url=service.url, timeout=10.0)
+
+    await bus.publish(
+        StaffMemberChanged(
+            staff_id="admin-1",
+            display_name="Ada Admin",
+            email="admin@agency.test",
+            roles=[{"site": "*", "role": "agency_admin"}],
+        )
+    )
+    await bus.publish(
+        StaffMemberChanged(
+            staff_id="clin-1",
+            display_name="Noor Nurse",
+            email="noor@agency.test",
+            roles=[{"site": SITE, "role": "nurse"}],
+            on_call_sites=[SITE],
+        )
+    )
+    robin, kim = "robin@example.test", "kim@example.test"
+    await bus.publish(client("client-1", robin))
+    await bus.publish(client("client-2", kim))
+
+    async def known(client_id: str) -> bool:
+        response = await http.get(f"/clients/{client_id}/preferences", headers=admin)
+        return response.status_code == 200
+
+    await eventually(lambda: known("client-1"), message="client-1 known")
+    await eventually(lambda: known("client-2"), message="client-2 known")
+
+    # -- a booking on Kafka becomes a confirmation the SMTP server receives --------------
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    first_start, moved_start = now + timedelta(days=3), now + timedelta(days=5)
+    booked = await bus.publish(appointment("appt-A", "client-1", "booked", first_start, 1))
+
+    async def subjects(to: str, word: str) -> list[dict[str, Any]]:
+        return [m for m in await mails(sink.url, to) if word in m["subject"]]
+
+    [confirmation] = await eventually(
+        lambda: subjects(robin, "booked"), message="booking confirmation received by SMTP"
+    )
+    assert local(first_start) in confirmation["text"]
+
+    # -- the same event delivered again sends nothing more --------------------------------
+    await bus.send_raw(AppointmentChanged.topic, booked)
+    # Same appointment, same partition: once the move is confirmed, the duplicate was seen.
+    await bus.publish(appointment("appt-A", "client-1", "rescheduled", moved_start, 2))
+    [moved] = await eventually(lambda: subjects(robin, "moved"), message="move confirmed")
+    assert local(moved_start) in moved["text"]
+    assert len(await subjects(robin, "booked")) == 1
+
+    # -- a cancelled appointment's reminders are removed ----------------------------------
+    await bus.publish(appointment("appt-B", "client-1", "booked", now + timedelta(days=4), 1))
+    await bus.publish(appointment("appt-B", "client-1", "cancelled", now + timedelta(days=4), 2))
+    await eventually(lambda: subjects(robin, "cancelled"), message="cancellation confirmed")
+    reminders_b = (await http.get("/appointments/appt-B/reminders", headers=admin)).json()
+    assert {r["status"] for r in reminders_b} == {"cancelled"}
+    reminders_a = (await http.get("/appointments/appt-A/reminders", headers=admin)).json()
+    due_24h = {r["kind"]: r for r in reminders_a}["24h"]
+    assert datetime.fromisoformat(due_24h["due_at"]) == moved_start - timedelta(hours=24)
+
+    # A canary appointment whose 2 h reminder is due just before appt-A's 24 h one.
+    canary_start = moved_start - timedelta(hours=22, minutes=2)
+    await bus.publish(appointment("appt-C", "client-2", "booked", canary_start, 1))
+    await eventually(lambda: subjects(kim, "booked"), message="canary booked")
+
+    # -- reminders are documents: a restart loses none ------------------------------------
+    service.restart().wait_ready()
+
+    # One minute before appt-A's (moved) 24 h reminder is due: only the canary's go out.
+    async def set_clock(at: datetime) -> None:
+        response = await http.put("/admin/test-clock", json={"now": at.isoformat()}, headers=admin)
+        assert response.status_code == 200, response.text
+
+    await set_clock(moved_start - timedelta(hours=24, minutes=1))
+    await eventually(lambda: _count(subjects(kim, "Reminder"), 2), message="canary reminders")
+    assert await subjects(robin, "Reminder") == []  # not early, and not at the old time
+
+    # One minute after: exactly one reminder, naming the new time.
+    await set_clock(moved_start - timedelta(hours=24) + timedelta(minutes=1))
+    [reminder] = await eventually(lambda: subjects(robin, "Reminder"), message="24h reminder")
+    assert local(moved_start) in reminder["text"]
+    assert local(first_start) not in reminder["text"]
+    assert {
+        r["status"]
+        for r in (await http.get("/appointments/appt-B/reminders", headers=admin)).json()
+    } == {"cancelled"}
+
+    # -- nothing clinical in any message to a client ----------------------------------------
+    for message in await mails(sink.url, robin) + await mails(sink.url, kim):
+        whole = f"{message['subject']} {message['text']} {message['html']}".lower()
+        assert not [w for w in CLINICAL_WORDS if w in whole], message
+
+    # -- a vitals alert reaches the on-call clinician's inbox -----------------------------
+    await bus.publish(
+        VitalsAlertRaised(
+            alert_id="alert-1",
+            client_id="client-1",
+            site_id=SITE,
+            reading_id="r-1",
+            measured_at=datetime.now(UTC),
+            breaches=["systolic 172 > 160 mmHg"],
+        )
+    )
+
+    async def inbox(headers: dict[str, str]) -> list[dict[str, Any]]:
+        response = await http.get("/inbox", headers=headers)
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    [alert] = await eventually(lambda: inbox(clinician), message="vitals alert in inbox")
+    assert "systolic 172" in alert["body"] and alert["severity"] == "urgent"
+    assert (await http.get("/inbox/unread-count", headers=clinician)).json() == {"unread": 1}
+    assert [i for i in await inbox(admin) if i["kind"] == "vitals_alert"] == []
+    # Nobody else can read or mark someone's message.
+    assert (await http.post(f"/inbox/{alert['id']}/read", headers=admin)).status_code == 404
+    read = await http.post(f"/inbox/{alert['id']}/read", headers=clinician)
+    assert read.status_code == 200 and read.json()["read_at"]
+    assert (await http.get("/inbox/unread-count", headers=clinician)).json() == {"unread": 0}
+    # ...and their preferred channel (email) says only that there is an alert.
+    [email_alert] = await eventually(
+        lambda: mails(sink.url, "noor@agency.test"), message="vitals alert email"
+    )
+    assert "client-1" not in email_alert["text"] and "172" not in email_alert["text"]
+
+    # -- the unsubscribe link in an email opts the client out ----------------------------
+    link = next(w for w in confirmation["text"].split() if "/unsubscribe/" in w)
+    token = link.rsplit("/", 1)[1]
+    assert (await http.get(f"/unsubscribe/{token}")).status_code == 200
+    prefs = (await http.get("/clients/client-1/preferences", headers=admin)).json()
+    assert prefs["opted_out"] is True and prefs["history"][-1]["via"] == "unsubscribe-link"
+    await bus.publish(appointment("appt-D", "client-1", "booked", now + timedelta(days=9), 1))
+
+    async def suppressed() -> list[dict[str, Any]]:
+        response = await http.get(
+            "/deliveries",
+            params={"recipient_id": "client-1", "status": "suppressed"},
+            headers=admin,
+        )
+        return list(response.json()["items"])
+
+    [held] = await eventually(suppressed, message="booking after opt-out suppressed")
+    assert held["rule"] == "appointment_booked"
+    assert len(await subjects(robin, "booked")) == 2  # appt-A and appt-B, not appt-D
+    await http.aclose()
+
+
+async def _count(probe: Any, want: int) -> bool:
+    return len(await probe) >= want
