@@ -87,3 +87,17 @@ async def test_a_unique_index_violation_is_a_duplicate_record_on_insert_and_upda
     with pytest.raises(DuplicateRecord):
         await codes.update("agency-a", {"_id": "b"}, {"$set": {"code": "X"}})
     assert (await codes.get("agency-a", "b") or {})["code"] == "Y"
+
+
+async def test_an_event_applied_through_apply_event_changes_a_document_once(notes: Notes) -> None:
+    for _ in range(3):  # redelivered three times
+        await notes.apply_event(
+            "agency-a", {"_id": "n1"}, {"$inc": {"seen": 1}}, "ev-1", upsert=True
+        )
+    assert await notes.apply_event("agency-a", {"_id": "n1"}, {"$inc": {"seen": 1}}, "ev-2") is True
+    assert (
+        await notes.apply_event("agency-a", {"_id": "n1"}, {"$inc": {"seen": 1}}, "ev-2") is False
+    )
+    doc = await notes.get("agency-a", "n1")
+    assert doc is not None and doc["seen"] == 2
+    assert "_applied_events" not in doc  # bookkeeping stays out of what callers read

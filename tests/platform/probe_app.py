@@ -22,6 +22,8 @@ class ProbeSettings(ServiceSettings):
     service_name: str = "probe"
     # Subjects with this prefix make the handler fail (dead-letter and replay tests).
     refuse_prefix: str = "fail-"
+    # Use TenantRepository.apply_event (the per-document guard real handlers use).
+    guard_writes_by_event_id: bool = False
 
 
 class Tally(TenantRepository):
@@ -35,12 +37,21 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     async def count(event: ClientRegistered, delivery: Delivery) -> None:
         if event.client_id.startswith(runtime.settings.refuse_prefix):  # type: ignore[attr-defined]
             raise RuntimeError(f"probe refuses {event.client_id}")
-        await tally.update(
-            delivery.envelope.tenantid,
-            {"_id": event.client_id},
-            {"$inc": {"applied": 1}},
-            upsert=True,
-        )
+        tenant = delivery.envelope.tenantid
+        if runtime.settings.guard_writes_by_event_id:  # type: ignore[attr-defined]
+            # Exactly once even if killed between this write and the processed-marker.
+            await tally.apply_event(
+                tenant,
+                {"_id": event.client_id},
+                {"$inc": {"applied": 1}},
+                delivery.envelope.id,
+                upsert=True,
+            )
+        else:
+            # Deliberately not idempotent: only the consumer's processed-marker protects it.
+            await tally.update(
+                tenant, {"_id": event.client_id}, {"$inc": {"applied": 1}}, upsert=True
+            )
 
 
 router = APIRouter()

@@ -27,6 +27,8 @@ Document = dict[str, Any]
 OUTBOX_FIELD = "_outbox"
 OUTBOX_PENDING_FIELD = "_outbox_pending"
 OUTBOX_VERSION_FIELD = "_outbox_version"
+# Ids of the events already applied to a document (see TenantRepository.apply_event).
+APPLIED_EVENTS_FIELD = "_applied_events"
 
 
 class TenantScopeError(RuntimeError):
@@ -255,13 +257,44 @@ class TenantRepository:
         # FerretDB 1.x has no projection on findAndModify; drop the outbox here instead.
         return _without_outbox(doc) if doc is not None else None
 
+    async def apply_event(
+        self,
+        tenant_id: str,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any],
+        event_id: str,
+        *,
+        upsert: bool = False,
+    ) -> bool:
+        """Apply ``update`` for one event at most once, in one single-document write.
+
+        The filter excludes documents that already list ``event_id`` and the update
+        adds it, so a redelivery after a crash at any point (even between the write and
+        the consumer's processed-marker) changes nothing. Returns False when the event
+        had already been applied (or the document does not exist and ``upsert`` is off).
+        """
+        guarded = {**query, APPLIED_EVENTS_FIELD: {"$ne": event_id}}
+        full: dict[str, Any] = {
+            k: dict(v) if isinstance(v, Mapping) else v for k, v in update.items()
+        }
+        full.setdefault("$addToSet", {})[APPLIED_EVENTS_FIELD] = event_id
+        try:
+            return await self.update(tenant_id, guarded, full, upsert=upsert) is not None
+        except DuplicateRecord:
+            return False  # the upsert met the existing document, which has the event already
+
     async def delete(self, tenant_id: str, query: Mapping[str, Any]) -> int:
         result = await self._collection.delete_one(self._scope(tenant_id, query))
         return result.deleted_count
 
 
 def _without_outbox(doc: Document) -> Document:
-    return {k: v for k, v in doc.items() if not k.startswith("_outbox")}
+    return {k: v for k, v in doc.items() if k not in _HIDE_OUTBOX}
 
 
-_HIDE_OUTBOX = {OUTBOX_FIELD: 0, OUTBOX_PENDING_FIELD: 0, OUTBOX_VERSION_FIELD: 0}
+_HIDE_OUTBOX = {
+    OUTBOX_FIELD: 0,
+    OUTBOX_PENDING_FIELD: 0,
+    OUTBOX_VERSION_FIELD: 0,
+    APPLIED_EVENTS_FIELD: 0,
+}
