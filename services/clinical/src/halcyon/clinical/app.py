@@ -2,18 +2,71 @@
 
 from __future__ import annotations
 
-from halcyon.clinical import api
+from fastapi import FastAPI
+from halcyon.clinical import handlers
+from halcyon.clinical.api import routers
 from halcyon.clinical.settings import ClinicalSettings
-from halcyon.clinical.store import ClientRepository
-from halcyon.shared.contracts.clinical import ClientRegistered
+from halcyon.clinical.store import (
+    AssessmentRepository,
+    ClientRepository,
+    ConsentRepository,
+    DisclosureRepository,
+    DispensedDoses,
+    EpisodeRepository,
+    FormRepository,
+    NoteRepository,
+    ScreeningRepository,
+    StaffDirectory,
+    TreatmentPlanRepository,
+    VitalsRepository,
+)
+from halcyon.shared.contracts.clinical import (
+    AssessmentScored,
+    ClientRegistered,
+    ConsentChanged,
+    EncounterSigned,
+    SafetyAlertRaised,
+    ScreeningCompleted,
+    VitalsAlertRaised,
+)
 from halcyon.shared.service import ServiceWiring, create_service_app
 
 wiring = ServiceWiring(
     title="Halcyon clinical",
-    description="Clients and their chart.",
-    routers=[api.router],
-    repositories=[ClientRepository],
-    publishes=[ClientRegistered],
+    description=(
+        "Clients and their chart: consents (incl. 42 CFR Part 2), screening, signed notes, "
+        "vitals, assessments, FHIR R4."
+    ),
+    routers=routers,
+    repositories=[
+        ClientRepository,
+        EpisodeRepository,
+        TreatmentPlanRepository,
+        FormRepository,
+        ConsentRepository,
+        DisclosureRepository,
+        ScreeningRepository,
+        NoteRepository,
+        VitalsRepository,
+        AssessmentRepository,
+        StaffDirectory,
+        DispensedDoses,
+    ],
+    publishes=[
+        ClientRegistered,
+        ConsentChanged,
+        ScreeningCompleted,
+        EncounterSigned,
+        VitalsAlertRaised,
+        SafetyAlertRaised,
+        AssessmentScored,
+    ],
+    handlers=handlers.register,
 )
 
-app = create_service_app(ClinicalSettings(), wiring)
+
+def build_app(settings: ClinicalSettings | None = None) -> FastAPI:
+    return create_service_app(settings or ClinicalSettings(), wiring)
+
+
+app = build_app()

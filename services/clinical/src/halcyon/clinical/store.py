@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from halcyon.shared.mongo import Document, TenantRepository
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from halcyon.shared.errors import Conflict
+from halcyon.shared.mongo import Document, OutboxEvent, Page, TenantRepository
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 
 class ClientRepository(TenantRepository):
@@ -13,6 +19,7 @@ class ClientRepository(TenantRepository):
         IndexModel(
             [("tenant_id", ASCENDING), ("name_key", ASCENDING), ("date_of_birth", ASCENDING)]
         ),
+        IndexModel([("tenant_id", ASCENDING), ("family_key", ASCENDING)]),
     )
 
     async def next_mrn_sequence(self, tenant_id: str) -> int:
@@ -28,3 +35,175 @@ class ClientRepository(TenantRepository):
 
     async def likely_duplicates(self, tenant_id: str, name_key: str, dob: str) -> list[Document]:
         return await self.find(tenant_id, {"name_key": name_key, "date_of_birth": dob}, limit=5)
+
+    async def search(
+        self,
+        tenant_id: str,
+        *,
+        name: str | None,
+        date_of_birth: str | None,
+        mrn: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        query: dict[str, Any] = {}
+        if name:
+            # Folded prefix on family name or on "family+given", anchored so the index helps.
+            prefix = "^" + re.escape(name)
+            query["$or"] = [{"family_key": {"$regex": prefix}}, {"name_key": {"$regex": prefix}}]
+        if date_of_birth:
+            query["date_of_birth"] = date_of_birth
+        if mrn:
+            query["mrn"] = mrn
+        return await self.page(tenant_id, query, limit=limit, cursor=cursor)
+
+
+class EpisodeRepository(TenantRepository):
+    collection_name = "episodes"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class TreatmentPlanRepository(TenantRepository):
+    collection_name = "treatment_plans"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class ConsentRepository(TenantRepository):
+    collection_name = "consents"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class DisclosureRepository(TenantRepository):
+    """The accounting of disclosures (42 CFR 2.24 / HIPAA 164.528): append-only."""
+
+    collection_name = "disclosures"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class ScreeningRepository(TenantRepository):
+    collection_name = "screenings"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class VitalsRepository(TenantRepository):
+    collection_name = "vitals"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("encounter_id", ASCENDING)]),
+    )
+
+
+class AssessmentRepository(TenantRepository):
+    collection_name = "assessments"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING), ("instrument", ASCENDING)]),
+    )
+
+
+class FormRepository(TenantRepository):
+    """One document per (form key, version); a new version never changes an old one."""
+
+    collection_name = "forms"
+    indexes = (
+        IndexModel(
+            [("tenant_id", ASCENDING), ("key", ASCENDING), ("version", DESCENDING)], unique=True
+        ),
+    )
+
+    async def latest(self, tenant_id: str, key: str) -> Document | None:
+        found = await self.find(tenant_id, {"key": key}, sort=(("version", DESCENDING),), limit=1)
+        return found[0] if found else None
+
+
+class StaffDirectory(TenantRepository):
+    """Read model of identity's staff files: names, roles, licences, supervisor."""
+
+    collection_name = "staff"
+
+
+class DispensedDoses(TenantRepository):
+    """Read model of inventory's dispense events, joined to dosing notes when read."""
+
+    collection_name = "dispensed_doses"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+# Fields only the signing steps set; nothing else may change once a note is locked.
+_LIFECYCLE_FIELDS = frozenset(
+    {
+        "status",
+        "content_hash",
+        "signed_by",
+        "signed_at",
+        "supervisor_id",
+        "cosigned_by",
+        "cosigned_at",
+        "cosign_hash",
+        "updated_at",
+    }
+)
+
+
+class NoteRepository(TenantRepository):
+    """Encounter notes and addenda.
+
+    Immutability is enforced here as well as in the domain: every update filter
+    includes ``status: "draft"``, so a signed or awaiting-co-signature note is never
+    matched by an edit, whatever the caller asks. Only ``transition`` moves a note
+    along its lifecycle, and it can set lifecycle fields only.
+    """
+
+    collection_name = "notes"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("addendum_of", ASCENDING)]),
+    )
+
+    async def update(
+        self,
+        tenant_id: str,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any],
+        events: Sequence[OutboxEvent] = (),
+        *,
+        upsert: bool = False,
+    ) -> Document | None:
+        if upsert:
+            raise Conflict("notes are created by insert, never upserted")
+        guarded = {"$and": [dict(query), {"status": "draft"}]}
+        return await super().update(tenant_id, guarded, update, events)
+
+    async def transition(
+        self,
+        tenant_id: str,
+        note_id: str,
+        *,
+        from_status: str,
+        changes: Mapping[str, Any],
+        events: Sequence[OutboxEvent] = (),
+    ) -> Document | None:
+        unexpected = set(changes) - _LIFECYCLE_FIELDS
+        if unexpected:
+            raise Conflict(f"a lifecycle step cannot change {sorted(unexpected)}")
+        return await super().update(
+            tenant_id, {"_id": note_id, "status": from_status}, {"$set": dict(changes)}, events
+        )
+
+    async def delete(self, tenant_id: str, query: Mapping[str, Any]) -> int:
+        return await super().delete(tenant_id, {"$and": [dict(query), {"status": "draft"}]})
+
+    async def next_revision(self, tenant_id: str, note_id: str) -> int:
+        """Billing revisions of a signed encounter: 1 is the signature, addenda count up."""
+        counters = self._collection.database["counters"]
+        doc: Document | None = await counters.find_one_and_update(
+            self._scope(tenant_id, {"_id": f"{tenant_id}:revision:{note_id}"}),
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None
+        return int(doc["value"]) + 1
+
+
+def newest_first(docs: list[Document], key: str) -> list[Document]:
+    return sorted(docs, key=lambda d: d.get(key) or datetime.min, reverse=True)

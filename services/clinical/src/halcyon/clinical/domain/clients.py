@@ -1,15 +1,74 @@
-"""Client registration rules."""
+"""Client registration rules: demographics, contacts, identifiers, care team."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{7,20}$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line1: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    line2: Annotated[str, StringConstraints(max_length=200)] | None = None
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    state: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "US"
+
+
+class Contact(BaseModel):
+    """A way to reach the client: the channel, the value and whether it is preferred."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["phone", "sms", "email"]
+    value: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    use: Literal["home", "work", "mobile"] = "mobile"
+    preferred: bool = False
+
+
+class EmergencyContact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    relationship: Annotated[str, StringConstraints(min_length=1, max_length=60)]
+    phone: Phone
+
+
+class NationalIdentifier(BaseModel):
+    """An SSN or another country's national id; stored encrypted, shown masked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["ssn", "national_id"]
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=40)]
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "US"
+
+    def normalised(self) -> str:
+        if self.kind == "ssn":
+            return normalise_ssn(self.value)
+        return self.value
+
+
+def normalise_ssn(value: str) -> str:
+    """SSA rules: 9 digits, area not 000/666/9xx, group not 00, serial not 0000."""
+    digits = re.sub(r"[\s-]", "", value)
+    if not re.fullmatch(r"[0-9]{9}", digits):
+        raise ValueError("an SSN has 9 digits (123-45-6789)")
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if area in {"000", "666"} or area.startswith("9") or group == "00" or serial == "0000":
+        raise ValueError("that number is not an SSN the SSA issues")
+    return f"{area}-{group}-{serial}"
 
 
 class ClientRegistration(BaseModel):
@@ -25,11 +84,14 @@ class ClientRegistration(BaseModel):
         Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None
     ) = None
     pronouns: Annotated[str, StringConstraints(max_length=40)] | None = None
-    email: (
-        Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
-        | None
-    ) = None
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{7,20}$")] | None = None
+    sex_assigned_at_birth: Literal["female", "male", "intersex", "unknown"] | None = None
+    gender_identity: Annotated[str, StringConstraints(max_length=60)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    contacts: list[Contact] = Field(default_factory=list, max_length=10)
+    emergency_contact: EmergencyContact | None = None
+    national_identifier: NationalIdentifier | None = None
 
     @field_validator("date_of_birth")
     @classmethod
@@ -41,6 +103,13 @@ class ClientRegistration(BaseModel):
             raise ValueError("date of birth is before 1900")
         return value
 
+    @field_validator("national_identifier")
+    @classmethod
+    def _valid_identifier(cls, value: NationalIdentifier | None) -> NationalIdentifier | None:
+        if value is not None:
+            value.normalised()  # raises ValueError → 422 before anything is written
+        return value
+
 
 def format_mrn(sequence: int) -> str:
     """Medical record numbers are per agency: ``MRN-000123``."""
@@ -49,9 +118,57 @@ def format_mrn(sequence: int) -> str:
     return f"MRN-{sequence:06d}"
 
 
+def fold(text: str) -> str:
+    """Lower-case, accents removed, letters only: ``Zoë O'Neil`` → ``zoeoneil``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^a-z]", "", plain.lower())
+
+
 def name_key(given: str, family: str) -> str:
-    """Case- and accent-insensitive enough key for duplicate warnings and search."""
-    return re.sub(r"[^a-z]", "", f"{family}{given}".lower())
+    """Case- and accent-insensitive key for duplicate warnings and search."""
+    return fold(f"{family}{given}")
+
+
+def duplicate_warning(count: int) -> str | None:
+    if count == 0:
+        return None
+    return (
+        f"{count} client(s) with the same name and date of birth already exist in this "
+        "agency; check possible_duplicate_of before creating another chart"
+    )
+
+
+class IdentifierOut(BaseModel):
+    system: Literal["mrn", "ssn", "national_id"]
+    value: str  # masked for ssn/national_id
+    country: str | None = None
+
+
+class CareTeamMember(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    role: Literal[
+        "primary_therapist",
+        "second_therapist",
+        "prescriber",
+        "nurse",
+        "case_manager",
+        "supervisor",
+    ]
+
+
+class CareTeamUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[CareTeamMember] = Field(max_length=20)
+
+
+class CareTeamMemberOut(CareTeamMember):
+    display_name: str | None = None
+    licences: list[str] = Field(default_factory=list)  # e.g. ["LCSW CO 12345"]
+    active: bool | None = None
 
 
 class Client(BaseModel):
@@ -63,8 +180,16 @@ class Client(BaseModel):
     home_site_id: str
     preferred_language: str | None = None
     pronouns: str | None = None
+    sex_assigned_at_birth: str | None = None
+    gender_identity: str | None = None
     email: str | None = None
     phone: str | None = None
+    address: Address | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+    emergency_contact: EmergencyContact | None = None
+    identifiers: list[IdentifierOut] = Field(default_factory=list)
+    care_team: list[CareTeamMemberOut] = Field(default_factory=list)
     registered_at: datetime
     registered_by: str
     possible_duplicate_of: list[str] = Field(default_factory=list)
+    duplicate_warning: str | None = None

@@ -1,0 +1,276 @@
+"""Encounters and their notes: draft → signed (locked, hashed) → addenda only.
+
+A signed note is a legal record. Nothing here ever returns a changed copy of a
+signed note; corrections are addenda, separate documents that point at it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from halcyon.clinical.domain.common import AwareDatetime, Icd10Code, Id, LongText, ShortText
+from halcyon.clinical.domain.forms import BUILTIN_FORMS
+from halcyon.shared.errors import Conflict, Forbidden, RuleViolation
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+NoteKind = Literal[
+    "intake",
+    "psychotherapy",
+    "family",
+    "group",
+    "preparation",
+    "dosing",
+    "integration",
+]
+NoteStatus = Literal["draft", "awaiting_cosign", "signed"]
+LOCKED: frozenset[str] = frozenset({"awaiting_cosign", "signed"})
+# Built-in templates; agencies add their own (see domain.forms) and notes keep the version.
+BUILTIN_TEMPLATES: dict[str, str] = {k: str(f.note_kind) for k, f in BUILTIN_FORMS.items()}
+
+
+class Clinician(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff_id: Id
+    role: Literal["therapist", "prescriber", "nurse", "psychologist", "counselor"]
+    # Psychedelic monitoring: first (0820T), second concurrent (0821T), staff (0822T).
+    monitoring_role: Literal["first", "second", "staff"] | None = None
+    minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
+
+
+class MonitoringEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime
+    observation: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class AdverseEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: ShortText
+    severity: Literal["mild", "moderate", "severe", "life_threatening"]
+    onset_at: AwareDatetime
+    action_taken: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class SupplementalDose(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dose_mg: Annotated[float, Field(gt=0, le=1000)]
+    administered_at: AwareDatetime
+
+
+class DosingRecord(BaseModel):
+    """What a dosing session note must hold besides its narrative."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    protocol_id: Id
+    medicine: Literal["mdma", "psilocybin", "esketamine", "ketamine"]
+    dose_mg: Annotated[float, Field(gt=0, le=1000)]
+    administered_at: AwareDatetime
+    supplemental_dose: SupplementalDose | None = None
+    monitoring_log: list[MonitoringEntry] = Field(default_factory=list, max_length=500)
+    adverse_events: list[AdverseEvent] = Field(default_factory=list, max_length=100)
+    # Both therapists present for the whole session (MDMA-AT is a two-therapist model).
+    therapist_ids: Annotated[list[Id], Field(min_length=2, max_length=4)]
+
+    @model_validator(mode="after")
+    def _distinct_therapists(self) -> DosingRecord:
+        if len(set(self.therapist_ids)) < 2:
+            raise ValueError("a dosing session needs two different therapists present")
+        return self
+
+
+class NoteDraft(BaseModel):
+    """A new encounter note, or the full replacement of a draft."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: NoteKind
+    site_id: Id
+    template_id: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    template_version: Annotated[int, Field(ge=1)] = 1
+    appointment_id: Id | None = None
+    episode_id: Id | None = None
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    place_of_service: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")] = "11"
+    telehealth: bool = False
+    with_patient_present: bool = True
+    clinicians: Annotated[list[Clinician], Field(min_length=1, max_length=10)]
+    diagnoses: Annotated[list[Icd10Code], Field(max_length=12)] = Field(default_factory=list)
+    psychotherapy_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
+    # Structured content, by the template's field keys (validated against the template).
+    content: dict[str, Any] = Field(default_factory=dict)
+    dosing: DosingRecord | None = None
+    # Substance-use-disorder program record: 42 CFR Part 2 applies.
+    part2: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NoteDraft:
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        if self.kind == "dosing" and self.dosing is None:
+            raise ValueError("a dosing note records the dosing block (medicine, dose, therapists)")
+        if self.kind != "dosing" and self.dosing is not None:
+            raise ValueError("only dosing notes carry a dosing block")
+        if self.template_id.startswith("builtin:"):
+            expected = BUILTIN_TEMPLATES.get(self.template_id)
+            if expected is None:
+                raise ValueError(f"unknown built-in template {self.template_id}")
+            if expected != self.kind:
+                raise ValueError(f"{self.template_id} is for {expected} notes")
+        if self.telehealth and self.place_of_service not in {"02", "10"}:
+            raise ValueError("telehealth notes use place of service 02 or 10")
+        if len(set(self.diagnoses)) != len(self.diagnoses):
+            raise ValueError("a diagnosis is listed twice")
+        return self
+
+    def monitoring_minutes(self) -> int | None:
+        values = [c.minutes for c in self.clinicians if c.monitoring_role and c.minutes]
+        return max(values) if values else None
+
+
+class SignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # A supervised clinician names the supervisor; else the staff read model's is used.
+    supervisor_id: Id | None = None
+    attestation: Literal["I attest this note is accurate and complete"] = (
+        "I attest this note is accurate and complete"
+    )
+
+
+class BillingCorrection(BaseModel):
+    """Billable facts an addendum corrects; billing receives a new revision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
+    psychotherapy_minutes: Annotated[int, Field(ge=0, le=1440)] | None = None
+    clinicians: Annotated[list[Clinician], Field(min_length=1, max_length=10)] | None = None
+    diagnoses: Annotated[list[Icd10Code], Field(min_length=1, max_length=12)] | None = None
+    place_of_service: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")] | None = None
+
+
+class AddendumDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[LongText, StringConstraints(min_length=1)]
+    reason: ShortText
+    billing_correction: BillingCorrection | None = None
+
+
+# -- lifecycle rules -----------------------------------------------------------
+
+
+def ensure_editable(note: dict[str, Any]) -> None:
+    """Drafts only. Signed notes are never edited or deleted (corrections are addenda)."""
+    if note.get("status") in LOCKED:
+        raise Conflict(
+            "this note is signed and locked; write an addendum instead",
+            note_id=note.get("_id"),
+            status=note.get("status"),
+        )
+
+
+def ensure_author(note: dict[str, Any], user_id: str) -> None:
+    if note["author_id"] != user_id:
+        raise Forbidden("only the author signs a note")
+
+
+def status_after_signing(supervisor_id: str | None) -> NoteStatus:
+    """A supervised clinician's signature locks the note but it waits for the supervisor."""
+    return "awaiting_cosign" if supervisor_id else "signed"
+
+
+def ensure_cosigner(note: dict[str, Any], user_id: str) -> None:
+    if note.get("status") != "awaiting_cosign":
+        raise Conflict("this note is not waiting for a co-signature", status=note.get("status"))
+    if note.get("supervisor_id") != user_id:
+        raise Forbidden("only the named supervisor co-signs this note")
+    if note["author_id"] == user_id:
+        raise RuleViolation("a clinician cannot co-sign their own note")
+
+
+# Everything a signature covers. Lifecycle bookkeeping (cosign) is not content.
+HASHED_FIELDS = (
+    "_id",
+    "client_id",
+    "site_id",
+    "kind",
+    "template_id",
+    "template_version",
+    "appointment_id",
+    "episode_id",
+    "started_at",
+    "ended_at",
+    "place_of_service",
+    "telehealth",
+    "with_patient_present",
+    "clinicians",
+    "diagnoses",
+    "psychotherapy_minutes",
+    "content",
+    "dosing",
+    "part2",
+    "author_id",
+    "signed_by",
+    "signed_at",
+    "addendum_of",
+    "text",
+    "reason",
+    "billing_correction",
+)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Mongo keeps milliseconds; hash what is stored so it verifies after a round trip.
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def content_hash(note: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of what was signed."""
+    covered = {k: _canonical(note.get(k)) for k in HASHED_FIELDS}
+    payload = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def verify(note: dict[str, Any]) -> bool:
+    stored = note.get("content_hash")
+    return bool(stored) and stored == content_hash(note)
+
+
+def billing_minutes(started_at: datetime, ended_at: datetime) -> int:
+    return int((ended_at - started_at).total_seconds() // 60)
+
+
+def doses_for_note(note: dict[str, Any], doses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dispensed doses belong to a dosing note by appointment, else by the session window."""
+    if note.get("kind") != "dosing":
+        return []
+    appointment = note.get("appointment_id")
+    matched = []
+    for dose in doses:
+        if dose["client_id"] != note["client_id"]:
+            continue
+        if appointment and dose.get("appointment_id"):
+            if dose["appointment_id"] == appointment:
+                matched.append(dose)
+        elif note["started_at"] <= dose["administered_at"] <= note["ended_at"]:
+            matched.append(dose)
+    return sorted(matched, key=lambda d: d["administered_at"])

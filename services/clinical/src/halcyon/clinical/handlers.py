@@ -1,0 +1,56 @@
+"""Read models fed by other contexts: staff (identity) and dispensed doses (inventory)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from halcyon.clinical.store import DispensedDoses, StaffDirectory
+from halcyon.shared.contracts.identity import StaffMemberChanged
+from halcyon.shared.contracts.inventory import DoseDispensed
+from halcyon.shared.kafka import Delivery, EventConsumer
+from halcyon.shared.mongo import DuplicateRecord
+from halcyon.shared.service import ServiceRuntime
+
+
+def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+    staff = runtime.repo(StaffDirectory)
+    doses = runtime.repo(DispensedDoses)
+
+    @consumer.handles(StaffMemberChanged)
+    async def staff_member_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
+        # The whole personnel file each time (state transfer). Apply only if newer than
+        # what we hold, so a late redelivery never rolls a staff member back.
+        at = delivery.envelope.time
+        # DuplicateRecord: a newer file is already here and the upsert's insert collided.
+        with contextlib.suppress(DuplicateRecord):
+            await staff.update(
+                delivery.envelope.tenantid,
+                {
+                    "_id": event.staff_id,
+                    "$or": [{"source_time": {"$lt": at}}, {"source_time": {"$exists": False}}],
+                },
+                {
+                    "$set": {
+                        "display_name": event.display_name,
+                        "roles": event.roles,
+                        "licences": [x.model_dump(mode="json") for x in event.licences],
+                        "npi": event.npi,
+                        "supervisor_id": event.supervisor_id,
+                        "active": event.active,
+                        "source_time": at,
+                        "source_event_id": delivery.envelope.id,
+                    }
+                },
+                upsert=True,
+            )
+
+    @consumer.handles(DoseDispensed)
+    async def dose_dispensed(event: DoseDispensed, delivery: Delivery) -> None:
+        # Kept beside the notes, never inside one: a signed dosing note stays untouched
+        # when a dispense event arrives late; the note view joins them.
+        await doses.update(
+            delivery.envelope.tenantid,
+            {"_id": event.ledger_entry_id},
+            {"$set": {**event.model_dump(), "source_event_id": delivery.envelope.id}},
+            upsert=True,
+        )
