@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from halcyon.billing.capture import ChargeCapture
-from halcyon.billing.store import ClientDirectory
+from halcyon.billing.store import ClientDirectory, StaffDirectory
 from halcyon.shared.contracts.clinical import ClientRegistered, EncounterSigned
+from halcyon.shared.contracts.identity import StaffMemberChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.service import ServiceRuntime
 
@@ -12,6 +13,17 @@ from halcyon.shared.service import ServiceRuntime
 def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     clients = runtime.repo(ClientDirectory)
     capture = ChargeCapture(runtime)
+    staff = runtime.repo(StaffDirectory)
+
+    @consumer.handles(StaffMemberChanged)
+    async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
+        # Rendering providers on claims need a name next to the NPI (2310B/2420A NM1*82).
+        await staff.update(
+            delivery.envelope.tenantid,
+            {"_id": event.staff_id},
+            {"$set": {"display_name": event.display_name, "npi": event.npi}},
+            upsert=True,
+        )
 
     @consumer.handles(ClientRegistered)
     async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:

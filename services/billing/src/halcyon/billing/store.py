@@ -12,6 +12,12 @@ class ClientDirectory(TenantRepository):
     collection_name = "clients"
 
 
+class StaffDirectory(TenantRepository):
+    """Read model of staff names and NPIs (rendering providers), fed by identity's events."""
+
+    collection_name = "staff"
+
+
 class Payers(TenantRepository):
     collection_name = "payers"
     indexes = (IndexModel([("tenant_id", ASCENDING), ("payer_id", ASCENDING)], unique=True),)
@@ -117,6 +123,7 @@ class Ledger(TenantRepository):
 
 ALL = [
     ClientDirectory,
+    StaffDirectory,
     Payers,
     Coverages,
     FeeSchedules,

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from halcyon.billing.api import charges
+from halcyon.billing.api import accounts, charges, claims, remittances, setup
 
-routers: list[APIRouter] = [charges.router]
+routers: list[APIRouter] = [
+    setup.router,
+    charges.router,
+    claims.router,
+    remittances.router,
+    accounts.router,
+]

@@ -1,0 +1,109 @@
+"""835 remittance ingest and the biller's work queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from halcyon.billing.api.common import (
+    BILLERS,
+    Claims,
+    Ledger,
+    Payments,
+    Remittances,
+    WorkQueue,
+    public,
+)
+from halcyon.billing.domain.x12 import X12Error
+from halcyon.billing.remitting import RemittancePoster
+from halcyon.shared.errors import NotFound, RuleViolation
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.service import Audit
+
+router = APIRouter(tags=["remittance"])
+MAX_835_BYTES = 10 * 1024 * 1024
+
+
+class X12Refused(RuleViolation):
+    slug, title = "x12-not-understood", "The X12 file cannot be understood"
+
+
+@router.post(
+    "/remittances",
+    status_code=status.HTTP_201_CREATED,
+    summary="Ingest an X12 835 (raw body). Lenient: imperfections become warnings",
+)
+async def ingest_835(
+    request: Request,
+    caller: CurrentCaller,
+    remittances: Remittances,
+    claims: Claims,
+    payments: Payments,
+    work: WorkQueue,
+    ledger: Ledger,
+    audit: Audit,
+    filename: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    caller.require(BILLERS)
+    raw = await request.body()
+    if not raw.strip():
+        raise RuleViolation("the body is empty: send the 835 file as the request body")
+    if len(raw) > MAX_835_BYTES:
+        raise RuleViolation("the file is larger than 10 MB")
+    poster = RemittancePoster(remittances, claims, payments, work, ledger)
+    try:
+        result = await poster.ingest(caller, raw, filename)
+    except X12Error as exc:
+        raise X12Refused(str(exc), segment=exc.segment, position=exc.position) from None
+    await audit.record(
+        caller, action="create", resource="remittance", resource_id=result["id"], request=request
+    )
+    return result
+
+
+@router.get("/remittances/{remittance_id}", summary="What an ingested 835 posted")
+async def read_remittance(
+    remittance_id: str, caller: CurrentCaller, remittances: Remittances
+) -> dict[str, Any]:
+    caller.require(BILLERS)
+    doc = await remittances.get(caller.tenant_id, remittance_id)
+    if doc is None:
+        raise NotFound(f"no remittance {remittance_id}")
+    return public(doc)
+
+
+@router.get(
+    "/payments",
+    response_model=PageOut[dict[str, Any]],
+    summary="Posted payments and provider adjustments",
+)
+async def list_payments(
+    caller: CurrentCaller,
+    payments: Payments,
+    page: Annotated[PageParams, Depends(page_params)],
+    remittance_id: Annotated[str | None, Query(max_length=100)] = None,
+) -> PageOut[dict[str, Any]]:
+    caller.require(BILLERS)
+    query = {"remittance_id": remittance_id} if remittance_id else {}
+    found = await payments.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)
+
+
+@router.get(
+    "/work-queue",
+    response_model=PageOut[dict[str, Any]],
+    summary="Denials and unmatched payments to work",
+)
+async def list_work(
+    caller: CurrentCaller,
+    work: WorkQueue,
+    page: Annotated[PageParams, Depends(page_params)],
+    kind: Annotated[str | None, Query(max_length=20)] = None,
+) -> PageOut[dict[str, Any]]:
+    caller.require(BILLERS)
+    query: dict[str, Any] = {"status": "open"}
+    if kind:
+        query["kind"] = kind
+    found = await work.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)

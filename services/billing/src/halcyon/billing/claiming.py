@@ -1,0 +1,411 @@
+"""Batching open charges into 837P claim files, and secondary claims after the primary paid."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from halcyon.billing.domain.claim837 import (
+    Address,
+    Adjudication,
+    BillingProvider,
+    Claim,
+    Envelope,
+    OtherPayer,
+    Party,
+    ServiceLine,
+    write_837p,
+)
+from halcyon.billing.domain.coding import add_ons_have_primary
+from halcyon.billing.domain.payers import RELATIONSHIP_CODES, coverage_for
+from halcyon.billing.store import (
+    BillingProfiles,
+    ClaimFiles,
+    Claims,
+    ClientDirectory,
+    Counters,
+    Coverages,
+    Payers,
+    StaffDirectory,
+)
+from halcyon.billing.store import (
+    Charges as ChargesRepo,
+)
+from halcyon.shared.auth import Caller
+from halcyon.shared.contracts.billing import ClaimStatusChanged
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.errors import NotFound, RuleViolation
+from halcyon.shared.mongo import OutboxEvent
+from uuid6 import uuid7
+
+SOURCE = "/halcyon/billing"
+
+
+@dataclass
+class Repos:
+    profiles: BillingProfiles
+    payers: Payers
+    coverages: Coverages
+    clients: ClientDirectory
+    charges: ChargesRepo
+    claims: Claims
+    files: ClaimFiles
+    counters: Counters
+    staff: StaffDirectory
+
+
+def status_event(caller: Caller, claim: dict[str, Any], status: str) -> OutboxEvent:
+    event = ClaimStatusChanged(
+        claim_id=claim["_id"],
+        client_id=claim["client_id"],
+        payer_id=claim["payer"],
+        status=status,
+        total_cents=int(claim["total_cents"]),
+        paid_cents=int(claim.get("paid_cents", 0)),
+        denial_codes=list(claim.get("denial_codes", [])),
+    )
+    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=caller.tenant_id)
+    return OutboxEvent(envelope, event.topic)
+
+
+def _address(raw: dict[str, Any] | None) -> Address | None:
+    if not raw:
+        return None
+    return Address(raw["line1"], raw["city"], raw["state"], raw["postal_code"], raw.get("line2"))
+
+
+def _subscriber(coverage: dict[str, Any]) -> Party:
+    person = coverage["subscriber"]
+    return Party(
+        name=person["family_name"],
+        given_name=person["given_name"],
+        identifier=coverage["member_id"],
+        address=_address(person.get("address")),
+        date_of_birth=date.fromisoformat(person["date_of_birth"]),
+        sex=person.get("sex", "U"),
+    )
+
+
+def _patient(client: dict[str, Any], coverage: dict[str, Any]) -> Party:
+    return Party(
+        name=client["family_name"],
+        given_name=client["given_name"],
+        identifier="",
+        address=_address(coverage["subscriber"].get("address")),
+        date_of_birth=date.fromisoformat(client["date_of_birth"]),
+        sex=coverage.get("patient_sex", "U"),
+    )
+
+
+def _payer(payer: dict[str, Any]) -> Party:
+    return Party(name=payer["name"], identifier=payer["payer_id"])
+
+
+def _provider(profile: dict[str, Any]) -> BillingProvider:
+    address = _address(profile["address"])
+    assert address is not None
+    return BillingProvider(
+        profile["provider_name"],
+        profile["npi"],
+        profile["tax_id"],
+        address,
+        profile.get("taxonomy"),
+    )
+
+
+class ClaimBatcher:
+    def __init__(self, repos: Repos) -> None:
+        self.r = repos
+        self.names: dict[str, str] = {}
+
+    async def batch(self, caller: Caller, site_id: str, payer_ref: str) -> dict[str, Any]:
+        tenant = caller.tenant_id
+        profile = await self.r.profiles.get(tenant, site_id)
+        if profile is None:
+            raise RuleViolation(f"site {site_id} has no billing profile (NPI, EIN, address)")
+        payer = await self.r.payers.get(tenant, payer_ref)
+        if payer is None:
+            raise NotFound(f"no payer {payer_ref}")
+        open_charges = await self.r.charges.find(
+            tenant, {"site_id": site_id, "payer": payer_ref, "status": "open", "kind": "charge"}
+        )
+        await self.load_names(tenant, open_charges)
+        by_encounter: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for charge in open_charges:
+            by_encounter[charge["encounter_id"]].append(charge)
+        drafts: list[tuple[dict[str, Any], Claim]] = []
+        skipped: list[dict[str, str]] = []
+        for encounter_id, charges in by_encounter.items():
+            client = await self.r.clients.get(tenant, charges[0]["client_id"])
+            coverage = await self.r.coverages.get(tenant, charges[0]["coverage_id"] or "")
+            if client is None or coverage is None:
+                skipped.append(
+                    {"encounter_id": encounter_id, "reason": "client or coverage unknown"}
+                )
+                continue
+            lines = [(date.fromisoformat(c["service_date"]), c["cpt"]) for c in charges]
+            if not add_ons_have_primary(lines):
+                skipped.append(
+                    {"encounter_id": encounter_id, "reason": "add-on code without 0820T"}
+                )
+                continue
+            number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
+            claim_id = str(uuid7())
+            claimed = []
+            for charge in charges:
+                # Conditional: a charge goes on exactly one claim even if two batches race.
+                done = await self.r.charges.update(
+                    tenant,
+                    {"_id": charge["_id"], "status": "open"},
+                    {"$set": {"status": "claimed", "claim_id": claim_id}},
+                )
+                if done is not None:
+                    claimed.append(done)
+            if not claimed:
+                continue
+            doc = self._claim_doc(claim_id, number, site_id, payer_ref, coverage, claimed, "P")
+            drafts.append((doc, self._claim(doc, client, coverage, payer, claimed, profile)))
+        if not drafts:
+            return {"file": None, "claims": [], "skipped": skipped}
+        return await self._write_file(caller, profile, payer_ref, drafts, skipped)
+
+    async def secondary(self, caller: Caller, primary_id: str) -> dict[str, Any]:
+        tenant = caller.tenant_id
+        primary = await self.r.claims.get(tenant, primary_id)
+        if primary is None:
+            raise NotFound(f"no claim {primary_id}")
+        if primary["sequence"] != "P" or primary["status"] not in ("paid", "denied"):
+            raise RuleViolation("a secondary claim follows a primary claim the payer adjudicated")
+        if primary.get("secondary_claim_id"):
+            raise RuleViolation(
+                f"claim {primary_id} already has secondary claim {primary['secondary_claim_id']}"
+            )
+        service_date = date.fromisoformat(primary["service_date"])
+        coverages = await self.r.coverages.find(tenant, {"client_id": primary["client_id"]})
+        secondary_coverage = coverage_for(coverages, service_date, "secondary")
+        if secondary_coverage is None:
+            raise RuleViolation("the client has no secondary coverage on the date of service")
+        primary_coverage = await self.r.coverages.get(tenant, primary["coverage_id"])
+        primary_payer = await self.r.payers.get(tenant, primary["payer"])
+        payer = await self.r.payers.get(tenant, secondary_coverage["payer"])
+        client = await self.r.clients.get(tenant, primary["client_id"])
+        profile = await self.r.profiles.get(tenant, primary["site_id"])
+        if None in (primary_coverage, primary_payer, payer, client, profile):
+            raise RuleViolation("payer, coverage, client or billing profile is missing")
+        assert primary_coverage and primary_payer and payer and client and profile
+        charges = await self.r.charges.find(tenant, {"_id": {"$in": primary["charge_ids"]}})
+        await self.load_names(tenant, charges)
+        claim_id = str(uuid7())
+        number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
+        doc = self._claim_doc(
+            claim_id,
+            number,
+            primary["site_id"],
+            payer["_id"],
+            dict(secondary_coverage),
+            charges,
+            "S",
+        )
+        doc["primary_claim_id"] = primary_id
+        claim = self._claim(
+            doc,
+            client,
+            dict(secondary_coverage),
+            payer,
+            charges,
+            profile,
+            primary,
+            primary_coverage,
+            primary_payer,
+        )
+        result = await self._write_file(caller, profile, payer["_id"], [(doc, claim)], [])
+        await self.r.claims.update(
+            tenant, {"_id": primary_id}, {"$set": {"secondary_claim_id": claim_id}}
+        )
+        return result
+
+    @staticmethod
+    def _claim_doc(
+        claim_id: str,
+        number: str,
+        site_id: str,
+        payer_ref: str,
+        coverage: dict[str, Any],
+        charges: list[dict[str, Any]],
+        sequence: str,
+    ) -> dict[str, Any]:
+        first = charges[0]
+        return {
+            "_id": claim_id,
+            "claim_number": number,
+            "client_id": first["client_id"],
+            "site_id": site_id,
+            "payer": payer_ref,
+            "coverage_id": coverage["_id"],
+            "sequence": sequence,
+            "encounter_id": first["encounter_id"],
+            "service_date": first["service_date"],
+            "diagnoses": first["diagnoses"],
+            "place_of_service": first["place_of_service"],
+            "charge_ids": [c["_id"] for c in charges],
+            "lines": [
+                {"charge_id": c["_id"], "cpt": c["cpt"], "amount_cents": int(c["amount_cents"])}
+                for c in charges
+            ],
+            "total_cents": sum(int(c["amount_cents"]) for c in charges),
+            "paid_cents": 0,
+            "patient_responsibility_cents": 0,
+            "status": "draft",
+            "created_at": datetime.now(UTC),
+        }
+
+    def _rendering(self, charge: dict[str, Any]) -> Party:
+        """NM1*82 for a charge's rendering clinician: name from identity's staff events."""
+        name = self.names.get(charge.get("rendering_staff_id") or "", "")
+        parts = name.split()
+        family = parts[-1] if parts else "UNKNOWN"
+        given = " ".join(parts[:-1]) if len(parts) > 1 else "UNKNOWN"
+        return Party(name=family, given_name=given, identifier=charge["rendering_npi"])
+
+    async def load_names(self, tenant: str, charges: list[dict[str, Any]]) -> None:
+        ids = sorted({c["rendering_staff_id"] for c in charges if c.get("rendering_staff_id")})
+        if ids:
+            found = await self.r.staff.find(tenant, {"_id": {"$in": ids}})
+            self.names.update({d["_id"]: d.get("display_name", "") for d in found})
+
+    def _claim(
+        self,
+        doc: dict[str, Any],
+        client: dict[str, Any],
+        coverage: dict[str, Any],
+        payer: dict[str, Any],
+        charges: list[dict[str, Any]],
+        profile: dict[str, Any],
+        primary: dict[str, Any] | None = None,
+        primary_coverage: dict[str, Any] | None = None,
+        primary_payer: dict[str, Any] | None = None,
+    ) -> Claim:
+        relationship = RELATIONSHIP_CODES[coverage.get("relationship", "self")]
+        first = next((c for c in charges if c.get("rendering_npi")), None)
+        first_npi = first["rendering_npi"] if first else None
+        rendering = self._rendering(first) if first else None
+        adjudicated = {a["charge_id"]: a for a in (primary or {}).get("line_adjudications", [])}
+        lines = []
+        for charge in charges:
+            prior = None
+            if primary is not None and charge["_id"] in adjudicated:
+                found = adjudicated[charge["_id"]]
+                prior = Adjudication(
+                    payer_id=primary_payer["payer_id"] if primary_payer else "",
+                    paid_cents=int(found["paid_cents"]),
+                    adjustments=tuple(
+                        (a["group"], a["reason"], int(a["amount_cents"]))
+                        for a in found["adjustments"]
+                    ),
+                    adjudicated_on=date.fromisoformat(primary["adjudicated_on"]),
+                )
+            npi = charge.get("rendering_npi")
+            lines.append(
+                ServiceLine(
+                    cpt=charge["cpt"],
+                    modifiers=tuple(charge["modifiers"]),
+                    charge_cents=int(charge["amount_cents"]),
+                    units=int(charge["units"]),
+                    service_date=date.fromisoformat(charge["service_date"]),
+                    diagnosis_pointers=tuple(charge["diagnosis_pointers"]),
+                    place_of_service=charge["place_of_service"],
+                    rendering=self._rendering(charge) if npi and npi != first_npi else None,
+                    prior=prior,
+                )
+            )
+        others: tuple[OtherPayer, ...] = ()
+        if primary is not None and primary_coverage is not None and primary_payer is not None:
+            claim_level = tuple(
+                (a["group"], a["reason"], int(a["amount_cents"]))
+                for a in primary.get("claim_adjustments", [])
+            )
+            others = (
+                OtherPayer(
+                    sequence="P",
+                    relationship=RELATIONSHIP_CODES[primary_coverage.get("relationship", "self")],
+                    filing_indicator=primary_payer["claim_filing_indicator"],
+                    subscriber=_subscriber(primary_coverage),
+                    payer=_payer(primary_payer),
+                    paid_cents=int(primary.get("paid_cents", 0)),
+                    claim_adjustments=claim_level,
+                    patient_responsibility_cents=int(
+                        primary.get("patient_responsibility_cents", 0)
+                    ),
+                    group_number=primary_coverage.get("group_number"),
+                ),
+            )
+        return Claim(
+            claim_number=doc["claim_number"],
+            sequence=doc["sequence"],
+            relationship=relationship,
+            filing_indicator=payer["claim_filing_indicator"],
+            subscriber=_subscriber(coverage),
+            patient=_patient(client, coverage),
+            payer=_payer(payer),
+            place_of_service=doc["place_of_service"],
+            diagnoses=tuple(doc["diagnoses"]),
+            lines=tuple(lines),
+            rendering=rendering,
+            group_number=coverage.get("group_number"),
+            other_payers=others,
+        )
+
+    async def _write_file(
+        self,
+        caller: Caller,
+        profile: dict[str, Any],
+        payer_ref: str,
+        drafts: list[tuple[dict[str, Any], Claim]],
+        skipped: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        tenant = caller.tenant_id
+        control = await self.r.counters.next(tenant, "interchange")
+        now = datetime.now(UTC)
+        envelope = Envelope(
+            sender_id=profile["submitter_id"],
+            receiver_id=profile["receiver_id"],
+            control_number=control,
+            created_at=now,
+            usage=profile.get("usage", "P"),
+            receiver_name=profile.get("receiver_name", "CLEARINGHOUSE"),
+            contact_phone=profile.get("contact_phone", "0000000000"),
+        )
+        text = write_837p(envelope, _provider(profile), [claim for _, claim in drafts])
+        file_id = str(uuid7())
+        await self.r.files.insert(
+            tenant,
+            {
+                "_id": file_id,
+                "control_number": control,
+                "payer": payer_ref,
+                "site_id": profile["_id"],
+                "claim_ids": [doc["_id"] for doc, _ in drafts],
+                "total_cents": sum(doc["total_cents"] for doc, _ in drafts),
+                "content": text,
+                "created_at": now,
+                "created_by": caller.user_id,
+            },
+        )
+        for doc, _ in drafts:
+            doc["file_id"] = file_id
+            doc["history"] = [{"status": "draft", "at": now, "by": caller.user_id}]
+            await self.r.claims.insert(tenant, doc, [status_event(caller, doc, "draft")])
+        return {
+            "file": {
+                "id": file_id,
+                "control_number": control,
+                "total_cents": sum(d["total_cents"] for d, _ in drafts),
+            },
+            "claims": [
+                {"id": d["_id"], "claim_number": d["claim_number"], "total_cents": d["total_cents"]}
+                for d, _ in drafts
+            ],
+            "skipped": skipped,
+        }

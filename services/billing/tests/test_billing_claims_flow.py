@@ -1,0 +1,301 @@
+"""From signed encounter to 837P, 835, secondary claim and statement, on real Kafka and FerretDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from halcyon.shared.contracts.clinical import EncounterClinician
+from halcyon.shared.contracts.identity import StaffMemberChanged
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.testing.plugin import eventually
+from halcyon.shared.testing.servers import Servers
+from halcyon.shared.testing.tokens import TestTokenIssuer
+
+from services.billing.tests.billing_support import client_registered, dosing_signed, publish, wrap
+from services.billing.tests.x12_validation import x12valid
+from tests.fixtures import StartService
+
+pytestmark = pytest.mark.integration
+ADDRESS = {"line1": "1 MAIN ST", "city": "PORTLAND", "state": "OR", "postal_code": "972011234"}
+
+
+def subscriber() -> dict[str, Any]:
+    return {
+        "given_name": "Ada",
+        "family_name": "Byron",
+        "date_of_birth": "1990-01-02",
+        "sex": "F",
+        "address": ADDRESS,
+    }
+
+
+def era(claim: dict[str, Any], paid: int, patient: int, trace: str, status: str = "1") -> bytes:
+    """A small 835 for one of our claims: contractual CO-45, deductible PR-1, a PLB."""
+    total = claim["total_cents"]
+    contractual = total - paid - patient
+    d = lambda cents: f"{cents / 100:.2f}"  # noqa: E731
+    segs = [
+        "ISA*00*          *00*          *ZZ*PAYER          *ZZ*HALCYON        *261130*1200*^*00501*000000101*0*P*:",
+        "GS*HP*PAYER*HALCYON*20261130*1200*101*X*005010X221A1",
+        "ST*835*0001",
+        f"BPR*I*{d(paid - 500)}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20261130",
+        f"TRN*1*{trace}*1512345678",
+        "DTM*405*20261130",
+        "N1*PR*ACME HEALTH",
+        "N3*1 PAYER WAY",
+        "N4*SALEM*OR*97301",
+        "PER*BL*EDI*TE*8005551212",
+        "N1*PE*HALCYON CLINIC*XX*1234567893",
+        "LX*1",
+        f"CLP*{claim['claim_number']}*{status}*{d(total)}*{d(paid)}*{d(patient)}*12*ICN{trace}",
+        "NM1*QC*1*BYRON*ADA****MI*M123",
+    ]
+    share = claim["lines"]
+    for i, line in enumerate(share):
+        line_paid = paid if i == 0 else 0
+        line_pr = patient if i == 0 else 0
+        line_co = line["amount_cents"] - line_paid - line_pr
+        segs += [
+            f"SVC*HC:{line['cpt']}*{d(line['amount_cents'])}*{d(line_paid)}",
+            "DTM*472*20261102",
+        ]
+        if line_co:
+            segs.append(f"CAS*CO*45*{d(line_co)}")
+        if line_pr:
+            segs.append(f"CAS*PR*1*{d(line_pr)}")
+    assert contractual >= 0
+    segs.append("PLB*1234567893*20261231*WO:OVERPAY1*5.00")
+    count = len(segs) - 2 + 1
+    segs += [f"SE*{count}*0001", "GE*1*101", "IEA*1*000000101"]
+    return ("~".join(segs) + "~").encode()
+
+
+async def test_encounter_to_claims_remittance_secondary_and_statement(
+    start_service: StartService,
+    servers: Servers,
+    token_issuer: TestTokenIssuer,
+    topic_prefix: str,
+    unique: str,
+    tmp_path: Any,
+) -> None:
+    billing = start_service("billing")
+    tenant = f"agency-{unique}"
+    client_id = f"cl-{unique}"
+    biller = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "biller")])
+    await publish(
+        servers.kafka_bootstrap,
+        f"{topic_prefix}clinical.client.v1",
+        wrap(client_registered(client_id), tenant),
+    )
+    staff = StaffMemberChanged(
+        staff_id="md-1", display_name="Grace Hopper", roles=[], npi="1003000126"
+    )
+    await publish(
+        servers.kafka_bootstrap,
+        f"{topic_prefix}identity.staff.v1",
+        EventEnvelope.wrap(staff, source="/halcyon/identity", tenant_id=tenant),
+    )
+    async with httpx.AsyncClient(base_url=billing.url, headers=biller) as http:
+
+        async def client_known() -> bool:
+            r = await http.get(f"/clients/{client_id}/charges")
+            return r.status_code == 200
+
+        await eventually(client_known, message="client read model")
+
+        r = await http.put(
+            "/sites/site-1/billing-profile",
+            json={
+                "provider_name": "Halcyon Clinic",
+                "npi": "1234567893",
+                "tax_id": "123456789",
+                "address": ADDRESS,
+                "submitter_id": "HALCYONSUB",
+                "receiver_id": "RECV01",
+            },
+        )
+        assert r.status_code == 200, r.text
+        bad = await http.put(
+            "/sites/site-1/billing-profile",
+            json={"provider_name": "X", "npi": "12", "tax_id": "1", "address": ADDRESS},
+        )
+        assert bad.status_code == 422
+        acme = (
+            await http.post(
+                "/payers",
+                json={"name": "Acme Health", "payer_id": "60054", "claim_filing_indicator": "CI"},
+            )
+        ).json()["id"]
+        other = (
+            await http.post(
+                "/payers",
+                json={"name": "Other Health", "payer_id": "99999", "claim_filing_indicator": "CI"},
+            )
+        ).json()["id"]
+        coverage = {
+            "starts_on": "2026-01-01",
+            "member_id": "M123",
+            "relationship": "self",
+            "subscriber": subscriber(),
+        }
+        r = await http.post(
+            f"/clients/{client_id}/coverages", json={**coverage, "payer": acme, "rank": "primary"}
+        )
+        assert r.status_code == 201, r.text
+        primary_coverage = r.json()["id"]
+        r = await http.post(
+            f"/clients/{client_id}/coverages",
+            json={**coverage, "payer": other, "rank": "secondary", "member_id": "S987"},
+        )
+        assert r.status_code == 201, r.text
+        for cpt, modifiers, rate in [
+            ("0820T", [], 20000),
+            ("0822T", [], 8000),
+            ("90837", ["95"], 18000),
+        ]:
+            r = await http.post(
+                "/fee-schedules",
+                json={
+                    "site_id": "site-1",
+                    "payer": acme,
+                    "cpt": cpt,
+                    "modifiers": modifiers,
+                    "rate_cents": rate,
+                    "starts_on": "2026-01-01",
+                },
+            )
+            assert r.status_code == 201, r.text
+        r = await http.post(
+            f"/clients/{client_id}/authorizations",
+            json={
+                "coverage_id": primary_coverage,
+                "cpt": "0820T",
+                "units_authorized": 10,
+                "starts_on": "2026-10-01",
+                "ends_on": "2026-12-31",
+            },
+        )
+        assert r.status_code == 201, r.text
+
+        topic = f"{topic_prefix}clinical.encounter.v1"
+        await publish(
+            servers.kafka_bootstrap, topic, wrap(dosing_signed(f"e1-{unique}", client_id), tenant)
+        )
+
+        async def charges(n: int) -> list[dict[str, Any]] | None:
+            items: list[dict[str, Any]] = (await http.get(f"/clients/{client_id}/charges")).json()[
+                "items"
+            ]
+            return items if len(items) >= n else None
+
+        found = await eventually(lambda: charges(2), message="dosing charges")
+        assert sorted((c["cpt"], c["units"], c["amount_cents"]) for c in found) == [
+            ("0820T", 8, 160000),
+            ("0822T", 8, 64000),
+        ]
+        auths = (await http.get(f"/clients/{client_id}/authorizations")).json()["items"]
+        assert auths[0]["units_used"] == 8
+
+        batch = await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
+        assert batch.status_code == 201, batch.text
+        first = batch.json()
+        [claim_ref] = first["claims"]
+        assert claim_ref["total_cents"] == 224000 == first["file"]["total_cents"]
+        text = (await http.get(f"/claim-files/{first['file']['id']}")).text
+        ok, output = x12valid(text, tmp_path, "first.837")
+        assert ok, output
+        assert "NM1*82*1*HOPPER*GRACE****XX*1003000126" in text
+        assert "CLM*" + claim_ref["claim_number"] + "*2240***11:B:1" in text
+
+        again = await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
+        assert again.json()["claims"] == []  # every charge is on exactly one claim
+
+        # A telehealth psychotherapy session: a second file, a new control number.
+        tele = dosing_signed(
+            f"e2-{unique}",
+            client_id,
+            kind="psychotherapy",
+            psychotherapy_minutes=55,
+            monitoring_minutes=None,
+            telehealth=True,
+            place_of_service="10",
+            clinicians=[EncounterClinician(staff_id="md-1", role="therapist", npi="1003000126")],
+        )
+        await publish(servers.kafka_bootstrap, topic, wrap(tele, tenant))
+        await eventually(lambda: charges(3), message="telehealth charge")
+        second = (
+            await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
+        ).json()
+        assert second["file"]["control_number"] != first["file"]["control_number"]
+        text2 = (await http.get(f"/claim-files/{second['file']['id']}")).text
+        ok, output = x12valid(text2, tmp_path, "second.837")
+        assert ok, output
+        assert "SV1*HC:90837:95*180*UN*1" in text2 and "11:B:1" not in text2
+
+        for batch_file in (first["file"]["id"], second["file"]["id"]):
+            r = await http.post(f"/claim-files/{batch_file}/submitted")
+            assert r.json()["submitted"] == 1
+
+        claim = (await http.get(f"/claims/{claim_ref['id']}")).json()
+        assert claim["status"] == "submitted"
+
+        # The payer pays $1500 and leaves $200 deductible to the client; $5 PLB taken back.
+        remittance = era(claim, paid=150000, patient=20000, trace=f"T{unique}")
+        r = await http.post("/remittances", content=remittance)
+        assert r.status_code == 201, r.text
+        summary = r.json()
+        assert summary["matched"] == 1 and summary["provider_adjustment_cents"] == 500
+        assert summary["warnings"] == []
+        claim = (await http.get(f"/claims/{claim_ref['id']}")).json()
+        assert claim["status"] == "paid" and claim["paid_cents"] == 150000
+        assert claim["patient_responsibility_cents"] == 20000
+        ledger = (await http.get(f"/clients/{client_id}/ledger")).json()
+        assert ledger["balance_cents"] == 20000
+
+        payments_before = (await http.get("/payments?limit=200")).json()["items"]
+        r = await http.post("/remittances", content=remittance)
+        assert r.status_code == 201 and r.json()["already_ingested"] is True
+        assert (await http.get("/payments?limit=200")).json()["items"] == payments_before
+        assert (await http.get(f"/clients/{client_id}/ledger")).json()["balance_cents"] == 20000
+        assert (await http.get(f"/claims/{claim_ref['id']}")).json()["paid_cents"] == 150000
+
+        # Secondary claim with the primary's adjudication (2320/2330, 2430 SVD).
+        r = await http.post(f"/claims/{claim_ref['id']}/secondary")
+        assert r.status_code == 201, r.text
+        secondary_file = r.json()["file"]["id"]
+        text3 = (await http.get(f"/claim-files/{secondary_file}")).text
+        ok, output = x12valid(text3, tmp_path, "secondary.837")
+        assert ok, output
+        assert "AMT*D*1500~" in text3 and "SVD*60054*1500*HC:0820T**8~" in text3
+        assert "SBR*S*18" in text3 and "NM1*PR*2*OTHER HEALTH*****PI*99999" in text3
+        again = await http.post(f"/claims/{claim_ref['id']}/secondary")
+        assert again.status_code == 422
+
+        # The telehealth claim is denied: work queue with the CARC codes.
+        tele_claim = (await http.get(f"/claims/{second['claims'][0]['id']}")).json()
+        denial = era(tele_claim, paid=0, patient=0, trace=f"D{unique}", status="4")
+        r = await http.post("/remittances", content=denial)
+        assert r.status_code == 201, r.text
+        assert (await http.get(f"/claims/{tele_claim['id']}")).json()["status"] == "denied"
+        work = (await http.get("/work-queue?kind=denial")).json()["items"]
+        assert [(w["claim_id"], w["codes"]) for w in work] == [(tele_claim["id"], ["CO-45"])]
+        r = await http.post(f"/claims/{tele_claim['id']}/status", json={"status": "appealed"})
+        assert r.status_code == 200 and r.json()["status"] == "appealed"
+        r = await http.post(f"/claims/{tele_claim['id']}/status", json={"status": "accepted"})
+        assert r.status_code == 409
+
+        # The client pays half; the statement is a PDF.
+        r = await http.post(
+            f"/clients/{client_id}/payments", json={"amount_cents": 10000, "method": "card"}
+        )
+        assert r.status_code == 201 and r.json()["balance_cents"] == 10000
+        pdf = await http.get(f"/clients/{client_id}/statement.pdf")
+        assert pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content.startswith(b"%PDF") and b"$100.00" in pdf.content
+
+        # Someone without a billing role at the site is refused.
+        nurse = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "nurse")])
+        r = await http.get(f"/clients/{client_id}/charges", headers=nurse)
+        assert r.status_code == 403
