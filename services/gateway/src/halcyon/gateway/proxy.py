@@ -19,7 +19,7 @@ from halcyon.gateway.domain.routing import (
 )
 from halcyon.gateway.runtime import gateway_of
 from halcyon.shared.auth import bearer_token
-from halcyon.shared.errors import Unavailable
+from halcyon.shared.errors import Unauthenticated, Unavailable
 from halcyon.shared.http.problems import problem
 from starlette.background import BackgroundTask
 
@@ -97,9 +97,20 @@ async def forward(request: Request) -> Response:
     else:
         if gateway.authenticator is None:
             raise Unavailable("token verification is not configured")
-        caller = await gateway.authenticator.verify(
-            bearer_token(request.headers.get("authorization"))
-        )
+        try:
+            caller = await gateway.authenticator.verify(
+                bearer_token(request.headers.get("authorization"))
+            )
+        except Unauthenticated as exc:
+            # Refusals are security signals (token guessing, stolen tokens): log them with
+            # the address and request id, never the token itself.
+            log.info(
+                "token refused from %s: %s",
+                address,
+                exc.detail,
+                extra={"request_id": getattr(request.state, "request_id", None)},
+            )
+            raise
         request.state.caller = caller
         decision = gateway.users.take(f"{caller.tenant_id}/{caller.user_id}")
         if not decision.allowed:

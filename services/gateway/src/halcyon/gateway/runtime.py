@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 from fastapi import Request
 from halcyon.gateway.domain.ratelimit import TokenBuckets
+from halcyon.gateway.keys import GatewayAuthenticator
 from halcyon.gateway.settings import GatewaySettings, RateLimit
 from halcyon.shared.auth import Authenticator
 
@@ -44,7 +45,7 @@ class GatewayRuntime:
         authenticator: Authenticator | None = None
         # Prefer the JWKS (follows identity's key rotation) over a fixed key.
         if settings.jwks_url:
-            authenticator = Authenticator(
+            authenticator = GatewayAuthenticator(
                 audience=settings.jwt_audience,
                 issuer=settings.jwt_issuer,
                 jwks_url=settings.jwks_url,
