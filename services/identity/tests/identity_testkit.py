@@ -35,10 +35,13 @@ def start_identity(start_service: StartService, **env: str) -> ServiceProcess:
     )
 
 
-def start_clinical_verifying_with(start_service: StartService, identity: ServiceProcess) -> Any:
-    """Clinical as every service runs in production: keys from identity's JWKS, no fixed PEM."""
+def start_service_verifying_with(
+    start_service: StartService, identity: ServiceProcess
+) -> ServiceProcess:
+    """Another service as it runs in production: keys from identity's JWKS, no fixed PEM."""
     return start_service(
-        "clinical",
+        "chartprobe",
+        app="services.identity.tests.identity_chart_probe:app",
         HALCYON_JWKS_URL=f"{identity.url}/.well-known/jwks.json",
         HALCYON_JWT_PUBLIC_KEY="",
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import jwt
 import pytest
-from identity_testkit import SITE, add_staff, create_agency, start_identity
 
+from services.identity.tests.identity_testkit import SITE, add_staff, create_agency, start_identity
 from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
@@ -16,7 +16,7 @@ async def test_operator_bootstraps_an_agency_whose_admin_builds_it(
     start_service: StartService,
 ) -> None:
     identity = start_identity(start_service)
-    async with httpx.AsyncClient(base_url=identity.url) as http:
+    async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
         agency = await create_agency(http)
         claims = jwt.decode(
             agency.admin.tokens["access_token"], options={"verify_signature": False}

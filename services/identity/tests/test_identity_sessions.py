@@ -1,0 +1,188 @@
+"""Sign-in as people experience it: MFA, lockout (and its audit trail), refresh, sign-out, reset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from halcyon.shared.testing.plugin import eventually
+
+from services.identity.tests.identity_testkit import (
+    OPERATOR,
+    PASSWORD,
+    add_staff,
+    bearer,
+    create_agency,
+    enrol_totp,
+    otp_now,
+    sign_in,
+    start_identity,
+)
+from tests.fixtures import StartService
+
+pytestmark = pytest.mark.integration
+
+
+def _claims(token: str) -> dict[str, Any]:
+    return dict(jwt.decode(token, options={"verify_signature": False}))
+
+
+async def test_mfa_is_enforced_for_prescribers_nurses_and_compliance(
+    start_service: StartService,
+) -> None:
+    identity = start_identity(start_service)
+    async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
+        agency = await create_agency(http)
+        for role in ["prescriber", "nurse", "compliance_officer"]:
+            member = await add_staff(http, agency, role, sign_in_now=False)
+            not_enrolled = await sign_in(http, member)
+            assert not_enrolled.status_code == 403, not_enrolled.text
+            assert not_enrolled.json()["mfa_enrolment_required"] is True
+            secret = await enrol_totp(http, member)
+            no_code = await sign_in(http, member, otp="")
+            assert no_code.status_code == 401
+            assert no_code.json()["type"].endswith("/mfa-required")
+            wrong = "000000" if otp_now(secret) != "000000" else "111111"
+            assert (await sign_in(http, member, otp=wrong)).status_code == 401
+            signed = await sign_in(http, member, otp=otp_now(secret))
+            assert signed.status_code == 200, signed.text
+            assert _claims(signed.json()["access_token"])["mfa"] is True
+            replayed = await sign_in(http, member, otp=otp_now(secret))
+            assert replayed.status_code == 401, "a used one-time code must not work twice"
+        therapist = await add_staff(http, agency, "therapist")
+        assert _claims(therapist.tokens["access_token"])["mfa"] is False
+        # Optional for other roles, but once enrolled it is asked for.
+        await enrol_totp(http, therapist)
+        assert (await sign_in(http, therapist, otp="")).status_code == 401
+        assert (await sign_in(http, therapist)).status_code == 200
+
+
+async def test_lockout_after_repeated_failures_is_audited(start_service: StartService) -> None:
+    identity = start_identity(start_service, HALCYON_IDENTITY_LOCKOUT_MAX_FAILURES="3")
+    async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
+        agency = await create_agency(http)
+        compliance = await add_staff(http, agency, "compliance_officer")
+        therapist = await add_staff(http, agency, "therapist", sign_in_now=False)
+        for _ in range(3):
+            wrong = await sign_in(http, therapist, password="not the password at all")
+            assert wrong.status_code == 401
+        locked = await sign_in(http, therapist)  # the right password, too late
+        assert locked.status_code == 423, locked.text
+        assert locked.json()["type"].endswith("/account-locked")
+        file = await http.get(f"/staff/{therapist.id}", headers=agency.admin.headers)
+        assert file.json()["locked"] is True
+
+        async def login_denials() -> list[dict[str, Any]] | None:
+            found = await http.get(
+                "/audit/access", params={"user_id": therapist.id}, headers=compliance.headers
+            )
+            assert found.status_code == 200, found.text
+            denied = [
+                e
+                for e in found.json()["items"]
+                if e["action"] == "login" and e["outcome"] == "denied"
+            ]
+            return denied if len(denied) >= 4 else None
+
+        denials = await eventually(login_denials, message="lockout in the access audit log")
+        reasons = [d["reason"] for d in denials]
+        assert any("locked after 3 failed attempts" in r for r in reasons), reasons
+        assert "account locked" in reasons
+        assert all(d["service"] == "identity" for d in denials)
+        # An admin lifts the lock; the person gets in again.
+        unlocked = await http.post(f"/staff/{therapist.id}/unlock", headers=agency.admin.headers)
+        assert unlocked.status_code == 204
+        assert (await sign_in(http, therapist)).status_code == 200
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
+    start_service: StartService,
+) -> None:
+    identity = start_identity(start_service)
+    async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
+        agency = await create_agency(http)
+        first = agency.admin.tokens["refresh_token"]
+        rotated = await http.post("/auth/refresh", json={"refresh_token": first})
+        assert rotated.status_code == 200, rotated.text
+        second = rotated.json()["refresh_token"]
+        assert second != first
+        assert (await http.get("/me", headers=bearer(rotated.json()["access_token"]))).is_success
+        # The old one comes back (stolen, or replayed): refused, and the live one dies too.
+        reused = await http.post("/auth/refresh", json={"refresh_token": first})
+        assert reused.status_code == 401
+        assert (await http.post("/auth/refresh", json={"refresh_token": second})).status_code == 401
+        # Sign-out revokes a fresh session.
+        session = (await sign_in(http, agency.admin)).json()
+        out = await http.post("/auth/sign-out", json={"refresh_token": session["refresh_token"]})
+        assert out.status_code == 204
+        again = await http.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+        assert again.status_code == 401
+        garbage = await http.post("/auth/refresh", json={"refresh_token": "x" * 50})
+        assert garbage.status_code == 401
+
+
+async def test_password_reset_token_works_once(start_service: StartService) -> None:
+    identity = start_identity(start_service)
+    async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
+        agency = await create_agency(http)
+        therapist = await add_staff(http, agency, "therapist")
+        unknown = await http.post(
+            "/auth/password-reset", json={"agency_id": agency.id, "email": "nobody@example.org"}
+        )
+        assert unknown.status_code == 202 and "reset_token" not in unknown.json()
+        asked = await http.post(
+            "/auth/password-reset", json={"agency_id": agency.id, "email": therapist.email}
+        )
+        assert asked.status_code == 202
+        token = asked.json()["reset_token"]  # only handed back in environment=test
+        weak = await http.post(
+            "/auth/password-reset/confirm", json={"reset_token": token, "new_password": "short"}
+        )
+        assert weak.status_code == 422  # and the token is not spent
+        new_password = "a brand new passphrase"
+        done = await http.post(
+            "/auth/password-reset/confirm",
+            json={"reset_token": token, "new_password": new_password},
+        )
+        assert done.status_code == 204, done.text
+        twice = await http.post(
+            "/auth/password-reset/confirm",
+            json={"reset_token": token, "new_password": "yet another passphrase"},
+        )
+        assert twice.status_code == 401
+        assert (await sign_in(http, therapist, password=PASSWORD)).status_code == 401
+        assert (await sign_in(http, therapist, password=new_password)).status_code == 200
+        # The sessions from before the reset are over.
+        stale = await http.post(
+            "/auth/refresh", json={"refresh_token": therapist.tokens["refresh_token"]}
+        )
+        assert stale.status_code == 401
+
+
+async def test_services_get_tokens_with_client_credentials(start_service: StartService) -> None:
+    identity = start_identity(start_service)
+    async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
+        agency = await create_agency(http)
+        refused = await http.post("/service-clients", json={"name": "notifications"})
+        assert refused.status_code == 403
+        made = await http.post("/service-clients", json={"name": "notifications"}, headers=OPERATOR)
+        assert made.status_code == 201, made.text
+        secret = made.json()["client_secret"]
+        grant = {
+            "grant_type": "client_credentials",
+            "client_id": "notifications",
+            "client_secret": secret,
+            "tenant_id": agency.id,
+        }
+        issued = await http.post("/oauth/token", json=grant)
+        assert issued.status_code == 200, issued.text
+        claims = _claims(issued.json()["access_token"])
+        assert claims["sub"] == "service:notifications"
+        assert claims["roles"] == [{"site": "*", "role": "service"}]
+        wrong = await http.post("/oauth/token", json={**grant, "client_secret": "nope"})
+        assert wrong.status_code == 401
+        # A service is not a person: no personnel file, no staff list.
+        listing = await http.get("/staff", headers=bearer(issued.json()["access_token"]))
+        assert listing.status_code == 403
