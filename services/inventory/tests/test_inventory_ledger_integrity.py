@@ -24,14 +24,21 @@ async def test_changing_a_stored_entry_is_detected_and_named_and_young_records_s
     mongo_client: AsyncMongoClient[Document],
 ) -> None:
     inventory = start_service("inventory")
-    agency = Agency(inventory.url, servers.kafka_bootstrap, topic_prefix,
-                    f"t_{unique}_inventory", token_issuer, mongo_client)
+    agency = Agency(
+        inventory.url,
+        servers.kafka_bootstrap,
+        topic_prefix,
+        f"t_{unique}_inventory",
+        token_issuer,
+        mongo_client,
+    )
     async with httpx.AsyncClient(base_url=inventory.url, timeout=60) as http:
         await agency.set_up(http, stock_mg=800)
         await agency.announce([appointment("appt-1", agency.site, "client-1", [agency.nurse])])
         await agency.wait_for("appointments", 1)
-        dispensed = await http.post("/dispenses", json=agency.dose("appt-1", 120),
-                                    headers=agency.as_nurse)
+        dispensed = await http.post(
+            "/dispenses", json=agency.dose("appt-1", 120), headers=agency.as_nurse
+        )
         assert dispensed.status_code == 201, dispensed.text
         await agency.receive(http, agency.lot_id, 400)
         verify_url = f"/registrations/{agency.registration_id}/ledger/verify"

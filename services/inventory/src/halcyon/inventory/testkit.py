@@ -28,17 +28,21 @@ NEXT_YEAR = TODAY + timedelta(days=365)
 
 async def publish(
     bootstrap: str, topic_prefix: str, tenant: str, events: Iterable[EventContract]
-) -> None:
+) -> list[str]:
+    """Publish each event in its envelope to ``topic_prefix + Contract.topic``; event ids."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
+    ids = []
     try:
         for event in events:
             envelope = EventEnvelope.wrap(event, source="/halcyon/tests", tenant_id=tenant)
             await producer.send_and_wait(
                 f"{topic_prefix}{event.topic}", envelope.to_bytes(), key=event.subject().encode()
             )
+            ids.append(envelope.id)
     finally:
         await producer.stop()
+    return ids
 
 
 def appointment(
@@ -102,8 +106,17 @@ class Agency:
     def db(self) -> Any:
         return self.mongo[self.database]
 
-    async def announce(self, events: list[EventContract]) -> None:
-        await publish(self.bootstrap, self.topic_prefix, self.tenant, events)
+    async def announce(self, events: list[EventContract]) -> list[str]:
+        return await publish(self.bootstrap, self.topic_prefix, self.tenant, events)
+
+    async def wait_processed(self, event_id: str) -> None:
+        """Until inventory's consumer has handled (applied or knowingly skipped) the event."""
+
+        async def handled() -> bool:
+            marker = {"_id": {"$regex": f"^{event_id}:"}}
+            return bool(await self.db()["processed_events"].count_documents(marker))
+
+        await eventually(handled, within=60, message=f"event {event_id} handled")
 
     async def wait_for(self, collection: str, count: int) -> None:
         async def arrived() -> bool:

@@ -1,0 +1,270 @@
+"""Every refusal the issue lists, on the real service: a problem response, and nothing
+written — the ledger and the balance are exactly as before."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from halcyon.inventory.testkit import NEXT_YEAR, TODAY, Agency, appointment
+from halcyon.shared.mongo import Document
+from halcyon.shared.testing.plugin import eventually
+from halcyon.shared.testing.servers import Servers
+from halcyon.shared.testing.tokens import TestTokenIssuer
+from pymongo import AsyncMongoClient
+
+from tests.fixtures import StartService
+
+pytestmark = pytest.mark.integration
+
+
+async def test_each_refusal_answers_a_problem_and_writes_nothing(
+    start_service: StartService,
+    servers: Servers,
+    token_issuer: TestTokenIssuer,
+    topic_prefix: str,
+    unique: str,
+    mongo_client: AsyncMongoClient[Document],
+) -> None:
+    inventory = start_service("inventory")
+    agency = Agency(
+        inventory.url,
+        servers.kafka_bootstrap,
+        topic_prefix,
+        f"t_{unique}_inventory",
+        token_issuer,
+        mongo_client,
+    )
+    async with httpx.AsyncClient(base_url=inventory.url, timeout=60) as http:
+        await agency.set_up(http, stock_mg=800)
+        expired_lot = await agency.new_lot(http, "MD-OLD", TODAY - timedelta(days=1))
+        await agency.receive(http, expired_lot, 240)
+        await agency.announce(
+            [
+                appointment(f"appt-{n}", agency.site, f"client-{n}", [agency.nurse])
+                for n in range(1, 6)
+            ]
+        )
+        await agency.wait_for("appointments", 5)
+        db = agency.db()
+
+        async def snapshot() -> tuple[int, float]:
+            entries = await db["ledger"].count_documents({"tenant_id": agency.tenant})
+            return entries, await agency.balance()
+
+        before = await snapshot()
+
+        async def refused(
+            method: str,
+            path: str,
+            body: dict[str, Any] | None,
+            headers: dict[str, str],
+            status: int,
+            says: str,
+        ) -> None:
+            response = await http.request(method, path, json=body, headers=headers)
+            assert response.status_code == status, (path, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert says in response.text, response.text
+            assert await snapshot() == before, f"{path} wrote something while refusing"
+
+        waste = {
+            "lot_id": agency.lot_id,
+            "location_id": agency.location_id,
+            "quantity_mg": 40,
+            "method": "rendered unrecoverable in a waste kit",
+            "reason": "capsule dropped",
+        }
+        # Waste without two distinct witnesses, neither the person wasting (1317.95(d)).
+        await refused(
+            "POST",
+            "/wastes",
+            {**waste, "witness_ids": [agency.witness]},
+            agency.as_nurse,
+            422,
+            "two distinct witnesses",
+        )
+        await refused(
+            "POST",
+            "/wastes",
+            {**waste, "witness_ids": [agency.witness] * 2},
+            agency.as_nurse,
+            422,
+            "two distinct witnesses",
+        )
+        await refused(
+            "POST",
+            "/wastes",
+            {**waste, "witness_ids": [agency.nurse, agency.witness]},
+            agency.as_nurse,
+            422,
+            "cannot witness",
+        )
+        # Schedule I receipt without a Form 222 / CSOS order number (1305.03).
+        await refused(
+            "POST",
+            "/receipts",
+            {
+                "lot_id": agency.lot_id,
+                "location_id": agency.location_id,
+                "quantity_mg": 400,
+                "received_on": TODAY.isoformat(),
+            },
+            agency.as_officer,
+            422,
+            "Form 222",
+        )
+        # Expired lot.
+        await refused(
+            "POST",
+            "/dispenses",
+            {**agency.dose("appt-1"), "lot_id": expired_lot},
+            agency.as_nurse,
+            422,
+            "expired",
+        )
+        # Dose outside the protocol: 100 mg initial; supplemental before any initial.
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-1", 100),
+            agency.as_nurse,
+            422,
+            "outside protocol",
+        )
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-1", 40, supplemental=True),
+            agency.as_nurse,
+            422,
+            "follows an initial dose",
+        )
+        # Prescriber whose DEA registration expired (identity told us, via Kafka).
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-1", prescriber_id=agency.lapsed_prescriber),
+            agency.as_nurse,
+            422,
+            "no active DEA registration",
+        )
+        # Only nurses and prescribers at the site dispense; only compliance officers adjust.
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-1"),
+            agency.headers(agency.witness2, "therapist"),
+            403,
+            "roles",
+        )
+        await refused(
+            "POST",
+            "/adjustments",
+            {
+                "lot_id": agency.lot_id,
+                "location_id": agency.location_id,
+                "delta_mg": -40,
+                "reason": "recount",
+            },
+            agency.as_nurse,
+            403,
+            "compliance officer",
+        )
+        # Schedule I only under a researcher registration tied to a protocol (1301.18).
+        await refused(
+            "POST",
+            "/registrations",
+            {
+                "site_id": agency.site,
+                "dea_number": "AP1234567",
+                "registrant_name": "Dr P",
+                "kind": "practitioner",
+                "schedules": ["I", "II"],
+                "expires_on": NEXT_YEAR.isoformat(),
+            },
+            agency.as_officer,
+            422,
+            "researcher registration",
+        )
+        # Bad input: 422 with nothing written.
+        await refused(
+            "POST",
+            "/dispenses",
+            {**agency.dose("appt-1"), "quantity_mg": -80},
+            agency.as_nurse,
+            422,
+            "quantity_mg",
+        )
+
+        # The supplemental dose: half the initial, 90-150 minutes after it.
+        started = datetime.now(UTC) - timedelta(minutes=100)
+        initial = await http.post(
+            "/dispenses",
+            json=agency.dose("appt-2", 120, administered_at=started.isoformat()),
+            headers=agency.as_nurse,
+        )
+        assert initial.status_code == 201, initial.text
+        before = await snapshot()
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-2", 40, supplemental=True),
+            agency.as_nurse,
+            422,
+            "half the initial dose",
+        )
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-2", 120),
+            agency.as_nurse,
+            409,
+            "already had its initial dose",
+        )
+        supplemental = await http.post(
+            "/dispenses", json=agency.dose("appt-2", 60, supplemental=True), headers=agency.as_nurse
+        )
+        assert supplemental.status_code == 201, supplemental.text
+        assert await agency.balance() == 800 - 180
+
+        # Scheduling cancels appointment 3 (a newer version): dispensing for it stops.
+        await agency.announce(
+            [
+                appointment(
+                    "appt-3",
+                    agency.site,
+                    "client-3",
+                    [agency.nurse],
+                    status="cancelled",
+                    change="cancelled",
+                    version=2,
+                )
+            ]
+        )
+
+        async def cancelled() -> bool:
+            doc = await db["appointments"].find_one({"_id": "appt-3"})
+            return bool(doc and doc["status"] == "cancelled")
+
+        await eventually(cancelled, message="the cancellation reached inventory")
+        # An older version arriving late does not resurrect it.
+        [stale] = await agency.announce(
+            [appointment("appt-3", agency.site, "client-3", [agency.nurse], version=1)]
+        )
+        await agency.wait_processed(stale)
+        before = await snapshot()
+        await refused(
+            "POST", "/dispenses", agency.dose("appt-3"), agency.as_nurse, 422, "cancelled"
+        )
+
+        # With two distinct witnesses other than the nurse, waste is recorded.
+        wasted = await http.post(
+            "/wastes",
+            json={**waste, "witness_ids": [agency.witness, agency.witness2]},
+            headers=agency.as_nurse,
+        )
+        assert wasted.status_code == 201, wasted.text
+        assert await agency.balance() == 800 - 180 - 40
