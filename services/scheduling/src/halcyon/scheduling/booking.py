@@ -248,7 +248,7 @@ class Scheduler:
                 FailedCondition("protocol_unknown", f"protocol {kind.protocol_id} is not defined")
             )
         if protocol is not None:
-            facts = await self._client_protocol_facts(
+            facts = await self.client_protocol_facts(
                 tenant_id, request.client_id, protocol, exclude=rescheduling
             )
             failed += check_protocol(kind, protocol, facts, interval.start)
@@ -353,7 +353,7 @@ class Scheduler:
         day = interval.start.astimezone(tz).date()
         return within_windows(interval, tz, windows_on(day, weekly, exceptions))
 
-    async def _client_protocol_facts(
+    async def client_protocol_facts(
         self, tenant_id: str, client_id: str, protocol: ProtocolRules, *, exclude: str | None
     ) -> ClientProtocolFacts:
         consents = await self.consents.find(tenant_id, {"client_id": client_id}, limit=200)

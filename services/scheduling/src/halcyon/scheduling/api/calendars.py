@@ -88,6 +88,8 @@ class RoomIn(BaseModel):
 
 
 class RoomOut(RoomIn):
+    model_config = ConfigDict(extra="ignore")
+
     id: str
     active: bool = True
 
@@ -180,6 +182,8 @@ class AvailabilityIn(BaseModel):
 
 
 class AvailabilityOut(AvailabilityIn):
+    model_config = ConfigDict(extra="ignore")
+
     staff_id: str
 
 
@@ -198,6 +202,8 @@ class TimeOffIn(BaseModel):
 
 
 class TimeOffOut(TimeOffIn):
+    model_config = ConfigDict(extra="ignore")
+
     id: str
     staff_id: str
 
@@ -271,3 +277,32 @@ async def add_time_off(
     }
     await scheduler.time_off.insert(caller.tenant_id, doc)
     return TimeOffOut(id=doc["_id"], staff_id=staff_id, **body.model_dump())
+
+
+class ClinicianOut(BaseModel):
+    staff_id: str
+    display_name: str
+    active: bool
+    roles: list[dict[str, str]]
+    licences: list[dict[str, str]]
+
+
+@router.get(
+    "/clinicians/{staff_id}",
+    response_model=ClinicianOut,
+    summary="A staff member as scheduling knows them (roles, licences; from identity's events)",
+)
+async def read_clinician(
+    staff_id: Id, caller: CurrentCaller, scheduler: SchedulerDep
+) -> ClinicianOut:
+    caller.require(READERS)
+    doc = await scheduler.staff.get(caller.tenant_id, staff_id)
+    if doc is None:
+        raise NotFound(f"scheduling does not know staff member {staff_id} (yet)")
+    return ClinicianOut(
+        staff_id=doc["_id"],
+        display_name=doc.get("display_name", ""),
+        active=doc.get("active", True),
+        roles=doc.get("roles", []),
+        licences=doc.get("licences", []),
+    )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
-from halcyon.scheduling.api.common import SCHEDULERS, guarded
+from fastapi import APIRouter, Path, Request
+from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, SchedulerDep, guarded
+from halcyon.scheduling.domain.catalog import DEFAULT_TYPES, ProtocolRules
+from halcyon.scheduling.domain.gating import ClientProtocolFacts, FailedCondition, check_protocol
 from halcyon.scheduling.store import ClientDirectory
 from halcyon.shared.errors import NotFound
 from halcyon.shared.http.deps import CurrentCaller
@@ -51,3 +54,80 @@ async def read_client(
         home_site_id=doc["home_site_id"],
         preferred_language=doc.get("preferred_language"),
     )
+
+
+class ProtocolReadiness(BaseModel):
+    """Where a client stands on a protocol's dosing conditions (what front desk checks)."""
+
+    client_id: str
+    protocol_id: str
+    informed_consent: bool
+    eligible_screening: bool | None = None  # None: no screening yet
+    completed_preparation_sessions: int
+    preparation_sessions_required: int
+    dosing_sessions: list[datetime]
+    min_days_between_dosing: int
+
+
+@router.get(
+    "/clients/{client_id}/protocols/{protocol_id}/readiness",
+    response_model=ProtocolReadiness,
+    summary="Consent, screening and preparation status for a protocol (from clinical's events)",
+)
+async def protocol_readiness(
+    client_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    protocol_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    caller: CurrentCaller,
+    scheduler: SchedulerDep,
+    audit: Audit,
+    request: Request,
+) -> ProtocolReadiness:
+    doc = await scheduler.clients.get(caller.tenant_id, client_id)
+    if doc is None:
+        raise NotFound(f"scheduling does not know client {client_id} (yet)")
+    await guarded(
+        caller,
+        READERS,
+        doc["home_site_id"],
+        audit,
+        request,
+        action="read",
+        resource="scheduling/protocol-readiness",
+        client_id=client_id,
+    )
+    protocol = scheduler.protocol(protocol_id)
+    if protocol is None:
+        raise NotFound(f"no protocol {protocol_id}")
+    facts = await scheduler.client_protocol_facts(
+        caller.tenant_id, client_id, protocol, exclude=None
+    )
+    far_future = datetime.max.replace(tzinfo=UTC)
+    refusals = {f.code for f in check_protocol_dosing(protocol, facts, far_future)}
+    screenings = sorted(
+        (s for s in facts.screenings if s.protocol_id == protocol_id), key=lambda s: s.signed_at
+    )
+    await audit.record(
+        caller,
+        action="read",
+        resource="scheduling/protocol-readiness",
+        client_id=client_id,
+        site_id=doc["home_site_id"],
+        request=request,
+    )
+    return ProtocolReadiness(
+        client_id=client_id,
+        protocol_id=protocol_id,
+        informed_consent="informed_consent" not in refusals,
+        eligible_screening=screenings[-1].eligible if screenings else None,
+        completed_preparation_sessions=len(facts.completed_preparations),
+        preparation_sessions_required=protocol.preparation_sessions_required,
+        dosing_sessions=sorted(facts.other_dosing_sessions),
+        min_days_between_dosing=protocol.min_days_between_dosing,
+    )
+
+
+def check_protocol_dosing(
+    protocol: ProtocolRules, facts: ClientProtocolFacts, at: datetime
+) -> list[FailedCondition]:
+    kind = DEFAULT_TYPES.get(protocol.dosing_type)
+    return check_protocol(kind, protocol, facts, at) if kind else []
