@@ -282,3 +282,166 @@ async def test_confirmation_reminders_cancellation_restart_and_vitals_inbox(
 
 async def _count(probe: Any, want: int) -> bool:
     return len(await probe) >= want
+
+
+# -- SMS: quiet hours, receipts, retries, dead letters, STOP -------------------------------
+NEW_YORK = ZoneInfo("America/New_York")
+PHONE = "+15550101234"
+
+
+async def test_sms_quiet_hours_receipts_retries_dead_letter_and_stop(
+    start_service: StartService,
+    notifications_bus: Bus,
+    token_issuer: TestTokenIssuer,
+) -> None:
+    bus = notifications_bus
+    tenant = bus.tenant
+    provider = start_service("devsms", app="halcyon.notifications.devsms:app")
+    service = start_service(
+        "notifications",
+        HALCYON_NOTIFICATIONS_SMS_PROVIDER_URL=provider.url,
+        HALCYON_NOTIFICATIONS_WORKER_POLL_SECONDS="0.2",
+        HALCYON_NOTIFICATIONS_MAX_ATTEMPTS="3",
+        HALCYON_NOTIFICATIONS_RETRY_BASE_SECONDS="0.2",
+    )
+    sms = httpx.AsyncClient(base_url=provider.url, timeout=10.0)
+    # As one configures it in a real provider's console: where receipts and replies go.
+    await sms.put("/control/webhook", json={"base_url": service.url})
+    http = httpx.AsyncClient(base_url=service.url, timeout=10.0)
+    admin = token_issuer.headers(tenant_id=tenant, user_id="admin-1", roles=[("*", "agency_admin")])
+    front_desk = token_issuer.headers(
+        tenant_id=tenant, user_id="fd-1", roles=[(SITE, "front_desk")]
+    )
+    elsewhere = token_issuer.headers(
+        tenant_id=tenant, user_id="fd-2", roles=[("site-9", "front_desk")]
+    )
+
+    await bus.publish(
+        StaffMemberChanged(
+            staff_id="admin-1",
+            display_name="Ada Admin",
+            email="admin@agency.test",
+            roles=[{"site": "*", "role": "agency_admin"}],
+        )
+    )
+    await bus.publish(
+        ClientRegistered(
+            client_id="client-p",
+            home_site_id=SITE,
+            given_name="Pat",
+            family_name="Lee",
+            date_of_birth=date(1979, 5, 6),
+            phone=PHONE,
+            timezone="America/New_York",
+            preferred_language="es",
+        )
+    )
+
+    async def known() -> bool:
+        response = await http.get("/clients/client-p/preferences", headers=admin)
+        return response.status_code == 200
+
+    await eventually(known, message="client known")
+
+    # -- preferences: validated, site-checked, audited history -----------------------------
+    prefs = {"channel": "sms", "quiet_hours": {"start": "21:00", "end": "08:00"}}
+    bad = await http.put(
+        "/clients/client-p/preferences",
+        headers=front_desk,
+        json={**prefs, "quiet_hours": {"start": "25:00", "end": "08:00"}},
+    )
+    assert bad.status_code == 422
+    denied = await http.put("/clients/client-p/preferences", headers=elsewhere, json=prefs)
+    assert denied.status_code == 403
+    no_email = await http.put(
+        "/clients/client-p/preferences", headers=front_desk, json={"channel": "email"}
+    )
+    assert no_email.status_code == 422
+    saved = await http.put("/clients/client-p/preferences", headers=front_desk, json=prefs)
+    assert saved.status_code == 200, saved.text
+    assert [h["by"] for h in saved.json()["history"]] == ["fd-1"]
+
+    # -- quiet hours: 22:30 in New York, the confirmation waits until 08:00 ---------------
+    evening = (datetime.now(NEW_YORK) + timedelta(days=1)).replace(
+        hour=22, minute=30, second=0, microsecond=0
+    )
+    morning = (evening + timedelta(days=1)).replace(hour=8, minute=0)
+    clock = await http.put("/admin/test-clock", json={"now": evening.isoformat()}, headers=admin)
+    assert clock.status_code == 200, clock.text
+    starts = (evening + timedelta(days=3)).replace(hour=10)
+    await bus.publish(appointment("appt-Q", "client-p", "booked", starts, 1))
+
+    async def deliveries(**params: str) -> list[dict[str, Any]]:
+        response = await http.get(
+            "/deliveries", params={"recipient_id": "client-p", **params}, headers=admin
+        )
+        assert response.status_code == 200, response.text
+        return list(response.json()["items"])
+
+    [held] = await eventually(lambda: deliveries(status="queued"), message="confirmation queued")
+    assert held["deferred_for_quiet_hours"] is True
+    assert datetime.fromisoformat(held["next_attempt_at"]) == morning
+    assert (await sms.get("/messages", params={"to": PHONE})).json() == []
+
+    await http.put(
+        "/admin/test-clock",
+        json={"now": (morning + timedelta(minutes=1)).isoformat()},
+        headers=admin,
+    )
+
+    async def texts() -> list[dict[str, Any]]:
+        return list((await sms.get("/messages", params={"to": PHONE})).json())
+
+    [text] = await eventually(texts, message="SMS sent after quiet hours")
+    assert "cita" in text["body"]  # the Spanish variant, with the neutral word
+    assert not [w for w in CLINICAL_WORDS if w in text["body"].lower()]
+    # The provider's signed receipt marks it delivered.
+    await eventually(lambda: deliveries(status="delivered"), message="receipt applied")
+
+    # -- a failure reported by receipt is retried, and then delivered ----------------------
+    await sms.post("/control/fail", json={"count": 1, "mode": "receipt"})
+    await bus.publish(appointment("appt-R", "client-p", "booked", starts + timedelta(days=1), 1))
+
+    async def delivered_twice_tried() -> list[dict[str, Any]]:
+        return [d for d in await deliveries(status="delivered") if d["attempts"] == 2]
+
+    await eventually(delivered_twice_tried, message="retried after a failed receipt")
+
+    # -- the provider keeps refusing: retried, then dead, and an admin is told -------------
+    await sms.post("/control/fail", json={"count": 3, "mode": "reject"})
+    await bus.publish(appointment("appt-S", "client-p", "booked", starts + timedelta(days=2), 1))
+    [dead] = await eventually(lambda: deliveries(status="dead"), message="dead-lettered")
+    assert dead["attempts"] == 3 and "503" in dead["last_error"]
+    attempts = [
+        a
+        for a in (await sms.get("/attempts", params={"to": PHONE})).json()
+        if a["client_ref"] == dead["id"]
+    ]
+    assert len(attempts) == 3 and all(a["failed"] for a in attempts)
+    dead_letters = (await http.get("/dead-deliveries", headers=admin)).json()["items"]
+    assert [d["id"] for d in dead_letters] == [dead["id"]]
+
+    async def admin_alerts() -> list[dict[str, Any]]:
+        items = (await http.get("/inbox", headers=admin)).json()["items"]
+        return [i for i in items if i["kind"] == "delivery_dead"]
+
+    [alert] = await eventually(admin_alerts, message="admin alerted in the inbox")
+    assert dead["id"] in alert["body"]
+
+    # -- STOP by SMS opts the client out; later messages are held, not sent ---------------
+    unsigned = await http.post("/webhooks/sms/inbound", json={"from": PHONE, "body": "STOP"})
+    assert unsigned.status_code == 401
+    await sms.post("/control/inbound", json={"from": PHONE, "body": "STOP"})
+
+    async def opted_out() -> bool:
+        body = (await http.get("/clients/client-p/preferences", headers=admin)).json()
+        return bool(body["opted_out"]) and body["history"][-1]["via"] == "sms-stop"
+
+    await eventually(opted_out, message="STOP recorded")
+    sent_before = len(await texts())
+    await bus.publish(appointment("appt-T", "client-p", "booked", starts + timedelta(days=3), 1))
+    [suppressed] = await eventually(lambda: deliveries(status="suppressed"), message="held")
+    assert suppressed["reason"] == "client opted out"
+    assert len(await texts()) == sent_before
+    await http.aclose()
+    await sms.aclose()
