@@ -35,12 +35,17 @@ def era(claim: dict[str, Any], paid: int, patient: int, trace: str, status: str 
     """A small 835 for one of our claims: contractual CO-45, deductible PR-1, a PLB."""
     total = claim["total_cents"]
     contractual = total - paid - patient
-    d = lambda cents: f"{cents / 100:.2f}"  # noqa: E731
+
+    def d(cents: int) -> str:
+        return f"{cents / 100:.2f}"
+
     segs = [
-        "ISA*00*          *00*          *ZZ*PAYER          *ZZ*HALCYON        *261130*1200*^*00501*000000101*0*P*:",
+        "ISA*00*          *00*          *ZZ*PAYER          *ZZ*HALCYON        "
+        "*261130*1200*^*00501*000000101*0*P*:",
         "GS*HP*PAYER*HALCYON*20261130*1200*101*X*005010X221A1",
         "ST*835*0001",
-        f"BPR*I*{d(paid - 500)}*C*ACH*CCP*01*999999999*DA*123456*1512345678**01*999988880*DA*98765*20261130",
+        f"BPR*I*{d(paid - 500)}*C*ACH*CCP*01*999999999*DA*123456*1512345678"
+        "**01*999988880*DA*98765*20261130",
         f"TRN*1*{trace}*1512345678",
         "DTM*405*20261130",
         "N1*PR*ACME HEALTH",

@@ -277,7 +277,7 @@ class ChargeCapture:
         query = {"_id": auth["_id"], "applied_charges": {"$ne": charge_id}}
         await self._change_authorization(
             tenant,
-            auth,
+            dict(auth),
             query,
             {"$inc": {"units_used": units}, "$push": {"applied_charges": charge_id}},
             units,
@@ -295,7 +295,7 @@ class ChargeCapture:
             units = int(original["units"])
             await self._change_authorization(
                 tenant,
-                auth,
+                dict(auth),
                 query,
                 {"$inc": {"units_used": -units}, "$pull": {"applied_charges": original["_id"]}},
                 -units,

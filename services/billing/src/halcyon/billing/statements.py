@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from reportlab.lib.pagesizes import LETTER
-from reportlab.lib.units import inch
-from reportlab.pdfgen import canvas
+from reportlab.lib.pagesizes import LETTER  # type: ignore[import-untyped]
+from reportlab.lib.units import inch  # type: ignore[import-untyped]
+from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
 
 
 def money(cents: int) -> str:
@@ -51,7 +51,7 @@ def render_statement(
     y -= 16
     for entry in entries:
         posted = entry.get("posted_at")
-        when = posted.date().isoformat() if hasattr(posted, "date") else str(posted)[:10]
+        when = posted.date().isoformat() if isinstance(posted, datetime) else str(posted)[:10]
         line(when)
         line(str(entry.get("description", ""))[:60], x=2.2 * inch)
         line(money(int(entry["amount_cents"])), x=6.2 * inch)

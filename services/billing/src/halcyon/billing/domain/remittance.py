@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import cast
 
 from halcyon.billing.domain.x12 import (
     Segment,
@@ -423,14 +424,14 @@ def _service(raw: dict[str, object]) -> ServicePayment:
         paid_cents=int(raw["paid"]),  # type: ignore[call-overload]
         units=raw["units"],  # type: ignore[arg-type]
         service_date=raw["date"],  # type: ignore[arg-type]
-        adjustments=tuple(raw["adjustments"]),  # type: ignore[call-overload]
-        remarks=tuple(raw["remarks"]),  # type: ignore[call-overload]
+        adjustments=tuple(cast(list[Adjustment], raw["adjustments"])),
+        remarks=tuple(cast(list[str], raw["remarks"])),
     )
 
 
 def _claim(raw: dict[str, object]) -> ClaimPayment:
-    adjustments: tuple[Adjustment, ...] = tuple(raw["adjustments"])  # type: ignore[call-overload]
-    services: tuple[ServicePayment, ...] = tuple(raw["services"])  # type: ignore[call-overload]
+    adjustments: tuple[Adjustment, ...] = tuple(cast(list[Adjustment], raw["adjustments"]))
+    services: tuple[ServicePayment, ...] = tuple(cast(list[ServicePayment], raw["services"]))
     patient = raw["pr"]
     if patient is None:
         # CLP05 absent: the PR-group adjustments are what the patient owes.
@@ -446,7 +447,7 @@ def _claim(raw: dict[str, object]) -> ClaimPayment:
         payer_claim_number=str(raw["icn"]),
         adjustments=adjustments,
         services=services,
-        remarks=tuple(raw["remarks"]),  # type: ignore[call-overload]
+        remarks=tuple(cast(list[str], raw["remarks"])),
         occurrence=int(raw["occurrence"]),  # type: ignore[call-overload]
     )
 
