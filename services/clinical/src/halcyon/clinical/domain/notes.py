@@ -176,7 +176,7 @@ def ensure_editable(note: dict[str, Any]) -> None:
         raise Conflict(
             "this note is signed and locked; write an addendum instead",
             note_id=note.get("_id"),
-            status=note.get("status"),
+            note_status=note.get("status"),
         )
 
 
@@ -192,7 +192,9 @@ def status_after_signing(supervisor_id: str | None) -> NoteStatus:
 
 def ensure_cosigner(note: dict[str, Any], user_id: str) -> None:
     if note.get("status") != "awaiting_cosign":
-        raise Conflict("this note is not waiting for a co-signature", status=note.get("status"))
+        raise Conflict(
+            "this note is not waiting for a co-signature", note_status=note.get("status")
+        )
     if note.get("supervisor_id") != user_id:
         raise Forbidden("only the named supervisor co-signs this note")
     if note["author_id"] == user_id:
