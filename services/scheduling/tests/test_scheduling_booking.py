@@ -11,6 +11,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from halcyon.shared.contracts import EventContract
+from halcyon.shared.contracts.billing import AuthorizationChanged
 from halcyon.shared.contracts.clinical import ClientRegistered, ConsentChanged, ScreeningCompleted
 from halcyon.shared.contracts.identity import Licence, SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.scheduling import AppointmentChanged, WaitlistOfferMade
@@ -186,6 +188,26 @@ class World:
         return envelopes
 
 
+@asynccontextmanager
+async def running(
+    start_service: StartService,
+    servers: Servers,
+    issuer: TestTokenIssuer,
+    prefix: str,
+    unique: str,
+    mongo: AsyncMongoClient[Document],
+    **env: str,
+) -> AsyncIterator[World]:
+    service = start_service("scheduling", **env)
+    w = World(service, servers, issuer, prefix, mongo[f"t_{unique}_scheduling"])
+    await w.producer.start()
+    try:
+        yield w
+    finally:
+        await w.producer.stop()
+        await w.http.aclose()
+
+
 @pytest_asyncio.fixture
 async def world(
     start_service: StartService,
@@ -195,14 +217,33 @@ async def world(
     unique: str,
     mongo_client: AsyncMongoClient[Document],
 ) -> AsyncIterator[World]:
-    service = start_service("scheduling", HALCYON_SCHEDULING_WAITLIST_SWEEP_SECONDS="0.5")
-    w = World(service, servers, token_issuer, topic_prefix, mongo_client[f"t_{unique}_scheduling"])
-    await w.producer.start()
-    try:
+    async with running(
+        start_service, servers, token_issuer, topic_prefix, unique, mongo_client
+    ) as w:
         yield w
-    finally:
-        await w.producer.stop()
-        await w.http.aclose()
+
+
+@pytest_asyncio.fixture
+async def impatient_world(
+    start_service: StartService,
+    servers: Servers,
+    token_issuer: TestTokenIssuer,
+    topic_prefix: str,
+    unique: str,
+    mongo_client: AsyncMongoClient[Document],
+) -> AsyncIterator[World]:
+    """Waitlist offers expire after one second and are swept every half second."""
+    async with running(
+        start_service,
+        servers,
+        token_issuer,
+        topic_prefix,
+        unique,
+        mongo_client,
+        HALCYON_SCHEDULING_WAITLIST_OFFER_SECONDS="1",
+        HALCYON_SCHEDULING_WAITLIST_SWEEP_SECONDS="0.5",
+    ) as w:
+        yield w
 
 
 def next_weekday(weekday: int, at: time, *, after_days: int = 7) -> datetime:
@@ -675,3 +716,66 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
     assert taken.json()["client_id"] == "c2"
     assert taken.json()["starts_at"] == moved.json()["starts_at"]
     assert (await world.get(f"/waitlist/{entry_id}")).json()["status"] == "booked"
+
+
+async def test_unanswered_offer_expires_and_authorization_overrun_warns(
+    impatient_world: World,
+) -> None:
+    world = impatient_world
+    await world.site()
+    await world.staff("ana")
+    await world.client("c1")
+    await world.client("c2")
+    office = await world.room("Office", ["office"])
+    start = next_weekday(3, time(14, 0))
+
+    # Billing authorized 2 units of 90837 and 1 is used: one more fits, two do not.
+    today = datetime.now(UTC).date()
+    await world.publish(
+        AuthorizationChanged(
+            authorization_id="auth-1",
+            client_id="c1",
+            cpt="90837",
+            units_authorized=2,
+            units_used=1,
+            starts_on=today,
+            ends_on=today + timedelta(days=365),
+        )
+    )
+
+    async def first_booking() -> httpx.Response | None:
+        r = await world.book("c1", "psychotherapy", start, ["ana"], office)
+        return r if r.status_code == 201 else None
+
+    fits = await eventually(first_booking, message="booked")
+    assert fits.json()["warnings"] == []
+
+    async def warned() -> dict[str, Any] | None:
+        later = start + timedelta(days=7)
+        r = await world.book("c1", "psychotherapy", later, ["ana"], office)
+        assert r.status_code == 201, r.text
+        if r.json()["warnings"]:
+            return dict(r.json())
+        await world.post(f"/appointments/{r.json()['id']}/cancel", {"reason": "retry"})
+        return None
+
+    second = await eventually(warned, message="authorization read model applied")
+    [warning] = second["warnings"]
+    assert warning["code"] == "authorization_exceeded" and warning["units_authorized"] == 2
+
+    # c2 waits; c1 cancels; c2 is offered the slot but does not answer in time.
+    entry = await world.post(
+        "/waitlist", {"client_id": "c2", "site_id": SITE, "appointment_type": "psychotherapy"}
+    )
+    entry_id = entry.json()["id"]
+    cancel = await world.post(f"/appointments/{second['id']}/cancel", {"reason": "moving"})
+    assert cancel.status_code == 200
+    [offer] = await world.read_topic(WaitlistOfferMade.topic, want=1)
+    assert offer["data"]["client_id"] == "c2"
+
+    def expired(body: dict[str, Any]) -> bool:
+        return body["status"] == "waiting" and body["offer"] is None
+
+    await world.until_ok(f"/waitlist/{entry_id}", expired)
+    late = await world.post(f"/waitlist/{entry_id}/accept")
+    assert late.status_code == 409
