@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from halcyon.shared.contracts.clinical import EncounterClinician
 from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
@@ -75,8 +76,19 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
         }
 
         # An addendum: the nurse documented 2 hours, not 8. One correction, no duplicate.
-        revised = dosing_signed(encounter_id, client_id, revision=2)
-        revised.clinicians[1].__dict__["minutes"] = 120
+        revised = dosing_signed(
+            encounter_id,
+            client_id,
+            revision=2,
+            clinicians=[
+                EncounterClinician(
+                    staff_id="md-1", role="prescriber", npi="1003000126", monitoring_role="first"
+                ),
+                EncounterClinician(
+                    staff_id="rn-1", role="nurse", monitoring_role="staff", minutes=120
+                ),
+            ],
+        )
         await publish(servers.kafka_bootstrap, topic, wrap(revised, tenant), wrap(revised, tenant))
 
         async def corrected() -> list[dict[str, Any]] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from halcyon.shared.mongo import TenantRepository
+from halcyon.shared.mongo import DuplicateRecord, TenantRepository
 from pymongo import ASCENDING, IndexModel
 
 
@@ -89,9 +89,12 @@ class Counters(TenantRepository):
     collection_name = "counters"
 
     async def next(self, tenant_id: str, name: str) -> int:
-        doc = await self.update(
-            tenant_id, {"_id": f"{tenant_id}:{name}"}, {"$inc": {"value": 1}}, upsert=True
-        )
+        key = {"_id": f"{tenant_id}:{name}"}
+        try:
+            doc = await self.update(tenant_id, key, {"$inc": {"value": 1}}, upsert=True)
+        except DuplicateRecord:
+            # Two first-ever upserts raced (MongoDB may refuse one): the document exists now.
+            doc = await self.update(tenant_id, key, {"$inc": {"value": 1}})
         assert doc is not None
         return int(doc["value"])
 
