@@ -145,7 +145,8 @@ async def test_supervised_clinician_needs_cosignature_before_billing_sees_it(
     )
 
     async def staff_known() -> bool:
-        return await clinical.database["staff"].count_documents({"tenant_id": tenant}) == 2
+        known: int = await clinical.database["staff"].count_documents({"tenant_id": tenant})
+        return known == 2
 
     await eventually(staff_known, message="staff read model fed from identity events")
     intern = clinical.headers(tenant, "intern-1", ("site-1", "therapist"))
