@@ -153,3 +153,32 @@ async def add_staff(
         assert signed.status_code == 200, signed.text
         member.tokens = signed.json()
     return member
+
+
+async def read_topic(bootstrap: str, topic: str, want: int, within: float = 60.0) -> list[Any]:
+    """Events on a Kafka topic (from the beginning), once at least ``want`` have arrived."""
+    from aiokafka import AIOKafkaConsumer
+    from halcyon.shared.envelope import EventEnvelope
+    from halcyon.shared.testing.plugin import eventually
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[Any] = []
+    try:
+
+        async def more() -> bool:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend(EventEnvelope.from_bytes(r.value) for r in records)
+            return len(found) >= want
+
+        await eventually(more, within=within, interval=0, message=f"{want} events on {topic}")
+    finally:
+        await consumer.stop()
+    return found
