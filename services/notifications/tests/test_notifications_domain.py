@@ -210,3 +210,27 @@ def test_unsubscribe_tokens_cannot_be_forged() -> None:
     _, _, sig = token.partition(".")
     forged = unsubscribe_token("secret", "agency-1", "client-2").split(".")[0]
     assert read_unsubscribe_token("secret", f"{forged}.{sig}") is None
+
+
+# -- the controllable clock exists only in tests --------------------------------------------
+async def test_the_clock_cannot_be_moved_outside_the_test_environment() -> None:
+    from typing import Any, cast
+
+    from halcyon.notifications.clock import ServiceClock
+    from halcyon.notifications.settings import NotificationsSettings
+
+    assert not NotificationsSettings(environment="development").test_clock_enabled
+    assert NotificationsSettings(environment="test").test_clock_enabled
+    clock = ServiceClock(cast(Any, {"service_settings": None}), controllable=False)
+    with pytest.raises(RuntimeError):
+        await clock.set_now(datetime(2030, 1, 1, tzinfo=UTC))
+    await clock.refresh()  # a no-op: production time is never offset
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 5
+
+
+def test_production_refuses_the_development_webhook_secret() -> None:
+    from halcyon.notifications.settings import NotificationsSettings
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        NotificationsSettings(environment="production", field_encryption_key="k" * 32)

@@ -16,9 +16,19 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from halcyon.shared.contracts import EventContract
-from halcyon.shared.contracts.clinical import ClientRegistered, VitalsAlertRaised
-from halcyon.shared.contracts.identity import StaffMemberChanged
-from halcyon.shared.contracts.scheduling import AppointmentChanged, AppointmentClinician
+from halcyon.shared.contracts.billing import ClaimStatusChanged
+from halcyon.shared.contracts.clinical import (
+    ClientRegistered,
+    SafetyAlertRaised,
+    VitalsAlertRaised,
+)
+from halcyon.shared.contracts.identity import CredentialExpiring, StaffMemberChanged
+from halcyon.shared.contracts.inventory import ComplianceDeadlineDue, DiscrepancyOpened, StockLow
+from halcyon.shared.contracts.scheduling import (
+    AppointmentChanged,
+    AppointmentClinician,
+    WaitlistOfferMade,
+)
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.processes import free_port
@@ -445,3 +455,215 @@ async def test_sms_quiet_hours_receipts_retries_dead_letter_and_stop(
     assert len(await texts()) == sent_before
     await http.aclose()
     await sms.aclose()
+
+
+# -- staff alerts by role, staff preferences, agency templates -------------------------------
+async def test_alerts_reach_roles_by_preference_and_agency_templates_are_checked(
+    start_service: StartService,
+    notifications_bus: Bus,
+    token_issuer: TestTokenIssuer,
+) -> None:
+    bus = notifications_bus
+    tenant = bus.tenant
+    smtp_port = free_port()
+    sink = start_service(
+        "devsmtp",
+        app="halcyon.notifications.devsmtp:app",
+        HALCYON_DEVSMTP_SMTP_PORT=str(smtp_port),
+    )
+    service = start_service(
+        "notifications",
+        HALCYON_NOTIFICATIONS_SMTP_PORT=str(smtp_port),
+        HALCYON_NOTIFICATIONS_WORKER_POLL_SECONDS="0.2",
+    )
+    http = httpx.AsyncClient(base_url=service.url, timeout=10.0)
+
+    def as_(user: str, *roles: tuple[str, str], tenant_id: str = tenant) -> dict[str, str]:
+        return token_issuer.headers(tenant_id=tenant_id, user_id=user, roles=list(roles))
+
+    admin = as_("admin-1", ("*", "agency_admin"))
+    officer = as_("comp-1", (SITE, "compliance_officer"))
+    biller = as_("biller-1", ("*", "biller"))
+    prescriber = as_("presc-1", (SITE, "prescriber"))
+    on_call = as_("clin-2", (SITE, "therapist"))
+
+    # comp-1 wants low-stock alerts by email only (ordinary alerts may leave the inbox).
+    muted = await http.put(
+        "/staff/me/preferences", headers=officer, json={"alerts": {"stock_low": ["email"]}}
+    )
+    assert muted.status_code == 200, muted.text
+    unknown = await http.put(
+        "/staff/me/preferences", headers=officer, json={"alerts": {"made_up": ["email"]}}
+    )
+    assert unknown.status_code == 422
+
+    for staff_id, roles, on_call_sites in [
+        ("admin-1", [{"site": "*", "role": "agency_admin"}], []),
+        ("comp-1", [{"site": SITE, "role": "compliance_officer"}], []),
+        ("biller-1", [{"site": "*", "role": "biller"}], []),
+        ("presc-1", [{"site": SITE, "role": "prescriber"}], []),
+        ("clin-2", [{"site": SITE, "role": "therapist"}], [SITE]),
+    ]:
+        await bus.publish(
+            StaffMemberChanged(
+                staff_id=staff_id,
+                display_name=staff_id,
+                email=f"{staff_id}@agency.test",
+                roles=roles,
+                on_call_sites=on_call_sites,
+            )
+        )
+    await bus.publish(client("client-w", "wren@example.test"))
+
+    async def known() -> bool:
+        return (await http.get("/clients/client-w/preferences", headers=admin)).status_code == 200
+
+    await eventually(known, message="client known")
+
+    today = date.today()
+    await bus.publish(
+        StockLow(
+            lot_id="lot-1",
+            site_id=SITE,
+            product_id="p-1",
+            substance="psilocybin",
+            balance=2.0,
+            threshold=5.0,
+        )
+    )
+    await bus.publish(
+        DiscrepancyOpened(
+            discrepancy_id="disc-1",
+            site_id=SITE,
+            registration_id="reg-1",
+            expected=10,
+            counted=9,
+            suspected_theft_or_loss=True,
+        )
+    )
+    await bus.publish(
+        ComplianceDeadlineDue(
+            deadline_id="dl-1", site_id=SITE, kind="dea_theft_loss_notice", due_on=today
+        )
+    )
+    await bus.publish(
+        ClaimStatusChanged(
+            claim_id="claim-1",
+            client_id="client-w",
+            payer_id="payer-1",
+            status="paid",
+            total_cents=100,
+        )
+    )
+    await bus.publish(
+        ClaimStatusChanged(
+            claim_id="claim-1",
+            client_id="client-w",
+            payer_id="payer-1",
+            status="denied",
+            total_cents=100,
+            denial_codes=["CO-50"],
+        )
+    )
+    await bus.publish(
+        CredentialExpiring(
+            staff_id="presc-1",
+            credential_type="dea_registration",
+            identifier="FP1234567",
+            expires_on=today,
+            days_left=20,
+        )
+    )
+    await bus.publish(
+        SafetyAlertRaised(
+            alert_id="sa-1",
+            client_id="client-w",
+            site_id=SITE,
+            assessment_id="as-1",
+            instrument="phq9",
+            reason="item 9 = 2",
+            raised_at=datetime.now(UTC),
+        )
+    )
+
+    async def kinds(headers: dict[str, str]) -> list[str]:
+        response = await http.get("/inbox", headers=headers)
+        assert response.status_code == 200, response.text
+        return sorted(i["kind"] for i in response.json()["items"])
+
+    async def has(headers: dict[str, str], *want: str) -> bool:
+        return set(want) <= set(await kinds(headers))
+
+    await eventually(
+        lambda: has(officer, "discrepancy_opened", "compliance_deadline"),
+        message="compliance officer alerted",
+    )
+
+    async def stock_mails() -> list[dict[str, Any]]:
+        return [
+            m for m in await mails(sink.url, "comp-1@agency.test") if "Low stock" in m["subject"]
+        ]
+
+    # Email only: the low-stock email came, and no inbox item was filed with it.
+    await eventually(stock_mails, message="low stock by email")
+    assert "stock_low" not in await kinds(officer)
+    await eventually(lambda: has(biller, "claim_denied"), message="biller told of the denial")
+    assert await kinds(biller) == ["claim_denied"]  # the paid status told nobody
+    await eventually(lambda: has(prescriber, "credential_expiring"), message="holder told")
+    await eventually(lambda: has(admin, "credential_expiring"), message="admin told")
+    await eventually(lambda: has(on_call, "safety_alert"), message="on-call told")
+
+    # Lists paginate with a cursor; another agency sees nothing of ours.
+    first = (await http.get("/inbox", params={"limit": 1}, headers=officer)).json()
+    second = (
+        await http.get(
+            "/inbox", params={"limit": 1, "cursor": first["next_cursor"]}, headers=officer
+        )
+    ).json()
+    assert first["next_cursor"] and first["items"][0]["id"] != second["items"][0]["id"]
+    stranger = as_("admin-1", ("*", "agency_admin"), tenant_id=f"{tenant}-other")
+    assert (await http.get("/deliveries", headers=stranger)).json()["items"] == []
+    assert (await http.get("/deliveries", headers=biller)).status_code == 403
+
+    # -- agency templates: validated (sandbox, no clinical words) before they are saved ----
+    path = "/templates/waitlist_offer/email/en"
+    leaky = {"subject": "A dosing slot opened", "text": "Your MDMA session: {{ when }}"}
+    refused = await http.put(path, json=leaky, headers=admin)
+    assert refused.status_code == 422 and set(refused.json()["terms"]) == {"dosing", "mdma"}
+    escape = {"text": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}
+    assert (await http.put(path, json=escape, headers=admin)).status_code == 422
+    assert (await http.put(path, json={"text": "x"}, headers=officer)).status_code == 403
+
+    async def waitlist_text() -> str:
+        templates = (await http.get("/templates", headers=admin)).json()
+        return str(
+            next(
+                t["text"]
+                for t in templates
+                if (t["template"], t["channel"], t["language"]) == ("waitlist_offer", "email", "en")
+            )
+        )
+
+    assert "MDMA" not in await waitlist_text()  # nothing was written
+    ours = {
+        "subject": "A spot opened, {{ given_name }}",
+        "text": "{{ given_name }}: {{ appointment_label }} on {{ when }}, until {{ expires }}",
+    }
+    assert (await http.put(path, json=ours, headers=admin)).status_code == 200
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    await bus.publish(
+        WaitlistOfferMade(
+            offer_id="offer-1",
+            client_id="client-w",
+            site_id=SITE,
+            site_timezone=DENVER,
+            appointment_type="psilocybin_dosing",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=6),
+            expires_at=starts - timedelta(days=1),
+        )
+    )
+    [offer] = await eventually(lambda: mails(sink.url, "wren@example.test"), message="offer")
+    assert offer["subject"] == "A spot opened, Robin"
+    assert offer["text"].startswith(f"Robin: appointment on {local(starts)}")
+    await http.aclose()

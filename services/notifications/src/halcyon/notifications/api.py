@@ -35,7 +35,7 @@ from halcyon.notifications.store import (
 )
 from halcyon.notifications.worker import DeliveryWorker
 from halcyon.shared.auth import Caller
-from halcyon.shared.errors import NotFound, RuleViolation, Unauthenticated
+from halcyon.shared.errors import NotFound, RuleViolation, Unauthenticated, Unavailable
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, decode_cursor, encode_cursor
@@ -441,7 +441,12 @@ async def sms_receipt(
     x_provider_signature: Annotated[str | None, Header()] = None,
 ) -> None:
     receipt = Receipt.model_validate(await _signed_json(request, runtime, x_provider_signature))
-    await _worker(runtime).provider_receipt(receipt.client_ref, receipt.status, receipt.error)
+    outcome = await _worker(runtime).provider_receipt(
+        receipt.client_ref, receipt.status, receipt.error
+    )
+    if outcome == "early":
+        # The receipt overtook our own record of the send: 503 makes the provider retry.
+        raise Unavailable("delivery not yet recorded as sent; retry the receipt")
 
 
 @router.post(

@@ -174,7 +174,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             appointment_type=event.appointment_type,
             when=event.starts_at,
             site_timezone=event.site_timezone,
-            extra={"expires": event.expires_at.strftime("%Y-%m-%d %H:%M UTC")},
+            extra={"expires": event.expires_at},
         )
 
     # -- clinical alerts: at once, to the on-call clinician ------------------------------

@@ -133,8 +133,12 @@ class Notifier:
                 f"{self._settings.public_base_url}/unsubscribe/"
                 f"{unsubscribe_token(self._settings.field_encryption_key, tenant, client_id)}"
             ),
-            **dict(extra or {}),
         }
+        for key, value in (extra or {}).items():
+            # Times are shown in the client's own zone, like the appointment time.
+            context[key] = (
+                local_time(value, tz_name, site_timezone) if isinstance(value, datetime) else value
+            )
         message = render(
             choose(template, channel, language, await self.agency_templates(tenant)), context
         )
@@ -162,8 +166,16 @@ class Notifier:
             # Kept (without an event) so staff can see why the client heard nothing.
             doc.update(status=d.SUPPRESSED, reason="client opted out", next_attempt_at=None)
             return await self._insert(tenant, doc, [])
-        # Quiet hours defer the message to the end of the window (never drop it).
+        # Quiet hours defer the message to the end of the window (never drop it)...
         due = next_allowed(now, zone(tz_name, site_timezone), prefs.quiet_hours)
+        if reminder_id and due >= when:
+            # ...except a reminder that would arrive after the appointment began.
+            doc.update(
+                status=d.SUPPRESSED,
+                reason="quiet hours last past the appointment",
+                next_attempt_at=None,
+            )
+            return await self._insert(tenant, doc, [])
         doc.update(status=d.QUEUED, next_attempt_at=due, deferred_for_quiet_hours=due > now)
         return await self._insert(
             tenant, doc, [status_event(doc | {"tenant_id": tenant}, d.QUEUED, now)]

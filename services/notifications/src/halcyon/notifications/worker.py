@@ -50,6 +50,15 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
+        try:
+            await self._loop()
+        finally:
+            # Hand the lease over at once on shutdown instead of making the next instance
+            # (or this one, restarted) wait for it to expire.
+            with contextlib.suppress(Exception):
+                await self._lease.release()
+
+    async def _loop(self) -> None:
         while True:
             try:
                 with suppress_instrumentation():  # polling is nobody's request
@@ -288,13 +297,20 @@ class DeliveryWorker:
             severity="warning",
         )
 
-    async def provider_receipt(self, delivery_id: str, status: str, error: str | None) -> bool:
-        """The SMS provider reported the fate of a message it accepted."""
+    async def provider_receipt(self, delivery_id: str, status: str, error: str | None) -> str:
+        """The SMS provider reported the fate of a message it accepted.
+
+        Returns "unknown" (not ours), "early" (we have not yet recorded the send: the
+        provider must retry the webhook) or "applied".
+        """
+        # Looked up across agencies: the provider knows only our delivery id (client_ref).
         doc = await self._database[Deliveries.collection_name].find_one(
             {"_id": delivery_id}, projection={"_outbox": 0}
         )
         if doc is None:
-            return False
+            return "unknown"
+        if doc["status"] == d.SENDING:
+            return "early"
         if status == "delivered":
             now = self.clock.now()
             await self.deliveries.update(
@@ -306,4 +322,4 @@ class DeliveryWorker:
         elif status in ("failed", "undelivered"):
             await self.record_failure(doc, f"provider: {error or status}", expected_status=d.SENT)
             self.wake()
-        return True
+        return "applied"
