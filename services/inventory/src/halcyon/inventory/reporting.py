@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from reportlab.lib import colors  # type: ignore[import-untyped]
-from reportlab.lib.pagesizes import landscape, letter  # type: ignore[import-untyped]
+from reportlab.lib.pagesizes import landscape, legal  # type: ignore[import-untyped]
 from reportlab.lib.styles import getSampleStyleSheet  # type: ignore[import-untyped]
 from reportlab.lib.units import inch  # type: ignore[import-untyped]
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
@@ -114,7 +114,7 @@ def to_pdf(
     # Uncompressed page streams: the text stays searchable by tools and by our tests.
     document = SimpleDocTemplate(
         buffer,
-        pagesize=landscape(letter),
+        pagesize=landscape(legal),
         leftMargin=0.4 * inch,
         rightMargin=0.4 * inch,
         topMargin=0.5 * inch,
@@ -127,7 +127,7 @@ def to_pdf(
     head = styles["BodyText"].clone("head", fontSize=6, leading=7, fontName="Helvetica-Bold")
     data = [[Paragraph(c.title, head) for c in columns]]
     data += [[Paragraph(_escape(_text(r.get(c.key))), cell) for c in columns] for r in rows]
-    table = Table(data, repeatRows=1)
+    table = Table(data, repeatRows=1, colWidths=_widths(columns, rows, document.width))
     table.setStyle(
         TableStyle(
             [
@@ -145,6 +145,23 @@ def to_pdf(
     ]
     document.build(story)
     return buffer.getvalue()
+
+
+def _widths(
+    columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], available: float
+) -> list[float]:
+    """Share the page by each column's longest word, so words are not split mid-way."""
+
+    def longest_word(text: str) -> int:
+        return max((len(w) for w in text.split()), default=1)
+
+    weights = []
+    for column in columns:
+        words = [longest_word(column.title)]
+        words += [longest_word(_text(r.get(column.key))) for r in rows[:200]]
+        weights.append(min(max(max(words), 5), 24))
+    total = sum(weights)
+    return [available * w / total for w in weights]
 
 
 def _escape(text: str) -> str:

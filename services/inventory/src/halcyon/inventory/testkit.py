@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.contracts.identity import DeaRegistration, SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.scheduling import AppointmentChanged, AppointmentClinician
@@ -43,6 +43,33 @@ async def publish(
     finally:
         await producer.stop()
     return ids
+
+
+async def read_events(
+    bootstrap: str, topic: str, want: int, within: float = 60.0
+) -> list[EventEnvelope]:
+    """Read at least ``want`` envelopes from the start of a topic."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[EventEnvelope] = []
+    try:
+
+        async def enough() -> bool:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend(EventEnvelope.from_bytes(r.value) for r in records)
+            return len(found) >= want
+
+        await eventually(enough, within=within, interval=0, message=f"{want} events on {topic}")
+    finally:
+        await consumer.stop()
+    return found
 
 
 def appointment(
@@ -178,7 +205,7 @@ class Agency:
                 "dea_number": "RD1234567",
                 "registrant_name": "Halcyon Denver",
                 "kind": "researcher",
-                "schedules": ["I", "II"],
+                "schedules": ["I", "II", "III", "IV", "V"],
                 "protocol_id": "mdma-ptsd",
                 "expires_on": NEXT_YEAR.isoformat(),
             },
