@@ -406,9 +406,17 @@ async def test_request_id_and_trace_flow_through_to_the_service(
     created = await http.post(f"{stack.url}/api/clinical/clients", json=NEW_CLIENT, headers=headers)
     client_id = created.json()["id"]
     request_id = f"req-{uuid.uuid4().hex}"
+    # The caller's own trace (e.g. the web console's) continues through the gateway.
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
     read = await http.get(
         f"{stack.url}/api/clinical/clients/{client_id}",
-        headers={**headers, "X-Request-ID": request_id, "X-Forwarded-For": "6.6.6.6"},
+        headers={
+            **headers,
+            "X-Request-ID": request_id,
+            "X-Forwarded-For": "6.6.6.6",
+            "traceparent": traceparent,
+        },
     )
     assert read.status_code == 200, read.text
     assert read.headers.get_list("x-request-id") == [request_id]
@@ -426,8 +434,8 @@ async def test_request_id_and_trace_flow_through_to_the_service(
     assert audit["data"]["client_id"] == client_id
     assert audit["data"]["source_address"] == "127.0.0.1"
 
-    # One trace: the gateway's server span is the parent of clinical's.
-    trace_id = read.headers["x-trace-id"]
+    # One trace, the caller's: the gateway joined it and clinical joined the gateway's.
+    assert read.headers["x-trace-id"] == trace_id
 
     async def clinical_joined() -> list[dict[str, Any]]:
         return [
@@ -436,13 +444,16 @@ async def test_request_id_and_trace_flow_through_to_the_service(
             if s["trace_id"] == trace_id and s["service"] == "clinical" and s["kind"] == "SERVER"
         ]
 
-    await eventually(clinical_joined, message="clinical's span joined the gateway's trace")
-    gateway_spans = [
-        s
+    clinical_spans = await eventually(
+        clinical_joined, message="clinical's span joined the gateway's trace"
+    )
+    gateway_calls = {
+        s["span_id"]
         for s in read_spans(stack.span_file)
-        if s["trace_id"] == trace_id and s["service"] == "gateway"
-    ]
-    assert any(s["kind"] == "CLIENT" for s in gateway_spans)
+        if s["trace_id"] == trace_id and s["service"] == "gateway" and s["kind"] == "CLIENT"
+    }
+    # Clinical's request span is the child of the gateway's outgoing call.
+    assert any(s["parent_span_id"] in gateway_calls for s in clinical_spans)
 
 
 async def _audit_event(stack: Stack, request_id: str) -> dict[str, Any]:
