@@ -1,0 +1,168 @@
+"""A crash between the steps of a posting is repaired by recovery (ADR 0500), on the real
+FerretDB: reservations without an entry are released, entries are appended exactly once,
+credits applied exactly once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from halcyon.inventory.domain.chain import verify_chain
+from halcyon.inventory.posting import DosingClaim, EntryDraft, LedgerWriter, Movement, Posting
+from halcyon.inventory.store import Balances, DosingSessions, Ledger, Postings
+from halcyon.shared.mongo import Document, OutboxEvent, OutboxWriter
+from pymongo import AsyncMongoClient
+
+pytestmark = pytest.mark.integration
+TENANT = "agency-recovery"
+NOW = timedelta(0)
+
+
+class Crash(Exception):
+    """Stands for the process dying at this point."""
+
+
+class CrashingPostings(Postings):
+    """Dies when the posting would move to ``crash_on_state``."""
+
+    crash_on_state: str | None = None
+
+    async def update(
+        self,
+        tenant_id: str,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any],
+        events: Sequence[OutboxEvent] = (),
+        *,
+        upsert: bool = False,
+    ) -> Document | None:
+        if update.get("$set", {}).get("state") == self.crash_on_state:
+            raise Crash(self.crash_on_state)
+        return await super().update(tenant_id, query, update, events, upsert=upsert)
+
+
+class CrashingLedger(Ledger):
+    crash_on_insert = False
+
+    async def insert(
+        self, tenant_id: str, document: Mapping[str, Any], events: Sequence[OutboxEvent] = ()
+    ) -> Document:
+        if self.crash_on_insert:
+            raise Crash("append")
+        return await super().insert(tenant_id, document, events)
+
+
+@dataclass
+class Books:
+    postings: CrashingPostings
+    balances: Balances
+    ledger: CrashingLedger
+    dosing: DosingSessions
+
+    @property
+    def writer(self) -> LedgerWriter:
+        return LedgerWriter(self.postings, self.balances, self.ledger, self.dosing)
+
+    async def balance(self) -> Document:
+        doc = await self.balances.get(TENANT, "lot-1@safe-1")
+        assert doc is not None
+        return doc
+
+    async def entries(self) -> list[Document]:
+        return await self.ledger.chain(TENANT, "reg-1")
+
+
+@pytest_asyncio.fixture
+async def books(mongo_client: AsyncMongoClient[Document]) -> AsyncIterator[Books]:
+    name = f"t_{uuid.uuid4().hex[:10]}_inventory_recovery"
+    database = mongo_client[name]
+    outbox = OutboxWriter("t.")
+    found = Books(
+        CrashingPostings(database, outbox),
+        Balances(database, outbox),
+        CrashingLedger(database, outbox),
+        DosingSessions(database, outbox),
+    )
+    for repo in (found.postings, found.balances, found.ledger, found.dosing):
+        await repo.ensure_indexes()
+    yield found
+    await mongo_client.drop_database(name)
+
+
+def stock(quantity: float) -> Movement:
+    return Movement("lot-1", "safe-1", quantity, "reg-1", "site-1", "prod-1", "MDMA")
+
+
+def posting(kind: str, quantity: float, **kwargs: Any) -> Posting:
+    op_id = str(uuid.uuid4())
+    entry = EntryDraft("reg-1", {"kind": kind, "lot_id": "lot-1", "quantity_mg": quantity})
+    return Posting(op_id, TENANT, [entry], **kwargs)
+
+
+def dose(op: Posting, appointment_id: str) -> DosingClaim:
+    return DosingClaim(appointment_id, "initial", 80, datetime.now(UTC), op.entry_id(0))
+
+
+async def test_crash_after_reserving_releases_the_reservation_and_the_dosing_claim(
+    books: Books,
+) -> None:
+    await books.writer.post(posting("receipt", 800, credits=[stock(800)]))
+    op = posting("dispense", 80, debits=[stock(80)])
+    op.dosing = dose(op, "appt-1")
+    books.postings.crash_on_state = "appending"
+    with pytest.raises(Crash):
+        await books.writer.post(op)
+    books.postings.crash_on_state = None
+    assert (await books.balance())["qty_mg"] == 720  # reserved, not yet booked
+    assert await books.dosing.get(TENANT, "appt-1") is not None
+
+    # A live request is never second-guessed: within the grace period nothing happens.
+    assert await books.writer.recover(timedelta(minutes=1)) == {
+        "rolled_back": 0,
+        "rolled_forward": 0,
+    }
+    assert await books.writer.recover(NOW) == {"rolled_back": 1, "rolled_forward": 0}
+    balance = await books.balance()
+    assert balance["qty_mg"] == 800 and balance["holds"] == []
+    assert await books.dosing.get(TENANT, "appt-1") is None
+    assert [e["kind"] for e in await books.entries()] == ["receipt"]
+    assert (await books.postings.get(TENANT, op.op_id) or {})["state"] == "rolled_back"
+    # Recovery is idempotent.
+    assert await books.writer.recover(NOW) == {"rolled_back": 0, "rolled_forward": 0}
+    assert (await books.balance())["qty_mg"] == 800
+
+
+async def test_crash_while_appending_is_rolled_forward_exactly_once(books: Books) -> None:
+    await books.writer.post(posting("receipt", 800, credits=[stock(800)]))
+    op = posting("dispense", 80, debits=[stock(80)])
+    books.ledger.crash_on_insert = True
+    with pytest.raises(Crash):
+        await books.writer.post(op)
+    books.ledger.crash_on_insert = False
+
+    assert await books.writer.recover(NOW) == {"rolled_back": 0, "rolled_forward": 1}
+    assert await books.writer.recover(NOW) == {"rolled_back": 0, "rolled_forward": 0}
+    entries = await books.entries()
+    assert [e["kind"] for e in entries] == ["receipt", "dispense"]
+    assert entries[1]["_id"] == op.entry_id(0)
+    assert verify_chain(entries).intact
+    balance = await books.balance()
+    assert balance["qty_mg"] == 720 and balance["holds"] == []
+
+
+async def test_crash_after_crediting_does_not_credit_twice(books: Books) -> None:
+    op = posting("receipt", 800, credits=[stock(800)])
+    books.postings.crash_on_state = "done"
+    with pytest.raises(Crash):
+        await books.writer.post(op)
+    books.postings.crash_on_state = None
+    assert (await books.balance())["qty_mg"] == 800
+
+    assert await books.writer.recover(NOW) == {"rolled_back": 0, "rolled_forward": 1}
+    assert (await books.balance())["qty_mg"] == 800
+    assert len(await books.entries()) == 1
