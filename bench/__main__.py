@@ -250,10 +250,71 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p50_ratio_platform_vs_floor": round(platform["p50_ms"] / raw["p50_ms"], 2),
             "p99_ratio_platform_vs_floor": round(platform["p99_ms"] / raw["p99_ms"], 2),
         }
+        if args.scaling_events:
+            results["consumer_scaling"] = await consumer_scaling(
+                servers, env, log_dir, args.scaling_events, args.max_instances
+            )
         return results
     finally:
         for process in (floor, clinical, probe):
             process.kill()
+
+
+async def consumer_scaling(
+    servers: Any, env: dict[str, str], log_dir: Path, events: int, max_instances: int
+) -> dict[str, Any]:
+    """Events/s applied by one consumer service with 1..N instances in one group."""
+    from tests.platform.test_delivery_guarantees import client_registered
+
+    rates: dict[str, float] = {}
+    for instances in range(1, max_instances + 1):
+        unique = uuid.uuid4().hex[:8]
+        run_env = {
+            **env,
+            "HALCYON_TOPIC_PREFIX": f"s{unique}.",
+            "HALCYON_TOPIC_PARTITIONS": "6",
+            "HALCYON_PROBE_DATABASE_NAME": f"bench_{unique}_scale",
+            "HALCYON_PROBE_GUARD_WRITES_BY_EVENT_ID": "1",
+        }
+        probes = [
+            ServiceProcess("probe", run_env, log_dir, app="tests.platform.probe_app:app").start()
+            for _ in range(instances)
+        ]
+        client = connect(servers.mongo_url)
+        producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+        try:
+            for probe in probes:
+                probe.wait_ready()
+            await producer.start()
+            topic = f"s{unique}.clinical.client.v1"
+            tally = client[f"bench_{unique}_scale"]["tally"]
+            # Warm-up: every instance has joined the group once 12 events are applied.
+            for i in range(12):
+                e = client_registered("bench", f"warm-{i}")
+                await producer.send_and_wait(topic, e.to_bytes(), key=e.subject.encode())
+            while (warmed := await tally.count_documents({})) < 12:
+                progress(f"warm-up x{instances}", warmed, 12)
+                await asyncio.sleep(0.2)
+            batch = [client_registered("bench", f"e{i}-{unique}") for i in range(events)]
+            started = time.perf_counter()
+            for e in batch:
+                await producer.send(topic, e.to_bytes(), key=e.subject.encode())
+            await producer.flush()
+            while (done := await tally.count_documents({})) < events + 12:
+                progress(f"consumers x{instances}", done - 12, events)
+                await asyncio.sleep(0.2)
+            progress(f"consumers x{instances}", events, events)
+            rates[str(instances)] = round(events / (time.perf_counter() - started), 1)
+        finally:
+            await producer.stop()
+            await client.close()
+            for probe in probes:
+                probe.kill()
+    return {
+        "events": events,
+        "events_per_s_by_instances": rates,
+        "ratio_vs_one_instance": {k: round(v / rates["1"], 2) for k, v in rates.items()},
+    }
 
 
 def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
@@ -287,6 +348,15 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
         f"| {mine['p99_ms']} | {events['p99_ratio_platform_vs_floor']} |",
         "",
     ]
+    scaling = results.get("consumer_scaling")
+    if scaling:
+        for n, rate in scaling["events_per_s_by_instances"].items():
+            table.insert(
+                -1,
+                f"| consumer events/s, {n} instance(s) | 1 instance "
+                f"{scaling['events_per_s_by_instances']['1']} | {rate} "
+                f"| {scaling['ratio_vs_one_instance'][n]} |",
+            )
     (RESULTS / f"{stamp}.md").write_text("\n".join(table))
     (RESULTS / "latest.md").write_text("\n".join(table))
     print("\n".join(table))
@@ -298,6 +368,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--events", type=int, default=60)
+    parser.add_argument("--scaling-events", type=int, default=600, help="0 skips scaling")
+    parser.add_argument("--max-instances", type=int, default=3)
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print(f"results: {write_results(results, args)}")
