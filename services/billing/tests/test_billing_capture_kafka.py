@@ -33,6 +33,20 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
         f"{topic_prefix}clinical.client.v1",
         wrap(client_registered(client_id), tenant),
     )
+    async with httpx.AsyncClient(base_url=billing.url, headers=headers) as http:
+        # The client has no coverage: self-pay, priced from the site's self-pay fees.
+        # 0822T has no fee yet, so its charge waits (held) until repriced.
+        r = await http.post(
+            "/fee-schedules",
+            json={
+                "site_id": "site-1",
+                "payer": "self-pay",
+                "cpt": "0820T",
+                "rate_cents": 10000,
+                "starts_on": "2026-01-01",
+            },
+        )
+        assert r.status_code == 201, r.text
     signed = wrap(dosing_signed(encounter_id, client_id), tenant)
     # The same event twice (a relay retry), and the same facts under a new event id
     # (a producer that re-sent after a crash): the charges must exist once.
@@ -104,3 +118,26 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
         assert by_id[f"chg:{encounter_id}:r2:monitoring-staff-rn-1"]["units"] == 2
         assert by_id[f"chg:{encounter_id}:r1:monitoring-first"]["status"] != "reversed"
         assert len(found) == 4
+        assert by_id[f"chg:{encounter_id}:r2:monitoring-staff-rn-1"]["status"] == "held"
+
+        async def balance() -> int:
+            return int((await http.get(f"/clients/{client_id}/ledger")).json()["balance_cents"])
+
+        assert await balance() == 8 * 10000  # 0820T x8; the held 0822T owes nothing yet
+        r = await http.post(
+            "/fee-schedules",
+            json={
+                "site_id": "site-1",
+                "payer": "self-pay",
+                "cpt": "0822T",
+                "rate_cents": 5000,
+                "starts_on": "2026-01-01",
+            },
+        )
+        assert r.status_code == 201
+        r = await http.post("/charges/reprice", json={"site_id": "site-1"})
+        assert r.json() == {"held": 2, "priced": 2}  # this one and the marker encounter's
+        assert await balance() == 8 * 10000 + 2 * 5000
+        r = await http.post("/charges/reprice", json={"site_id": "site-1"})
+        assert r.json() == {"held": 0, "priced": 0}
+        assert await balance() == 90000

@@ -7,6 +7,7 @@ from halcyon.billing.settings import BillingSettings
 from halcyon.shared.contracts.billing import (
     AuthorizationChanged,
     ChargeCreated,
+    ChargePriced,
     ClaimStatusChanged,
     PaymentPosted,
 )
@@ -17,7 +18,13 @@ wiring = ServiceWiring(
     description="Payers, coverages, fee schedules, charges, 837P claims, 835 remittance, ledgers.",
     routers=api.routers,
     repositories=store.ALL,
-    publishes=[ChargeCreated, ClaimStatusChanged, PaymentPosted, AuthorizationChanged],
+    publishes=[
+        ChargeCreated,
+        ChargePriced,
+        ClaimStatusChanged,
+        PaymentPosted,
+        AuthorizationChanged,
+    ],
     handlers=handlers.register,
 )
 

@@ -23,7 +23,7 @@ from halcyon.billing.store import (
     FeeSchedules,
     Ledger,
 )
-from halcyon.shared.contracts.billing import AuthorizationChanged, ChargeCreated
+from halcyon.shared.contracts.billing import AuthorizationChanged, ChargeCreated, ChargePriced
 from halcyon.shared.contracts.clinical import EncounterSigned
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import DuplicateRecord, OutboxEvent
@@ -103,6 +103,50 @@ class ChargeCapture:
             },
             upsert=True,
         )
+
+    async def reprice(self, tenant: str, site_id: str) -> dict[str, int]:
+        """Price held charges of a site again (a fee schedule entry was added since capture)."""
+        held = await self.charges.find(
+            tenant, {"site_id": site_id, "status": "held", "kind": "charge"}
+        )
+        priced = 0
+        for charge in held:
+            entries = await self.fees.find(
+                tenant, {"site_id": site_id, "payer": charge["payer"], "cpt": charge["cpt"]}
+            )
+            on = date.fromisoformat(charge["service_date"])
+            fee = fee_for(entries, charge["cpt"], tuple(charge["modifiers"]), on)
+            if fee is None or not charge["diagnosis_pointers"]:
+                continue
+            amount = fee.rate_cents * int(charge["units"])
+            event = ChargePriced(
+                charge_id=charge["_id"],
+                encounter_id=charge["encounter_id"],
+                client_id=charge["client_id"],
+                cpt=charge["cpt"],
+                units=int(charge["units"]),
+                amount_cents=amount,
+            )
+            done = await self.charges.update(
+                tenant,
+                {"_id": charge["_id"], "status": "held"},
+                {"$set": {"status": "open", "amount_cents": amount, "hold_reasons": []}},
+                [self._outbox(tenant, event, None)],
+            )
+            if done is None:
+                continue
+            priced += 1
+            if charge["payer"] == SELF_PAY and amount:
+                await _ledger_entry(
+                    self.ledger,
+                    tenant,
+                    f"led:{charge['_id']}",
+                    charge["client_id"],
+                    amount,
+                    f"{charge['cpt']} x{charge['units']} on {charge['service_date']}",
+                    charge["_id"],
+                )
+        return {"held": len(held), "priced": priced}
 
     async def _payer_on(
         self, tenant: str, client_id: str, on: date
@@ -193,7 +237,7 @@ class ChargeCapture:
                 f"led:{charge_id}",
                 event.client_id,
                 amount,
-                "self-pay charge",
+                f"{line.cpt} x{line.units} on {event.service_date.isoformat()}",
                 charge_id,
             )
 

@@ -136,6 +136,9 @@ class ClaimBatcher:
         for charge in open_charges:
             by_encounter[charge["encounter_id"]].append(charge)
         drafts: list[tuple[dict[str, Any], Claim]] = []
+        planned: list[
+            tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]
+        ] = []
         skipped: list[dict[str, str]] = []
         for encounter_id, charges in by_encounter.items():
             client = await self.r.clients.get(tenant, charges[0]["client_id"])
@@ -151,24 +154,39 @@ class ClaimBatcher:
                     {"encounter_id": encounter_id, "reason": "add-on code without 0820T"}
                 )
                 continue
-            number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
             claim_id = str(uuid7())
+            number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
+            doc = self._claim_doc(claim_id, number, site_id, payer_ref, coverage, charges, "P")
+            claim = self._claim(doc, client, coverage, payer, charges, profile)
+            planned.append((doc, client, coverage, charges))
+            drafts.append((doc, claim))
+        if not drafts:
+            return {"file": None, "claims": [], "skipped": skipped}
+        # Write the file once before touching any charge: a claim that cannot be
+        # expressed in X12 is refused while nothing has been written.
+        self._render(profile, 0, [claim for _, claim in drafts])
+        final: list[tuple[dict[str, Any], Claim]] = []
+        for doc, client, coverage, charges in planned:
             claimed = []
             for charge in charges:
                 # Conditional: a charge goes on exactly one claim even if two batches race.
                 done = await self.r.charges.update(
                     tenant,
                     {"_id": charge["_id"], "status": "open"},
-                    {"$set": {"status": "claimed", "claim_id": claim_id}},
+                    {"$set": {"status": "claimed", "claim_id": doc["_id"]}},
                 )
                 if done is not None:
                     claimed.append(done)
             if not claimed:
                 continue
-            doc = self._claim_doc(claim_id, number, site_id, payer_ref, coverage, claimed, "P")
-            drafts.append((doc, self._claim(doc, client, coverage, payer, claimed, profile)))
-        if not drafts:
+            if len(claimed) != len(charges):  # another batch took some lines meanwhile
+                doc = self._claim_doc(
+                    doc["_id"], doc["claim_number"], site_id, payer_ref, coverage, claimed, "P"
+                )
+            final.append((doc, self._claim(doc, client, coverage, payer, claimed, profile)))
+        if not final:
             return {"file": None, "claims": [], "skipped": skipped}
+        drafts = final
         return await self._write_file(caller, profile, payer_ref, drafts, skipped)
 
     async def secondary(self, caller: Caller, primary_id: str) -> dict[str, Any]:
@@ -357,6 +375,24 @@ class ClaimBatcher:
             other_payers=others,
         )
 
+    @staticmethod
+    def _render(
+        profile: dict[str, Any], control: int, claims: list[Claim], now: datetime | None = None
+    ) -> str:
+        envelope = Envelope(
+            sender_id=profile["submitter_id"],
+            receiver_id=profile["receiver_id"],
+            control_number=control,
+            created_at=now or datetime.now(UTC),
+            usage=profile.get("usage", "P"),
+            receiver_name=profile.get("receiver_name", "CLEARINGHOUSE"),
+            contact_phone=profile.get("contact_phone", "0000000000"),
+        )
+        try:
+            return write_837p(envelope, _provider(profile), claims)
+        except ValueError as exc:
+            raise RuleViolation(f"the claim cannot be written as X12: {exc}") from None
+
     async def _write_file(
         self,
         caller: Caller,
@@ -366,18 +402,10 @@ class ClaimBatcher:
         skipped: list[dict[str, str]],
     ) -> dict[str, Any]:
         tenant = caller.tenant_id
+        self._render(profile, 0, [claim for _, claim in drafts])  # refuse before any write
         control = await self.r.counters.next(tenant, "interchange")
         now = datetime.now(UTC)
-        envelope = Envelope(
-            sender_id=profile["submitter_id"],
-            receiver_id=profile["receiver_id"],
-            control_number=control,
-            created_at=now,
-            usage=profile.get("usage", "P"),
-            receiver_name=profile.get("receiver_name", "CLEARINGHOUSE"),
-            contact_phone=profile.get("contact_phone", "0000000000"),
-        )
-        text = write_837p(envelope, _provider(profile), [claim for _, claim in drafts])
+        text = self._render(profile, control, [claim for _, claim in drafts], now)
         file_id = str(uuid7())
         await self.r.files.insert(
             tenant,

@@ -66,3 +66,18 @@ class PaymentPosted(EventContract):
     client_id: str | None = None
     amount_cents: int
     source: str  # era_835 | client | adjustment
+
+
+class ChargePriced(EventContract):
+    """A held charge (no fee schedule entry yet when captured) got its price and is billable."""
+
+    event_type = "halcyon.billing.charge.priced.v1"
+    topic = "billing.charge.v1"
+    subject_field = "charge_id"
+
+    charge_id: str
+    encounter_id: str
+    client_id: str
+    cpt: str
+    units: int
+    amount_cents: int

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from halcyon.billing.api.common import BILLERS, Charges, Clients, client_or_404, public
+from halcyon.billing.capture import ChargeCapture
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.service import Audit
+from halcyon.shared.service import Audit, Runtime
+from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["charges"])
 
@@ -59,3 +61,16 @@ def _charge(doc: dict[str, Any]) -> dict[str, Any]:
     out = public(doc)
     out.pop("facts", None)
     return out
+
+
+class RepriceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_id: str = Field(min_length=1, max_length=80)
+
+
+@router.post(
+    "/charges/reprice", summary="Price held charges of a site with the fee schedule as it is now"
+)
+async def reprice(body: RepriceIn, caller: CurrentCaller, runtime: Runtime) -> dict[str, int]:
+    caller.require(BILLERS, body.site_id)
+    return await ChargeCapture(runtime).reprice(caller.tenant_id, body.site_id)
