@@ -17,6 +17,7 @@ from halcyon.clinical.domain.clients import ClientRegistration, normalise_ssn
 from halcyon.clinical.domain.common import normalise_icd10
 from halcyon.clinical.domain.consents import (
     PART2_REDISCLOSURE_NOTICE,
+    AuthorisationRequired,
     ConsentForm,
     DisclosureRequest,
     Part2ConsentRefused,
@@ -30,6 +31,7 @@ from halcyon.clinical.domain.notes import (
     doses_for_note,
     ensure_cosigner,
     ensure_editable,
+    service_codes,
     verify,
 )
 from halcyon.clinical.domain.protocols import ESKETAMINE_REMS, MDMA_PTSD
@@ -337,3 +339,46 @@ def test_fhir_resources_validate_against_r4b_models() -> None:
     Observation.model_validate(bundle["entry"][-3]["resource"])
     Condition.model_validate(bundle["entry"][-2]["resource"])
     Consent.model_validate(bundle["entry"][-1]["resource"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "minutes", "present", "roles", "codes"),
+    [
+        ("psychotherapy", 15, True, [], []),
+        ("psychotherapy", 16, True, [], ["90832"]),
+        ("psychotherapy", 37, True, [], ["90832"]),
+        ("psychotherapy", 38, True, [], ["90834"]),
+        ("psychotherapy", 52, True, [], ["90834"]),
+        ("psychotherapy", 53, True, [], ["90837"]),
+        ("integration", 60, True, [], ["90837"]),
+        ("intake", 60, True, [], ["90791"]),
+        ("family", 50, False, [], ["90846"]),
+        ("family", 50, True, [], ["90847"]),
+        ("group", 90, True, [], ["90853"]),
+        ("dosing", 480, True, ["first", "second"], ["0820T", "0821T"]),
+        ("dosing", 480, True, ["first", "staff"], ["0820T", "0822T"]),
+    ],
+)
+def test_service_codes_follow_cpt_time_rules(
+    kind: str, minutes: int, present: bool, roles: list[str], codes: list[str]
+) -> None:
+    assert (
+        service_codes(kind, minutes=minutes, with_patient_present=present, monitoring_roles=roles)
+        == codes
+    )
+
+
+def test_non_part2_disclosure_for_a_specific_purpose_needs_an_authorisation() -> None:
+    specific = DisclosureRequest(
+        recipient=REQUEST.recipient,
+        purpose="specific",
+        purpose_description="life insurance application",
+    )
+    with pytest.raises(AuthorisationRequired):
+        authorise_disclosure(part2_records=0, request=specific, consent=None, now=NOW)
+    roi = part2_consent(kind="release_of_information")
+    assert authorise_disclosure(part2_records=0, request=specific, consent=roi, now=NOW) is None
+    with pytest.raises(AuthorisationRequired):
+        authorise_disclosure(
+            part2_records=0, request=specific, consent={**roi, "revoked_at": NOW}, now=NOW
+        )

@@ -195,3 +195,75 @@ async def test_bad_input_is_refused_with_422_and_nothing_written(
     assert await db["clients"].count_documents({"tenant_id": tenant}) == 1
     assert await db["episodes"].count_documents({"tenant_id": tenant}) == 0
     assert await db["assessments"].count_documents({"tenant_id": tenant}) == 0
+
+
+async def test_same_ssn_under_another_name_is_a_likely_duplicate(
+    clinical: ClinicalHarness,
+) -> None:
+    tenant = new_tenant()
+    ssn = {"kind": "ssn", "value": "234-56-7890"}
+    first = await register(clinical, tenant, national_identifier=ssn)
+    renamed = await register(
+        clinical, tenant, given_name="Grace", family_name="Murray", national_identifier=ssn
+    )
+    assert renamed["possible_duplicate_of"] == [first["id"]]
+    # The same number in another agency is not linked (per-tenant fingerprint).
+    elsewhere = await register(clinical, new_tenant(), national_identifier=ssn)
+    assert elsewhere["possible_duplicate_of"] == []
+
+
+async def test_details_change_publishes_an_event_and_search_follows_the_new_name(
+    clinical: ClinicalHarness,
+) -> None:
+    tenant = new_tenant()
+    client = await register(clinical, tenant)
+    desk = clinical.headers(tenant, "desk-1", ("site-1", "front_desk"))
+    changed = await clinical.http.patch(
+        f"/clients/{client['id']}",
+        json={"family_name": "Murray", "pronouns": "she/her", "email": "grace@example.org"},
+        headers=desk,
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["family_name"] == "Murray" and changed.json()["mrn"] == client["mrn"]
+    refused = await clinical.http.patch(
+        f"/clients/{client['id']}", json={"given_name": None}, headers=desk
+    )
+    future = await clinical.http.patch(
+        f"/clients/{client['id']}", json={"date_of_birth": "2999-01-01"}, headers=desk
+    )
+    assert refused.status_code == future.status_code == 422
+    found = await clinical.http.get("/clients", params={"name": "murray"}, headers=desk)
+    assert [c["id"] for c in found.json()["items"]] == [client["id"]]
+    events = await clinical.events(
+        "clinical.client.v1",
+        until=lambda seen: any(
+            e["type"] == "halcyon.clinical.client.details_changed.v1"
+            and e["subject"] == client["id"]
+            for e in seen
+        ),
+    )
+    mine = [e for e in events if e["subject"] == client["id"]]
+    assert [e["type"].split(".")[3] for e in mine] == ["registered", "details_changed"]
+    assert mine[1]["data"]["family_name"] == "Murray"
+
+
+async def test_search_shows_only_clients_of_the_callers_sites(clinical: ClinicalHarness) -> None:
+    tenant = new_tenant()
+    await register(clinical, tenant)
+    response = await clinical.http.post(
+        "/clients",
+        json={
+            "given_name": "Ada",
+            "family_name": "Hopper",
+            "date_of_birth": "1991-01-01",
+            "home_site_id": "site-2",
+        },
+        headers=clinical.headers(tenant, "desk-2", ("site-2", "front_desk")),
+    )
+    assert response.status_code == 201
+    site1 = clinical.headers(tenant, "t1", ("site-1", "therapist"))
+    everywhere = clinical.headers(tenant, "admin", ("*", "agency_admin"))
+    one = await clinical.http.get("/clients", params={"name": "hopper"}, headers=site1)
+    both = await clinical.http.get("/clients", params={"name": "hopper"}, headers=everywhere)
+    assert [c["home_site_id"] for c in one.json()["items"]] == ["site-1"]
+    assert len(both.json()["items"]) == 2

@@ -280,7 +280,9 @@ async def test_dosing_note_billing_event_addendum_revision_and_dispensed_doses(
     assert [c["monitoring_role"] for c in first["clinicians"]] == ["first", "second"]
     assert first["monitoring_minutes"] == 465 and first["diagnoses"] == ["F43.10"]
     assert first["place_of_service"] == "11" and first["telehealth"] is False
+    assert first["service_codes"] == ["0820T", "0821T"]
     assert second["revision"] == 2 and second["diagnoses"] == ["F43.12"]
+    assert second["addendum_id"] == correction.json()["id"]
     for data in (first, second):
         text = str(data)
         assert "uneventful" not in text and "jaw" not in text and "content" not in data

@@ -22,6 +22,7 @@ from halcyon.clinical.store import (
 )
 from halcyon.shared.contracts.clinical import (
     AssessmentScored,
+    ClientDetailsChanged,
     ClientRegistered,
     ConsentChanged,
     EncounterSigned,
@@ -54,6 +55,7 @@ wiring = ServiceWiring(
     ],
     publishes=[
         ClientRegistered,
+        ClientDetailsChanged,
         ConsentChanged,
         ScreeningCompleted,
         EncounterSigned,

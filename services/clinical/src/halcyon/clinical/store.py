@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from halcyon.shared.errors import Conflict
@@ -20,6 +19,10 @@ class ClientRepository(TenantRepository):
             [("tenant_id", ASCENDING), ("name_key", ASCENDING), ("date_of_birth", ASCENDING)]
         ),
         IndexModel([("tenant_id", ASCENDING), ("family_key", ASCENDING)]),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("national_identifier.fingerprint", ASCENDING)],
+            sparse=True,
+        ),
     )
 
     async def next_mrn_sequence(self, tenant_id: str) -> int:
@@ -33,8 +36,14 @@ class ClientRepository(TenantRepository):
         assert doc is not None
         return int(doc["value"])
 
-    async def likely_duplicates(self, tenant_id: str, name_key: str, dob: str) -> list[Document]:
-        return await self.find(tenant_id, {"name_key": name_key, "date_of_birth": dob}, limit=5)
+    async def likely_duplicates(
+        self, tenant_id: str, name_key: str, dob: str, fingerprint: str | None = None
+    ) -> list[Document]:
+        """Same folded name and date of birth, or the same national identifier."""
+        same: list[dict[str, Any]] = [{"name_key": name_key, "date_of_birth": dob}]
+        if fingerprint:
+            same.append({"national_identifier.fingerprint": fingerprint})
+        return await self.find(tenant_id, {"$or": same}, limit=5)
 
     async def search(
         self,
@@ -43,10 +52,13 @@ class ClientRepository(TenantRepository):
         name: str | None,
         date_of_birth: str | None,
         mrn: str | None,
+        sites: list[str] | None,
         limit: int,
         cursor: str | None,
     ) -> Page:
         query: dict[str, Any] = {}
+        if sites is not None:
+            query["home_site_id"] = {"$in": sites}
         if name:
             # Folded prefix on family name or on "family+given", anchored so the index helps.
             prefix = "^" + re.escape(name)
@@ -203,7 +215,3 @@ class NoteRepository(TenantRepository):
         )
         assert doc is not None
         return int(doc["value"]) + 1
-
-
-def newest_first(docs: list[Document], key: str) -> list[Document]:
-    return sorted(docs, key=lambda d: d.get(key) or datetime.min, reverse=True)

@@ -92,6 +92,29 @@ class EncounterSigned(EventContract):
     # Set when an addendum changed billable facts: billing corrects, never duplicates.
     revision: int = 1
     signed_at: datetime
+    # CPT codes the documentation supports (e.g. 90837, 0820T); billing sets units/modifiers.
+    service_codes: list[str] = []
+    # The addendum that made this revision (revision > 1).
+    addendum_id: str | None = None
+
+
+class ClientDetailsChanged(EventContract):
+    """A registered client's demographics or contact details changed (the whole set)."""
+
+    event_type = "halcyon.clinical.client.details_changed.v1"
+    topic = "clinical.client.v1"
+    subject_field = "client_id"
+
+    client_id: str
+    home_site_id: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    preferred_language: str | None = None
+    pronouns: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    changed_at: datetime
 
 
 class VitalsAlertRaised(EventContract):

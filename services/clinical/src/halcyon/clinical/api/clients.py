@@ -19,14 +19,17 @@ from halcyon.clinical.domain.clients import (
     CareTeamUpdate,
     Client,
     ClientRegistration,
+    ClientUpdate,
     IdentifierOut,
     duplicate_warning,
     fold,
     format_mrn,
+    identifier_fingerprint,
     name_key,
 )
 from halcyon.clinical.store import StaffDirectory
-from halcyon.shared.contracts.clinical import ClientRegistered
+from halcyon.shared.auth import ALL_SITES, Caller
+from halcyon.shared.contracts.clinical import ClientDetailsChanged, ClientRegistered
 from halcyon.shared.crypto import FieldCipher, mask
 from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
@@ -95,13 +98,20 @@ async def register_client(
     caller: CurrentCaller,
     clients: Clients,
     cipher: Cipher,
+    runtime: Runtime,
     audit: Audit,
     request: Request,
 ) -> Client:
     caller.require(REGISTRARS, body.home_site_id)
     dob = body.date_of_birth.isoformat()
     key = name_key(body.given_name, body.family_name)
-    duplicates = await clients.likely_duplicates(caller.tenant_id, key, dob)
+    national = body.national_identifier.normalised() if body.national_identifier else None
+    fingerprint = (
+        identifier_fingerprint(runtime.settings.field_encryption_key, caller.tenant_id, national)
+        if national
+        else None
+    )
+    duplicates = await clients.likely_duplicates(caller.tenant_id, key, dob, fingerprint)
     client_id = str(uuid7())
     document: dict[str, Any] = {
         "_id": client_id,
@@ -114,14 +124,14 @@ async def register_client(
         "duplicate_warning": duplicate_warning(len(duplicates)),
         "care_team": [],
     }
-    if body.national_identifier is not None:
-        value = body.national_identifier.normalised()
+    if body.national_identifier is not None and national is not None:
         document["national_identifier"] = {
             "kind": body.national_identifier.kind,
             "country": body.national_identifier.country,
             # Encrypted with the agency's own key; only the mask is ever shown.
-            "ciphertext": cipher.encrypt(caller.tenant_id, value),
-            "masked": mask(value),
+            "ciphertext": cipher.encrypt(caller.tenant_id, national),
+            "masked": mask(national),
+            "fingerprint": fingerprint,
         }
     # The MRN is taken last, after every check, so a refused request leaves no gap.
     document["mrn"] = format_mrn(await clients.next_mrn_sequence(caller.tenant_id))
@@ -179,6 +189,12 @@ async def read_client(
     return to_client(chart.client, await _staff_for(staff, caller.tenant_id, chart.client))
 
 
+def readable_sites(caller: Caller) -> list[str] | None:
+    """Sites whose clients the caller may look up; None means every site of the agency."""
+    sites = {g.site_id for g in caller.grants if g.role in DEMOGRAPHIC_READERS}
+    return None if ALL_SITES in sites else sorted(sites)
+
+
 @router.get(
     "",
     response_model=PageOut[Client],
@@ -203,6 +219,7 @@ async def search_clients(
         name=folded,
         date_of_birth=date_of_birth.isoformat() if date_of_birth else None,
         mrn=mrn,
+        sites=readable_sites(caller),
         limit=page.limit,
         cursor=page.cursor,
     )
@@ -248,4 +265,59 @@ async def set_care_team(
     )
     assert updated is not None
     await chart.record("update", "clinical/care-team", client_id)
+    return to_client(updated, await _staff_for(staff, caller.tenant_id, updated))
+
+
+@router.patch(
+    "/{client_id}",
+    response_model=Client,
+    summary="Change demographics or contact details (only the fields sent)",
+)
+async def update_client(
+    client_id: str,
+    body: ClientUpdate,
+    caller: CurrentCaller,
+    clients: Clients,
+    staff: Staff,
+    audit: Audit,
+    request: Request,
+) -> Client:
+    chart = await open_chart(
+        clients,
+        caller,
+        audit,
+        request,
+        client_id,
+        REGISTRARS,
+        action="update",
+        resource="clinical/client",
+        resource_id=client_id,
+    )
+    changes = body.changes()
+    if body.home_site_id:
+        caller.require(REGISTRARS, body.home_site_id)  # moving a client needs both sites
+    merged = {**chart.client, **changes}
+    changes["name_key"] = name_key(merged["given_name"], merged["family_name"])
+    changes["family_key"] = fold(merged["family_name"])
+    changes["updated_at"] = datetime.now(UTC)
+    changed = ClientDetailsChanged(
+        client_id=client_id,
+        home_site_id=merged["home_site_id"],
+        given_name=merged["given_name"],
+        family_name=merged["family_name"],
+        date_of_birth=merged["date_of_birth"],
+        preferred_language=merged.get("preferred_language"),
+        pronouns=merged.get("pronouns"),
+        email=merged.get("email"),
+        phone=merged.get("phone"),
+        changed_at=changes["updated_at"],
+    )
+    updated = await clients.update(
+        caller.tenant_id,
+        {"_id": client_id},
+        {"$set": changes},
+        [event(changed, caller.tenant_id)],
+    )
+    assert updated is not None
+    await chart.record("update", "clinical/client", client_id)
     return to_client(updated, await _staff_for(staff, caller.tenant_id, updated))

@@ -26,6 +26,7 @@ from halcyon.clinical.domain.notes import (
     ensure_author,
     ensure_cosigner,
     ensure_editable,
+    service_codes,
     status_after_signing,
     verify,
 )
@@ -291,6 +292,7 @@ async def _encounter_signed(
     revision: int,
     corrections: list[dict[str, Any]],
     signed_at: datetime,
+    addendum_id: str | None = None,
 ) -> EncounterSigned:
     facts = _billable(note, corrections)
     ids = [c["staff_id"] for c in facts["clinicians"]]
@@ -312,6 +314,15 @@ async def _encounter_signed(
     monitoring_minutes = max(monitoring) if monitoring else None
     if monitoring_minutes is None and note.get("dosing"):
         monitoring_minutes = billing_minutes(note["dosing"]["administered_at"], facts["ended_at"])
+    minutes = facts.get("psychotherapy_minutes") or billing_minutes(
+        facts["started_at"], facts["ended_at"]
+    )
+    codes = service_codes(
+        note["kind"],
+        minutes=minutes,
+        with_patient_present=note.get("with_patient_present", True),
+        monitoring_roles=[c.monitoring_role for c in clinicians if c.monitoring_role],
+    )
     return EncounterSigned(
         encounter_id=note["_id"],
         client_id=note["client_id"],
@@ -331,6 +342,8 @@ async def _encounter_signed(
         telehealth=note.get("telehealth", False),
         revision=revision,
         signed_at=signed_at,
+        service_codes=codes,
+        addendum_id=addendum_id,
     )
 
 
@@ -500,6 +513,7 @@ async def add_addendum(
             revision=revision,
             corrections=[e["billing_correction"] for e in earlier] + [correction],
             signed_at=signed_at,
+            addendum_id=addendum["_id"],
         )
         events.append(event(encounter, caller.tenant_id))
         addendum["content_hash"] = content_hash(addendum)

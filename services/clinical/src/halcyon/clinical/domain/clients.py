@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{7,20}$")]
@@ -111,6 +120,53 @@ class ClientRegistration(BaseModel):
         return value
 
 
+REQUIRED_DETAILS = ("given_name", "family_name", "date_of_birth", "home_site_id")
+
+
+class ClientUpdate(BaseModel):
+    """A change of demographics or contact details: only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_name: Name | None = None
+    family_name: Name | None = None
+    date_of_birth: date | None = None
+    home_site_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    preferred_language: (
+        Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None
+    ) = None
+    pronouns: Annotated[str, StringConstraints(max_length=40)] | None = None
+    sex_assigned_at_birth: Literal["female", "male", "intersex", "unknown"] | None = None
+    gender_identity: Annotated[str, StringConstraints(max_length=60)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    contacts: list[Contact] | None = Field(default=None, max_length=10)
+    emergency_contact: EmergencyContact | None = None
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _plausible_birth_date(cls, value: date | None) -> date | None:
+        if value is not None:
+            ClientRegistration._plausible_birth_date(value)
+        return value
+
+    @model_validator(mode="after")
+    def _sensible(self) -> ClientUpdate:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        cleared = [
+            k for k in REQUIRED_DETAILS if k in self.model_fields_set and getattr(self, k) is None
+        ]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be removed")
+        return self
+
+    def changes(self) -> dict[str, object]:
+        """Only the fields the caller sent (``null`` clears an optional one)."""
+        return self.model_dump(mode="json", include=self.model_fields_set)
+
+
 def format_mrn(sequence: int) -> str:
     """Medical record numbers are per agency: ``MRN-000123``."""
     if sequence < 1:
@@ -130,12 +186,23 @@ def name_key(given: str, family: str) -> str:
     return fold(f"{family}{given}")
 
 
+def identifier_fingerprint(secret: str, tenant_id: str, value: str) -> str:
+    """Keyed hash of a national identifier: finds duplicates without decrypting anything.
+
+    HMAC with the service secret and the tenant, so equal SSNs in two agencies do not
+    share a fingerprint and a leaked table cannot be brute-forced without the secret.
+    """
+    message = f"{tenant_id}:{value}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
 def duplicate_warning(count: int) -> str | None:
     if count == 0:
         return None
     return (
-        f"{count} client(s) with the same name and date of birth already exist in this "
-        "agency; check possible_duplicate_of before creating another chart"
+        f"{count} client(s) with the same name and date of birth, or the same national "
+        "identifier, already exist in this agency; check possible_duplicate_of before "
+        "creating another chart"
     )
 
 

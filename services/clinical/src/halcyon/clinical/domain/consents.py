@@ -43,6 +43,17 @@ class Part2ConsentRefused(DomainError):
     status, slug, title = 403, "part2-consent-required", "Disclosure needs a valid Part 2 consent"
 
 
+class AuthorisationRequired(DomainError):
+    status, slug, title = (
+        403,
+        "authorisation-required",
+        "Disclosure needs the client's authorisation",
+    )
+
+
+TPO = frozenset({"treatment", "payment", "health_care_operations"})
+
+
 class ConsentForm(BaseModel):
     """A signed consent. Part 2 consents must hold every element 42 CFR 2.31(a) lists."""
 
@@ -128,6 +139,20 @@ def authorise_disclosure(
     and covers this purpose. 2.32: every such disclosure carries the redisclosure notice.
     """
     if part2_records == 0:
+        # HIPAA 45 CFR 164.506: treatment, payment and operations need no authorisation;
+        # any other purpose needs a valid one naming the recipient (164.508).
+        if request.purpose in TPO:
+            return None
+        if (
+            consent is None
+            or consent.get("kind") not in {"release_of_information", "part2"}
+            or consent_status(consent, now) != "active"
+            or not _same_recipient(consent.get("recipient") or "", request.recipient)
+        ):
+            raise AuthorisationRequired(
+                "a disclosure for a purpose other than treatment, payment or operations "
+                "needs an active release of information naming this recipient"
+            )
         return None
     if consent is None:
         raise Part2ConsentRefused(

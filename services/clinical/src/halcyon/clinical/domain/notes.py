@@ -276,3 +276,40 @@ def doses_for_note(note: dict[str, Any], doses: list[dict[str, Any]]) -> list[di
         elif note["started_at"] <= dose["administered_at"] <= note["ended_at"]:
             matched.append(dose)
     return sorted(matched, key=lambda d: d["administered_at"])
+
+
+# CPT time rules (AMA CPT, psychotherapy): a unit of time is attained when the midpoint
+# is passed; 90832 = 16-37 min, 90834 = 38-52 min, 90837 = 53 min or more.
+_PSYCHOTHERAPY_CODES = ((53, "90837"), (38, "90834"), (16, "90832"))
+# Psychedelic medication therapy monitoring (CPT Category III, 2024): per clinician role.
+_MONITORING_CODES = {"first": "0820T", "second": "0821T", "staff": "0822T"}
+
+
+def psychotherapy_code(minutes: int) -> str | None:
+    for floor, code in _PSYCHOTHERAPY_CODES:
+        if minutes >= floor:
+            return code
+    return None  # under 16 minutes: not reportable as psychotherapy
+
+
+def service_codes(
+    kind: str,
+    *,
+    minutes: int,
+    with_patient_present: bool,
+    monitoring_roles: list[str],
+) -> list[str]:
+    """The CPT codes the documentation supports; billing adds units and modifiers."""
+    if kind == "intake":
+        return ["90791"]
+    if kind == "family":
+        # 90846/90847 need at least 26 minutes (midpoint of 50).
+        if minutes < 26:
+            return []
+        return ["90847" if with_patient_present else "90846"]
+    if kind == "group":
+        return ["90853"]
+    if kind == "dosing":
+        return sorted({_MONITORING_CODES[r] for r in monitoring_roles if r in _MONITORING_CODES})
+    code = psychotherapy_code(minutes)
+    return [code] if code else []
