@@ -112,6 +112,11 @@ class AssessmentRepository(TenantRepository):
     )
 
 
+class QuestionnaireResponseRepository(TenantRepository):
+    collection_name = "questionnaire_responses"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
 class FormRepository(TenantRepository):
     """One document per (form key, version); a new version never changes an old one."""
 

@@ -16,6 +16,7 @@ routers = [
     clients.router,
     episodes.router,
     forms.router,
+    forms.questionnaires,
     consents.router,
     screening.router,
     notes.router,

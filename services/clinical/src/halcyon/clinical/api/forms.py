@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
-from halcyon.clinical.api.chart import CHART_READERS
-from halcyon.clinical.domain.common import utcnow
-from halcyon.clinical.domain.forms import BUILTIN_FORMS, FormDefinition
-from halcyon.clinical.store import FormRepository
-from halcyon.shared.errors import Conflict, NotFound
+from fastapi import APIRouter, Depends, Request, status
+from halcyon.clinical.api.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
+from halcyon.clinical.domain.common import AwareDatetime, utcnow
+from halcyon.clinical.domain.forms import (
+    BUILTIN_FORMS,
+    FormDefinition,
+    questionnaire_score,
+    validate_answers,
+)
+from halcyon.clinical.store import FormRepository, QuestionnaireResponseRepository
+from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, DuplicateRecord
-from halcyon.shared.service import repository
-from pydantic import BaseModel
+from halcyon.shared.service import Audit, repository
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from uuid6 import uuid7
 
 router = APIRouter(prefix="/forms", tags=["forms"])
+questionnaires = APIRouter(tags=["forms"])
 Forms = Annotated[FormRepository, repository(FormRepository)]
+Responses = Annotated[QuestionnaireResponseRepository, repository(QuestionnaireResponseRepository)]
 FORM_ADMINS = frozenset({"agency_admin"})
 
 
@@ -83,3 +92,114 @@ async def read_form(key: str, version: int, caller: CurrentCaller, forms: Forms)
     if doc is None:
         raise NotFound(f"no form {key} version {version}")
     return _form(doc)
+
+
+class QuestionnaireAnswers(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    form_key: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    form_version: Annotated[int, Field(ge=1)]
+    site_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    administered_at: AwareDatetime
+    answers: dict[str, Any]
+
+
+class QuestionnaireResponse(BaseModel):
+    id: str
+    client_id: str
+    form_key: str
+    form_version: int
+    site_id: str
+    administered_at: datetime
+    answers: dict[str, Any]
+    score: int | None = None
+    recorded_by: str
+
+
+def _response(doc: Document) -> QuestionnaireResponse:
+    return QuestionnaireResponse(
+        id=doc["_id"],
+        **{k: v for k, v in doc.items() if k in QuestionnaireResponse.model_fields and k != "id"},
+    )
+
+
+@questionnaires.post(
+    "/clients/{client_id}/questionnaire-responses",
+    status_code=status.HTTP_201_CREATED,
+    response_model=QuestionnaireResponse,
+    summary="Answer an agency questionnaire (validated and scored against its version)",
+)
+async def answer_questionnaire(
+    client_id: str,
+    body: QuestionnaireAnswers,
+    caller: CurrentCaller,
+    clients: Clients,
+    forms: Forms,
+    responses: Responses,
+    audit: Audit,
+    request: Request,
+) -> QuestionnaireResponse:
+    chart = await open_chart(
+        clients,
+        caller,
+        audit,
+        request,
+        client_id,
+        CHART_WRITERS,
+        action="create",
+        resource="clinical/questionnaire-response",
+    )
+    caller.require(CHART_WRITERS, body.site_id)
+    doc = await forms.find_one(
+        caller.tenant_id, {"key": body.form_key, "version": body.form_version}
+    )
+    if doc is None:
+        raise NotFound(f"no form {body.form_key} version {body.form_version}")
+    form = FormDefinition.model_validate(doc["definition"])
+    if form.kind != "questionnaire":
+        raise RuleViolation(f"{body.form_key} is a note template, not a questionnaire")
+    validate_answers(form, body.answers)
+    saved = await responses.insert(
+        caller.tenant_id,
+        {
+            "_id": str(uuid7()),
+            "client_id": client_id,
+            **body.model_dump(),
+            "score": questionnaire_score(form, body.answers),
+            "recorded_by": caller.user_id,
+            "recorded_at": utcnow(),
+        },
+    )
+    await chart.record("create", "clinical/questionnaire-response", saved["_id"])
+    return _response(saved)
+
+
+@questionnaires.get(
+    "/clients/{client_id}/questionnaire-responses",
+    response_model=PageOut[QuestionnaireResponse],
+    summary="A client's questionnaire responses, oldest first",
+)
+async def list_questionnaire_responses(
+    client_id: str,
+    caller: CurrentCaller,
+    clients: Clients,
+    responses: Responses,
+    audit: Audit,
+    request: Request,
+    page: Annotated[PageParams, Depends(page_params)],
+) -> PageOut[QuestionnaireResponse]:
+    chart = await open_chart(
+        clients,
+        caller,
+        audit,
+        request,
+        client_id,
+        CHART_READERS,
+        action="read",
+        resource="clinical/questionnaire-response",
+    )
+    result = await responses.page(
+        caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
+    )
+    await chart.record("read", "clinical/questionnaire-response")
+    return PageOut(items=[_response(d) for d in result.items], next_cursor=result.next_cursor)
