@@ -228,9 +228,15 @@ async def test_a_client_is_registered_and_read_through_the_gateway(
     stack: Stack, token_issuer: TestTokenIssuer, http: httpx.AsyncClient
 ) -> None:
     headers = token_issuer.headers(tenant_id=agency(), roles=[("site-1", "front_desk")])
-    created = await http.post(f"{stack.url}/api/clinical/clients", json=NEW_CLIENT, headers=headers)
+    once = {**headers, "Idempotency-Key": uuid.uuid4().hex}
+    created = await http.post(f"{stack.url}/api/clinical/clients", json=NEW_CLIENT, headers=once)
     assert created.status_code == 201, created.text
     client_id = created.json()["id"]
+    # A retried create (same Idempotency-Key) reaches clinical unchanged: no second client.
+    retried = await http.post(f"{stack.url}/api/clinical/clients", json=NEW_CLIENT, headers=once)
+    assert retried.json()["id"] == client_id
+    listed = await http.get(f"{stack.url}/api/clinical/clients", headers=headers)
+    assert [c["id"] for c in listed.json()["items"]] == [client_id]
     read = await http.get(f"{stack.url}/api/clinical/clients/{client_id}", headers=headers)
     assert read.status_code == 200, read.text
     assert read.json()["family_name"] == "Sabina"

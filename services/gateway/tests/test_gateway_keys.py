@@ -17,12 +17,13 @@ from halcyon.shared.testing.processes import free_port
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
 
-def _serve(directory: Path, port: int) -> subprocess.Popen[bytes]:
+def _serve(directory: Path, port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
+    sink = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child owns it
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
         cwd=directory,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=sink,
+        stderr=sink,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -69,3 +70,34 @@ async def test_without_any_keys_the_answer_is_unavailable_not_unauthenticated() 
     )
     with pytest.raises(Unavailable):
         await verifier.verify(TestTokenIssuer().mint(tenant_id="agency-a"))
+
+
+async def test_junk_key_ids_cannot_make_the_gateway_hammer_identity(tmp_path: Path) -> None:
+    issuer = TestTokenIssuer()
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "jwks.json").write_text(json.dumps(issuer.jwks()))
+    port = free_port()
+    log = tmp_path / "jwks.log"
+    server = _serve(keys, port, log)
+
+    def fetches() -> int:
+        return sum("GET /jwks.json" in line for line in log.read_text().splitlines())
+
+    before = fetches()  # the start-up probe's
+    verifier = GatewayAuthenticator(
+        audience="halcyon",
+        issuer="halcyon-identity",
+        jwks_url=f"http://127.0.0.1:{port}/jwks.json",
+        forced_refresh_interval_seconds=600.0,
+    )
+    try:
+        await verifier.verify(issuer.mint(tenant_id="agency-a"))
+        for n in range(5):
+            with pytest.raises(Unauthenticated):
+                await verifier.verify(TestTokenIssuer(kid=f"junk-{n}").mint(tenant_id="agency-a"))
+        # The first fetch, then one refetch for the first unknown key id; not one per token.
+        assert fetches() - before == 2
+    finally:
+        server.kill()
+        server.wait(timeout=10)

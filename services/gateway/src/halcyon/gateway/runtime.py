@@ -50,6 +50,7 @@ class GatewayRuntime:
                 issuer=settings.jwt_issuer,
                 jwks_url=settings.jwks_url,
                 jwks_ttl_seconds=settings.jwks_ttl_seconds,
+                forced_refresh_interval_seconds=settings.jwks_forced_refresh_seconds,
             )
         elif settings.jwt_public_key_pem:
             authenticator = Authenticator(

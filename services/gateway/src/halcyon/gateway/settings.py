@@ -72,6 +72,8 @@ class GatewaySettings(ServiceSettings):
     # CORS stays off unless origins are named: the web console is served same-origin.
     cors_origins: list[str] = []
     jwks_ttl_seconds: float = 300.0
+    # At most one refetch of the key set per this many seconds for unknown key ids.
+    jwks_forced_refresh_seconds: float = 10.0
     upstream_connect_timeout_seconds: float = 3.0
     upstream_read_timeout_seconds: float = 30.0
     upstream_max_connections: int = 200
