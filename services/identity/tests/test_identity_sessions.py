@@ -186,3 +186,33 @@ async def test_services_get_tokens_with_client_credentials(start_service: StartS
         # A service is not a person: no personnel file, no staff list.
         listing = await http.get("/staff", headers=bearer(issued.json()["access_token"]))
         assert listing.status_code == 403
+
+
+async def test_leavers_lose_their_sessions_and_lost_authenticators_can_be_replaced(
+    start_service: StartService,
+) -> None:
+    identity = start_identity(start_service)
+    async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
+        agency = await create_agency(http)
+        nurse = await add_staff(http, agency, "nurse")
+        reset = await http.post(f"/staff/{nurse.id}/mfa/reset", headers=agency.admin.headers)
+        assert reset.status_code == 204
+        assert (await sign_in(http, nurse)).status_code == 403  # must enrol again
+        stale = await http.post(
+            "/auth/refresh", json={"refresh_token": nurse.tokens["refresh_token"]}
+        )
+        assert stale.status_code == 401
+        await enrol_totp(http, nurse)
+        nurse.tokens = (await sign_in(http, nurse)).json()
+
+        file = (await http.get(f"/staff/{nurse.id}", headers=agency.admin.headers)).json()
+        leaving = {k: v for k, v in file.items() if k not in {"id", "mfa_enrolled", "locked"}}
+        left = await http.put(
+            f"/staff/{nurse.id}", json={**leaving, "active": False}, headers=agency.admin.headers
+        )
+        assert left.status_code == 200, left.text
+        gone = await http.post(
+            "/auth/refresh", json={"refresh_token": nurse.tokens["refresh_token"]}
+        )
+        assert gone.status_code == 401
+        assert (await sign_in(http, nurse)).status_code == 401

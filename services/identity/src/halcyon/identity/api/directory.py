@@ -16,7 +16,12 @@ from halcyon.identity.domain.personnel import (
 )
 from halcyon.identity.domain.roles import AGENCY_ADMIN, MANAGE_AGENCY, READ_SITES, READ_STAFF
 from halcyon.identity.domain.sign_in import WeakPassword, check_password_policy, hash_password
-from halcyon.identity.store import AgencyRepository, SiteRepository, StaffRepository
+from halcyon.identity.store import (
+    AgencyRepository,
+    RefreshTokenRepository,
+    SiteRepository,
+    StaffRepository,
+)
 from halcyon.shared.auth import ALL_SITES, Caller
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.envelope import EventEnvelope
@@ -24,7 +29,7 @@ from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
-from halcyon.shared.service import repository
+from halcyon.shared.service import Audit, repository
 from pydantic import BaseModel, StringConstraints
 from uuid6 import uuid7
 
@@ -32,6 +37,7 @@ router = APIRouter()
 Agencies = Annotated[AgencyRepository, repository(AgencyRepository)]
 Sites = Annotated[SiteRepository, repository(SiteRepository)]
 Staff = Annotated[StaffRepository, repository(StaffRepository)]
+RefreshTokens = Annotated[RefreshTokenRepository, repository(RefreshTokenRepository)]
 Paging = Annotated[PageParams, Depends(page_params)]
 SOURCE = "/halcyon/identity"
 
@@ -308,6 +314,7 @@ async def update_staff(
     caller: CurrentCaller,
     sites: Sites,
     staff: Staff,
+    refresh_tokens: RefreshTokens,
     clock: ClockDep,
 ) -> StaffMember:
     current = await staff.get(caller.tenant_id, staff_id)
@@ -327,6 +334,9 @@ async def update_staff(
     except DuplicateRecord:
         raise Conflict(f"{body.email} already has an account in your agency") from None
     assert doc is not None
+    if not body.active:
+        # Someone who leaves loses their sessions now, not when a refresh token expires.
+        await refresh_tokens.revoke_where(caller.tenant_id, {"user_id": staff_id}, clock())
     return _staff(doc, clock())
 
 
@@ -337,7 +347,7 @@ async def update_staff(
     summary="Lift a sign-in lockout",
 )
 async def unlock_staff(
-    staff_id: str, caller: CurrentCaller, staff: Staff, request: Request
+    staff_id: str, caller: CurrentCaller, staff: Staff, audit: Audit, request: Request
 ) -> None:
     current = await staff.get(caller.tenant_id, staff_id)
     if current is None:
@@ -347,4 +357,50 @@ async def unlock_staff(
         caller.tenant_id,
         {"_id": staff_id},
         {"$set": {"auth.locked_until": None, "auth.failed_attempts": 0}},
+    )
+    await audit.record(
+        caller, action="unlock", resource="identity/staff", resource_id=staff_id, request=request
+    )
+
+
+@router.post(
+    "/staff/{staff_id}/mfa/reset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["staff"],
+    summary="Remove a lost authenticator; the person enrols a new one at next sign-in",
+)
+async def reset_mfa(
+    staff_id: str,
+    caller: CurrentCaller,
+    staff: Staff,
+    refresh_tokens: RefreshTokens,
+    clock: ClockDep,
+    audit: Audit,
+    request: Request,
+) -> None:
+    current = await staff.get(caller.tenant_id, staff_id)
+    if current is None:
+        raise NotFound(f"no staff member {staff_id} in your agency")
+    _require_admin_of(caller, {r["site"] for r in current["roles"]})
+    if staff_id == caller.user_id:
+        raise RuleViolation("another admin must reset your own second factor")
+    await staff.update(
+        caller.tenant_id,
+        {"_id": staff_id},
+        {
+            "$set": {
+                "auth.totp_enabled": False,
+                "auth.totp_secret": None,
+                "auth.totp_pending": None,
+                "auth.totp_last_step": None,
+            }
+        },
+    )
+    await refresh_tokens.revoke_where(caller.tenant_id, {"user_id": staff_id}, clock())
+    await audit.record(
+        caller,
+        action="mfa_reset",
+        resource="identity/staff",
+        resource_id=staff_id,
+        request=request,
     )
