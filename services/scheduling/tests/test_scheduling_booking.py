@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -23,7 +23,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.contracts.billing import AuthorizationChanged
 from halcyon.shared.contracts.clinical import ClientRegistered, ConsentChanged, ScreeningCompleted
-from halcyon.shared.contracts.identity import Licence, SiteChanged, StaffMemberChanged
+from halcyon.shared.contracts.identity import (
+    AccessAudited,
+    Licence,
+    SiteChanged,
+    StaffMemberChanged,
+)
 from halcyon.shared.contracts.scheduling import AppointmentChanged, WaitlistOfferMade
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document
@@ -164,7 +169,10 @@ class World:
     async def count(self, collection: str) -> int:
         return int(await self.db[collection].count_documents({"tenant_id": self.tenant}))
 
-    async def read_topic(self, topic: str, want: int) -> list[dict[str, Any]]:
+    async def read_topic(
+        self, topic: str, want: int = 1, until: Callable[[list[dict[str, Any]]], bool] | None = None
+    ) -> list[dict[str, Any]]:
+        """Read from the beginning until ``want`` events arrived (and ``until`` holds)."""
         consumer = AIOKafkaConsumer(
             self.prefix + topic,
             bootstrap_servers=self.servers.kafka_bootstrap,
@@ -180,7 +188,7 @@ class World:
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
                     envelopes.extend(json.loads(r.value) for r in records)
-                return len(envelopes) >= want
+                return len(envelopes) >= want and (until is None or until(envelopes))
 
             await eventually(more, within=60, interval=0, message=f"{want} events on {topic}")
         finally:
@@ -348,6 +356,14 @@ async def test_one_slot_twenty_requests_exactly_one_booking_and_conflicts_refuse
     assert cancelled.status_code == 200, cancelled.text
     rebooked = await world.book("c2", "psychotherapy", ten, ["ana"], room_a)
     assert rebooked.status_code == 201, rebooked.text
+
+    # The refused attempt from another site was audited as denied (HIPAA access trail).
+    await world.read_topic(
+        AccessAudited.topic,
+        until=lambda audits: any(
+            a["data"]["outcome"] == "denied" and a["data"]["client_id"] == "c1" for a in audits
+        ),
+    )
 
 
 async def test_dosing_gating_refuses_each_condition_until_events_satisfy_it(
@@ -702,6 +718,12 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
         if e["data"]["appointment_id"] == third_id and e["data"]["change"] == "cancelled"
     )
     assert cancel_event.late_cancel and cancel_event.cancel_reason == "car broke down"
+    moved_event = next(
+        AppointmentChanged.model_validate(e["data"])
+        for e in events
+        if e["data"]["appointment_id"] == third_id and e["data"]["change"] == "rescheduled"
+    )
+    assert moved_event.previous_starts_at == datetime.fromisoformat(third.json()["starts_at"])
 
     # The freed slot went to c2, the first suitable client waiting, with an expiry.
     [offer_envelope] = await world.read_topic(WaitlistOfferMade.topic, want=1)

@@ -127,7 +127,9 @@ def local_iso(value: datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).isoformat()
 
 
-def appointment_event(doc: Document, change: str) -> AppointmentChanged:
+def appointment_event(
+    doc: Document, change: str, previous_starts_at: datetime | None = None
+) -> AppointmentChanged:
     return AppointmentChanged(
         appointment_id=doc["_id"],
         change=change,
@@ -146,6 +148,9 @@ def appointment_event(doc: Document, change: str) -> AppointmentChanged:
         late_cancel=doc.get("late_cancel", False),
         series_id=doc.get("series_id"),
         version=doc["version"],
+        protocol_step=doc.get("protocol_step"),
+        video_link=doc.get("video_link"),
+        previous_starts_at=previous_starts_at,
     )
 
 
@@ -614,7 +619,7 @@ class Scheduler:
             tenant,
             {"_id": doc["_id"], "version": doc["version"], "status": "booked"},
             {"$set": changes, "$inc": {"version": 1}, "$push": {"history": entry}},
-            [outbox(appointment_event(after, "rescheduled"), tenant)],
+            [outbox(appointment_event(after, "rescheduled", doc["starts_at"]), tenant)],
         )
         if updated is None:
             await self.claims.release(tenant, doc["_id"], only=sorted(inserted))

@@ -38,6 +38,12 @@ class AppointmentChanged(EventContract):
     late_cancel: bool = False
     series_id: str | None = None
     version: int = 1
+    # Optional additions (same major version): the protocol step ("preparation", "dosing",
+    # "integration") for inventory and billing, the video link of a telehealth session for
+    # reminders, and the start before a reschedule.
+    protocol_step: str | None = None
+    video_link: str | None = None
+    previous_starts_at: datetime | None = None
 
 
 class WaitlistOfferMade(EventContract):

@@ -204,7 +204,21 @@ async def book(
         resource=RESOURCE,
         client_id=body.client_id,
     )
-    plan = await scheduler.plan(caller.tenant_id, body.request())
+    try:
+        plan = await scheduler.plan(caller.tenant_id, body.request())
+    except BookingRefused as refused:
+        # The refusal discloses consent/screening facts about the client: audit it.
+        await audit.record(
+            caller,
+            action="create",
+            resource=RESOURCE,
+            client_id=body.client_id,
+            site_id=body.site_id,
+            outcome="failed",
+            reason=", ".join(c["code"] for c in refused.extensions.get("failed_conditions", [])),
+            request=request,
+        )
+        raise
     doc = await scheduler.book(caller, plan)
     await _audit(audit, caller, request, doc, "create")
     return _with_proposals(scheduler, doc)

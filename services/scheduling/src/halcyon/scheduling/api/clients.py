@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, SchedulerDep, guarded
-from halcyon.scheduling.domain.catalog import DEFAULT_TYPES, ProtocolRules
-from halcyon.scheduling.domain.gating import ClientProtocolFacts, FailedCondition, check_protocol
+from halcyon.scheduling.domain.gating import check_protocol
 from halcyon.scheduling.store import ClientDirectory
 from halcyon.shared.errors import NotFound
 from halcyon.shared.http.deps import CurrentCaller
@@ -101,8 +100,11 @@ async def protocol_readiness(
     facts = await scheduler.client_protocol_facts(
         caller.tenant_id, client_id, protocol, exclude=None
     )
+    dosing = await scheduler.appointment_type(caller.tenant_id, protocol.dosing_type)
     far_future = datetime.max.replace(tzinfo=UTC)
-    refusals = {f.code for f in check_protocol_dosing(protocol, facts, far_future)}
+    refusals = (
+        {f.code for f in check_protocol(dosing, protocol, facts, far_future)} if dosing else set()
+    )
     screenings = sorted(
         (s for s in facts.screenings if s.protocol_id == protocol_id), key=lambda s: s.signed_at
     )
@@ -124,10 +126,3 @@ async def protocol_readiness(
         dosing_sessions=sorted(facts.other_dosing_sessions),
         min_days_between_dosing=protocol.min_days_between_dosing,
     )
-
-
-def check_protocol_dosing(
-    protocol: ProtocolRules, facts: ClientProtocolFacts, at: datetime
-) -> list[FailedCondition]:
-    kind = DEFAULT_TYPES.get(protocol.dosing_type)
-    return check_protocol(kind, protocol, facts, at) if kind else []
