@@ -27,6 +27,7 @@ from halcyon.clinical.domain.consents import (
 from halcyon.clinical.domain.forms import BUILTIN_FORMS, InvalidFormAnswers, validate_answers
 from halcyon.clinical.domain.notes import (
     NoteDraft,
+    compliance_flags,
     content_hash,
     doses_for_note,
     ensure_cosigner,
@@ -382,3 +383,26 @@ def test_non_part2_disclosure_for_a_specific_purpose_needs_an_authorisation() ->
         authorise_disclosure(
             part2_records=0, request=specific, consent={**roi, "revoked_at": NOW}, now=NOW
         )
+
+
+def test_compliance_flags_record_missing_consent_and_screening_without_blocking() -> None:
+    dosing_note = {"telehealth": False, "dosing": {"protocol_id": "mdma-ptsd"}}
+    assert compliance_flags(dosing_note, [], [], NOW) == [
+        "no active informed consent for mdma-ptsd",
+        "no screening for mdma-ptsd",
+    ]
+    consent = {
+        "kind": "psychedelic_informed",
+        "protocol_id": "mdma-ptsd",
+        "effective_at": NOW - timedelta(days=3),
+        "revoked_at": None,
+    }
+    eligible = {"protocol_id": "mdma-ptsd", "eligible": True, "signed_at": NOW - timedelta(days=2)}
+    ineligible = {**eligible, "eligible": False, "signed_at": NOW - timedelta(days=1)}
+    assert compliance_flags(dosing_note, [consent], [eligible], NOW) == []
+    assert compliance_flags(dosing_note, [consent], [eligible, ineligible], NOW) == [
+        "latest screening for mdma-ptsd found the client ineligible"
+    ]
+    assert compliance_flags({"telehealth": True}, [], [], NOW) == [
+        "telehealth session without an active telehealth consent"
+    ]

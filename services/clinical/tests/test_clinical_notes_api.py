@@ -71,6 +71,18 @@ async def test_signed_note_is_locked_hashed_and_corrected_only_by_addenda(
     signed = await http.post(f"/notes/{note_id}/sign", json={}, headers=author)
     assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "signed" and len(signed.json()["content_hash"]) == 64
+    assert signed.json()["compliance_flags"] == []
+
+    # Another agency cannot read, edit or even learn that the note exists.
+    outsider = clinical.headers(new_tenant(), "ther-1", ("*", "therapist"))
+    for response in (
+        await http.get(f"/notes/{note_id}", headers=outsider),
+        await http.put(f"/notes/{note_id}", json=soap("ther-1"), headers=outsider),
+        await http.post(
+            f"/notes/{note_id}/addenda", json={"text": "x", "reason": "y"}, headers=outsider
+        ),
+    ):
+        assert response.status_code == 404
 
     # Every edit path is refused, and the stored note is unchanged.
     # The outbox relay marks the sign event published meanwhile: compare the note itself.

@@ -155,7 +155,7 @@ _LIFECYCLE_FIELDS = frozenset(
         "supervisor_id",
         "cosigned_by",
         "cosigned_at",
-        "cosign_hash",
+        "compliance_flags",
         "updated_at",
     }
 )

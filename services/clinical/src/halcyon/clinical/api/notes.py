@@ -21,6 +21,7 @@ from halcyon.clinical.domain.notes import (
     NoteDraft,
     SignRequest,
     billing_minutes,
+    compliance_flags,
     content_hash,
     doses_for_note,
     ensure_author,
@@ -33,9 +34,11 @@ from halcyon.clinical.domain.notes import (
 from halcyon.clinical.domain.protocols import protocol
 from halcyon.clinical.domain.vitals import monitoring_form_due, session_gaps
 from halcyon.clinical.store import (
+    ConsentRepository,
     DispensedDoses,
     FormRepository,
     NoteRepository,
+    ScreeningRepository,
     StaffDirectory,
     VitalsRepository,
 )
@@ -54,6 +57,8 @@ Forms = Annotated[FormRepository, repository(FormRepository)]
 Staff = Annotated[StaffDirectory, repository(StaffDirectory)]
 Doses = Annotated[DispensedDoses, repository(DispensedDoses)]
 Vitals = Annotated[VitalsRepository, repository(VitalsRepository)]
+Consents = Annotated[ConsentRepository, repository(ConsentRepository)]
+Screenings = Annotated[ScreeningRepository, repository(ScreeningRepository)]
 
 
 class Note(BaseModel):
@@ -90,6 +95,7 @@ class Note(BaseModel):
     reason: str | None = None
     billing_correction: dict[str, Any] | None = None
     revision: int | None = None
+    compliance_flags: list[str] = []
     # Joined when read
     addenda: list[str] = []
     dispensed_doses: list[dict[str, Any]] = []
@@ -362,6 +368,8 @@ async def sign_note(
     notes: Notes,
     staff: Staff,
     vitals: Vitals,
+    consents: Consents,
+    screenings: Screenings,
     audit: Audit,
     request: Request,
 ) -> Note:
@@ -387,6 +395,12 @@ async def sign_note(
                 f"the session does not meet the {chosen.name} monitoring rules", gaps=gaps
             )
     signed_at = _now_ms()
+    flags = compliance_flags(
+        doc,
+        await consents.find(caller.tenant_id, {"client_id": doc["client_id"]}),
+        await screenings.find(caller.tenant_id, {"client_id": doc["client_id"]}),
+        signed_at,
+    )
     signed = {**doc, "signed_by": caller.user_id, "signed_at": signed_at}
     new_status = status_after_signing(supervisor_id)
     events = []
@@ -405,6 +419,7 @@ async def sign_note(
             "signed_at": signed_at,
             "content_hash": content_hash(signed),
             "supervisor_id": supervisor_id,
+            "compliance_flags": flags,
         },
         events=events,
     )

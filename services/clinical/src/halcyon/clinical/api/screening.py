@@ -40,7 +40,8 @@ def _screening(doc: Document) -> Screening:
 
 
 @router.get("/protocols", response_model=list[Protocol], summary="Psychedelic-therapy protocols")
-async def list_protocols() -> list[Protocol]:
+async def list_protocols(caller: CurrentCaller) -> list[Protocol]:
+    caller.require(CHART_READERS | {"front_desk", "scheduler"})
     return list(PROTOCOLS.values())
 
 

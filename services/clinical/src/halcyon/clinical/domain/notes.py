@@ -313,3 +313,37 @@ def service_codes(
         return sorted({_MONITORING_CODES[r] for r in monitoring_roles if r in _MONITORING_CODES})
     code = psychotherapy_code(minutes)
     return [code] if code else []
+
+
+def compliance_flags(
+    note: dict[str, Any],
+    consents: list[dict[str, Any]],
+    screenings: list[dict[str, Any]],
+    now: datetime,
+) -> list[str]:
+    """What the chart lacked when the note was signed; recorded, never blocking.
+
+    A session that happened must always be documentable, so missing paperwork is
+    flagged on the signed note (and visible to compliance) rather than refused.
+    """
+    from halcyon.clinical.domain.consents import consent_status
+
+    active = [c for c in consents if consent_status(c, now) == "active"]
+    flags = []
+    if note.get("telehealth") and not any(c["kind"] == "telehealth" for c in active):
+        flags.append("telehealth session without an active telehealth consent")
+    dosing = note.get("dosing")
+    if dosing:
+        protocol_id = dosing["protocol_id"]
+        if not any(
+            c["kind"] == "psychedelic_informed" and c.get("protocol_id") == protocol_id
+            for c in active
+        ):
+            flags.append(f"no active informed consent for {protocol_id}")
+        latest = [s for s in screenings if s["protocol_id"] == protocol_id]
+        latest.sort(key=lambda s: s["signed_at"])
+        if not latest:
+            flags.append(f"no screening for {protocol_id}")
+        elif not latest[-1]["eligible"]:
+            flags.append(f"latest screening for {protocol_id} found the client ineligible")
+    return flags
