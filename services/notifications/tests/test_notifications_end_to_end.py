@@ -6,6 +6,8 @@ go over real SMTP to the dev sink (its own process), which the test reads back.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -14,7 +16,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.contracts.billing import ClaimStatusChanged
 from halcyon.shared.contracts.clinical import (
@@ -24,6 +26,7 @@ from halcyon.shared.contracts.clinical import (
 )
 from halcyon.shared.contracts.identity import CredentialExpiring, StaffMemberChanged
 from halcyon.shared.contracts.inventory import ComplianceDeadlineDue, DiscrepancyOpened, StockLow
+from halcyon.shared.contracts.notifications import DeliveryStatusChanged
 from halcyon.shared.contracts.scheduling import (
     AppointmentChanged,
     AppointmentClinician,
@@ -57,8 +60,15 @@ CLINICAL_WORDS = [
 class Bus:
     """Publishes events to the real Kafka as the other services' outbox relays would."""
 
-    def __init__(self, producer: AIOKafkaProducer, prefix: str, tenant: str) -> None:
-        self.producer, self.prefix, self.tenant = producer, prefix, tenant
+    def __init__(
+        self, producer: AIOKafkaProducer, bootstrap: str, prefix: str, tenant: str
+    ) -> None:
+        self.producer, self.bootstrap, self.prefix, self.tenant = (
+            producer,
+            bootstrap,
+            prefix,
+            tenant,
+        )
 
     async def publish(self, contract: EventContract) -> EventEnvelope:
         envelope = EventEnvelope.wrap(contract, source="/halcyon/tests", tenant_id=self.tenant)
@@ -76,7 +86,7 @@ async def notifications_bus(servers: Servers, topic_prefix: str, unique: str) ->
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, enable_idempotence=True)
     await producer.start()
     try:
-        yield Bus(producer, topic_prefix, f"agency-{unique}")
+        yield Bus(producer, servers.kafka_bootstrap, topic_prefix, f"agency-{unique}")
     finally:
         await producer.stop()
 
@@ -111,6 +121,34 @@ def client(client_id: str, email: str) -> ClientRegistered:
         email=email,
         timezone=DENVER,
     )
+
+
+async def delivery_statuses(bus: Bus, delivery_id: str, *, until: str) -> list[str]:
+    """The DeliveryStatusChanged events of one delivery, read from the real Kafka topic."""
+    consumer = AIOKafkaConsumer(
+        f"{bus.prefix}{DeliveryStatusChanged.topic}",
+        bootstrap_servers=bus.bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: list[str] = []
+    try:
+
+        async def reached() -> bool:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    data = json.loads(record.value)["data"]
+                    if data["delivery_id"] == delivery_id:
+                        seen.append(data["status"])
+            return until in seen
+
+        await eventually(reached, interval=0, message=f"{until} on the delivery topic")
+    finally:
+        await consumer.stop()
+    return seen
 
 
 async def mails(sink_url: str, to: str) -> list[dict[str, Any]]:
@@ -437,6 +475,9 @@ async def test_sms_quiet_hours_receipts_retries_dead_letter_and_stop(
 
     [alert] = await eventually(admin_alerts, message="admin alerted in the inbox")
     assert dead["id"] in alert["body"]
+    # Partners see the whole story on the delivery topic (published through the outbox).
+    statuses = await delivery_statuses(bus, dead["id"], until="dead")
+    assert statuses == ["queued", "failed", "failed", "dead"]
 
     # -- STOP by SMS opts the client out; later messages are held, not sent ---------------
     unsigned = await http.post("/webhooks/sms/inbound", json={"from": PHONE, "body": "STOP"})
