@@ -19,6 +19,7 @@
 #   HALCYON_CACHE_DIR             default ~/.cache/halcyon
 #   HALCYON_KAFKA_PORT            default 19092 (client listener, 127.0.0.1)
 #   HALCYON_KAFKA_CONTROLLER_PORT default 19093
+#   HALCYON_KAFKA_PARTNER_PORT  default 19094 (SASL/SCRAM listener for partners, ACL-checked)
 #   HALCYON_MONGO_PORT            default 27018 (FerretDB, 127.0.0.1)
 #   HALCYON_KAFKA_PARTITIONS      default 3 (num.partitions for auto-created topics)
 #   HALCYON_START_TIMEOUT         default 120 (seconds to wait for readiness,
@@ -45,6 +46,7 @@ KAFKA_VERSION=${HALCYON_KAFKA_VERSION:-4.4.0}
 FERRETDB_VERSION=${HALCYON_FERRETDB_VERSION:-v1.24.2}
 KAFKA_PORT=${HALCYON_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${HALCYON_KAFKA_CONTROLLER_PORT:-19093}
+KAFKA_PARTNER_PORT=${HALCYON_KAFKA_PARTNER_PORT:-19094}
 MONGO_PORT=${HALCYON_MONGO_PORT:-27018}
 KAFKA_PARTITIONS=${HALCYON_KAFKA_PARTITIONS:-3}
 START_TIMEOUT=${HALCYON_START_TIMEOUT:-120}
@@ -252,11 +254,19 @@ write_kafka_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
+listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT,PARTNER://$HOST:$KAFKA_PARTNER_PORT
+advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT,PARTNER://$HOST:$KAFKA_PARTNER_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PARTNER:SASL_PLAINTEXT
+# Partners authenticate with SCRAM on their own listener and are held to ACLs
+# (docs/adr/0007). The loopback PLAINTEXT listener is the services' trusted zone:
+# its principal (ANONYMOUS) is a super user, like the controller's.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.partner.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=false
 log.dirs=$KAFKA_DATA
 num.partitions=$KAFKA_PARTITIONS
 default.replication.factor=1
@@ -338,6 +348,9 @@ launch() {
   p=$(port "$s")
   if port_open "$p"; then
     die "$(label "$s"): port $HOST:$p is already in use by a process not started for $RUN_DIR (set HALCYON_$( [[ $s == kafka ]] && echo KAFKA || echo MONGO )_PORT or stop it)"
+  fi
+  if [[ $s == kafka ]] && port_open "$KAFKA_PARTNER_PORT"; then
+    die "Kafka: partner port $HOST:$KAFKA_PARTNER_PORT already in use (set HALCYON_KAFKA_PARTNER_PORT)"
   fi
   if [[ $s == kafka ]] && port_open "$KAFKA_CONTROLLER_PORT"; then
     die "Kafka: controller port $HOST:$KAFKA_CONTROLLER_PORT already in use (set HALCYON_KAFKA_CONTROLLER_PORT)"
@@ -465,6 +478,7 @@ status() {
 
 print_env() {
   echo "export HALCYON_KAFKA_BOOTSTRAP=$HOST:$KAFKA_PORT"
+  echo "export HALCYON_KAFKA_PARTNER_BOOTSTRAP=$HOST:$KAFKA_PARTNER_PORT"
   echo "export HALCYON_MONGO_URL=mongodb://$HOST:$MONGO_PORT/"
 }
 

@@ -22,6 +22,8 @@ class Servers:
     mongo_url: str
     started_by: str
     launcher: Path | None = None
+    # The SASL/SCRAM listener partners use (None where the broker has none).
+    partner_bootstrap: str | None = None
 
 
 def repo_root() -> Path:
@@ -55,7 +57,9 @@ def ensure_servers() -> Servers:
     kafka = os.environ.get("HALCYON_KAFKA_BOOTSTRAP")
     mongo = os.environ.get("HALCYON_MONGO_URL")
     if kafka and mongo:
-        return Servers(kafka, mongo, "environment")
+        return Servers(
+            kafka, mongo, "environment", None, os.environ.get("HALCYON_KAFKA_PARTNER_BOOTSTRAP")
+        )
     if _docker_available() and os.environ.get("HALCYON_USE_TESTCONTAINERS", "1") == "1":
         from testcontainers.kafka import KafkaContainer
         from testcontainers.mongodb import MongoDbContainer
@@ -85,8 +89,14 @@ def ensure_servers() -> Servers:
             if line.startswith("export ")
         )
         servers = Servers(
-            values["HALCYON_KAFKA_BOOTSTRAP"], values["HALCYON_MONGO_URL"], "deploy/local", script
+            values["HALCYON_KAFKA_BOOTSTRAP"],
+            values["HALCYON_MONGO_URL"],
+            "deploy/local",
+            script,
+            values.get("HALCYON_KAFKA_PARTNER_BOOTSTRAP"),
         )
+        if servers.partner_bootstrap:
+            os.environ["HALCYON_KAFKA_PARTNER_BOOTSTRAP"] = servers.partner_bootstrap
     os.environ["HALCYON_KAFKA_BOOTSTRAP"] = servers.kafka_bootstrap
     os.environ["HALCYON_MONGO_URL"] = servers.mongo_url
     return servers
