@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from halcyon.notifications.domain import deliveries as d
 from halcyon.notifications.domain.privacy import appointment_label, clinical_terms_in
-from halcyon.notifications.domain.quiet_hours import QuietHours, next_allowed
+from halcyon.notifications.domain.quiet_hours import QuietHours, next_allowed, send_time
 from halcyon.notifications.domain.recipients import (
     ClientContact,
     ClientPreferences,
@@ -144,6 +144,13 @@ def test_quiet_hours_defer_to_the_morning_in_the_clients_time_zone() -> None:
     assert next_allowed(local(6, 15), DENVER, QUIET) == local(8, 0)
     assert next_allowed(local(12, 0), DENVER, QUIET) == local(12, 0)
     assert next_allowed(local(22, 30), DENVER, None) == local(22, 30)
+
+
+def test_a_reminder_is_not_deferred_past_the_appointment() -> None:
+    early = local(6, 30)
+    assert send_time(early, DENVER, QUIET, too_late_at=local(9, 0)) == local(8, 0)
+    assert send_time(early, DENVER, QUIET, too_late_at=local(7, 30)) is None
+    assert send_time(local(12, 0), DENVER, QUIET, too_late_at=local(14, 0)) == local(12, 0)
 
 
 def test_daytime_quiet_window() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from halcyon.notifications.clock import ServiceClock
 from halcyon.notifications.domain import deliveries as d
 from halcyon.notifications.domain.privacy import appointment_label
-from halcyon.notifications.domain.quiet_hours import next_allowed, zone
+from halcyon.notifications.domain.quiet_hours import send_time, zone
 from halcyon.notifications.domain.recipients import (
     ClientContact,
     ClientPreferences,
@@ -167,8 +167,10 @@ class Notifier:
             doc.update(status=d.SUPPRESSED, reason="client opted out", next_attempt_at=None)
             return await self._insert(tenant, doc, [])
         # Quiet hours defer the message to the end of the window (never drop it)...
-        due = next_allowed(now, zone(tz_name, site_timezone), prefs.quiet_hours)
-        if reminder_id and due >= when:
+        due = send_time(
+            now, zone(tz_name, site_timezone), prefs.quiet_hours, when if reminder_id else None
+        )
+        if due is None:
             # ...except a reminder that would arrive after the appointment began.
             doc.update(
                 status=d.SUPPRESSED,

@@ -19,8 +19,8 @@ class NotificationsSettings(ServiceSettings):
     sms_sender: str = "+15550000000"
     # The provider signs its webhooks (receipts, inbound STOP) with this shared secret.
     sms_webhook_secret: str = DEVELOPMENT_WEBHOOK_SECRET
-    # Where links in messages (unsubscribe) point to.
-    public_base_url: str = "http://localhost:8080/notifications"
+    # Where links in messages (unsubscribe) point to: this service behind the gateway.
+    public_base_url: str = "http://127.0.0.1:8000/api/notifications"
     # Delivery attempts before a message is dead, and the first retry delay (doubles).
     max_attempts: int = 4
     retry_base_seconds: float = 30.0

@@ -44,3 +44,14 @@ def next_allowed(now: datetime, tz: ZoneInfo, quiet: QuietHours | None) -> datet
 def parse_clock(value: str) -> time:
     hours, _, minutes = value.partition(":")
     return time(int(hours), int(minutes or 0))
+
+
+def send_time(
+    now: datetime, tz: ZoneInfo, quiet: QuietHours | None, too_late_at: datetime | None = None
+) -> datetime | None:
+    """When to send: now, or the end of the quiet hours; None when that would be at or
+    after ``too_late_at`` (a reminder arriving once the appointment began is useless)."""
+    due = next_allowed(now, tz, quiet)
+    if too_late_at is not None and due >= too_late_at:
+        return None
+    return due
