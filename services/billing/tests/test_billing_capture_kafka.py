@@ -33,7 +33,7 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
         f"{topic_prefix}clinical.client.v1",
         wrap(client_registered(client_id), tenant),
     )
-    async with httpx.AsyncClient(base_url=billing.url, headers=headers) as http:
+    async with httpx.AsyncClient(base_url=billing.url, headers=headers, timeout=60) as http:
         # The client has no coverage: self-pay, priced from the site's self-pay fees.
         # 0822T has no fee yet, so its charge waits (held) until repriced.
         r = await http.post(
@@ -54,7 +54,7 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
     topic = f"{topic_prefix}clinical.encounter.v1"
     await publish(servers.kafka_bootstrap, topic, signed, signed, same_facts_new_id)
 
-    async with httpx.AsyncClient(base_url=billing.url, headers=headers) as http:
+    async with httpx.AsyncClient(base_url=billing.url, headers=headers, timeout=60) as http:
 
         async def charges() -> list[dict[str, Any]]:
             response = await http.get(f"/clients/{client_id}/charges")
@@ -67,7 +67,7 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
             found = await charges()
             return found if len(found) >= 2 else None
 
-        found = await eventually(captured, message="charges captured")
+        found = await eventually(captured, within=90, message="charges captured")
         # All three deliveries have been consumed once a later marker event is applied.
         marker = wrap(client_registered(f"marker-{unique}"), tenant)
         await publish(servers.kafka_bootstrap, f"{topic_prefix}clinical.client.v1", marker)
@@ -81,7 +81,7 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
             response = await http.get(f"/clients/marker-{unique}/charges")
             return response.status_code == 200 and len(response.json()["items"]) == 2
 
-        await eventually(marker_done, message="a later encounter captured")
+        await eventually(marker_done, within=90, message="a later encounter captured")
         found = await charges()
         assert sorted((c["cpt"], c["units"]) for c in found) == [("0820T", 8), ("0822T", 8)]
         assert {c["_id"] if "_id" in c else c["id"] for c in found} == {
@@ -109,7 +109,7 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
             found = await charges()
             return found if len(found) >= 4 else None
 
-        found = await eventually(corrected, message="addendum corrected")
+        found = await eventually(corrected, within=90, message="addendum corrected")
         by_id = {c["id"]: c for c in found}
         staff_r1 = f"chg:{encounter_id}:r1:monitoring-staff-rn-1"
         assert by_id[staff_r1]["status"] == "reversed"

@@ -102,13 +102,13 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         f"{topic_prefix}identity.staff.v1",
         EventEnvelope.wrap(staff, source="/halcyon/identity", tenant_id=tenant),
     )
-    async with httpx.AsyncClient(base_url=billing.url, headers=biller) as http:
+    async with httpx.AsyncClient(base_url=billing.url, headers=biller, timeout=60) as http:
 
         async def client_known() -> bool:
             r = await http.get(f"/clients/{client_id}/charges")
             return r.status_code == 200
 
-        await eventually(client_known, message="client read model")
+        await eventually(client_known, within=90, message="client read model")
 
         r = await http.put(
             "/sites/site-1/billing-profile",
@@ -145,6 +145,25 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             "relationship": "self",
             "subscriber": subscriber(),
         }
+        # Invalid input is refused before anything is written.
+        refused = [
+            {**coverage, "payer": acme, "rank": "primary", "ends_on": "2025-01-01"},
+            {**coverage, "payer": "no-such-payer", "rank": "primary"},
+            {**coverage, "payer": acme, "rank": "quaternary"},
+            {**coverage, "payer": acme, "rank": "primary", "member_id": "M*1~"},
+        ]
+        for body in refused:
+            r = await http.post(f"/clients/{client_id}/coverages", json=body)
+            assert r.status_code == 422, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+        nurse = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "nurse")])
+        r = await http.post(
+            f"/clients/{client_id}/coverages",
+            json={**coverage, "payer": acme, "rank": "primary"},
+            headers=nurse,
+        )
+        assert r.status_code == 403
+        assert (await http.get(f"/clients/{client_id}/coverages")).json()["items"] == []
         r = await http.post(
             f"/clients/{client_id}/coverages", json={**coverage, "payer": acme, "rank": "primary"}
         )
@@ -195,7 +214,7 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             ]
             return items if len(items) >= n else None
 
-        found = await eventually(lambda: charges(2), message="dosing charges")
+        found = await eventually(lambda: charges(2), within=90, message="dosing charges")
         assert sorted((c["cpt"], c["units"], c["amount_cents"]) for c in found) == [
             ("0820T", 8, 160000),
             ("0822T", 8, 64000),
@@ -229,7 +248,7 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             clinicians=[EncounterClinician(staff_id="md-1", role="therapist", npi="1003000126")],
         )
         await publish(servers.kafka_bootstrap, topic, wrap(tele, tenant))
-        await eventually(lambda: charges(3), message="telehealth charge")
+        await eventually(lambda: charges(3), within=90, message="telehealth charge")
         second = (
             await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
         ).json()
@@ -301,6 +320,11 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         assert pdf.content.startswith(b"%PDF") and b"$100.00" in pdf.content
 
         # Someone without a billing role at the site is refused.
-        nurse = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "nurse")])
         r = await http.get(f"/clients/{client_id}/charges", headers=nurse)
         assert r.status_code == 403
+        other_site = token_issuer.headers(tenant_id=tenant, roles=[("site-2", "biller")])
+        r = await http.get(f"/clients/{client_id}/ledger", headers=other_site)
+        assert r.status_code == 403
+        other_agency = token_issuer.headers(tenant_id=f"x-{unique}", roles=[("*", "biller")])
+        r = await http.get(f"/claims/{claim_ref['id']}", headers=other_agency)
+        assert r.status_code == 404

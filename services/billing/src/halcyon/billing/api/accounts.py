@@ -12,6 +12,7 @@ from halcyon.billing.api.common import (
     Ledger,
     Payments,
     client_or_404,
+    guard,
     outbox,
     public,
 )
@@ -44,7 +45,15 @@ async def read_ledger(
     page: Annotated[PageParams, Depends(page_params)],
 ) -> dict[str, Any]:
     client = await client_or_404(clients, caller, client_id)
-    caller.require(ACCOUNT_READERS, client["home_site_id"])
+    await guard(
+        caller,
+        ACCOUNT_READERS,
+        client["home_site_id"],
+        audit,
+        request,
+        client_id=client_id,
+        resource="ledger",
+    )
     found = await ledger.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )
@@ -84,7 +93,15 @@ async def client_payment(
     request: Request,
 ) -> dict[str, Any]:
     client = await client_or_404(clients, caller, client_id)
-    caller.require(ACCOUNT_READERS, client["home_site_id"])
+    await guard(
+        caller,
+        ACCOUNT_READERS,
+        client["home_site_id"],
+        audit,
+        request,
+        client_id=client_id,
+        resource="ledger",
+    )
     payment_id = f"cp:{uuid7()}"
     now = datetime.now(UTC)
     event = PaymentPosted(
@@ -141,7 +158,15 @@ async def statement(
     request: Request,
 ) -> Response:
     client = await client_or_404(clients, caller, client_id)
-    caller.require(ACCOUNT_READERS, client["home_site_id"])
+    await guard(
+        caller,
+        ACCOUNT_READERS,
+        client["home_site_id"],
+        audit,
+        request,
+        client_id=client_id,
+        resource="ledger",
+    )
     entries = await ledger.find(
         caller.tenant_id, {"client_id": client_id}, sort=(("posted_at", 1),), limit=STATEMENT_LINES
     )

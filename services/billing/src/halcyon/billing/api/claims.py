@@ -17,6 +17,7 @@ from halcyon.billing.api.common import (
     Coverages,
     Payers,
     Profiles,
+    guard,
     public,
 )
 from halcyon.billing.claiming import ClaimBatcher, Repos, status_event
@@ -93,7 +94,16 @@ async def create_secondary(
     request: Request,
 ) -> dict[str, Any]:
     primary = await _claim(claims, caller.tenant_id, claim_id)
-    caller.require(BILLERS, primary["site_id"])
+    await guard(
+        caller,
+        BILLERS,
+        primary["site_id"],
+        audit,
+        request,
+        client_id=primary["client_id"],
+        resource="claim",
+        action="create",
+    )
     result = await batcher.secondary(caller, claim_id)
     await audit.record(
         caller,
@@ -153,11 +163,16 @@ async def list_claims(
 @router.get(
     "/claim-files/{file_id}", response_class=PlainTextResponse, summary="The 837P file as sent"
 )
-async def read_file(file_id: str, caller: CurrentCaller, files: ClaimFiles) -> PlainTextResponse:
+async def read_file(
+    file_id: str, caller: CurrentCaller, files: ClaimFiles, audit: Audit, request: Request
+) -> PlainTextResponse:
     doc = await files.get(caller.tenant_id, file_id)
     if doc is None:
         raise NotFound(f"no claim file {file_id}")
     caller.require(BILLERS, doc["site_id"])
+    await audit.record(
+        caller, action="read", resource="claim_file", resource_id=file_id, request=request
+    )
     return PlainTextResponse(doc["content"], media_type="application/edi-x12")
 
 

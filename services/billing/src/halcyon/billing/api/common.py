@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from halcyon.billing import store
+from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import Caller
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import NotFound
 from halcyon.shared.mongo import OutboxEvent
 from halcyon.shared.service import repository
+from starlette.requests import Request
 
 BILLERS = {"biller", "agency_admin"}
 # Who may see a client's balance and statement besides billers (front desk takes payments).
@@ -51,3 +53,28 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in doc.items() if k not in ("_id", "tenant_id")}
     out["id"] = doc["_id"]
     return out
+
+
+async def guard(
+    caller: Caller,
+    roles: set[str],
+    site_id: str,
+    audit: AuditTrail,
+    request: Request,
+    *,
+    client_id: str | None,
+    resource: str,
+    action: str = "read",
+) -> None:
+    """Role + site check that leaves an audit record of a refused attempt on client data."""
+    if not caller.has_role(roles, site_id):
+        await audit.record(
+            caller,
+            action=action,
+            resource=resource,
+            client_id=client_id,
+            site_id=site_id,
+            outcome="denied",
+            request=request,
+        )
+    caller.require(roles, site_id)

@@ -64,12 +64,19 @@ async def ingest_835(
 
 @router.get("/remittances/{remittance_id}", summary="What an ingested 835 posted")
 async def read_remittance(
-    remittance_id: str, caller: CurrentCaller, remittances: Remittances
+    remittance_id: str,
+    caller: CurrentCaller,
+    remittances: Remittances,
+    audit: Audit,
+    request: Request,
 ) -> dict[str, Any]:
     caller.require(BILLERS)
     doc = await remittances.get(caller.tenant_id, remittance_id)
     if doc is None:
         raise NotFound(f"no remittance {remittance_id}")
+    await audit.record(
+        caller, action="read", resource="remittance", resource_id=remittance_id, request=request
+    )
     return public(doc)
 
 
@@ -80,6 +87,8 @@ async def read_remittance(
 )
 async def list_payments(
     caller: CurrentCaller,
+    audit: Audit,
+    request: Request,
     payments: Payments,
     page: Annotated[PageParams, Depends(page_params)],
     remittance_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -87,6 +96,7 @@ async def list_payments(
     caller.require(BILLERS)
     query = {"remittance_id": remittance_id} if remittance_id else {}
     found = await payments.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    await audit.record(caller, action="read", resource="payment", request=request)
     return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)
 
 
@@ -97,6 +107,8 @@ async def list_payments(
 )
 async def list_work(
     caller: CurrentCaller,
+    audit: Audit,
+    request: Request,
     work: WorkQueue,
     page: Annotated[PageParams, Depends(page_params)],
     kind: Annotated[str | None, Query(max_length=20)] = None,
@@ -106,4 +118,5 @@ async def list_work(
     if kind:
         query["kind"] = kind
     found = await work.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    await audit.record(caller, action="read", resource="work_queue", request=request)
     return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)

@@ -15,6 +15,7 @@ from halcyon.billing.api.common import (
     Payers,
     Profiles,
     client_or_404,
+    guard,
     outbox,
     public,
 )
@@ -120,7 +121,15 @@ async def add_coverage(
     request: Request,
 ) -> dict[str, Any]:
     client = await client_or_404(clients, caller, client_id)
-    caller.require(BILLERS, client["home_site_id"])
+    await guard(
+        caller,
+        BILLERS,
+        client["home_site_id"],
+        audit,
+        request,
+        client_id=client_id,
+        resource="coverage",
+    )
     if await payers.get(caller.tenant_id, body.payer) is None:
         raise RuleViolation(f"no payer {body.payer}")
     doc = {
@@ -156,7 +165,15 @@ async def list_coverages(
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[dict[str, Any]]:
     client = await client_or_404(clients, caller, client_id)
-    caller.require(BILLERS, client["home_site_id"])
+    await guard(
+        caller,
+        BILLERS,
+        client["home_site_id"],
+        audit,
+        request,
+        client_id=client_id,
+        resource="coverage",
+    )
     found = await coverages.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )
@@ -229,7 +246,15 @@ async def add_authorization(
     request: Request,
 ) -> dict[str, Any]:
     client = await client_or_404(clients, caller, client_id)
-    caller.require(BILLERS, client["home_site_id"])
+    await guard(
+        caller,
+        BILLERS,
+        client["home_site_id"],
+        audit,
+        request,
+        client_id=client_id,
+        resource="coverage",
+    )
     coverage = await coverages.get(caller.tenant_id, body.coverage_id)
     if coverage is None or coverage["client_id"] != client_id:
         raise RuleViolation(f"coverage {body.coverage_id} is not this client's")
@@ -280,7 +305,15 @@ async def list_authorizations(
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[dict[str, Any]]:
     client = await client_or_404(clients, caller, client_id)
-    caller.require(BILLERS | {"front_desk"}, client["home_site_id"])
+    await guard(
+        caller,
+        BILLERS | {"front_desk"},
+        client["home_site_id"],
+        audit,
+        request,
+        client_id=client_id,
+        resource="authorization",
+    )
     found = await authorizations.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )
