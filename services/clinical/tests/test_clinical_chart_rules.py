@@ -406,3 +406,19 @@ def test_compliance_flags_record_missing_consent_and_screening_without_blocking(
     assert compliance_flags({"telehealth": True}, [], [], NOW) == [
         "telehealth session without an active telehealth consent"
     ]
+
+
+def test_dosing_codes_add_documented_psychotherapy_and_drop_monitoring_by_telehealth() -> None:
+    roles = ["first", "second"]
+    with_talk = service_codes(
+        "dosing",
+        minutes=480,
+        with_patient_present=True,
+        monitoring_roles=roles,
+        psychotherapy_minutes=40,
+    )
+    assert with_talk == ["0820T", "0821T", "90834"]
+    remote = service_codes(
+        "dosing", minutes=480, with_patient_present=True, monitoring_roles=roles, telehealth=True
+    )
+    assert remote == []

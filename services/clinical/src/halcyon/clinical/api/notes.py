@@ -328,6 +328,8 @@ async def _encounter_signed(
         minutes=minutes,
         with_patient_present=note.get("with_patient_present", True),
         monitoring_roles=[c.monitoring_role for c in clinicians if c.monitoring_role],
+        psychotherapy_minutes=facts.get("psychotherapy_minutes"),
+        telehealth=note.get("telehealth", False),
     )
     return EncounterSigned(
         encounter_id=note["_id"],

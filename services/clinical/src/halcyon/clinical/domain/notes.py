@@ -298,8 +298,13 @@ def service_codes(
     minutes: int,
     with_patient_present: bool,
     monitoring_roles: list[str],
+    psychotherapy_minutes: int | None = None,
+    telehealth: bool = False,
 ) -> list[str]:
-    """The CPT codes the documentation supports; billing adds units and modifiers."""
+    """The CPT codes the documentation supports; billing adds units and modifiers.
+
+    Mirrors billing's rules (ADR 0601) so the two never disagree on what was documented.
+    """
     if kind == "intake":
         return ["90791"]
     if kind == "family":
@@ -310,7 +315,14 @@ def service_codes(
     if kind == "group":
         return ["90853"]
     if kind == "dosing":
-        return sorted({_MONITORING_CODES[r] for r in monitoring_roles if r in _MONITORING_CODES})
+        # The monitoring codes describe continuous in-person monitoring: none by telehealth.
+        codes = (
+            set()
+            if telehealth
+            else {_MONITORING_CODES[r] for r in monitoring_roles if r in _MONITORING_CODES}
+        )
+        talk = psychotherapy_code(psychotherapy_minutes) if psychotherapy_minutes else None
+        return sorted(codes) + ([talk] if talk else [])
     code = psychotherapy_code(minutes)
     return [code] if code else []
 
