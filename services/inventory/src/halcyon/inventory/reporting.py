@@ -9,14 +9,18 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import landscape, legal  # type: ignore[import-untyped]
 from reportlab.lib.styles import getSampleStyleSheet  # type: ignore[import-untyped]
 from reportlab.lib.units import inch  # type: ignore[import-untyped]
+from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
+
+FONT_SIZE = 6
+CELL_PADDING = 7.0  # 3 pt either side (set in the table style), and a little slack
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, datetime):
-        return value.isoformat(timespec="minutes")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
@@ -123,8 +127,10 @@ def to_pdf(
         pageCompression=0,
     )
     styles = getSampleStyleSheet()
-    cell = styles["BodyText"].clone("cell", fontSize=6, leading=7)
-    head = styles["BodyText"].clone("head", fontSize=6, leading=7, fontName="Helvetica-Bold")
+    cell = styles["BodyText"].clone("cell", fontSize=FONT_SIZE, leading=FONT_SIZE + 1)
+    head = styles["BodyText"].clone(
+        "head", fontSize=FONT_SIZE, leading=FONT_SIZE + 1, fontName="Helvetica-Bold"
+    )
     data = [[Paragraph(c.title, head) for c in columns]]
     data += [[Paragraph(_escape(_text(r.get(c.key))), cell) for c in columns] for r in rows]
     table = Table(data, repeatRows=1, colWidths=_widths(columns, rows, document.width))
@@ -134,6 +140,8 @@ def to_pdf(
                 ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
             ]
         )
     )
@@ -150,18 +158,24 @@ def to_pdf(
 def _widths(
     columns: Sequence[Column], rows: Sequence[Mapping[str, Any]], available: float
 ) -> list[float]:
-    """Share the page by each column's longest word, so words are not split mid-way."""
+    """Each column at least as wide as its longest word (so words are not split), the
+    rest of the page shared by how much text the column holds."""
 
-    def longest_word(text: str) -> int:
-        return max((len(w) for w in text.split()), default=1)
+    def longest(text: str, font: str) -> float:
+        return max((stringWidth(w, font, FONT_SIZE) for w in text.split()), default=0.0)
 
-    weights = []
+    minimum, weight = [], []
     for column in columns:
-        words = [longest_word(column.title)]
-        words += [longest_word(_text(r.get(column.key))) for r in rows[:200]]
-        weights.append(min(max(max(words), 5), 24))
-    total = sum(weights)
-    return [available * w / total for w in weights]
+        texts = [_text(r.get(column.key)) for r in rows[:200]]
+        word = max(
+            [longest(column.title, "Helvetica-Bold"), *(longest(t, "Helvetica") for t in texts)]
+        )
+        minimum.append(min(word, 70.0) + CELL_PADDING)  # ids may wrap
+        weight.append(max([stringWidth(t, "Helvetica", FONT_SIZE) for t in texts] or [1.0]))
+    spare = available - sum(minimum)
+    if spare <= 0:
+        return [available * m / sum(minimum) for m in minimum]
+    return [m + spare * w / sum(weight) for m, w in zip(minimum, weight, strict=True)]
 
 
 def _escape(text: str) -> str:

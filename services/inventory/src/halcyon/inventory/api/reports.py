@@ -243,6 +243,8 @@ async def lot_history(
     caller: CurrentCaller,
     lots: LotRepo,
     ledger: LedgerRepo,
+    audit: Audit,
+    request: Request,
     format: Format = "csv",
 ) -> Response:
     caller.require(AUDITORS)
