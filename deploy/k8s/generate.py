@@ -7,6 +7,7 @@ hand-written Kustomize patches on top.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -157,9 +158,15 @@ def config_map(service: str, spec: dict[str, Any]) -> dict[str, Any]:
         data["HALCYON_KAFKA_BOOTSTRAP"] = "halcyon-kafka-bootstrap:9092"
         data["HALCYON_TOPIC_PARTITIONS"] = "12"
     if service == "gateway":
-        data["HALCYON_GATEWAY_UPSTREAMS"] = yaml.safe_dump(
-            {s: f"http://{s}:8000" for s in SERVICES if s != "gateway"}, default_flow_style=True
-        ).strip()
+        # JSON, as the gateway's settings parse it.
+        data["HALCYON_GATEWAY_UPSTREAMS"] = json.dumps(
+            {s: f"http://{s}:8000" for s in SERVICES if s != "gateway"}
+        )
+        # Only identity (the keys) gates the public entry's readiness: one service down
+        # must not take the whole platform out of rotation.
+        data["HALCYON_GATEWAY_REQUIRED_UPSTREAMS"] = json.dumps(["identity"])
+        # The ingress controller's pod network: only it may set X-Forwarded-For.
+        data["HALCYON_GATEWAY_TRUSTED_PROXIES"] = json.dumps(["10.0.0.0/8"])
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 
+import httpx
 import jwt
 import pytest
 from halcyon.shared.auth import Authenticator
-from halcyon.shared.errors import Unauthenticated
+from halcyon.shared.errors import Unauthenticated, Unavailable
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
 
@@ -83,3 +85,53 @@ async def test_refresh_tokens_are_not_access_tokens(
 ) -> None:
     with pytest.raises(Unauthenticated, match="not an access token"):
         await verifier.verify(issuer.mint(tenant_id="a", typ="refresh"))
+
+
+class KeyServer:
+    """Identity's JWKS endpoint as an httpx transport that can go away."""
+
+    def __init__(self, issuer: TestTokenIssuer) -> None:
+        self.issuer = issuer
+        self.up = True
+        self.requests = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        if not self.up:
+            return httpx.Response(503)
+        return httpx.Response(200, json=self.issuer.jwks())
+
+    def authenticator(self, **kwargs: Any) -> Authenticator:
+        return Authenticator(
+            audience="halcyon",
+            issuer="halcyon-identity",
+            jwks_url="http://identity/jwks",
+            http=httpx.AsyncClient(transport=httpx.MockTransport(self.handle)),
+            **kwargs,
+        )
+
+
+async def test_jwks_outage_before_any_key_is_a_503_not_a_401(issuer: TestTokenIssuer) -> None:
+    server = KeyServer(issuer)
+    server.up = False
+    with pytest.raises(Unavailable):
+        await server.authenticator().verify(issuer.mint(tenant_id="a"))
+
+
+async def test_known_keys_keep_working_while_identity_is_away(issuer: TestTokenIssuer) -> None:
+    server = KeyServer(issuer)
+    verifier = server.authenticator(jwks_ttl_seconds=0)  # always stale: refetch each time
+    await verifier.verify(issuer.mint(tenant_id="a"))
+    server.up = False
+    caller = await verifier.verify(issuer.mint(tenant_id="a", user_id="still-me"))
+    assert caller.user_id == "still-me"
+
+
+async def test_unknown_key_ids_refetch_at_most_once_per_cooldown(issuer: TestTokenIssuer) -> None:
+    server = KeyServer(issuer)
+    verifier = server.authenticator(unknown_kid_cooldown_seconds=60)
+    stranger = TestTokenIssuer(kid="someone-else")
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            await verifier.verify(stranger.mint(tenant_id="a"))
+    assert server.requests == 2  # the first fetch, then one forced refetch

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import jwt
-from halcyon.shared.errors import Forbidden, Unauthenticated
+from halcyon.shared.errors import Forbidden, Unauthenticated, Unavailable
 from jwt import PyJWK
 
 ACCEPTED_ALGORITHMS = ["RS256", "EdDSA"]
@@ -77,6 +77,8 @@ class Authenticator:
         jwks_url: str | None = None,
         public_key_pem: str | None = None,
         jwks_ttl_seconds: float = 300.0,
+        unknown_kid_cooldown_seconds: float = 10.0,
+        http: httpx.AsyncClient | None = None,
     ) -> None:
         if not jwks_url and not public_key_pem:
             raise ValueError("token verification needs a JWKS URL or a public key")
@@ -87,9 +89,13 @@ class Authenticator:
         self._ttl = jwks_ttl_seconds
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = 0.0
+        self._forced_at = -1e9
+        self._cooldown = unknown_kid_cooldown_seconds
         self._lock = asyncio.Lock()
+        self._http: httpx.AsyncClient | None = http
 
     async def _refresh(self, force: bool = False) -> None:
+        """Fetch the key set when stale (or forced); keep the old keys if identity is away."""
         if not self._jwks_url:
             return
         if not force and time.monotonic() - self._fetched_at < self._ttl and self._keys:
@@ -97,9 +103,18 @@ class Authenticator:
         async with self._lock:
             if not force and time.monotonic() - self._fetched_at < self._ttl and self._keys:
                 return
-            async with httpx.AsyncClient(timeout=5.0) as client:
-                response = await client.get(self._jwks_url)
+            if force:
+                self._forced_at = time.monotonic()
+            if self._http is None:
+                self._http = httpx.AsyncClient(timeout=5.0)
+            try:
+                response = await self._http.get(self._jwks_url)
                 response.raise_for_status()
+            except httpx.HTTPError as exc:
+                if self._keys:
+                    return  # identity restarting: the keys we have stay valid meanwhile
+                # Nobody can be verified: that is our outage, not the caller's bad token.
+                raise Unavailable(f"cannot fetch the signing keys: {exc}") from None
             keys = {}
             for raw in response.json().get("keys", []):
                 if raw.get("kty") not in {"RSA", "OKP"}:
@@ -114,8 +129,9 @@ class Authenticator:
         header = jwt.get_unverified_header(token)
         kid = header.get("kid")
         await self._refresh()
-        if kid not in self._keys:
-            await self._refresh(force=True)  # a rotation may have published a new key
+        if kid not in self._keys and time.monotonic() - self._forced_at > self._cooldown:
+            # A rotation may have published a new key; junk kids get one refetch per cooldown.
+            await self._refresh(force=True)
         if kid not in self._keys:
             raise Unauthenticated("token signed by an unknown key")
         return self._keys[kid].key
@@ -134,7 +150,7 @@ class Authenticator:
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
-        except Unauthenticated:
+        except (Unauthenticated, Unavailable):
             raise
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None
