@@ -11,7 +11,13 @@ from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
-from services.billing.tests.billing_support import client_registered, dosing_signed, publish, wrap
+from services.billing.tests.billing_support import (
+    client_registered,
+    dosing_signed,
+    publish,
+    read_envelopes,
+    wrap,
+)
 from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
@@ -119,6 +125,19 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
         assert by_id[f"chg:{encounter_id}:r1:monitoring-first"]["status"] != "reversed"
         assert len(found) == 4
         assert by_id[f"chg:{encounter_id}:r2:monitoring-staff-rn-1"]["status"] == "held"
+
+        # Downstream sees each charge announced once: 2 charges, 1 reversal, 1 new charge
+        # for this encounter (plus the marker encounter's 2).
+        events = await read_envelopes(
+            servers.kafka_bootstrap, f"{topic_prefix}billing.charge.v1", 6
+        )
+        created = [
+            e.data["charge_id"]
+            for e in events
+            if e.type == "halcyon.billing.charge.created.v1"
+            and e.data["encounter_id"] == encounter_id
+        ]
+        assert sorted(created) == sorted(by_id)
 
         async def balance() -> int:
             return int((await http.get(f"/clients/{client_id}/ledger")).json()["balance_cents"])

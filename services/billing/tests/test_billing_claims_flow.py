@@ -262,6 +262,22 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             r = await http.post(f"/claim-files/{batch_file}/submitted")
             assert r.json()["submitted"] == 1
 
+        # The clearinghouse rejects the telehealth claim: its charge is batched again,
+        # on a new claim in a new file with a new control number.
+        rejected = second["claims"][0]["id"]
+        r = await http.post(f"/claims/{rejected}/status", json={"status": "rejected"})
+        assert r.status_code == 200 and r.json()["status"] == "rejected"
+        second = (
+            await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
+        ).json()
+        assert second["claims"][0]["id"] != rejected
+        assert second["file"]["control_number"] not in (
+            first["file"]["control_number"],
+            first["file"]["control_number"] + 1,
+        )
+        r = await http.post(f"/claim-files/{second['file']['id']}/submitted")
+        assert r.json()["submitted"] == 1
+
         claim = (await http.get(f"/claims/{claim_ref['id']}")).json()
         assert claim["status"] == "submitted"
 

@@ -107,18 +107,7 @@ async def client_payment(
     event = PaymentPosted(
         payment_id=payment_id, client_id=client_id, amount_cents=body.amount_cents, source="client"
     )
-    await payments.insert(
-        caller.tenant_id,
-        {
-            "_id": payment_id,
-            "kind": "client_payment",
-            "client_id": client_id,
-            **body.model_dump(),
-            "posted_at": now,
-            "posted_by": caller.user_id,
-        },
-        [outbox(caller, event)],
-    )
+    # The ledger entry is what the balance is made of: it and the event are one write.
     await ledger.insert(
         caller.tenant_id,
         {
@@ -128,6 +117,18 @@ async def client_payment(
             "description": f"payment ({body.method})",
             "reference": payment_id,
             "posted_at": now,
+        },
+        [outbox(caller, event)],
+    )
+    await payments.insert(
+        caller.tenant_id,
+        {
+            "_id": payment_id,
+            "kind": "client_payment",
+            "client_id": client_id,
+            **body.model_dump(),
+            "posted_at": now,
+            "posted_by": caller.user_id,
         },
     )
     await audit.record(

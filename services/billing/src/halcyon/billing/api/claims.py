@@ -225,6 +225,7 @@ async def change_status(
     body: StatusIn,
     caller: CurrentCaller,
     claims: Claims,
+    charges: Charges,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
@@ -249,6 +250,14 @@ async def change_status(
     )
     if updated is None:
         raise NotFound(f"claim {claim_id} changed meanwhile; read it again")
+    if body.status == "rejected":
+        # The clearinghouse refused the claim: its charges go back to be fixed and re-batched.
+        for charge_id in doc["charge_ids"]:
+            await charges.update(
+                caller.tenant_id,
+                {"_id": charge_id, "status": "claimed", "claim_id": claim_id},
+                {"$set": {"status": "open", "claim_id": None, "rejected_claim_id": claim_id}},
+            )
     await audit.record(
         caller,
         action="update",
