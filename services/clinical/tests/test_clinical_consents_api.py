@@ -119,6 +119,8 @@ async def test_part2_records_need_consent_carry_the_notice_and_stop_after_revoca
     package = allowed.json()
     assert "42 CFR part 2" in package["redisclosure_notice"]
     assert "prohibit you from making any other use or disclosure" in package["redisclosure_notice"]
+    assert package["consent_copy"]["consent_id"] == consent_id  # 42 CFR 2.32(b)
+    assert package["consent_copy"]["recipient"] == RECIPIENT
     assert {r["type"] for r in package["records"]} == {"note", "episode"}
     assert all(r["part2"] for r in package["records"])
 

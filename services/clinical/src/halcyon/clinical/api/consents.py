@@ -89,6 +89,8 @@ class Disclosure(BaseModel):
     # 42 CFR 2.32: present whenever a Part 2 record is disclosed.
     redisclosure_notice: str | None = None
     abbreviated_notice: str | None = None
+    # 42 CFR 2.32(b) (2024 rule): a copy of the consent, or a clear explanation of its scope.
+    consent_copy: dict[str, Any] | None = None
 
 
 def _consent(doc: Document) -> Consent:
@@ -331,4 +333,21 @@ async def disclose(
         records=records,
         redisclosure_notice=notice,
         abbreviated_notice=PART2_ABBREVIATED_NOTICE if notice else None,
+        consent_copy=_consent_copy(consent) if notice and consent else None,
     )
+
+
+def _consent_copy(consent: Document) -> dict[str, Any]:
+    keep = (
+        "kind",
+        "recipient",
+        "purpose",
+        "purpose_description",
+        "information_description",
+        "effective_at",
+        "expires_at",
+        "expiry_event",
+        "signed_by_name",
+        "signed_at",
+    )
+    return {"consent_id": consent["_id"], **{k: consent.get(k) for k in keep}}
