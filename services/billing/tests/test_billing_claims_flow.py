@@ -174,6 +174,12 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             json={**coverage, "payer": other, "rank": "secondary", "member_id": "S987"},
         )
         assert r.status_code == 201, r.text
+        r = await http.post(
+            f"/clients/{client_id}/eligibility-requests",
+            json={"coverage_id": primary_coverage, "on": "2026-11-02"},
+        )
+        assert r.status_code == 201, r.text
+        assert r.text.startswith("ISA*") and "EQ*30~" in r.text and "NM1*IL*1*BYRON*ADA" in r.text
         for cpt, modifiers, rate in [
             ("0820T", [], 20000),
             ("0822T", [], 8000),

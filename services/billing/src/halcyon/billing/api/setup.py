@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import PlainTextResponse
 from halcyon.billing.api.common import (
     BILLERS,
     Authorizations,
     Clients,
+    Counters,
     Coverages,
     FeeSchedules,
     Payers,
@@ -19,6 +21,8 @@ from halcyon.billing.api.common import (
     outbox,
     public,
 )
+from halcyon.billing.domain.claim837 import Address, BillingProvider, Party
+from halcyon.billing.domain.eligibility270 import write_270
 from halcyon.billing.domain.payers import SELF_PAY
 from halcyon.shared.contracts.billing import AuthorizationChanged
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
@@ -364,3 +368,74 @@ async def put_profile(
     if saved is None:
         raise NotFound(site_id)
     return public(saved)
+
+
+class EligibilityIn(Body):
+    coverage_id: str = Field(min_length=1, max_length=80)
+    on: date
+
+
+@router.post(
+    "/clients/{client_id}/eligibility-requests",
+    status_code=status.HTTP_201_CREATED,
+    response_class=PlainTextResponse,
+    summary="An X12 270 eligibility inquiry for a coverage (005010X279A1)",
+)
+async def eligibility_request(
+    client_id: str,
+    body: EligibilityIn,
+    caller: CurrentCaller,
+    clients: Clients,
+    coverages: Coverages,
+    payers: Payers,
+    profiles: Profiles,
+    counters: Counters,
+    audit: Audit,
+    request: Request,
+) -> PlainTextResponse:
+    client = await client_or_404(clients, caller, client_id)
+    site = client["home_site_id"]
+    await guard(
+        caller,
+        BILLERS | {"front_desk"},
+        site,
+        audit,
+        request,
+        client_id=client_id,
+        resource="eligibility",
+    )
+    coverage = await coverages.get(caller.tenant_id, body.coverage_id)
+    if coverage is None or coverage["client_id"] != client_id:
+        raise RuleViolation(f"coverage {body.coverage_id} is not this client's")
+    payer = await payers.get(caller.tenant_id, coverage["payer"])
+    profile = await profiles.get(caller.tenant_id, site)
+    if payer is None or profile is None:
+        raise RuleViolation("the payer or the site's billing profile is missing")
+    control = await counters.next(caller.tenant_id, "interchange")
+    person = coverage["subscriber"]
+    text = write_270(
+        sender_id=profile["submitter_id"],
+        receiver_id=profile["receiver_id"],
+        control_number=control,
+        created_at=datetime.now(UTC),
+        payer=Party(payer["name"], payer["payer_id"]),
+        provider=BillingProvider(
+            profile["provider_name"],
+            profile["npi"],
+            profile["tax_id"],
+            Address(**{k: v for k, v in profile["address"].items() if v is not None}),
+        ),
+        subscriber=Party(
+            person["family_name"],
+            coverage["member_id"],
+            given_name=person["given_name"],
+            date_of_birth=date.fromisoformat(person["date_of_birth"]),
+        ),
+        trace_number=f"E{control}",
+        on=body.on,
+        usage=profile.get("usage", "P"),
+    )
+    await audit.record(
+        caller, action="create", resource="eligibility", client_id=client_id, request=request
+    )
+    return PlainTextResponse(text, status_code=201, media_type="application/edi-x12")

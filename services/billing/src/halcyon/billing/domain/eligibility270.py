@@ -1,0 +1,71 @@
+"""X12 270 eligibility inquiry (005010X279A1): is this subscriber covered on this date?"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from halcyon.billing.domain.claim837 import BillingProvider, Party
+from halcyon.billing.domain.x12 import SegmentWriter, Separators
+
+IMPLEMENTATION = "005010X279A1"
+# EQ01 service type 30: health benefit plan coverage (the general "am I covered" question).
+HEALTH_BENEFIT_PLAN_COVERAGE = "30"
+
+
+def write_270(
+    *,
+    sender_id: str,
+    receiver_id: str,
+    control_number: int,
+    created_at: datetime,
+    payer: Party,
+    provider: BillingProvider,
+    subscriber: Party,
+    trace_number: str,
+    on: date,
+    usage: str = "P",
+    separators: Separators | None = None,
+) -> str:
+    sep = separators or Separators()
+    isa_control = f"{control_number:09d}"
+    st_control = f"{control_number % 10**9:04d}"
+    head = SegmentWriter(sep)
+    head.add(
+        "ISA", "00", " " * 10, "00", " " * 10,
+        "ZZ", sender_id[:15].ljust(15), "ZZ", receiver_id[:15].ljust(15),
+        created_at.strftime("%y%m%d"), created_at.strftime("%H%M"), sep.repetition, "00501",
+        isa_control, "0", usage, sep.component,
+    )  # fmt: skip
+    head.add(
+        "GS", "HS", sender_id, receiver_id, created_at.strftime("%Y%m%d"),
+        created_at.strftime("%H%M"), str(control_number), "X", IMPLEMENTATION,
+    )  # fmt: skip
+    body = SegmentWriter(sep)
+    body.add("ST", "270", st_control, IMPLEMENTATION)
+    body.add(
+        "BHT",
+        "0022",
+        "13",
+        trace_number,
+        created_at.strftime("%Y%m%d"),
+        created_at.strftime("%H%M"),
+    )
+    body.add("HL", "1", "", "20", "1")  # 2000A information source: the payer
+    body.add("NM1", "PR", "2", payer.name.upper()[:60], "", "", "", "", "PI", payer.identifier)
+    body.add("HL", "2", "1", "21", "1")  # 2000B information receiver: the billing provider
+    body.add("NM1", "1P", "2", provider.name.upper()[:60], "", "", "", "", "XX", provider.npi)
+    body.add("HL", "3", "2", "22", "0")  # 2000C subscriber
+    body.add("TRN", "1", trace_number, f"1{provider.tax_id}")
+    body.add(
+        "NM1", "IL", "1", subscriber.name.upper()[:60], (subscriber.given_name or "").upper()[:35],
+        "", "", "", "MI", subscriber.identifier,
+    )  # fmt: skip
+    if subscriber.date_of_birth is not None:
+        body.add("DMG", "D8", subscriber.date_of_birth.strftime("%Y%m%d"))
+    body.add("DTP", "291", "D8", on.strftime("%Y%m%d"))
+    body.add("EQ", HEALTH_BENEFIT_PLAN_COVERAGE)
+    body.add("SE", str(body.count + 1), st_control)
+    tail = SegmentWriter(sep)
+    tail.add("GE", "1", str(control_number))
+    tail.add("IEA", "1", isa_control)
+    return head.text() + body.text() + tail.text()
