@@ -494,6 +494,15 @@ async def test_sms_quiet_hours_receipts_retries_dead_letter_and_stop(
     [suppressed] = await eventually(lambda: deliveries(status="suppressed"), message="held")
     assert suppressed["reason"] == "client opted out"
     assert len(await texts()) == sent_before
+
+    # START opts back in (and is recorded like STOP).
+    await sms.post("/control/inbound", json={"from": PHONE, "body": "START"})
+
+    async def opted_back_in() -> bool:
+        body = (await http.get("/clients/client-p/preferences", headers=admin)).json()
+        return not body["opted_out"] and body["history"][-1]["via"] == "sms-start"
+
+    await eventually(opted_back_in, message="START recorded")
     await http.aclose()
     await sms.aclose()
 

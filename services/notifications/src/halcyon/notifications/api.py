@@ -358,7 +358,13 @@ async def set_client_preferences(
 
 
 async def _opt_out(
-    runtime: Runtime, tenant: str, client_id: str, via: str, request: Request
+    runtime: Runtime,
+    tenant: str,
+    client_id: str,
+    via: str,
+    request: Request,
+    *,
+    opted_out: bool = True,
 ) -> None:
     prefs = runtime.repo(ClientPreferencesStore)
     now = _notifier(runtime).clock.now()
@@ -366,9 +372,14 @@ async def _opt_out(
         tenant,
         {"_id": client_id},
         {
-            "$set": {"opted_out": True},
+            "$set": {"opted_out": opted_out},
             "$push": {
-                "history": {"at": now, "by": f"client:{client_id}", "via": via, "opted_out": True}
+                "history": {
+                    "at": now,
+                    "by": f"client:{client_id}",
+                    "via": via,
+                    "opted_out": opted_out,
+                }
             },
         },
         upsert=True,
@@ -426,7 +437,9 @@ class InboundSms(Strict):
     body: str
 
 
+# The carrier (CTIA) keywords: these opt out of, and START/UNSTOP back into, messages.
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "baja", "parar"}
+START_WORDS = {"start", "unstop", "yes", "alta"}
 
 
 @router.post(
@@ -461,18 +474,32 @@ async def sms_inbound(
     x_provider_signature: Annotated[str | None, Header()] = None,
 ) -> None:
     message = InboundSms.model_validate(await _signed_json(request, runtime, x_provider_signature))
-    if message.body.strip().lower() not in STOP_WORDS:
+    keyword = message.body.strip().lower()
+    if keyword not in STOP_WORDS | START_WORDS:
         return
     # STOP applies to the number it was sent to, which every agency here shares (carrier
     # rules): opt the phone out in every agency that has it.
     cursor = runtime.database[ClientContacts.collection_name].find(
         {"phone": message.from_}, projection={"_id": 1, "tenant_id": 1}
     )
+    stop = keyword in STOP_WORDS
     for doc in [doc async for doc in cursor]:
-        await _opt_out(runtime, doc["tenant_id"], doc["_id"], "sms-stop", request)
+        await _opt_out(
+            runtime,
+            doc["tenant_id"],
+            doc["_id"],
+            "sms-stop" if stop else "sms-start",
+            request,
+            opted_out=stop,
+        )
 
 
 # -- deliveries, dead letters, reminders (operations) -------------------------------------
+DeliveryStatus = Literal[
+    "queued", "sending", "sent", "delivered", "failed", "dead", "suppressed", "withdrawn"
+]
+
+
 class DeliveryOut(BaseModel):
     id: str
     rule: str
@@ -522,9 +549,17 @@ async def list_deliveries(
     audit: Audit,
     request: Request,
     recipient_id: Annotated[str | None, Query(max_length=200)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
 ) -> PageOut[DeliveryOut]:
-    caller.require(ADMINS)
+    if not caller.has_role(ADMINS):
+        await audit.record(
+            caller,
+            action="read",
+            resource="notifications/deliveries",
+            outcome="denied",
+            request=request,
+        )
+        caller.require(ADMINS)
     query: dict[str, Any] = {}
     if recipient_id:
         query["recipient_id"] = recipient_id
@@ -534,11 +569,14 @@ async def list_deliveries(
         found = await deliveries.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
     except ValueError as exc:
         raise RuleViolation("invalid cursor") from exc
+    # Deliveries to a client carry their address and message: a read of client data.
+    client_ids = {d["recipient_id"] for d in found.items if d["recipient_kind"] == "client"}
     await audit.record(
         caller,
         action="read",
         resource="notifications/deliveries",
         resource_id=recipient_id,
+        client_id=next(iter(client_ids)) if len(client_ids) == 1 else None,
         request=request,
     )
     return PageOut[DeliveryOut](
@@ -600,10 +638,24 @@ async def appointment_reminders(
     appointment_id: str,
     caller: CurrentCaller,
     reminders: Annotated[Reminders, repository(Reminders)],
+    audit: Audit,
+    request: Request,
 ) -> list[ReminderOut]:
     docs = await reminders.find(caller.tenant_id, {"appointment_id": appointment_id})
     for doc in docs:
+        allowed = caller.has_role({"front_desk", "agency_admin"}, doc.get("site_id"))
+        await audit.record(
+            caller,
+            action="read",
+            resource="notifications/reminders",
+            resource_id=appointment_id,
+            client_id=doc.get("client_id"),
+            site_id=doc.get("site_id"),
+            outcome="success" if allowed else "denied",
+            request=request,
+        )
         caller.require({"front_desk", "agency_admin"}, doc.get("site_id"))
+        break  # one appointment: one site, one client, one audit entry
     return [
         ReminderOut(
             id=d["_id"],
