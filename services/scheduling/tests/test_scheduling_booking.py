@@ -801,3 +801,43 @@ async def test_unanswered_offer_expires_and_authorization_overrun_warns(
     await world.until_ok(f"/waitlist/{entry_id}", expired)
     late = await world.post(f"/waitlist/{entry_id}/accept")
     assert late.status_code == 409
+
+
+async def test_group_session_fills_to_room_capacity_and_frees_when_empty(world: World) -> None:
+    await world.site()
+    await world.staff("ana")
+    await world.staff("ben")
+    for client_id in ("g1", "g2", "g3"):
+        await world.client(client_id)
+    response = await world.post(
+        "/rooms", {"site_id": SITE, "name": "Circle", "attributes": ["group_room"], "capacity": 2}
+    )
+    circle = response.json()["id"]
+    at = next_weekday(4, time(17, 0))
+
+    first = await world.book("g1", "group", at, ["ana"], circle)
+    second = await world.book("g2", "group", at, ["ana"], circle)
+    assert first.status_code == 201 and second.status_code == 201, (first.text, second.text)
+    assert first.json()["group_session_id"] == second.json()["group_session_id"]
+    full = await world.book("g3", "group", at, ["ana"], circle)
+    assert full.status_code == 409 and "full" in full.json()["detail"]
+    # Another group with Ben cannot take the same room at the same time.
+    other = await world.book("g3", "group", at, ["ben"], circle)
+    assert other.status_code == 409
+    # Ana is busy with the group, so she cannot see an individual client then.
+    busy = await world.book("g3", "psychotherapy", at, ["ana"], circle)
+    assert busy.status_code == 409 and busy.json()["resource_kind"] == "clinician"
+
+    # A seat freed by a cancellation can be taken.
+    gone = await world.post(f"/appointments/{first.json()['id']}/cancel", {"reason": "ill"})
+    assert gone.status_code == 200
+    third = await world.book("g3", "group", at, ["ana"], circle)
+    assert third.status_code == 201, third.text
+    assert third.json()["group_session_id"] == second.json()["group_session_id"]
+
+    # When the last client leaves, Ana and the room are free again.
+    for appointment in (second.json(), third.json()):
+        cancel = await world.post(f"/appointments/{appointment['id']}/cancel", {"reason": "x"})
+        assert cancel.status_code == 200
+    individual = await world.book("g1", "psychotherapy", at, ["ana"], circle)
+    assert individual.status_code == 201, individual.text

@@ -59,6 +59,7 @@ from halcyon.scheduling.store import (
     Availability,
     ClientDirectory,
     Consents,
+    GroupSessions,
     Rooms,
     Screenings,
     Series,
@@ -76,7 +77,7 @@ from halcyon.shared.contracts.scheduling import (
 )
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
-from halcyon.shared.mongo import Document, OutboxEvent
+from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
 from halcyon.shared.service import ServiceRuntime
 from uuid6 import uuid7
 
@@ -85,6 +86,8 @@ SOURCE = "/halcyon/scheduling"
 # A claim whose appointment never appeared is an orphan once it is this old
 # (the booking that took it crashed between the two writes).
 ORPHAN_AFTER = timedelta(minutes=2)
+# Claims of a group session (its clinicians and room) are owned by the session.
+GROUP_PREFIX = "group|"
 
 
 class BookingRefused(RuleViolation):
@@ -178,6 +181,7 @@ class Scheduler:
         self.claims = runtime.repo(SlotClaims)
         self.waitlist = runtime.repo(Waitlist)
         self.series_store = runtime.repo(Series)
+        self.group_sessions = runtime.repo(GroupSessions)
 
     # -- catalog -------------------------------------------------------------------
     async def appointment_type(self, tenant_id: str, code: str) -> AppointmentType | None:
@@ -440,21 +444,23 @@ class Scheduler:
     async def _take(
         self,
         tenant_id: str,
-        appointment_id: str,
+        owner: str,
         plan: BookingPlan,
         *,
         already_held: frozenset[str] = frozenset(),
+        resources: Sequence[str] | None = None,
     ) -> set[str]:
         """Claim every (resource, bucket); returns the claim ids this call inserted."""
         slot_buckets = buckets(plan.interval)
+        wanted_resources = list(plan.resources if resources is None else resources)
         for attempt in range(2):
             held = await self.claims.claim(
-                tenant_id, appointment_id, plan.resources, slot_buckets, skip_ids=already_held
+                tenant_id, owner, wanted_resources, slot_buckets, skip_ids=already_held
             )
             if held is None:
                 wanted = {
                     self.claims.claim_id(tenant_id, r, b)
-                    for r in plan.resources
+                    for r in wanted_resources
                     for b in slot_buckets
                 }
                 return wanted - already_held
@@ -474,9 +480,12 @@ class Scheduler:
 
     async def _orphaned(self, tenant_id: str, claim: Document) -> bool:
         """A claim nobody stands behind: its booking crashed, or a release was lost."""
-        owner = await self.appointments.get(tenant_id, claim["appointment_id"])
         claimed_at: datetime = claim.get("claimed_at") or datetime.now(UTC)
         old_enough = datetime.now(UTC) - claimed_at > ORPHAN_AFTER
+        if str(claim["appointment_id"]).startswith(GROUP_PREFIX):
+            session = await self.group_sessions.get(tenant_id, claim["appointment_id"])
+            return session is None and old_enough
+        owner = await self.appointments.get(tenant_id, claim["appointment_id"])
         if owner is None:
             return old_enough
         if owner["status"] == "cancelled":
@@ -490,11 +499,23 @@ class Scheduler:
     ) -> Document:
         tenant = caller.tenant_id
         appointment_id = str(uuid7())
-        await self._take(tenant, appointment_id, plan)
+        group_session: str | None = None
+        if plan.kind.max_clients > 1:
+            group_session = await self._join_group(tenant, plan)
+            try:
+                await self._take(
+                    tenant, appointment_id, plan, resources=[f"client:{plan.request.client_id}"]
+                )
+            except BaseException:
+                await self._leave_group(tenant, group_session)
+                raise
+        else:
+            await self._take(tenant, appointment_id, plan)
         request, kind = plan.request, plan.kind
         now = datetime.now(UTC)
         doc: Document = {
             "_id": appointment_id,
+            "group_session_id": group_session,
             "client_id": request.client_id,
             "site_id": request.site_id,
             "site_timezone": plan.timezone,
@@ -537,7 +558,108 @@ class Scheduler:
             return await self.appointments.insert(tenant, doc, [outbox(event, tenant)])
         except BaseException:
             await self.claims.release(tenant, appointment_id)
+            if group_session:
+                await self._leave_group(tenant, group_session)
             raise
+
+    # -- group sessions --------------------------------------------------------------
+    def _group_session_id(self, tenant_id: str, plan: BookingPlan) -> str:
+        # One group session per (type, start, room): clients booking the same ones join it.
+        place = plan.request.room_id or ",".join(sorted(s for s, _ in plan.request.clinicians))
+        start = plan.interval.start.strftime("%Y%m%dT%H%M")
+        return f"{GROUP_PREFIX}{tenant_id}|{plan.kind.code}|{start}|{place}"
+
+    async def _join_group(self, tenant_id: str, plan: BookingPlan) -> str:
+        """Take a seat in the group session, creating it (and claiming its clinicians and
+        room) for the first client. Seats are one conditional ``$inc``: never overfilled."""
+        session_id = self._group_session_id(tenant_id, plan)
+        clinician_ids = sorted(s for s, _ in plan.request.clinicians)
+        seats = plan.kind.max_clients
+        if plan.request.room_id:
+            room = await self.rooms.get(tenant_id, plan.request.room_id)
+            seats = min(seats, int((room or {}).get("capacity", seats)))
+        for _ in range(2):
+            joined = await self.group_sessions.update(
+                tenant_id,
+                {
+                    "_id": session_id,
+                    "state": "ready",
+                    "clinician_ids": clinician_ids,
+                    "seats_taken": {"$lt": seats},
+                },
+                {"$inc": {"seats_taken": 1}},
+            )
+            if joined is not None:
+                return session_id
+            existing = await self.group_sessions.get(tenant_id, session_id)
+            if existing is not None:
+                if existing.get("clinician_ids") != clinician_ids:
+                    raise SlotTaken(
+                        "a group session with other clinicians is booked in that room then",
+                        resource_kind="group_session",
+                        resource_id=session_id,
+                    )
+                if existing.get("seats_taken", 0) >= seats:
+                    raise SlotTaken(
+                        f"the group session is full ({seats} clients)",
+                        resource_kind="group_session",
+                        resource_id=session_id,
+                    )
+                raise SlotTaken(
+                    "the group session is being set up; try again",
+                    resource_kind="group_session",
+                    resource_id=session_id,
+                )
+            try:
+                await self.group_sessions.insert(
+                    tenant_id,
+                    {
+                        "_id": session_id,
+                        "state": "claiming",
+                        "seats_taken": 1,
+                        "clinician_ids": clinician_ids,
+                        "room_id": plan.request.room_id,
+                        "starts_at": plan.interval.start,
+                        "ends_at": plan.interval.end,
+                    },
+                )
+            except DuplicateRecord:
+                continue  # someone created it a moment ago: join theirs
+            resources = [f"clinician:{c}" for c in clinician_ids]
+            if plan.request.room_id:
+                resources.append(f"room:{plan.request.room_id}")
+            try:
+                await self._take(tenant_id, session_id, plan, resources=resources)
+            except BaseException:
+                await self.group_sessions.delete(tenant_id, {"_id": session_id})
+                raise
+            await self.group_sessions.update(
+                tenant_id, {"_id": session_id}, {"$set": {"state": "ready"}}
+            )
+            return session_id
+        raise SlotTaken(
+            "the group session changed meanwhile; try again",
+            resource_kind="group_session",
+            resource_id=session_id,
+        )
+
+    async def _leave_group(self, tenant_id: str, session_id: str) -> None:
+        """Give the seat back; the last client out frees the clinicians and the room."""
+        left = await self.group_sessions.update(
+            tenant_id,
+            {"_id": session_id, "seats_taken": {"$gte": 1}},
+            {"$inc": {"seats_taken": -1}},
+        )
+        if left is None or left["seats_taken"] > 0:
+            return
+        closing = await self.group_sessions.update(
+            tenant_id,
+            {"_id": session_id, "seats_taken": 0, "state": "ready"},
+            {"$set": {"state": "closing"}},
+        )
+        if closing is not None:
+            await self.claims.release(tenant_id, session_id)
+            await self.group_sessions.delete(tenant_id, {"_id": session_id, "state": "closing"})
 
     def proposals(self, plan_or_doc: Document) -> list[datetime]:
         protocol = self.protocol(plan_or_doc.get("protocol_id"))
@@ -582,12 +704,16 @@ class Scheduler:
             # The time is free again; a crash before this leaves claims the next booking
             # recognises as orphaned (their appointment is cancelled) and reclaims.
             await self.claims.release(tenant, doc["_id"])
+            if doc.get("group_session_id"):
+                await self._leave_group(tenant, doc["group_session_id"])
             await self.offer_freed_slot(tenant, updated)
         return updated
 
     async def reschedule(self, caller: Caller, doc: Document, plan: BookingPlan) -> Document:
         tenant = caller.tenant_id
         next_status(doc["status"], "rescheduled")
+        if doc.get("group_session_id"):
+            raise Conflict("a seat in a group session is not moved: cancel it and book another")
         held = frozenset(await self.claims.held_by(tenant, doc["_id"]))
         inserted = await self._take(tenant, doc["_id"], plan, already_held=held)
         wanted = inserted | {

@@ -90,6 +90,12 @@ class Appointments(TenantRepository):
     )
 
 
+class GroupSessions(TenantRepository):
+    """A group session's seats; it owns the claims on its clinicians and room."""
+
+    collection_name = "group_sessions"
+
+
 class Series(TenantRepository):
     collection_name = "series"
 

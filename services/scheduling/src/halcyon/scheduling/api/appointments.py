@@ -135,6 +135,7 @@ class AppointmentOut(BaseModel):
     cancel_reason: str | None = None
     late_cancel: bool = False
     series_id: str | None = None
+    group_session_id: str | None = None
     version: int
     history: list[HistoryEntry]
     warnings: list[dict[str, Any]] = []

@@ -101,10 +101,8 @@ async def protocol_readiness(
         caller.tenant_id, client_id, protocol, exclude=None
     )
     dosing = await scheduler.appointment_type(caller.tenant_id, protocol.dosing_type)
-    far_future = datetime.max.replace(tzinfo=UTC)
-    refusals = (
-        {f.code for f in check_protocol(dosing, protocol, facts, far_future)} if dosing else set()
-    )
+    now = datetime.now(UTC)
+    refusals = {f.code for f in check_protocol(dosing, protocol, facts, now)} if dosing else set()
     screenings = sorted(
         (s for s in facts.screenings if s.protocol_id == protocol_id), key=lambda s: s.signed_at
     )

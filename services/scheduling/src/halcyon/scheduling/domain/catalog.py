@@ -41,6 +41,8 @@ class AppointmentType(BaseModel):
     units: int = Field(default=1, ge=1, le=100)
     # Cancelling closer than this to the start is a late cancel (agency policy).
     late_cancel_hours: int = Field(default=24, ge=0, le=24 * 14)
+    # More than one client: a group session the clients join (limited by room capacity).
+    max_clients: int = Field(default=1, ge=1, le=50)
 
     def clinicians_needed(self) -> int:
         return sum(r.count for r in self.required_roles)
@@ -100,6 +102,7 @@ DEFAULT_TYPES: dict[str, AppointmentType] = {
             required_roles=_therapists(1),
             room_attribute="group_room",
             cpt="90853",
+            max_clients=8,
         ),
         AppointmentType(
             code="mdma_preparation",
