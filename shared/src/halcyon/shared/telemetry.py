@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -53,6 +55,7 @@ def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
     parent = span.parent
     return {
         "service": span.resource.attributes.get("service.name"),
+        "instance": span.resource.attributes.get("service.instance.id"),
         "name": span.name,
         "kind": span.kind.name,
         "trace_id": format(ctx.trace_id, "032x") if ctx else None,
@@ -78,7 +81,15 @@ def setup_telemetry(
         for exporter in extra_exporters:
             _configured.add_span_processor(SimpleSpanProcessor(exporter))
         return _configured
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(
+        resource=Resource.create(
+            {
+                "service.name": service_name,
+                # Which of several instances did the work (scale-out, kills, failover).
+                "service.instance.id": f"{socket.gethostname()}:{os.getpid()}",
+            }
+        )
+    )
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

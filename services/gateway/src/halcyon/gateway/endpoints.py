@@ -41,7 +41,7 @@ async def _check(gateway: GatewayRuntime, url: str) -> str:
 async def readyz(request: Request) -> JSONResponse:
     gateway = gateway_of(request)
     settings = gateway.settings
-    targets = {n: f"{settings.upstreams[n]}/readyz" for n in settings.readiness_upstreams()}
+    targets = {n: f"{settings.base_url(n)}/readyz" for n in settings.readiness_upstreams()}
     if settings.jwks_url:
         # Without the keys no token verifies: that is as bad as a service being down.
         targets["token-keys"] = settings.jwks_url
@@ -82,7 +82,7 @@ async def openapi(request: Request) -> JSONResponse:
     if cached and time.monotonic() - cached["at"] < settings.openapi_cache_seconds:
         return JSONResponse(cached["document"])
     names = sorted(settings.upstreams)
-    fetched = await asyncio.gather(*(_fetch_openapi(gateway, settings.upstreams[n]) for n in names))
+    fetched = await asyncio.gather(*(_fetch_openapi(gateway, settings.base_url(n)) for n in names))
     documents = {n: d for n, d in zip(names, fetched, strict=True) if d is not None}
     unavailable = [n for n, d in zip(names, fetched, strict=True) if d is None]
     base = get_openapi(

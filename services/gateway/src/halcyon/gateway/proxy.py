@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -85,9 +86,10 @@ async def forward(request: Request) -> Response:
         service, upstream_path = split_api_path(raw_path)
     except BadPath as exc:
         return problem(400, "bad-request", "Bad request", str(exc), request)
-    base = settings.upstreams.get(service)
-    if base is None:
+    bases = settings.instances(service)
+    if not bases:
         return problem(404, "not-found", "No such service", f"no service {service!r}", request)
+    bases = gateway.rotate(service, bases)
 
     if is_public(request.url.path, settings.public_paths):
         # Sign-in and password reset: limited harder per address (password guessing).
@@ -133,15 +135,11 @@ async def forward(request: Request) -> Response:
         scheme=request.url.scheme,
     )
     query = request.scope.get("query_string", b"").decode("latin-1")
-    url = f"{base}{upstream_path}" + (f"?{query}" if query else "")
-    upstream_request = gateway.http.build_request(
-        request.method,
-        url,
-        headers=headers,
-        content=_limited_body(request, settings.max_body_bytes) if has_body else None,
-    )
+    content = _limited_body(request, settings.max_body_bytes) if has_body else None
     try:
-        upstream = await gateway.http.send(upstream_request, stream=True)
+        upstream = await _send_to_an_instance(
+            gateway, request.method, bases, upstream_path, query, headers, content
+        )
     except BodyTooLarge:
         return _too_large(request, settings.max_body_bytes)
     except httpx.TimeoutException as exc:
@@ -187,3 +185,30 @@ async def _relay(upstream: httpx.Response, service: str) -> AsyncIterator[bytes]
         # Headers are already sent; all we can do is cut the response short and say why.
         log.warning("upstream %s broke off its response: %r", service, exc)
         raise
+
+
+async def _send_to_an_instance(
+    gateway: Any,
+    method: str,
+    bases: list[str],
+    path: str,
+    query: str,
+    headers: Any,
+    content: Any,
+) -> httpx.Response:
+    """Send to the first instance that accepts the connection.
+
+    A refused connection means nothing was sent (the body generator has not started),
+    so trying the next instance is safe even for POSTs; any later error is final.
+    """
+    for attempt, base in enumerate(bases):
+        url = f"{base}{path}" + (f"?{query}" if query else "")
+        upstream_request = gateway.http.build_request(method, url, headers=headers, content=content)
+        try:
+            response: httpx.Response = await gateway.http.send(upstream_request, stream=True)
+            return response
+        except httpx.ConnectError:
+            if attempt == len(bases) - 1:
+                raise
+            log.warning("instance %s refused the connection; trying the next one", base)
+    raise RuntimeError("no upstream instances")  # unreachable: bases is never empty

@@ -27,6 +27,17 @@ class GatewayRuntime:
     public_addresses: TokenBuckets
     # (fetched_at monotonic, merged document) — the merged OpenAPI, briefly cached.
     openapi_cache: dict[str, Any] = field(default_factory=dict)
+    # Round-robin position per service, for services running several instances.
+    turns: dict[str, int] = field(default_factory=dict)
+
+    def rotate(self, service: str, bases: list[str]) -> list[str]:
+        """The instances in the order to try for this request: next one first."""
+        if len(bases) < 2:
+            return bases
+        turn = self.turns.get(service, 0)
+        self.turns[service] = turn + 1
+        start = turn % len(bases)
+        return bases[start:] + bases[:start]
 
     @classmethod
     def build(cls, settings: GatewaySettings) -> GatewayRuntime:

@@ -52,6 +52,8 @@ class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
 
     # service name -> base URL, e.g. '{"clinical": "http://127.0.0.1:8102"}' (JSON in env).
+    # Several instances of one service: comma-separated URLs; requests go round-robin and
+    # skip an instance that refuses connections.
     upstreams: dict[str, str] = {}
     # Upstreams /readyz requires; None means every configured upstream.
     required_upstreams: list[str] | None = None
@@ -84,20 +86,30 @@ class GatewaySettings(ServiceSettings):
     @classmethod
     def _sane_upstreams(cls, value: dict[str, str]) -> dict[str, str]:
         cleaned: dict[str, str] = {}
-        for name, base in value.items():
+        for name, bases in value.items():
             if not _SERVICE_NAME.match(name):
                 raise ValueError(f"upstream name {name!r} must be lowercase letters/digits/-")
-            if not base.startswith(("http://", "https://")):
-                raise ValueError(f"upstream {name!r} needs an http(s) base URL, got {base!r}")
-            cleaned[name] = base.rstrip("/")
+            urls = [b.strip().rstrip("/") for b in bases.split(",") if b.strip()]
+            for base in urls or [bases]:
+                if not base.startswith(("http://", "https://")):
+                    raise ValueError(f"upstream {name!r} needs an http(s) base URL, got {base!r}")
+            cleaned[name] = ",".join(urls)
         return cleaned
+
+    def instances(self, service: str) -> list[str]:
+        """Every base URL of one upstream service (one per running instance)."""
+        return self.upstreams[service].split(",") if service in self.upstreams else []
+
+    def base_url(self, service: str) -> str:
+        """The first instance: for readiness, OpenAPI and the JWKS."""
+        return self.instances(service)[0]
 
     @model_validator(mode="after")
     def _default_jwks_from_identity(self) -> GatewaySettings:
         # Identity publishes its keys; when it is an upstream and nothing else was said,
         # verify against its JWKS (which follows key rotation) rather than a fixed key.
         if not self.jwks_url and "identity" in self.upstreams:
-            self.jwks_url = f"{self.upstreams['identity']}/.well-known/jwks.json"
+            self.jwks_url = f"{self.base_url('identity')}/.well-known/jwks.json"
         if self.required_upstreams is not None:
             unknown = set(self.required_upstreams) - set(self.upstreams)
             if unknown:
