@@ -5,6 +5,9 @@
 #   platform.sh status  show what runs
 # Ports: gateway 8000; identity 8101, clinical 8102, scheduling 8103, inventory 8104,
 # billing 8105, notifications 8106. Logs and pids in $HALCYON_RUN_DIR/services.
+# Instances: <SERVICE>_INSTANCES=N (e.g. BILLING_INSTANCES=3) runs N processes of a
+# service on ports base, base+100, base+200 …; they share its consumer group and the
+# gateway spreads requests over them.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN_DIR="${HALCYON_RUN_DIR:-$ROOT/.run}"
@@ -20,35 +23,60 @@ env_for() {
   export HALCYON_ENVIRONMENT="${HALCYON_ENVIRONMENT:-development}"
   export HALCYON_JWKS_URL="http://127.0.0.1:${PORTS[identity]}/.well-known/jwks.json"
   export HALCYON_SPAN_FILE="$RUN_DIR/spans.jsonl"
-  export HALCYON_GATEWAY_UPSTREAMS
-  HALCYON_GATEWAY_UPSTREAMS="$(printf '{"identity":"http://127.0.0.1:%s","clinical":"http://127.0.0.1:%s","scheduling":"http://127.0.0.1:%s","inventory":"http://127.0.0.1:%s","billing":"http://127.0.0.1:%s","notifications":"http://127.0.0.1:%s"}' \
-    "${PORTS[identity]}" "${PORTS[clinical]}" "${PORTS[scheduling]}" "${PORTS[inventory]}" "${PORTS[billing]}" "${PORTS[notifications]}")"
+  local json="" svc
+  for svc in identity clinical scheduling inventory billing notifications; do
+    json+="${json:+,}\"$svc\":\"$(instance_urls "$svc")\""
+  done
+  export HALCYON_GATEWAY_UPSTREAMS="{$json}"
 }
 
+instances() { local var="${1^^}_INSTANCES"; echo "${!var:-1}"; }
+
+instance_urls() {
+  local svc="$1" i urls=""
+  for ((i = 0; i < $(instances "$svc"); i++)); do
+    urls+="${urls:+,}http://127.0.0.1:$((PORTS[$svc] + 100 * i))"
+  done
+  echo "$urls"
+}
+
+# An instance is "<service>" (the first) or "<service>-<i>"; its port is base + 100*i.
 running() { [[ -f "$SVC_DIR/$1.pid" ]] && kill -0 "$(cat "$SVC_DIR/$1.pid")" 2>/dev/null; }
 
+instance_names() {
+  local svc="$1" i
+  for ((i = 0; i < $(instances "$svc"); i++)); do
+    if ((i == 0)); then echo "$svc:${PORTS[$svc]}"; else echo "$svc-$i:$((PORTS[$svc] + 100 * i))"; fi
+  done
+}
+
 start_one() {
-  local svc="$1" port="${PORTS[$1]}"
-  if running "$svc"; then say "$svc already running on :$port"; return; fi
+  local name="$1" port="$2" svc="${1%%-*}"
+  if running "$name"; then say "$name already running on :$port"; return; fi
   (cd "$ROOT" && setsid nohup "$UV" run --frozen uvicorn "halcyon.$svc.app:app" --host 127.0.0.1 --port "$port" \
-      --no-access-log >"$SVC_DIR/$svc.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/$svc.pid")
+      --no-access-log >"$SVC_DIR/$name.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/$name.pid")
 }
 
 wait_ready() {
-  local svc="$1" port="${PORTS[$1]}" deadline=$((SECONDS + ${HALCYON_START_TIMEOUT:-90}))
+  local name="$1" port="$2" deadline=$((SECONDS + ${HALCYON_START_TIMEOUT:-120}))
   until curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do
-    if ! running "$svc"; then say "ERROR: $svc exited; last log lines:"; tail -n 40 "$SVC_DIR/$svc.log"; return 1; fi
-    if (( SECONDS > deadline )); then say "ERROR: $svc not ready on :$port"; tail -n 40 "$SVC_DIR/$svc.log"; return 1; fi
+    if ! running "$name"; then say "ERROR: $name exited; last log lines:"; tail -n 40 "$SVC_DIR/$name.log"; return 1; fi
+    if (( SECONDS > deadline )); then say "ERROR: $name not ready on :$port"; tail -n 40 "$SVC_DIR/$name.log"; return 1; fi
     sleep 0.5
   done
-  say "$svc ready on http://127.0.0.1:$port"
+  say "$name ready on http://127.0.0.1:$port"
 }
 
 up() {
   mkdir -p "$SVC_DIR"
   env_for
-  for svc in "${ORDER[@]}"; do start_one "$svc"; done
-  for svc in "${ORDER[@]}"; do wait_ready "$svc"; done
+  local svc entry
+  for svc in "${ORDER[@]}"; do
+    for entry in $(instance_names "$svc"); do start_one "${entry%%:*}" "${entry##*:}"; done
+  done
+  for svc in "${ORDER[@]}"; do
+    for entry in $(instance_names "$svc"); do wait_ready "${entry%%:*}" "${entry##*:}"; done
+  done
   if [[ -f "$ROOT/deploy/local/seed_demo.py" && "${HALCYON_SEED:-1}" == "1" ]]; then
     (cd "$ROOT" && "$UV" run --frozen python deploy/local/seed_demo.py --gateway "http://127.0.0.1:${PORTS[gateway]}")
   fi
@@ -59,21 +87,27 @@ up() {
 }
 
 down() {
-  for svc in "${ORDER[@]}"; do
-    if running "$svc"; then
-      local pid; pid="$(cat "$SVC_DIR/$svc.pid")"
+  local pidfile name pid
+  shopt -s nullglob
+  for pidfile in "$SVC_DIR"/*.pid; do
+    name="$(basename "$pidfile" .pid)"
+    if running "$name"; then
+      pid="$(cat "$pidfile")"
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
       for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
       kill -KILL -- "-$pid" 2>/dev/null || true
-      say "stopped $svc"
+      say "stopped $name"
     fi
-    rm -f "$SVC_DIR/$svc.pid"
+    rm -f "$pidfile"
   done
 }
 
 status() {
-  for svc in "${ORDER[@]}"; do
-    if running "$svc"; then echo "$svc: running (:${PORTS[$svc]})"; else echo "$svc: stopped"; fi
+  local pidfile name
+  shopt -s nullglob
+  for pidfile in "$SVC_DIR"/*.pid; do
+    name="$(basename "$pidfile" .pid)"
+    if running "$name"; then echo "$name: running"; else echo "$name: stopped"; fi
   done
 }
 
