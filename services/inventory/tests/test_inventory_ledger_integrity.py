@@ -36,11 +36,14 @@ async def test_changing_a_stored_entry_is_detected_and_named_and_young_records_s
         await agency.set_up(http, stock_mg=800)
         await agency.announce([appointment("appt-1", agency.site, "client-1", [agency.nurse])])
         await agency.wait_for("appointments", 1)
-        dispensed = await http.post(
-            "/dispenses", json=agency.dose("appt-1", 120), headers=agency.as_nurse
-        )
+        retry = {**agency.as_nurse, "Idempotency-Key": f"dose-{unique}"}
+        dispensed = await http.post("/dispenses", json=agency.dose("appt-1", 120), headers=retry)
         assert dispensed.status_code == 201, dispensed.text
+        # A retried request (lost response) replays the same entry and books nothing twice.
+        again = await http.post("/dispenses", json=agency.dose("appt-1", 120), headers=retry)
+        assert again.status_code == 201 and again.json()["id"] == dispensed.json()["id"]
         await agency.receive(http, agency.lot_id, 400)
+        assert await agency.balance() == 800 - 120 + 400
         verify_url = f"/registrations/{agency.registration_id}/ledger/verify"
 
         intact = (await http.get(verify_url, headers=agency.as_officer)).json()

@@ -83,6 +83,16 @@ async def test_transfer_destruction_return_and_biennial_alert(
             "to_location_id": other_safe,
             "quantity_mg": 240,
         }
+        early = await http.post(
+            "/transfers", json={**transfer, "order_form_number": "222-76"}, headers=both_sites
+        )
+        assert early.status_code == 422 and "initial inventory" in early.text
+        initial = await http.post(
+            f"/registrations/{other_id}/inventories",
+            json={"kind": "initial", "taken_at": "opening", "items": []},
+            headers=both_sites,
+        )
+        assert initial.status_code == 201, initial.text
         no_form = await http.post("/transfers", json=transfer, headers=both_sites)
         assert no_form.status_code == 422 and "Form 222" in no_form.text
         moved = await http.post(
@@ -161,12 +171,40 @@ async def test_transfer_destruction_return_and_biennial_alert(
         await agency.db()["registrations"].update_one(
             {"_id": agency.registration_id}, {"$set": {"last_inventory_on": last.isoformat()}}
         )
-        alerts = await read_events(
-            servers.kafka_bootstrap, f"{topic_prefix}inventory.alert.v1", want=1
+        # Boulder's registration lapses in 20 days: renew it (1301.13).
+        await agency.db()["registrations"].update_one(
+            {"_id": other_id},
+            {"$set": {"expires_on": (TODAY + timedelta(days=20)).isoformat()}},
         )
-        [biennial] = [a.data for a in alerts if a.data.get("kind") == "biennial_inventory"]
+        alerts = await read_events(
+            servers.kafka_bootstrap, f"{topic_prefix}inventory.alert.v1", want=2
+        )
+        by_kind = {a.data["kind"]: a.data for a in alerts}
+        assert set(by_kind) == {"biennial_inventory", "registration_expiry"}
+        biennial = by_kind["biennial_inventory"]
         assert biennial["due_on"] == (last + timedelta(days=730)).isoformat()
         assert biennial["overdue"] is False
+        assert by_kind["registration_expiry"]["due_on"] == (TODAY + timedelta(days=20)).isoformat()
+        tracked = await http.get("/deadlines", params={"status": "open"}, headers=both_sites)
+        assert {d["kind"] for d in tracked.json()["items"]} == {
+            "biennial_inventory",
+            "registration_expiry",
+        }
+        # Taking the biennial inventory meets its deadline.
+        taken = await http.post(
+            f"/registrations/{agency.registration_id}/inventories",
+            json={
+                "kind": "biennial",
+                "taken_at": "closing",
+                "items": [
+                    {"lot_id": agency.lot_id, "location_id": agency.location_id, "counted_mg": 400}
+                ],
+            },
+            headers=officer,
+        )
+        assert taken.status_code == 201, taken.text
+        tracked = await http.get("/deadlines", params={"status": "open"}, headers=both_sites)
+        assert {d["kind"] for d in tracked.json()["items"]} == {"registration_expiry"}
 
         # Identity revokes the nurse's role: she can no longer witness.
         await agency.announce(

@@ -189,6 +189,22 @@ async def test_each_refusal_answers_a_problem_and_writes_nothing(
             422,
             "researcher registration",
         )
+        # Another agency does not even see the registration; another site may not use it.
+        stranger = agency.issuer.headers(
+            tenant_id="agency-other", user_id="x", roles=[(agency.site, "compliance_officer")]
+        )
+        await refused(
+            "GET",
+            f"/registrations/{agency.registration_id}",
+            None,
+            stranger,
+            404,
+            "no registration",
+        )
+        elsewhere = agency.issuer.headers(
+            tenant_id=agency.tenant, user_id=agency.nurse, roles=[("site-elsewhere", "nurse")]
+        )
+        await refused("POST", "/dispenses", agency.dose("appt-1"), elsewhere, 403, "roles")
         # Bad input: 422 with nothing written.
         await refused(
             "POST",

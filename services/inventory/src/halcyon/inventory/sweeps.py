@@ -20,11 +20,12 @@ from halcyon.inventory.store import (
 )
 from halcyon.shared.contracts.inventory import ComplianceDeadlineDue
 from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import DuplicateRecord, OutboxEvent
+from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
 from halcyon.shared.service import ServiceRuntime
 
 log = logging.getLogger("halcyon.inventory.sweeps")
 SOURCE = "/halcyon/inventory"
+REGISTRATION_ALERT_DAYS = 31
 
 
 def ledger_writer(runtime: ServiceRuntime) -> LedgerWriter:
@@ -51,8 +52,9 @@ async def recovery_loop(runtime: ServiceRuntime) -> None:
 
 
 async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) -> int:
-    """Raise ``ComplianceDeadlineDue`` for biennial inventories due within a month and for
-    open deadlines that have passed. Deterministic ids make each alert happen once."""
+    """Raise ``ComplianceDeadlineDue`` for biennial inventories (21 CFR 1304.11(c)) and
+    registration renewals due within a month, and for open deadlines that have passed.
+    Deterministic ids make each alert happen once."""
     today = today or datetime.now(UTC).date()
     deadlines = runtime.repo(Deadlines)
     raised = 0
@@ -61,33 +63,27 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
         if not last or not biennial_alert_needed(date.fromisoformat(last), today):
             continue
         due = biennial_due(date.fromisoformat(last))
-        tenant = registration["tenant_id"]
-        deadline_id = f"biennial:{registration['_id']}:{due.isoformat()}"
-        event = ComplianceDeadlineDue(
-            deadline_id=deadline_id,
-            site_id=registration["site_id"],
-            kind="biennial_inventory",
-            due_on=due,
-            overdue=due < today,
+        raised += await _raise_once(
+            deadlines,
+            registration,
+            f"biennial:{registration['_id']}:{due.isoformat()}",
+            "biennial_inventory",
+            due,
+            today,
         )
-        envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
-        try:
-            await deadlines.insert(
-                tenant,
-                {
-                    "_id": deadline_id,
-                    "site_id": registration["site_id"],
-                    "registration_id": registration["_id"],
-                    "kind": "biennial_inventory",
-                    "due_on": due.isoformat(),
-                    "status": "open",
-                    "created_at": datetime.now(UTC),
-                },
-                [OutboxEvent(envelope, event.topic)],
-            )
-            raised += 1
-        except DuplicateRecord:
-            pass
+    for registration in await RegistrationsEverywhere(runtime.repo(Registrations)).all():
+        # 21 CFR 1301.13: a lapsed registration stops all handling; renew in time.
+        expires = date.fromisoformat(registration["expires_on"])
+        if expires - today > timedelta(days=REGISTRATION_ALERT_DAYS):
+            continue
+        raised += await _raise_once(
+            deadlines,
+            registration,
+            f"expiry:{registration['_id']}:{expires.isoformat()}",
+            "registration_expiry",
+            expires,
+            today,
+        )
     for deadline in await deadlines.open_everywhere():
         due = date.fromisoformat(deadline["due_on"])
         if due >= today or deadline.get("overdue_raised"):
@@ -110,6 +106,45 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
         )
         raised += marked is not None
     return raised
+
+
+async def _raise_once(
+    deadlines: Deadlines,
+    registration: Document,
+    deadline_id: str,
+    kind: str,
+    due: date,
+    today: date,
+) -> int:
+    """Track a registration's deadline and announce it, once (deterministic id)."""
+    tenant = registration["tenant_id"]
+    event = ComplianceDeadlineDue(
+        deadline_id=deadline_id,
+        site_id=registration["site_id"],
+        kind=kind,
+        due_on=due,
+        overdue=due < today,
+    )
+    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
+    try:
+        await deadlines.insert(
+            tenant,
+            {
+                "_id": deadline_id,
+                "site_id": registration["site_id"],
+                "registration_id": registration["_id"],
+                "kind": kind,
+                "due_on": due.isoformat(),
+                "status": "open",
+                # Already announced as overdue if it is: no second "overdue" alert.
+                "overdue_raised": due < today,
+                "created_at": datetime.now(UTC),
+            },
+            [OutboxEvent(envelope, event.topic)],
+        )
+    except DuplicateRecord:
+        return 0
+    return 1
 
 
 async def compliance_loop(runtime: ServiceRuntime) -> None:

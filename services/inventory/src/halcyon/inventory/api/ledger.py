@@ -409,6 +409,11 @@ async def transfer(
         target.registration, target.schedule, on, protocol_id=target.registration.get("protocol_id")
     )
     rules.require_order_form(source.schedule, body.order_form_number)
+    if not target.registration.get("initial_inventory_on"):
+        raise RuleViolation(
+            "the receiving registration takes its initial inventory before it receives stock",
+            rule="21 CFR 1304.11(b)",
+        )
     op_id = str(uuid7())
     out_id, in_id = entry_id(op_id, 0), entry_id(op_id, 1)
     common: dict[str, Any] = {
@@ -576,6 +581,7 @@ async def take_inventory(
     registrations: RegistrationRepo,
     balances: BalanceRepo,
     discrepancies: DiscrepancyRepo,
+    deadlines: DeadlineRepo,
 ) -> CountOut:
     """21 CFR 1304.11(b): an initial inventory when a registrant first handles controlled
     substances (zero if none on hand); 21 CFR 1304.11(c): a new one at least every two
@@ -639,6 +645,13 @@ async def take_inventory(
             {"_id": registration_id},
             {"$set": {"last_inventory_on": on.isoformat()}},
         )
+        # The inventory is taken: its tracked deadline (if the alert raised one) is met.
+        while await deadlines.update(
+            caller.tenant_id,
+            {"registration_id": registration_id, "kind": "biennial_inventory", "status": "open"},
+            {"$set": {"status": "done", "reference": saved["_id"], "done_at": datetime.now(UTC)}},
+        ):
+            pass
         for row in rows:
             if abs(row["counted_mg"] - row["book_mg"]) > 1e-9:
                 d = await open_discrepancy(
