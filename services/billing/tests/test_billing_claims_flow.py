@@ -327,6 +327,13 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         assert (await http.get(f"/claims/{tele_claim['id']}")).json()["status"] == "denied"
         work = (await http.get("/work-queue?kind=denial")).json()["items"]
         assert [(w["claim_id"], w["codes"]) for w in work] == [(tele_claim["id"], ["CO-45"])]
+        r = await http.post(
+            f"/work-queue/{work[0]['id']}/resolve", json={"resolution": "appeal filed"}
+        )
+        assert r.status_code == 200 and r.json()["status"] == "resolved"
+        assert (await http.get("/work-queue?kind=denial")).json()["items"] == []
+        r = await http.post(f"/work-queue/{work[0]['id']}/resolve", json={"resolution": "again"})
+        assert r.status_code == 409
         r = await http.post(f"/claims/{tele_claim['id']}/status", json={"status": "appealed"})
         assert r.status_code == 200 and r.json()["status"] == "appealed"
         r = await http.post(f"/claims/{tele_claim['id']}/status", json={"status": "accepted"})

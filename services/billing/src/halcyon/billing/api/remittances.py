@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -16,10 +17,11 @@ from halcyon.billing.api.common import (
 )
 from halcyon.billing.domain.x12 import X12Error
 from halcyon.billing.remitting import RemittancePoster
-from halcyon.shared.errors import NotFound, RuleViolation
+from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.service import Audit
+from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["remittance"])
 MAX_835_BYTES = 10 * 1024 * 1024
@@ -120,3 +122,45 @@ async def list_work(
     found = await work.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
     await audit.record(caller, action="read", resource="work_queue", request=request)
     return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    resolution: str = Field(min_length=1, max_length=1000)
+
+
+@router.post("/work-queue/{item_id}/resolve", summary="Close a work item with what was done")
+async def resolve_work(
+    item_id: str,
+    body: ResolveIn,
+    caller: CurrentCaller,
+    work: WorkQueue,
+    audit: Audit,
+    request: Request,
+) -> dict[str, Any]:
+    caller.require(BILLERS)
+    done = await work.update(
+        caller.tenant_id,
+        {"_id": item_id, "status": "open"},
+        {
+            "$set": {
+                "status": "resolved",
+                "resolution": body.resolution,
+                "resolved_by": caller.user_id,
+                "resolved_at": datetime.now(UTC),
+            }
+        },
+    )
+    if done is None:
+        if await work.get(caller.tenant_id, item_id) is None:
+            raise NotFound(f"no work item {item_id}")
+        raise Conflict(f"work item {item_id} is already resolved")
+    await audit.record(
+        caller,
+        action="update",
+        resource="work_queue",
+        resource_id=item_id,
+        client_id=done.get("client_id"),
+        request=request,
+    )
+    return public(done)
