@@ -668,6 +668,29 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
     again = await world.post(f"/appointments/{first_id}/cancel", {"reason": "too late"})
     assert again.status_code == 409  # a completed appointment cannot be cancelled
 
+    # A video session takes no room and gets a link; offering it a room is refused.
+    video_at = start + timedelta(days=1)
+    with_room = await world.book("c2", "telehealth_psychotherapy", video_at, ["ana"], office)
+    assert codes(with_room) == {"room"}
+    video = await world.book("c2", "telehealth_psychotherapy", video_at, ["ana"], None)
+    assert video.status_code == 201, video.text
+    assert video.json()["room_id"] is None and video.json()["video_link"].startswith("https://")
+
+    # A retried request with the same Idempotency-Key books once.
+    retry_body = {
+        "client_id": "c3",
+        "site_id": SITE,
+        "appointment_type": "psychotherapy",
+        "starts_at": (start + timedelta(days=2)).isoformat(),
+        "clinicians": [{"staff_id": "ana", "role": "therapist"}],
+        "room_id": office,
+    }
+    key_headers = {**world.headers(), "Idempotency-Key": f"book-{uuid.uuid4().hex}"}
+    once = await world.http.post("/appointments", json=retry_body, headers=key_headers)
+    twice = await world.http.post("/appointments", json=retry_body, headers=key_headers)
+    assert once.status_code == 201 and twice.status_code == 201, (once.text, twice.text)
+    assert once.json()["id"] == twice.json()["id"]
+
     second = await world.book("c1", "psychotherapy", start + timedelta(hours=2), ["ana"], office)
     second_id = second.json()["id"]
     assert (await world.post(f"/appointments/{second_id}/no-show")).status_code == 200
@@ -703,7 +726,7 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
     assert [h["change"] for h in body["history"]] == ["booked", "rescheduled", "cancelled"]
 
     # Every change was published, in order per appointment.
-    events = await world.read_topic(AppointmentChanged.topic, want=9)
+    events = await world.read_topic(AppointmentChanged.topic, want=11)
     changes: dict[str, list[str]] = {}
     for envelope in events:
         data = AppointmentChanged.model_validate(envelope["data"])
