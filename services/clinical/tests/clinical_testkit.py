@@ -94,6 +94,7 @@ async def clinical(
         database_name=f"t_{uuid.uuid4().hex[:10]}_clinical",
         jwt_public_key_pem=token_issuer.public_pem,
         topic_partitions=1,
+        consent_sweep_seconds=0.5,
     )
     app = build_app(settings)
     client = connect(servers.mongo_url)

@@ -214,3 +214,12 @@ def test_submission_must_use_the_instruments_answer_shape() -> None:
                 instrument="cssrs_screener", site_id="s", administered_at=now, items=[0]
             )
         )
+
+
+def test_item_answers_must_be_integers_not_strings_or_booleans() -> None:
+    from pydantic import ValidationError
+
+    now = datetime.now(UTC)
+    for bad in (["1"] * 9, [True] * 9, [1.5] * 9):
+        with pytest.raises(ValidationError):
+            AssessmentSubmission(instrument="phq9", site_id="s", administered_at=now, items=bad)

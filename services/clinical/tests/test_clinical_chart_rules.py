@@ -32,12 +32,13 @@ from halcyon.clinical.domain.notes import (
     doses_for_note,
     ensure_cosigner,
     ensure_editable,
+    ensure_signable,
     service_codes,
     verify,
 )
 from halcyon.clinical.domain.protocols import ESKETAMINE_REMS, MDMA_PTSD
 from halcyon.clinical.domain.vitals import VitalsReading, breaches, session_gaps
-from halcyon.shared.errors import Conflict, Forbidden
+from halcyon.shared.errors import Conflict, Forbidden, RuleViolation
 from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
@@ -422,3 +423,9 @@ def test_dosing_codes_add_documented_psychotherapy_and_drop_monitoring_by_telehe
         "dosing", minutes=480, with_patient_present=True, monitoring_roles=roles, telehealth=True
     )
     assert remote == []
+
+
+def test_a_note_without_a_diagnosis_cannot_be_signed() -> None:
+    with pytest.raises(RuleViolation):
+        ensure_signable({**signed_note(), "status": "draft", "diagnoses": []})
+    ensure_signable(signed_note())

@@ -14,6 +14,8 @@ from clinical_testkit import (  # type: ignore[import-not-found]
     new_tenant,
     register,
 )
+from halcyon.clinical.store import ConsentRepository
+from halcyon.clinical.sweeps import announce_expired_consents
 
 pytestmark = pytest.mark.integration
 __all__ = ["clinical"]
@@ -172,3 +174,43 @@ async def test_part2_consent_missing_required_elements_is_refused(
     )
     assert response.status_code == 422
     assert await clinical.database["consents"].count_documents({"tenant_id": tenant}) == 0
+
+
+async def test_an_expired_consent_is_announced_once_and_no_longer_discloses(
+    clinical: ClinicalHarness,
+) -> None:
+    tenant = new_tenant()
+    client, therapist = await sud_chart(clinical, tenant)
+    expires = datetime.now(UTC) + timedelta(seconds=2)
+    consent = await clinical.http.post(
+        f"/clients/{client['id']}/consents",
+        json={
+            "kind": "part2",
+            "recipient": RECIPIENT,
+            "purpose": "treatment",
+            "information_description": "SUD records",
+            "effective_at": iso(NOW - timedelta(days=1)),
+            "expires_at": expires.isoformat(),
+            "signed_by_name": "Grace Hopper",
+            "signed_at": iso(NOW - timedelta(days=1)),
+        },
+        headers=therapist,
+    )
+    assert consent.status_code == 201, consent.text
+    consent_id = consent.json()["id"]
+    events = await clinical.events(
+        "clinical.consent.v1",
+        until=lambda seen: any(
+            e["data"]["consent_id"] == consent_id and e["data"]["status"] == "expired" for e in seen
+        ),
+    )
+    statuses = [e["data"]["status"] for e in events if e["data"]["consent_id"] == consent_id]
+    assert statuses == ["active", "expired"]
+    # Another sweep (or a second instance) finds nothing left to announce.
+    assert await announce_expired_consents(clinical.app.state.runtime.repo(ConsentRepository)) == 0
+    refused = await clinical.http.post(
+        f"/clients/{client['id']}/disclosures",
+        json={"recipient": RECIPIENT, "purpose": "treatment", "consent_id": consent_id},
+        headers=clinical.headers(tenant, "comp-1", ("site-1", "compliance_officer")),
+    )
+    assert refused.status_code == 403 and "expired" in refused.json()["detail"]

@@ -21,6 +21,7 @@ from halcyon.clinical.store import (
     TreatmentPlanRepository,
     VitalsRepository,
 )
+from halcyon.clinical.sweeps import run_consent_sweep
 from halcyon.shared.contracts.clinical import (
     AssessmentScored,
     ClientDetailsChanged,
@@ -66,6 +67,7 @@ wiring = ServiceWiring(
         AssessmentScored,
     ],
     handlers=handlers.register,
+    on_start=[run_consent_sweep],
 )
 
 

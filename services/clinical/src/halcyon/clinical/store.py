@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from halcyon.shared.errors import Conflict
@@ -82,7 +83,23 @@ class TreatmentPlanRepository(TenantRepository):
 
 class ConsentRepository(TenantRepository):
     collection_name = "consents"
-    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),
+        IndexModel([("expires_at", ASCENDING)], sparse=True),
+    )
+
+    async def expired_unannounced(self, now: datetime, limit: int = 100) -> list[Document]:
+        """Consents past their expiry whose expiry nobody was told about yet, in any agency.
+
+        Deliberately cross-tenant: a system sweep, not a caller's query. Each result is
+        then updated through ``update`` under its own ``tenant_id``.
+        """
+        cursor = self._collection.find(
+            {"expires_at": {"$lte": now}, "revoked_at": None, "expiry_announced": {"$ne": True}},
+            projection={"_outbox": 0, "_outbox_pending": 0, "_outbox_version": 0},
+            limit=limit,
+        )
+        return [doc async for doc in cursor]
 
 
 class DisclosureRepository(TenantRepository):

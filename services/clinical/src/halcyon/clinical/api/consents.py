@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
@@ -55,13 +56,13 @@ class Consent(BaseModel):
     purpose: str | None = None
     purpose_description: str | None = None
     information_description: str | None = None
-    effective_at: Any
-    expires_at: Any = None
+    effective_at: datetime
+    expires_at: datetime | None = None
     expiry_event: str | None = None
     signed_by_name: str
-    signed_at: Any
+    signed_at: datetime
     status: str
-    revoked_at: Any = None
+    revoked_at: datetime | None = None
     revocation_reason: str | None = None
 
 
@@ -83,7 +84,7 @@ class Disclosure(BaseModel):
     recipient: str
     purpose: str
     consent_id: str | None
-    disclosed_at: Any
+    disclosed_at: datetime
     disclosed_by: str
     records: list[DisclosedRecord]
     # 42 CFR 2.32: present whenever a Part 2 record is disclosed.
@@ -99,14 +100,19 @@ def _consent(doc: Document) -> Consent:
     return Consent(id=doc["_id"], **fields)
 
 
-def _changed(doc: Document, status: str) -> ConsentChanged:
+def consent_changed(doc: Document, status: str) -> ConsentChanged:
     return ConsentChanged(
         consent_id=doc["_id"],
         client_id=doc["client_id"],
         kind=doc["kind"],
         protocol_id=doc.get("protocol_id"),
         status=status,
-        effective_at=doc.get("revoked_at") or doc["effective_at"],
+        # When this status took effect: signed, revoked, or reached its expiry.
+        effective_at=(
+            doc["expires_at"]
+            if status == "expired"
+            else doc.get("revoked_at") or doc["effective_at"]
+        ),
         expires_at=doc.get("expires_at"),
     )
 
@@ -138,8 +144,14 @@ async def record_consent(
     )
     if body.protocol_id:
         protocol(body.protocol_id)  # 404 for an unknown protocol, before writing
-    if body.signed_at > utcnow():
+    # A few minutes of clock skew between the signing tablet and us are tolerated.
+    latest = utcnow() + timedelta(minutes=5)
+    if body.signed_at > latest:
         raise RuleViolation("the consent's signature date is in the future")
+    if body.effective_at > latest:
+        # Consumers (scheduling's gating) act on the status announced now; a consent
+        # that only starts later would need a second announcement we do not make.
+        raise RuleViolation("record the consent when it takes effect, not before")
     doc: Document = {
         "_id": str(uuid7()),
         "client_id": client_id,
@@ -150,7 +162,7 @@ async def record_consent(
     }
     status_now = consent_status(doc, utcnow())
     saved = await consents.insert(
-        caller.tenant_id, doc, [event(_changed(doc, status_now), caller.tenant_id)]
+        caller.tenant_id, doc, [event(consent_changed(doc, status_now), caller.tenant_id)]
     )
     await chart.record("create", "clinical/consent", saved["_id"])
     return _consent(saved)
@@ -228,7 +240,7 @@ async def revoke_consent(
                 "revoked_recorded_by": caller.user_id,
             }
         },
-        [event(_changed(revoked, "revoked"), caller.tenant_id)],
+        [event(consent_changed(revoked, "revoked"), caller.tenant_id)],
     )
     if updated is None:
         raise Conflict("this consent was revoked meanwhile")

@@ -27,6 +27,7 @@ from halcyon.clinical.domain.notes import (
     ensure_author,
     ensure_cosigner,
     ensure_editable,
+    ensure_signable,
     service_codes,
     status_after_signing,
     verify,
@@ -384,6 +385,7 @@ async def sign_note(
     ensure_author(doc, caller.user_id)
     if doc.get("addendum_of"):
         raise Conflict("addenda are signed when written")
+    ensure_signable(doc)
     author = await staff.get(caller.tenant_id, caller.user_id)
     supervisor_id = body.supervisor_id or (author or {}).get("supervisor_id")
     if supervisor_id == caller.user_id:

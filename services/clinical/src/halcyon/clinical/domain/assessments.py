@@ -19,7 +19,7 @@ from typing import Literal
 
 from halcyon.clinical.domain.common import AwareDatetime, Id
 from halcyon.shared.errors import RuleViolation
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 Instrument = Literal["phq9", "gad7", "pcl5", "cssrs_screener"]
 
@@ -104,7 +104,8 @@ class AssessmentSubmission(BaseModel):
     encounter_id: Id | None = None
     administered_at: AwareDatetime
     # Scales: item answers in order. C-SSRS: ``cssrs``.
-    items: list[int] | None = Field(default=None, max_length=40)
+    # Strict: "2" or true is not an answer to a scored item.
+    items: list[StrictInt] | None = Field(default=None, max_length=40)
     cssrs: CssrsAnswers | None = None
 
 

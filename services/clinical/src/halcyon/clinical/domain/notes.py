@@ -185,6 +185,12 @@ def ensure_author(note: dict[str, Any], user_id: str) -> None:
         raise Forbidden("only the author signs a note")
 
 
+def ensure_signable(note: dict[str, Any]) -> None:
+    """A signed encounter is billed: a claim carries at least one ICD-10-CM code."""
+    if not note.get("diagnoses"):
+        raise RuleViolation("add at least one ICD-10-CM diagnosis before signing")
+
+
 def status_after_signing(supervisor_id: str | None) -> NoteStatus:
     """A supervised clinician's signature locks the note but it waits for the supervisor."""
     return "awaiting_cosign" if supervisor_id else "signed"
