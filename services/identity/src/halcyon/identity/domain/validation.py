@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _DEA = re.compile(r"^[ABCDEFGHJKLMPRSTUX][A-Z9][0-9]{7}$")
@@ -37,8 +38,14 @@ def dea_number_valid(number: str) -> bool:
     return check % 10 == d[6]
 
 
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    # Scanning the tz database is slow; it does not change while the process runs.
+    return frozenset(available_timezones())
+
+
 def timezone_valid(name: str) -> bool:
-    if name not in available_timezones():
+    if name not in _zones():
         return False
     try:
         ZoneInfo(name)
