@@ -216,11 +216,17 @@ async def test_details_change_publishes_an_event_and_search_follows_the_new_name
     clinical: ClinicalHarness,
 ) -> None:
     tenant = new_tenant()
-    client = await register(clinical, tenant)
+    home = {"line1": "2 Walnut St", "city": "Boulder", "state": "CO", "postal_code": "80302"}
+    client = await register(clinical, tenant, address=home)
     desk = clinical.headers(tenant, "desk-1", ("site-1", "front_desk"))
     changed = await clinical.http.patch(
         f"/clients/{client['id']}",
-        json={"family_name": "Murray", "pronouns": "she/her", "email": "grace@example.org"},
+        json={
+            "family_name": "Murray",
+            "pronouns": "she/her",
+            "email": "grace@example.org",
+            "address": {**home, "line1": "9 Pearl St"},
+        },
         headers=desk,
     )
     assert changed.status_code == 200, changed.text
@@ -244,7 +250,10 @@ async def test_details_change_publishes_an_event_and_search_follows_the_new_name
     )
     mine = [e for e in events if e["subject"] == client["id"]]
     assert [e["type"].split(".")[3] for e in mine] == ["registered", "details_changed"]
+    # The address travels with the client (inventory's DEA dispensing record needs it).
+    assert mine[0]["data"]["address"]["line1"] == "2 Walnut St"
     assert mine[1]["data"]["family_name"] == "Murray"
+    assert mine[1]["data"]["address"]["line1"] == "9 Pearl St"
 
 
 async def test_search_shows_only_clients_of_the_callers_sites(clinical: ClinicalHarness) -> None:

@@ -8,6 +8,17 @@ from halcyon.shared.contracts import EventContract
 from pydantic import BaseModel, Field
 
 
+class ClientAddress(BaseModel):
+    """Postal address (e.g. for the DEA dispensing record, 21 CFR 1304.22(c))."""
+
+    line1: str
+    line2: str | None = None
+    city: str
+    state: str
+    postal_code: str
+    country: str = "US"
+
+
 class ClientRegistered(EventContract):
     """A client (patient) was registered at an agency. No identifiers beyond the id."""
 
@@ -24,6 +35,7 @@ class ClientRegistered(EventContract):
     email: str | None = None
     phone: str | None = None
     timezone: str | None = None
+    address: ClientAddress | None = None
 
 
 class ConsentChanged(EventContract):
@@ -114,6 +126,7 @@ class ClientDetailsChanged(EventContract):
     pronouns: str | None = None
     email: str | None = None
     phone: str | None = None
+    address: ClientAddress | None = None
     changed_at: datetime
 
 

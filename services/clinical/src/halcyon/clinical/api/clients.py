@@ -29,7 +29,11 @@ from halcyon.clinical.domain.clients import (
 )
 from halcyon.clinical.store import StaffDirectory
 from halcyon.shared.auth import ALL_SITES, Caller
-from halcyon.shared.contracts.clinical import ClientDetailsChanged, ClientRegistered
+from halcyon.shared.contracts.clinical import (
+    ClientAddress,
+    ClientDetailsChanged,
+    ClientRegistered,
+)
 from halcyon.shared.crypto import FieldCipher, mask
 from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
@@ -144,6 +148,7 @@ async def register_client(
         preferred_language=body.preferred_language,
         email=body.email,
         phone=body.phone,
+        address=ClientAddress(**body.address.model_dump()) if body.address else None,
     )
     saved = await clients.insert(caller.tenant_id, document, [event(registered, caller.tenant_id)])
     await audit.record(
@@ -310,6 +315,7 @@ async def update_client(
         pronouns=merged.get("pronouns"),
         email=merged.get("email"),
         phone=merged.get("phone"),
+        address=ClientAddress(**merged["address"]) if merged.get("address") else None,
         changed_at=changes["updated_at"],
     )
     updated = await clients.update(
