@@ -276,3 +276,28 @@ async def test_search_shows_only_clients_of_the_callers_sites(clinical: Clinical
     both = await clinical.http.get("/clients", params={"name": "hopper"}, headers=everywhere)
     assert [c["home_site_id"] for c in one.json()["items"]] == ["site-1"]
     assert len(both.json()["items"]) == 2
+
+
+async def test_break_the_glass_opens_a_chart_read_only_and_is_flagged(
+    clinical: ClinicalHarness,
+) -> None:
+    tenant = new_tenant()
+    client = await register(clinical, tenant)
+    # A therapist of another site, with an emergency grant for this client in the token.
+    emergency = clinical.headers(tenant, "t-other", ("site-2", "therapist"), btg=[client["id"]])
+    read = await clinical.http.get(f"/clients/{client['id']}/notes", headers=emergency)
+    write = await clinical.http.post(
+        f"/clients/{client['id']}/assessments",
+        json={
+            "instrument": "gad7",
+            "site_id": "site-1",
+            "administered_at": "2026-11-01T10:00:00Z",
+            "items": [0] * 7,
+        },
+        headers=emergency,
+    )
+    assert read.status_code == 200 and write.status_code == 403
+    found = await clinical.database["outbox"].find({"tenant_id": tenant}).to_list()
+    audits = [e["envelope"]["data"] for doc in found for e in doc["_outbox"]]
+    flagged = [a for a in audits if a["user_id"] == "t-other" and a["action"] == "read"]
+    assert flagged and all(a["break_the_glass"] for a in flagged)
