@@ -110,6 +110,9 @@ async def test_reads_in_another_service_reach_compliance_and_break_the_glass_is_
         assert grant_entry["reason"] == reason and grant_entry["user_id"] == outsider.id
         flagged = await entries(break_the_glass="true")
         assert {e["client_id"] for e in flagged} == {"client-77"}
+        [emergency_read] = flagged
+        assert emergency_read["grant_id"] == granted.json()["grant_id"]
+        assert emergency_read["break_the_glass_reason"] == reason
 
         # Compliance reviews the grant, once.
         pending = await http.get("/break-the-glass?reviewed=false", headers=compliance.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
-from halcyon.identity.store import AccessAuditLog
+from halcyon.identity.store import AccessAuditLog, BreakTheGlassRepository
 from halcyon.shared.contracts.identity import AccessAudited
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
@@ -14,18 +14,30 @@ from halcyon.shared.service import ServiceRuntime
 
 def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     log = runtime.repo(AccessAuditLog)
+    grants = runtime.repo(BreakTheGlassRepository)
 
     @consumer.handles(AccessAudited)
     async def access_audited(event: AccessAudited, delivery: Delivery) -> None:
         # Insert-only, keyed by the audit id: a redelivered event hits the unique _id and
         # changes nothing, and nothing here can overwrite an entry.
-        with contextlib.suppress(DuplicateRecord):
-            await log.insert(
-                delivery.envelope.tenantid,
-                {
-                    "_id": event.audit_id,
-                    **event.model_dump(),
-                    "event_id": delivery.envelope.id,
-                    "stored_at": datetime.now(UTC),
-                },
+        tenant_id = delivery.envelope.tenantid
+        entry = {
+            "_id": event.audit_id,
+            **event.model_dump(),
+            "event_id": delivery.envelope.id,
+            "stored_at": datetime.now(UTC),
+        }
+        if event.break_the_glass and event.client_id:
+            # Link an emergency access to the grant that allowed it, so the reviewer sees
+            # the justification next to every read it covered (services only see the token).
+            latest = await grants.find(
+                tenant_id,
+                {"user_id": event.user_id, "client_id": event.client_id},
+                sort=(("_id", -1),),
+                limit=1,
             )
+            if latest:
+                entry["grant_id"] = latest[0]["_id"]
+                entry["break_the_glass_reason"] = latest[0]["reason"]
+        with contextlib.suppress(DuplicateRecord):
+            await log.insert(tenant_id, entry)

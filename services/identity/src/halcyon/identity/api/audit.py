@@ -41,6 +41,9 @@ class AuditEntry(BaseModel):
     outcome: str
     reason: str | None = None
     break_the_glass: bool = False
+    # For emergency access: the grant that allowed it and its stated reason.
+    grant_id: str | None = None
+    break_the_glass_reason: str | None = None
     request_id: str | None = None
     source_address: str | None = None
 
