@@ -111,6 +111,11 @@ async def test_a_site_admin_manages_only_their_site(start_service: StartService)
         agency = await create_agency(http)
         mine = (await http.post("/sites", json=SITE, headers=agency.admin.headers)).json()["id"]
         other = (await http.post("/sites", json=SITE, headers=agency.admin.headers)).json()["id"]
+        retry = {**agency.admin.headers, "Idempotency-Key": "new-site-1"}
+        once = await http.post("/sites", json=SITE, headers=retry)
+        twice = await http.post("/sites", json=SITE, headers=retry)
+        assert once.status_code == twice.status_code == 201
+        assert once.json()["id"] == twice.json()["id"]  # a retried POST creates nothing twice
         site_admin = await add_staff(http, agency, "agency_admin", mine)
         h = site_admin.headers
         at = {"roles": [{"site": mine, "role": "therapist"}]}
