@@ -13,7 +13,13 @@ from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
-from services.billing.tests.billing_support import client_registered, dosing_signed, publish, wrap
+from services.billing.tests.billing_support import (
+    client_registered,
+    dosing_signed,
+    publish,
+    read_envelopes,
+    wrap,
+)
 from services.billing.tests.x12_validation import x12valid
 from tests.fixtures import StartService
 
@@ -347,6 +353,36 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         pdf = await http.get(f"/clients/{client_id}/statement.pdf")
         assert pdf.headers["content-type"] == "application/pdf"
         assert pdf.content.startswith(b"%PDF") and b"$100.00" in pdf.content
+
+        # An addendum after billing: the prescriber monitored 4 hours, not 8. The claimed
+        # 0820T is reversed and flagged for a corrected claim; the authorization gets its
+        # 8 units back and 4 are used by the new charge.
+        addendum = dosing_signed(f"e1-{unique}", client_id, revision=2, clinicians=[
+            EncounterClinician(
+                staff_id="md-1", role="prescriber", npi="1003000126",
+                monitoring_role="first", minutes=240,
+            ),
+            EncounterClinician(staff_id="rn-1", role="nurse", monitoring_role="staff"),
+        ])  # fmt: skip
+        await publish(servers.kafka_bootstrap, topic, wrap(addendum, tenant))
+
+        async def units_used() -> int | None:
+            items = (await http.get(f"/clients/{client_id}/authorizations")).json()["items"]
+            used = int(items[0]["units_used"])
+            return used if used == 4 else None
+
+        await eventually(units_used, within=90, message="authorization units corrected")
+        by_id = {
+            c["id"]: c for c in (await http.get(f"/clients/{client_id}/charges")).json()["items"]
+        }
+        old = by_id[f"chg:e1-{unique}:r1:monitoring-first"]
+        assert old["status"] == "reversed" and old["needs_corrected_claim"] is True
+        assert by_id[f"chg:e1-{unique}:r2:monitoring-first"]["units"] == 4
+        assert by_id[f"chg:e1-{unique}:r1:monitoring-staff-rn-1"]["status"] == "claimed"
+        auth_events = await read_envelopes(
+            servers.kafka_bootstrap, f"{topic_prefix}billing.authorization.v1", 4
+        )
+        assert [e.data["units_used"] for e in auth_events] == [0, 8, 0, 4]
 
         # Someone without a billing role at the site is refused.
         r = await http.get(f"/clients/{client_id}/charges", headers=nurse)

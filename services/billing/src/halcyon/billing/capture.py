@@ -81,11 +81,13 @@ class ChargeCapture:
         active = [ActiveCharge(d["_id"], d["line_key"], str(d["facts"])) for d in active_docs]
         plan = plan_capture(event.encounter_id, event.revision, coding.lines, active)
         payer, coverage = await self._payer_on(tenant, event.client_id, event.service_date)
-        for new_id, line in plan.create:
-            await self._create(tenant, event, new_id, line, payer, coverage, causation_id)
+        # Reverse before creating: authorization units are released before new ones are
+        # used, so the count never shows a transient overrun that would warn scheduling.
         by_id = {d["_id"]: d for d in active_docs}
         for old_id in plan.reverse:
             await self._reverse(tenant, by_id[old_id], event.revision, causation_id)
+        for new_id, line in plan.create:
+            await self._create(tenant, event, new_id, line, payer, coverage, causation_id)
         await self.encounters.update(
             tenant,
             {"_id": event.encounter_id},
