@@ -34,6 +34,7 @@ from halcyon.clinical.domain.notes import (
     ensure_editable,
     ensure_signable,
     service_codes,
+    service_date,
     verify,
 )
 from halcyon.clinical.domain.protocols import ESKETAMINE_REMS, MDMA_PTSD
@@ -429,3 +430,10 @@ def test_a_note_without_a_diagnosis_cannot_be_signed() -> None:
     with pytest.raises(RuleViolation):
         ensure_signable({**signed_note(), "status": "draft", "diagnoses": []})
     ensure_signable(signed_note())
+
+
+def test_service_date_is_the_sites_local_date() -> None:
+    evening_in_denver = datetime(2026, 11, 20, 2, 30, tzinfo=UTC)  # 19:30 MST on the 19th
+    assert service_date(evening_in_denver, "America/Denver") == date(2026, 11, 19)
+    assert service_date(evening_in_denver, None) == date(2026, 11, 20)
+    assert service_date(evening_in_denver, "Not/AZone") == date(2026, 11, 20)

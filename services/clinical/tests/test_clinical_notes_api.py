@@ -17,7 +17,7 @@ from clinical_testkit import (  # type: ignore[import-not-found]
 )
 from halcyon.clinical.domain.notes import content_hash
 from halcyon.clinical.store import NoteRepository
-from halcyon.shared.contracts.identity import StaffMemberChanged
+from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.mongo import OutboxWriter
 from halcyon.shared.testing.plugin import eventually
@@ -298,3 +298,34 @@ async def test_dosing_note_billing_event_addendum_revision_and_dispensed_doses(
     for data in (first, second):
         text = str(data)
         assert "uneventful" not in text and "jaw" not in text and "content" not in data
+
+
+async def test_service_date_follows_the_sites_time_zone(clinical: ClinicalHarness) -> None:
+    tenant = new_tenant()
+    client = await register(clinical, tenant)
+    await clinical.publish(
+        SiteChanged(site_id="site-1", name="Boulder", timezone="America/Denver"), tenant
+    )
+
+    async def site_known() -> bool:
+        found: int = await clinical.database["sites"].count_documents({"tenant_id": tenant})
+        return found == 1
+
+    await eventually(site_known, message="site read model fed from identity events")
+    author = clinical.headers(tenant, "ther-1", ("site-1", "therapist"))
+    evening = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 19:00 in Denver on the 19th
+    note = await clinical.http.post(
+        f"/clients/{client['id']}/notes",
+        json=soap("ther-1", started_at=iso(evening), ended_at=iso(evening + timedelta(minutes=53))),
+        headers=author,
+    )
+    note_id = note.json()["id"]
+    assert (
+        await clinical.http.post(f"/notes/{note_id}/sign", json={}, headers=author)
+    ).status_code == 200
+    events = await clinical.events(
+        "clinical.encounter.v1", until=lambda seen: any(e["subject"] == note_id for e in seen)
+    )
+    [signed] = [e["data"] for e in events if e["subject"] == note_id]
+    assert signed["service_date"] == "2026-11-19"
+    assert signed["service_codes"] == ["90837"]

@@ -17,6 +17,7 @@ from halcyon.clinical.store import (
     NoteRepository,
     QuestionnaireResponseRepository,
     ScreeningRepository,
+    SiteDirectory,
     StaffDirectory,
     TreatmentPlanRepository,
     VitalsRepository,
@@ -54,6 +55,7 @@ wiring = ServiceWiring(
         AssessmentRepository,
         QuestionnaireResponseRepository,
         StaffDirectory,
+        SiteDirectory,
         DispensedDoses,
     ],
     publishes=[

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
-from halcyon.clinical.store import DispensedDoses, StaffDirectory
-from halcyon.shared.contracts.identity import StaffMemberChanged
+from halcyon.clinical.store import DispensedDoses, SiteDirectory, StaffDirectory
+from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
@@ -15,6 +15,28 @@ from halcyon.shared.service import ServiceRuntime
 def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     staff = runtime.repo(StaffDirectory)
     doses = runtime.repo(DispensedDoses)
+    sites = runtime.repo(SiteDirectory)
+
+    @consumer.handles(SiteChanged)
+    async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
+        at = delivery.envelope.time
+        with contextlib.suppress(DuplicateRecord):  # a newer state is already here
+            await sites.update(
+                delivery.envelope.tenantid,
+                {
+                    "_id": event.site_id,
+                    "$or": [{"source_time": {"$lt": at}}, {"source_time": {"$exists": False}}],
+                },
+                {
+                    "$set": {
+                        "name": event.name,
+                        "timezone": event.timezone,
+                        "active": event.active,
+                        "source_time": at,
+                    }
+                },
+                upsert=True,
+            )
 
     @consumer.handles(StaffMemberChanged)
     async def staff_member_changed(event: StaffMemberChanged, delivery: Delivery) -> None:

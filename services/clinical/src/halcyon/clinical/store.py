@@ -155,6 +155,12 @@ class StaffDirectory(TenantRepository):
     collection_name = "staff"
 
 
+class SiteDirectory(TenantRepository):
+    """Read model of identity's sites: the time zone that dates a service."""
+
+    collection_name = "sites"
+
+
 class DispensedDoses(TenantRepository):
     """Read model of inventory's dispense events, joined to dosing notes when read."""
 

@@ -29,6 +29,7 @@ from halcyon.clinical.domain.notes import (
     ensure_editable,
     ensure_signable,
     service_codes,
+    service_date,
     status_after_signing,
     verify,
 )
@@ -40,6 +41,7 @@ from halcyon.clinical.store import (
     FormRepository,
     NoteRepository,
     ScreeningRepository,
+    SiteDirectory,
     StaffDirectory,
     VitalsRepository,
 )
@@ -60,6 +62,7 @@ Doses = Annotated[DispensedDoses, repository(DispensedDoses)]
 Vitals = Annotated[VitalsRepository, repository(VitalsRepository)]
 Consents = Annotated[ConsentRepository, repository(ConsentRepository)]
 Screenings = Annotated[ScreeningRepository, repository(ScreeningRepository)]
+Sites = Annotated[SiteDirectory, repository(SiteDirectory)]
 
 
 class Note(BaseModel):
@@ -299,6 +302,7 @@ async def _encounter_signed(
     revision: int,
     corrections: list[dict[str, Any]],
     signed_at: datetime,
+    site_timezone: str | None,
     addendum_id: str | None = None,
 ) -> EncounterSigned:
     facts = _billable(note, corrections)
@@ -338,8 +342,7 @@ async def _encounter_signed(
         site_id=note["site_id"],
         appointment_id=note.get("appointment_id"),
         kind=note["kind"],
-        # Service date in UTC; the site's zone is applied by billing when it renders claims.
-        service_date=facts["started_at"].date(),
+        service_date=service_date(facts["started_at"], site_timezone),
         started_at=facts["started_at"],
         ended_at=facts["ended_at"],
         psychotherapy_minutes=facts.get("psychotherapy_minutes"),
@@ -356,6 +359,11 @@ async def _encounter_signed(
     )
 
 
+async def _site_timezone(sites: SiteDirectory, tenant_id: str, site_id: str) -> str | None:
+    site = await sites.get(tenant_id, site_id)
+    return site.get("timezone") if site else None
+
+
 def _now_ms() -> datetime:
     # Mongo keeps milliseconds; sign with what will be stored so the hash verifies.
     now = utcnow()
@@ -370,6 +378,7 @@ async def sign_note(
     clients: Clients,
     notes: Notes,
     staff: Staff,
+    sites: Sites,
     vitals: Vitals,
     consents: Consents,
     screenings: Screenings,
@@ -410,7 +419,13 @@ async def sign_note(
     events = []
     if new_status == "signed":
         encounter = await _encounter_signed(
-            doc, staff, caller.tenant_id, revision=1, corrections=[], signed_at=signed_at
+            doc,
+            staff,
+            caller.tenant_id,
+            revision=1,
+            corrections=[],
+            signed_at=signed_at,
+            site_timezone=await _site_timezone(sites, caller.tenant_id, doc["site_id"]),
         )
         events.append(event(encounter, caller.tenant_id))
     updated = await notes.transition(
@@ -444,6 +459,7 @@ async def cosign_note(
     clients: Clients,
     notes: Notes,
     staff: Staff,
+    sites: Sites,
     audit: Audit,
     request: Request,
 ) -> Note:
@@ -457,7 +473,13 @@ async def cosign_note(
         raise Conflict("the note no longer matches its signature hash; it cannot be co-signed")
     cosigned_at = _now_ms()
     encounter = await _encounter_signed(
-        doc, staff, caller.tenant_id, revision=1, corrections=[], signed_at=cosigned_at
+        doc,
+        staff,
+        caller.tenant_id,
+        revision=1,
+        corrections=[],
+        signed_at=cosigned_at,
+        site_timezone=await _site_timezone(sites, caller.tenant_id, doc["site_id"]),
     )
     updated = await notes.transition(
         caller.tenant_id,
@@ -485,6 +507,7 @@ async def add_addendum(
     clients: Clients,
     notes: Notes,
     staff: Staff,
+    sites: Sites,
     audit: Audit,
     request: Request,
 ) -> Note:
@@ -532,6 +555,7 @@ async def add_addendum(
             revision=revision,
             corrections=[e["billing_correction"] for e in earlier] + [correction],
             signed_at=signed_at,
+            site_timezone=await _site_timezone(sites, caller.tenant_id, doc["site_id"]),
             addendum_id=addendum["_id"],
         )
         events.append(event(encounter, caller.tenant_id))

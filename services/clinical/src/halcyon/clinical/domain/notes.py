@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from halcyon.clinical.domain.common import AwareDatetime, Icd10Code, Id, LongText, ShortText
 from halcyon.clinical.domain.forms import BUILTIN_FORMS
@@ -261,6 +262,16 @@ def content_hash(note: dict[str, Any]) -> str:
 def verify(note: dict[str, Any]) -> bool:
     stored = note.get("content_hash")
     return bool(stored) and stored == content_hash(note)
+
+
+def service_date(started_at: datetime, site_timezone: str | None) -> date:
+    """The date of service is the site's local date (a 7 pm Denver session is not 'tomorrow')."""
+    if not site_timezone:
+        return started_at.astimezone(UTC).date()
+    try:
+        return started_at.astimezone(ZoneInfo(site_timezone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return started_at.astimezone(UTC).date()
 
 
 def billing_minutes(started_at: datetime, ended_at: datetime) -> int:
