@@ -302,7 +302,6 @@ async def test_dosing_note_billing_event_addendum_revision_and_dispensed_doses(
 
 async def test_service_date_follows_the_sites_time_zone(clinical: ClinicalHarness) -> None:
     tenant = new_tenant()
-    client = await register(clinical, tenant)
     await clinical.publish(
         SiteChanged(site_id="site-1", name="Boulder", timezone="America/Denver"), tenant
     )
@@ -312,6 +311,7 @@ async def test_service_date_follows_the_sites_time_zone(clinical: ClinicalHarnes
         return found == 1
 
     await eventually(site_known, message="site read model fed from identity events")
+    client = await register(clinical, tenant)
     author = clinical.headers(tenant, "ther-1", ("site-1", "therapist"))
     evening = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 19:00 in Denver on the 19th
     note = await clinical.http.post(
@@ -329,3 +329,8 @@ async def test_service_date_follows_the_sites_time_zone(clinical: ClinicalHarnes
     [signed] = [e["data"] for e in events if e["subject"] == note_id]
     assert signed["service_date"] == "2026-11-19"
     assert signed["service_codes"] == ["90837"]
+    registered = await clinical.events(
+        "clinical.client.v1", until=lambda seen: any(e["subject"] == client["id"] for e in seen)
+    )
+    [mine] = [e["data"] for e in registered if e["subject"] == client["id"]]
+    assert mine["timezone"] == "America/Denver"

@@ -27,7 +27,7 @@ from halcyon.clinical.domain.clients import (
     identifier_fingerprint,
     name_key,
 )
-from halcyon.clinical.store import StaffDirectory
+from halcyon.clinical.store import SiteDirectory, StaffDirectory
 from halcyon.shared.auth import ALL_SITES, Caller
 from halcyon.shared.contracts.clinical import (
     ClientAddress,
@@ -44,6 +44,7 @@ from uuid6 import uuid7
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 Staff = Annotated[StaffDirectory, repository(StaffDirectory)]
+Sites = Annotated[SiteDirectory, repository(SiteDirectory)]
 
 
 def field_cipher(runtime: Runtime) -> FieldCipher:
@@ -103,6 +104,7 @@ async def register_client(
     clients: Clients,
     cipher: Cipher,
     runtime: Runtime,
+    sites: Sites,
     audit: Audit,
     request: Request,
 ) -> Client:
@@ -138,6 +140,7 @@ async def register_client(
             "fingerprint": fingerprint,
         }
     # The MRN is taken last, after every check, so a refused request leaves no gap.
+    home_site = await sites.get(caller.tenant_id, body.home_site_id)
     document["mrn"] = format_mrn(await clients.next_mrn_sequence(caller.tenant_id))
     registered = ClientRegistered(
         client_id=client_id,
@@ -149,6 +152,8 @@ async def register_client(
         email=body.email,
         phone=body.phone,
         address=ClientAddress(**body.address.model_dump()) if body.address else None,
+        # The home site's zone (from identity), for reminders in the client's local time.
+        timezone=home_site.get("timezone") if home_site else None,
     )
     saved = await clients.insert(caller.tenant_id, document, [event(registered, caller.tenant_id)])
     await audit.record(
