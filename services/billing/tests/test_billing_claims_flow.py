@@ -384,6 +384,19 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         )
         assert [e.data["units_used"] for e in auth_events] == [0, 8, 0, 4]
 
+        # The corrected claim replaces the original: frequency 7 with the payer's number.
+        r = await http.post(f"/claims/{claim_ref['id']}/replacement")
+        assert r.status_code == 201, r.text
+        corrected = r.json()
+        assert corrected["claims"][0]["total_cents"] == 4 * 20000 + 8 * 8000
+        text4 = (await http.get(f"/claim-files/{corrected['file']['id']}")).text
+        ok, output = x12valid(text4, tmp_path, "replacement.837")
+        assert ok, output
+        assert "*11:B:7*" in text4 and f"REF*F8*ICNT{unique}~" in text4
+        assert "SV1*HC:0820T*800*UN*4" in text4 and "SV1*HC:0822T*640*UN*8" in text4
+        again = await http.post(f"/claims/{claim_ref['id']}/replacement")
+        assert again.status_code == 422
+
         # Someone without a billing role at the site is refused.
         r = await http.get(f"/clients/{client_id}/charges", headers=nurse)
         assert r.status_code == 403

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -241,6 +241,75 @@ class ClaimBatcher:
         result = await self._write_file(caller, profile, payer["_id"], [(doc, claim)], [])
         await self.r.claims.update(
             tenant, {"_id": primary_id}, {"$set": {"secondary_claim_id": claim_id}}
+        )
+        return result
+
+    async def replacement(self, caller: Caller, original_id: str) -> dict[str, Any]:
+        """A corrected claim (CLM05-3 = 7, REF*F8) after an addendum changed a claimed charge."""
+        tenant = caller.tenant_id
+        original = await self.r.claims.get(tenant, original_id)
+        if original is None:
+            raise NotFound(f"no claim {original_id}")
+        if original["status"] in ("draft", "rejected") or original.get("replaced_by"):
+            raise RuleViolation(f"claim {original_id} ({original['status']}) cannot be replaced")
+        encounter_charges = await self.r.charges.find(
+            tenant, {"encounter_id": original["encounter_id"], "kind": "charge"}
+        )
+        if not any(
+            c.get("needs_corrected_claim") and c["_id"] in original["charge_ids"]
+            for c in encounter_charges
+        ):
+            raise RuleViolation(f"no charge of claim {original_id} was corrected")
+        kept = [
+            c
+            for c in encounter_charges
+            if c["status"] == "claimed" and c.get("claim_id") == original_id
+        ]
+        new = [
+            c
+            for c in encounter_charges
+            if c["status"] == "open" and c["payer"] == original["payer"]
+        ]
+        lines = kept + new
+        if not lines:
+            raise RuleViolation(
+                "nothing is billable on the encounter any more: void the claim instead"
+            )
+        coverage = await self.r.coverages.get(tenant, original["coverage_id"])
+        payer = await self.r.payers.get(tenant, original["payer"])
+        client = await self.r.clients.get(tenant, original["client_id"])
+        profile = await self.r.profiles.get(tenant, original["site_id"])
+        if coverage is None or payer is None or client is None or profile is None:
+            raise RuleViolation("payer, coverage, client or billing profile is missing")
+        await self.load_names(tenant, lines)
+        claim_id = str(uuid7())
+        number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
+        doc = self._claim_doc(
+            claim_id, number, original["site_id"], payer["_id"], coverage, lines, "P"
+        )
+        doc["replaces_claim_id"] = original_id
+        doc["frequency"] = "7"
+        claim = replace(
+            self._claim(doc, client, coverage, payer, lines, profile),
+            frequency="7",
+            payer_claim_number=original.get("payer_claim_number") or original["claim_number"],
+        )
+        self._render(profile, 0, [claim])  # refuse before any write
+        for charge in kept:
+            await self.r.charges.update(
+                tenant,
+                {"_id": charge["_id"], "status": "claimed", "claim_id": original_id},
+                {"$set": {"claim_id": claim_id}},
+            )
+        for charge in new:
+            await self.r.charges.update(
+                tenant,
+                {"_id": charge["_id"], "status": "open"},
+                {"$set": {"status": "claimed", "claim_id": claim_id}},
+            )
+        result = await self._write_file(caller, profile, payer["_id"], [(doc, claim)], [])
+        await self.r.claims.update(
+            tenant, {"_id": original_id}, {"$set": {"replaced_by": claim_id}}
         )
         return result
 

@@ -116,6 +116,42 @@ async def create_secondary(
     return result
 
 
+@router.post(
+    "/claims/{claim_id}/replacement",
+    status_code=status.HTTP_201_CREATED,
+    summary="A corrected claim (frequency 7) after an addendum changed what was billed",
+)
+async def create_replacement(
+    claim_id: str,
+    caller: CurrentCaller,
+    batcher: Batcher,
+    claims: Claims,
+    audit: Audit,
+    request: Request,
+) -> dict[str, Any]:
+    original = await _claim(claims, caller.tenant_id, claim_id)
+    await guard(
+        caller,
+        BILLERS,
+        original["site_id"],
+        audit,
+        request,
+        client_id=original["client_id"],
+        resource="claim",
+        action="create",
+    )
+    result = await batcher.replacement(caller, claim_id)
+    await audit.record(
+        caller,
+        action="create",
+        resource="claim",
+        resource_id=result["claims"][0]["id"],
+        client_id=original["client_id"],
+        request=request,
+    )
+    return result
+
+
 async def _claim(claims: Any, tenant: str, claim_id: str) -> dict[str, Any]:
     doc: dict[str, Any] | None = await claims.get(tenant, claim_id)
     if doc is None:

@@ -110,6 +110,8 @@ class Claim:
     rendering: Party | None = None
     group_number: str | None = None
     frequency: str = "1"  # CLM05-3: 1 original, 7 replacement, 8 void
+    # The payer's number for the claim being replaced (REF*F8, required with frequency 7/8).
+    payer_claim_number: str | None = None
     other_payers: tuple[OtherPayer, ...] = field(default=())
 
     @property
@@ -260,6 +262,8 @@ def _claim(body: SegmentWriter, claim: Claim, sep: Separators) -> None:
         "Y",  # benefits assigned
         "Y",  # release of information
     )
+    if claim.frequency in ("7", "8") and claim.payer_claim_number:
+        body.add("REF", "F8", claim.payer_claim_number)
     codes = [d.replace(".", "").upper() for d in claim.diagnoses[:12]]
     body.add("HI", *[["ABK" if i == 0 else "ABF", code] for i, code in enumerate(codes)])
     if claim.rendering is not None:
