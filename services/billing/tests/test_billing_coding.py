@@ -198,3 +198,9 @@ def test_same_revision_again_plans_nothing_new() -> None:
     active = [ActiveCharge(charge_id("enc-1", 1, ln.key), ln.key, stored_facts(ln)) for ln in lines]
     plan = plan_capture("enc-1", 1, lines, active)
     assert plan.create == () and plan.reverse == ()
+
+
+def test_psychotherapy_during_dosing_is_part_of_the_monitoring_codes() -> None:
+    coding = code_encounter(replace(dosing(FIRST), psychotherapy_minutes=60))
+    assert [(ln.cpt, ln.units) for ln in coding.lines] == [("0820T", 8)]
+    assert any("included in 0820T" in n for n in coding.notes)

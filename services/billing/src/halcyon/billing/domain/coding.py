@@ -174,12 +174,16 @@ def code_encounter(facts: EncounterFacts) -> Coding:
             notes.append(f"family psychotherapy of {minutes or 0} min: 26 min are needed")
     elif facts.kind == "group":
         add("group-psychotherapy", "90853", 1, rendering, minutes)
-    elif facts.kind in PSYCHOTHERAPY_KINDS or (facts.kind == "dosing" and minutes):
+    elif facts.kind in PSYCHOTHERAPY_KINDS:
         code = psychotherapy_code(minutes)
         if code:
             add("psychotherapy", code, 1, rendering, minutes)
-        elif facts.kind != "dosing":
+        else:
             notes.append(f"psychotherapy of {minutes or 0} min: 16 min are needed")
+    elif facts.kind == "dosing" and minutes:
+        # 0820T's descriptor includes intervention "(eg, psychotherapy, crisis intervention)":
+        # billing 9083x for the same session would bill the same time twice.
+        notes.append("psychotherapy during a dosing session is included in 0820T-0822T")
 
     monitoring, monitoring_notes = _monitoring_lines(facts, pos, pointers)
     lines += monitoring
