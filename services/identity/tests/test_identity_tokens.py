@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from halcyon.identity.keys import SigningKeys
 from halcyon.identity.store import PLATFORM, SigningKeyRepository
 from halcyon.shared.crypto import FieldCipher
+from halcyon.shared.errors import Unauthenticated
 from halcyon.shared.mongo import Document
 from halcyon.shared.settings import DEVELOPMENT_SECRET
 from pymongo import AsyncMongoClient
@@ -166,8 +167,11 @@ async def test_retired_key_leaves_the_jwks_once_its_tokens_have_expired(
     assert jwt.get_unverified_header(await keys.sign({"sub": "u"}))["kid"] == second
     now[0] += timedelta(minutes=16)  # still inside the overlap (15 min + skew)
     assert {k["kid"] for k in (await keys.jwks())["keys"]} == {first, second}
+    assert await keys.public_key(first) is not None  # identity itself still verifies it
     now[0] += timedelta(minutes=2)
     assert [k["kid"] for k in (await keys.jwks())["keys"]] == [second]
+    with pytest.raises(Unauthenticated):
+        await keys.public_key(first)
     assert jwt.get_unverified_header(token)["kid"] == first
     for key in (await keys.jwks())["keys"]:
         assert key["kty"] == "RSA" and "d" not in key and "p" not in key  # public halves only

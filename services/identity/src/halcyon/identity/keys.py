@@ -25,6 +25,7 @@ from halcyon.shared.mongo import DuplicateRecord
 from jwt.algorithms import RSAAlgorithm
 
 ALGORITHM = "RS256"
+KEY_CACHE = timedelta(seconds=60)
 Clock = Callable[[], datetime]
 
 
@@ -47,7 +48,7 @@ class SigningKeys:
         self._overlap = longest_token_ttl + timedelta(minutes=2)
         self._clock = clock
         self._private: dict[str, Any] = {}
-        self._public: dict[str, Any] = {}
+        self._public: dict[str, tuple[Any, datetime | None, datetime]] = {}
         self._lock = asyncio.Lock()
 
     # -- keys ---------------------------------------------------------------------------
@@ -144,17 +145,21 @@ class SigningKeys:
         return jwt.encode(claims, self._private[kid], algorithm=ALGORITHM, headers={"kid": kid})
 
     async def public_key(self, kid: str) -> Any:
-        if kid not in self._public:
+        now = self._clock()
+        cached = self._public.get(kid)
+        if cached is None or cached[2] + KEY_CACHE <= now:
+            # Re-read now and then: another instance may have rotated this key out, and a
+            # key must stop verifying here when it leaves the JWKS.
             doc = await self._repo.get(PLATFORM, kid)
-            now = self._clock()
             if doc is None:
                 raise Unauthenticated("token signed by an unknown key")
-            if doc["status"] != "active" and not (
-                doc.get("retain_until") and doc["retain_until"] > now
-            ):
-                raise Unauthenticated("token signed by a key that is no longer published")
-            self._public[kid] = jwt.PyJWK(doc["public_jwk"]).key
-        return self._public[kid]
+            retain_until = None if doc["status"] == "active" else doc.get("retain_until")
+            cached = (jwt.PyJWK(doc["public_jwk"]).key, retain_until, now)
+            self._public[kid] = cached
+        key, retain_until, _ = cached
+        if retain_until is not None and retain_until <= now:
+            raise Unauthenticated("token signed by a key that is no longer published")
+        return key
 
 
 class LocalAuthenticator(Authenticator):
