@@ -716,4 +716,20 @@ async def test_alerts_reach_roles_by_preference_and_agency_templates_are_checked
     [offer] = await eventually(lambda: mails(sink.url, "wren@example.test"), message="offer")
     assert offer["subject"] == "A spot opened, Robin"
     assert offer["text"].startswith(f"Robin: appointment on {local(starts)}")
+
+    # An offer that overtakes the client's registration waits for it, then goes out.
+    await bus.publish(
+        WaitlistOfferMade(
+            offer_id="offer-2",
+            client_id="client-late",
+            site_id=SITE,
+            site_timezone=DENVER,
+            appointment_type="intake",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=1),
+            expires_at=starts - timedelta(days=1),
+        )
+    )
+    await bus.publish(client("client-late", "late@example.test"))
+    await eventually(lambda: mails(sink.url, "late@example.test"), message="parked offer sent")
     await http.aclose()

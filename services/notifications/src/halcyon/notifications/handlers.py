@@ -73,6 +73,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             },
             upsert=True,
         )
+        await notifier.release_parked(delivery.envelope.tenantid, event.client_id)
 
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:

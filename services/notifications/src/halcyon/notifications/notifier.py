@@ -35,6 +35,7 @@ from halcyon.notifications.store import (
     ClientPreferencesStore,
     Deliveries,
     Inbox,
+    ParkedClientMessages,
     StaffDirectory,
     StaffPreferencesStore,
 )
@@ -46,10 +47,6 @@ from uuid6 import uuid7
 
 log = logging.getLogger("halcyon.notifications")
 SOURCE = "/halcyon/notifications"
-
-
-class ClientNotKnownYet(Exception):
-    """An appointment event arrived before the client's registration: retried later."""
 
 
 def status_event(doc: Mapping[str, Any], status: str, at: datetime) -> OutboxEvent:
@@ -83,6 +80,7 @@ class Notifier:
         self.deliveries = runtime.repo(Deliveries)
         self.inbox = runtime.repo(Inbox)
         self.templates = runtime.repo(AgencyTemplates)
+        self.parked = runtime.repo(ParkedClientMessages)
 
     async def agency_templates(self, tenant: str) -> dict[TemplateKey, MessageTemplate]:
         docs = await self.templates.find(tenant, {})
@@ -113,7 +111,23 @@ class Notifier:
     ) -> str | None:
         contact_doc = await self.clients.get(tenant, client_id)
         if contact_doc is None:
-            raise ClientNotKnownYet(f"client {client_id} not registered here yet")
+            # Topics are not ordered with each other: the booking may overtake the client's
+            # registration. Park the message; registration releases it.
+            await self._park(
+                tenant,
+                {
+                    "cause_id": cause_id,
+                    "rule": rule,
+                    "template": template,
+                    "client_id": client_id,
+                    "appointment_type": appointment_type,
+                    "when": when,
+                    "site_timezone": site_timezone,
+                    "extra": dict(extra or {}),
+                    "reminder_id": reminder_id,
+                },
+            )
+            return None
         contact = ClientContact.from_doc(contact_doc)
         prefs = ClientPreferences.from_doc(await self.client_prefs.get(tenant, client_id))
         channel = client_channel(contact, prefs)
@@ -182,6 +196,36 @@ class Notifier:
         return await self._insert(
             tenant, doc, [status_event(doc | {"tenant_id": tenant}, d.QUEUED, now)]
         )
+
+    async def _park(self, tenant: str, intent: dict[str, Any]) -> None:
+        key = f"{intent['cause_id']}|{intent['rule']}|{intent['client_id']}"
+        await self.parked.update(
+            tenant, {"_id": key}, {"$set": {**intent, "parked_at": self.clock.now()}}, upsert=True
+        )
+        log.info("client %s not known yet: %s parked", intent["client_id"], intent["rule"])
+        # The registration may have landed between our read and the park: release now.
+        if await self.clients.get(tenant, intent["client_id"]) is not None:
+            await self.release_parked(tenant, intent["client_id"])
+
+    async def release_parked(self, tenant: str, client_id: str) -> int:
+        """Send what waited for this client's contact details (deduplicated as ever)."""
+        released = 0
+        for doc in await self.parked.find(tenant, {"client_id": client_id}):
+            await self.notify_client(
+                tenant,
+                cause_id=doc["cause_id"],
+                rule=doc["rule"],
+                template=doc["template"],
+                client_id=client_id,
+                appointment_type=doc["appointment_type"],
+                when=doc["when"],
+                site_timezone=doc["site_timezone"],
+                extra=doc.get("extra") or {},
+                reminder_id=doc.get("reminder_id"),
+            )
+            await self.parked.delete(tenant, {"_id": doc["_id"]})
+            released += 1
+        return released
 
     # -- staff -------------------------------------------------------------------------
     async def notify_staff(

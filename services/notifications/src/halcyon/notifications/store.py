@@ -66,6 +66,13 @@ class Inbox(TenantRepository):
     )
 
 
+class ParkedClientMessages(TenantRepository):
+    """Client messages waiting for the client's contact details (registration not seen yet)."""
+
+    collection_name = "parked_client_messages"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
 class AgencyTemplates(TenantRepository):
     collection_name = "templates"
 
@@ -79,5 +86,6 @@ REPOSITORIES: list[type[TenantRepository]] = [
     Deliveries,
     DeadDeliveries,
     Inbox,
+    ParkedClientMessages,
     AgencyTemplates,
 ]

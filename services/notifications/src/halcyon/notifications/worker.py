@@ -18,7 +18,7 @@ from halcyon.notifications.channels import EmailChannel, SendFailed, SmsChannel
 from halcyon.notifications.domain import deliveries as d
 from halcyon.notifications.domain.recipients import with_roles
 from halcyon.notifications.domain.reminders import occurrence_key
-from halcyon.notifications.notifier import ClientNotKnownYet, Notifier, status_event
+from halcyon.notifications.notifier import Notifier, status_event
 from halcyon.notifications.settings import NotificationsSettings
 from halcyon.notifications.store import DeadDeliveries, Deliveries, Reminders
 from halcyon.shared.mongo import Document, DuplicateRecord
@@ -116,21 +116,18 @@ class DeliveryWorker:
         )
         if claimed is None:
             return 0
-        try:
-            await self.notifier.notify_client(
-                tenant,
-                cause_id=occurrence_key(doc["_id"], doc["starts_at"]),
-                rule=f"appointment_reminder_{doc['kind']}",
-                template="appointment_reminder",
-                client_id=doc["client_id"],
-                appointment_type=doc["appointment_type"],
-                when=doc["starts_at"],
-                site_timezone=doc["site_timezone"],
-                extra={"lead": "tomorrow" if doc["kind"] == "24h" else "soon"},
-                reminder_id=doc["_id"],
-            )
-        except ClientNotKnownYet:
-            log.warning("reminder %s for an unknown client; dropped", doc["_id"])
+        await self.notifier.notify_client(
+            tenant,
+            cause_id=occurrence_key(doc["_id"], doc["starts_at"]),
+            rule=f"appointment_reminder_{doc['kind']}",
+            template="appointment_reminder",
+            client_id=doc["client_id"],
+            appointment_type=doc["appointment_type"],
+            when=doc["starts_at"],
+            site_timezone=doc["site_timezone"],
+            extra={"lead": "tomorrow" if doc["kind"] == "24h" else "soon"},
+            reminder_id=doc["_id"],
+        )
         await self.reminders.update(
             tenant,
             {"_id": doc["_id"], "status": "firing", "starts_at": doc["starts_at"]},
