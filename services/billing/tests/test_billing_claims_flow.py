@@ -317,6 +317,7 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         r = await http.post(f"/claims/{claim_ref['id']}/secondary")
         assert r.status_code == 201, r.text
         secondary_file = r.json()["file"]["id"]
+        secondary_claim_id = r.json()["claims"][0]["id"]
         text3 = (await http.get(f"/claim-files/{secondary_file}")).text
         ok, output = x12valid(text3, tmp_path, "secondary.837")
         assert ok, output
@@ -396,6 +397,16 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         assert "SV1*HC:0820T*800*UN*4" in text4 and "SV1*HC:0822T*640*UN*8" in text4
         again = await http.post(f"/claims/{claim_ref['id']}/replacement")
         assert again.status_code == 422
+
+        # The secondary pays $150 of the $200 the primary left; the client now owes $50,
+        # and having paid $100 already has a $50 credit.
+        secondary_claim = (await http.get(f"/claims/{secondary_claim_id}")).json()
+        r = await http.post(
+            "/remittances",
+            content=era(secondary_claim, paid=15000, patient=5000, trace=f"S{unique}"),
+        )
+        assert r.status_code == 201 and r.json()["matched"] == 1, r.text
+        assert (await http.get(f"/clients/{client_id}/ledger")).json()["balance_cents"] == -5000
 
         # Someone without a billing role at the site is refused.
         r = await http.get(f"/clients/{client_id}/charges", headers=nurse)

@@ -143,15 +143,26 @@ class RemittancePoster:
         with contextlib.suppress(DuplicateRecord):
             await self.payments.insert(tenant, document, [self._event(caller, event)])
         if claim is not None:
+            doc = await self.claims.get(tenant, claim.claim_id)
             await self._apply_to_claim(caller, posting, claim, adjustments, services)
-            if payment.patient_responsibility_cents:
+            owed = payment.patient_responsibility_cents
+            description = (
+                "patient responsibility (deductible, coinsurance, copay) per payer remittance"
+            )
+            if doc is not None and doc.get("primary_claim_id"):
+                # A later payer's CLP05 replaces what the primary left to the client; the
+                # primary's share is already on the ledger, so only the difference posts.
+                primary = await self.claims.get(tenant, doc["primary_claim_id"])
+                owed -= int((primary or {}).get("patient_responsibility_cents", 0))
+                description = "patient responsibility after the secondary payer"
+            if owed:
                 await _ledger_entry(
                     self.ledger,
                     tenant,
                     f"led:{posting.payment_id}",
                     claim.client_id,
-                    payment.patient_responsibility_cents,
-                    "patient responsibility (deductible, coinsurance, copay) per payer remittance",
+                    owed,
+                    description,
                     posting.payment_id,
                 )
         if posting.work_item is not None:
