@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -107,3 +108,38 @@ async def test_credential_expiring_is_published_once_per_credential(
         )
         assert site_event.data["timezone"] == "America/Denver"
         assert site_event.data["dea_registrations"][0]["number"] == "BC7654329"
+
+
+async def test_concurrent_scans_on_two_instances_warn_once(
+    start_service: StartService, servers: Servers, topic_prefix: str
+) -> None:
+    first = start_identity(start_service)
+    second = start_identity(start_service)  # same database, same topics: a second replica
+    today = datetime.now(UTC).date()
+    async with httpx.AsyncClient(base_url=first.url, timeout=60) as http:
+        agency = await create_agency(http)
+        await add_staff(
+            http,
+            agency,
+            "therapist",
+            sign_in_now=False,
+            licences=[
+                {
+                    "type": "LCSW",
+                    "number": "C-9",
+                    "state": "CO",
+                    "expires_on": str(today + timedelta(days=5)),
+                }
+            ],
+        )
+        scans = [
+            http.post(f"{url}/credentials/expiry-scan", headers=agency.admin.headers)
+            for url in [first.url, second.url] * 4
+        ]
+        results = await asyncio.gather(*scans)
+    assert all(r.status_code == 200 for r in results), [r.text for r in results]
+    assert sum(r.json()["queued"] for r in results) == 1
+    [event] = await read_topic(
+        servers.kafka_bootstrap, f"{topic_prefix}identity.credential.v1", want=1
+    )
+    assert event.data["identifier"] == "LCSW CO C-9" and event.data["days_left"] == 5
