@@ -1,10 +1,12 @@
-"""A crash between the steps of a posting is repaired by recovery (ADR 0500), on the real
-FerretDB: reservations without an entry are released, entries are appended exactly once,
-credits applied exactly once."""
+"""Postings on the real FerretDB (ADR 0500): the conditional reservation alone keeps the
+balance from going negative; a crash between steps is repaired by recovery — reservations
+without an entry are released, entries appended exactly once, credits applied once."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,6 +69,10 @@ class Books:
     @property
     def writer(self) -> LedgerWriter:
         return LedgerWriter(self.postings, self.balances, self.ledger, self.dosing)
+
+    @property
+    def writer_without_precheck(self) -> LedgerWriter:
+        return LedgerWriter(self.postings, self.balances, self.ledger, self.dosing, precheck=False)
 
     async def balance(self) -> Document:
         doc = await self.balances.get(TENANT, "lot-1@safe-1")
@@ -166,3 +172,21 @@ async def test_crash_after_crediting_does_not_credit_twice(books: Books) -> None
     assert await books.writer.recover(NOW) == {"rolled_back": 0, "rolled_forward": 1}
     assert (await books.balance())["qty_mg"] == 800
     assert len(await books.entries()) == 1
+
+
+async def test_the_conditional_reservation_alone_never_oversells(books: Books) -> None:
+    """Without the read-before-write shortcut every request races on the balance."""
+    await books.writer.post(posting("receipt", 400, credits=[stock(400)]))
+    writer = books.writer_without_precheck
+    ops = [posting("dispense", 40, debits=[stock(40)]) for _ in range(50)]
+    for n, op in enumerate(ops):
+        op.dosing = dose(op, f"appt-{n}")
+    results = await asyncio.gather(*[writer.post(op) for op in ops], return_exceptions=True)
+    outcomes = Counter(type(r).__name__ for r in results)
+    assert outcomes == {"list": 10, "Conflict": 40}
+    balance = await books.balance()
+    assert balance["qty_mg"] == 0 and balance["holds"] == []
+    entries = await books.entries()
+    assert [e["seq"] for e in entries] == list(range(1, 12))
+    assert verify_chain(entries).intact
+    assert await books.dosing.count(TENANT) == 10

@@ -6,10 +6,10 @@ is a single-document conditional write, and a ``postings`` document keyed by the
 operation id records what the operation is, so a crash at any point is repaired:
 
 1. ``postings`` insert, state ``pending`` (what will be debited, credited, appended).
-2. claim the dosing slot (initial dose: insert keyed by appointment; supplemental:
-   conditional set) — refused if already taken.
-3. reserve every debit: ``{_id: balance, qty_mg: {$gte: q}}`` → ``$inc -q`` and
+2. reserve every debit: ``{_id: balance, qty_mg: {$gte: q}}`` → ``$inc -q`` and
    ``$push holds: op``. The condition is why a balance can never go negative.
+3. claim the dosing slot (initial dose: insert keyed by appointment; supplemental:
+   conditional set) — refused if already taken.
 4. compare-and-set ``pending → appending``: the point of no return.
 5. append each ledger entry: insert ``seq = head + 1`` under a unique
    ``(tenant, registration, seq)`` index; a duplicate means someone else appended
@@ -143,7 +143,10 @@ class LedgerWriter:
         balances: Balances,
         ledger: Ledger,
         dosing: DosingSessions,
+        *,
+        precheck: bool = True,
     ) -> None:
+        self._precheck = precheck
         self._postings = postings
         self._balances = balances
         self._ledger = ledger
@@ -152,6 +155,12 @@ class LedgerWriter:
     # -- the request path -------------------------------------------------------------
     async def post(self, posting: Posting) -> list[Document]:
         tenant = posting.tenant_id
+        # Fast refusal without writing anything when the stock is plainly short. Only an
+        # optimisation: the conditional reservation below is what guarantees the rule.
+        for m in posting.debits if self._precheck else []:
+            balance = await self._balances.get(tenant, m.balance_id)
+            if balance is None or float(balance["qty_mg"]) < m.quantity_mg:
+                raise _insufficient(m)
         now = datetime.now(UTC)
         await self._postings.insert(
             tenant,
@@ -166,8 +175,10 @@ class LedgerWriter:
             },
         )
         try:
-            await self._claim_dosing(tenant, posting.op_id, posting.dosing)
+            # Stock first: it is what concurrent requests contend for, and a refusal
+            # there then has no dosing claim to undo.
             alerts = await self._reserve(tenant, posting.op_id, posting.debits)
+            await self._claim_dosing(tenant, posting.op_id, posting.dosing)
         except Conflict:
             await self._roll_back(tenant, posting.op_id)
             raise
@@ -229,12 +240,7 @@ class LedgerWriter:
                 {"$inc": {"qty_mg": -m.quantity_mg}, "$push": {"holds": op_id}},
             )
             if after is None:
-                raise Conflict(
-                    f"insufficient stock: lot {m.lot_id} at location {m.location_id} holds less"
-                    f" than {m.quantity_mg:g} mg",
-                    lot_id=m.lot_id,
-                    location_id=m.location_id,
-                )
+                raise _insufficient(m)
             remaining = float(after["qty_mg"])
             threshold = m.low_stock_threshold_mg
             if threshold > 0 and remaining < threshold <= remaining + m.quantity_mg:
@@ -363,6 +369,15 @@ class LedgerWriter:
         if any(outcome.values()):
             log.warning("ledger recovery: %s", outcome)
         return outcome
+
+
+def _insufficient(m: Movement) -> Conflict:
+    return Conflict(
+        f"insufficient stock: lot {m.lot_id} at location {m.location_id} holds less than"
+        f" {m.quantity_mg:g} mg",
+        lot_id=m.lot_id,
+        location_id=m.location_id,
+    )
 
 
 def _dosing_doc(claim: DosingClaim | None) -> Document | None:
