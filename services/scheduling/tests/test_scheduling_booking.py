@@ -473,8 +473,13 @@ async def test_dosing_gating_refuses_each_condition_until_events_satisfy_it(
 
     # The next dosing session must be about a month later.
     assert codes(await book_dosing(dosing_at + timedelta(days=14))) == {"dosing_interval"}
-    second = await book_dosing(dosing_at + timedelta(days=28))
-    assert second.status_code == 201, second.text
+    # Two front-desk users book the next session at once, a week apart: only one may
+    # stand (the interval is claimed, not just checked).
+    racing = await asyncio.gather(
+        book_dosing(dosing_at + timedelta(days=28)), book_dosing(dosing_at + timedelta(days=35))
+    )
+    assert sorted(r.status_code for r in racing) == [201, 422], [r.text for r in racing]
+    assert codes(next(r for r in racing if r.status_code == 422)) == {"dosing_interval"}
 
     # Revoking consent (clinical's event) stops further dosing bookings.
     await world.publish(
@@ -488,7 +493,7 @@ async def test_dosing_gating_refuses_each_condition_until_events_satisfy_it(
         )
     )
     await world.until_ok(readiness, lambda b: not b["informed_consent"])
-    assert codes(await book_dosing(dosing_at + timedelta(days=56))) == {"informed_consent"}
+    assert codes(await book_dosing(dosing_at + timedelta(days=70))) == {"informed_consent"}
 
 
 async def test_weekly_series_keeps_local_time_across_dst_and_occurrences_change_alone(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -449,9 +449,10 @@ class Scheduler:
         *,
         already_held: frozenset[str] = frozenset(),
         resources: Sequence[str] | None = None,
+        slot_buckets: Sequence[datetime] | None = None,
     ) -> set[str]:
         """Claim every (resource, bucket); returns the claim ids this call inserted."""
-        slot_buckets = buckets(plan.interval)
+        slot_buckets = buckets(plan.interval) if slot_buckets is None else slot_buckets
         wanted_resources = list(plan.resources if resources is None else resources)
         for attempt in range(2):
             held = await self.claims.claim(
@@ -490,6 +491,10 @@ class Scheduler:
             return old_enough
         if owner["status"] == "cancelled":
             return True
+        if str(claim["resource"]).startswith("dosing:"):
+            # A dosing session's interval window: held while the session counts for the
+            # rule (live or completed), like the gating check itself.
+            return owner["status"] not in LIVE | {"completed"}
         bucket = Interval(claim["bucket"], claim["bucket"] + timedelta(minutes=5))
         # Left behind by a reschedule that moved the appointment elsewhere.
         return old_enough and not bucket.overlaps(Interval(owner["starts_at"], owner["ends_at"]))
@@ -511,6 +516,11 @@ class Scheduler:
                 raise
         else:
             await self._take(tenant, appointment_id, plan)
+        try:
+            await self._take_dosing_window(tenant, appointment_id, plan)
+        except BaseException:
+            await self.claims.release(tenant, appointment_id)
+            raise
         request, kind = plan.request, plan.kind
         now = datetime.now(UTC)
         doc: Document = {
@@ -561,6 +571,50 @@ class Scheduler:
             if group_session:
                 await self._leave_group(tenant, group_session)
             raise
+
+    # -- the minimum interval between dosing sessions ---------------------------------
+    def dosing_window(self, plan: BookingPlan) -> tuple[str, list[datetime]]:
+        """The claim that makes the dosing interval race-free: each dosing session holds
+        the N local days starting on its own day, so two sessions of one client fewer than
+        N days apart need a common day and only one insert can win it."""
+        if plan.protocol is None or plan.kind.protocol_step != "dosing":
+            return "", []
+        days = plan.protocol.min_days_between_dosing
+        first = plan.interval.start.astimezone(zone(plan.timezone)).date()
+        resource = f"dosing:{plan.request.client_id}:{plan.protocol.protocol_id}"
+        return resource, [
+            datetime.combine(first + timedelta(days=k), time(0), tzinfo=UTC) for k in range(days)
+        ]
+
+    async def _take_dosing_window(
+        self,
+        tenant_id: str,
+        appointment_id: str,
+        plan: BookingPlan,
+        already_held: frozenset[str] = frozenset(),
+    ) -> set[str]:
+        resource, days = self.dosing_window(plan)
+        if not days:
+            return set()
+        try:
+            return await self._take(
+                tenant_id,
+                appointment_id,
+                plan,
+                already_held=already_held,
+                resources=[resource],
+                slot_buckets=days,
+            )
+        except SlotTaken:
+            assert plan.protocol is not None
+            condition = FailedCondition(
+                "dosing_interval",
+                f"dosing sessions must be at least {plan.protocol.min_days_between_dosing} "
+                "days apart; another was booked for this client meanwhile",
+            )
+            raise BookingRefused(
+                condition.detail, failed_conditions=[condition.as_dict()]
+            ) from None
 
     # -- group sessions --------------------------------------------------------------
     def _group_session_id(self, tenant_id: str, plan: BookingPlan) -> str:
@@ -716,11 +770,18 @@ class Scheduler:
             raise Conflict("a seat in a group session is not moved: cancel it and book another")
         held = frozenset(await self.claims.held_by(tenant, doc["_id"]))
         inserted = await self._take(tenant, doc["_id"], plan, already_held=held)
+        try:
+            inserted |= await self._take_dosing_window(tenant, doc["_id"], plan, held)
+        except BaseException:
+            await self.claims.release(tenant, doc["_id"], only=sorted(inserted))
+            raise
+        window_resource, window_days = self.dosing_window(plan)
         wanted = inserted | {
             self.claims.claim_id(tenant, r, b)
             for r in plan.resources
             for b in buckets(plan.interval)
         }
+        wanted |= {self.claims.claim_id(tenant, window_resource, d) for d in window_days}
         now = datetime.now(UTC)
         request = plan.request
         changes: Document = {
