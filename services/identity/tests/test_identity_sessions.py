@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -121,6 +122,12 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
         assert again.status_code == 401
         garbage = await http.post("/auth/refresh", json={"refresh_token": "x" * 50})
         assert garbage.status_code == 401
+        # The same token sent five times at once: exactly one request gets a new session.
+        racing = (await sign_in(http, agency.admin)).json()["refresh_token"]
+        answers = await asyncio.gather(
+            *[http.post("/auth/refresh", json={"refresh_token": racing}) for _ in range(5)]
+        )
+        assert sorted(a.status_code for a in answers) == [200, 401, 401, 401, 401]
 
 
 async def test_password_reset_token_works_once(start_service: StartService) -> None:
