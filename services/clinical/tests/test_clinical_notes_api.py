@@ -3,6 +3,7 @@ co-signature, the billing event on Kafka, dispensed doses attached."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -334,3 +335,29 @@ async def test_service_date_follows_the_sites_time_zone(clinical: ClinicalHarnes
     )
     [mine] = [e["data"] for e in registered if e["subject"] == client["id"]]
     assert mine["timezone"] == "America/Denver"
+
+
+async def test_concurrent_signatures_lock_the_note_exactly_once(clinical: ClinicalHarness) -> None:
+    tenant = new_tenant()
+    client = await register(clinical, tenant)
+    author = clinical.headers(tenant, "ther-1", ("site-1", "therapist"))
+    note = await clinical.http.post(
+        f"/clients/{client['id']}/notes", json=soap("ther-1"), headers=author
+    )
+    note_id = note.json()["id"]
+    results = await asyncio.gather(
+        *[clinical.http.post(f"/notes/{note_id}/sign", json={}, headers=author) for _ in range(4)],
+        clinical.http.put(
+            f"/notes/{note_id}", json=soap("ther-1", diagnoses=["F32.9"]), headers=author
+        ),
+    )
+    signs, edit = results[:4], results[4]
+    assert sorted(r.status_code for r in signs) == [200, 409, 409, 409]
+    winner = next(r for r in signs if r.status_code == 200).json()
+    stored = await clinical.database["notes"].find_one({"_id": note_id})
+    assert stored is not None and stored["content_hash"] == winner["content_hash"]
+    # The edit either landed before the signature (and is covered by the hash) or was refused.
+    assert edit.status_code in (200, 409)
+    verification = await clinical.http.get(f"/notes/{note_id}/verification", headers=author)
+    assert verification.json()["valid"] is True
+    assert stored["diagnoses"] == (["F32.9"] if edit.status_code == 200 else ["F43.10"])

@@ -221,13 +221,20 @@ class NoteRepository(TenantRepository):
         from_status: str,
         changes: Mapping[str, Any],
         events: Sequence[OutboxEvent] = (),
+        draft_version: int | None = None,
     ) -> Document | None:
+        """Move a note along its lifecycle, only from ``from_status``.
+
+        ``draft_version``: the version of the draft that was read (and hashed). If an edit
+        landed in between, nothing matches, so a hash never covers content it did not see.
+        """
         unexpected = set(changes) - _LIFECYCLE_FIELDS
         if unexpected:
             raise Conflict(f"a lifecycle step cannot change {sorted(unexpected)}")
-        return await super().update(
-            tenant_id, {"_id": note_id, "status": from_status}, {"$set": dict(changes)}, events
-        )
+        query: dict[str, Any] = {"_id": note_id, "status": from_status}
+        if draft_version is not None:
+            query["draft_version"] = draft_version
+        return await super().update(tenant_id, query, {"$set": dict(changes)}, events)
 
     async def delete(self, tenant_id: str, query: Mapping[str, Any]) -> int:
         return await super().delete(tenant_id, {"$and": [dict(query), {"status": "draft"}]})

@@ -210,6 +210,7 @@ async def write_note(
             "client_id": client_id,
             **body.model_dump(),
             "status": "draft",
+            "draft_version": 1,
             "author_id": caller.user_id,
             "created_at": utcnow(),
         },
@@ -242,7 +243,8 @@ async def edit_note(
     updated = await notes.update(
         caller.tenant_id,
         {"_id": note_id},
-        {"$set": {**body.model_dump(), "updated_at": utcnow()}},
+        # Every edit bumps the version, so a signature racing it cannot hash stale content.
+        {"$set": {**body.model_dump(), "updated_at": utcnow()}, "$inc": {"draft_version": 1}},
     )
     if updated is None:  # signed between our read and this write
         raise Conflict("this note was signed meanwhile; write an addendum instead")
@@ -441,9 +443,10 @@ async def sign_note(
             "compliance_flags": flags,
         },
         events=events,
+        draft_version=doc.get("draft_version"),
     )
     if updated is None:
-        raise Conflict("this note was signed meanwhile")
+        raise Conflict("this note was signed or edited meanwhile; reload it and sign again")
     await chart.record("sign", "clinical/note", note_id)
     return _note(updated)
 

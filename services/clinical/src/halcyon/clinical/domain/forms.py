@@ -56,9 +56,12 @@ class FormDefinition(BaseModel):
     key: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,60}$")]
     name: Label
     kind: Literal["note_template", "questionnaire"]
-    note_kind: Literal["intake", "psychotherapy", "preparation", "dosing", "integration"] | None = (
-        None
-    )
+    note_kind: (
+        Literal[
+            "intake", "psychotherapy", "family", "group", "preparation", "dosing", "integration"
+        ]
+        | None
+    ) = None
     sections: Annotated[list[Section], Field(min_length=1, max_length=50)]
     # Questionnaires: sum the chosen choices' scores.
     scored: bool = False

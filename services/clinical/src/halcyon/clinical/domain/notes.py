@@ -126,6 +126,8 @@ class NoteDraft(BaseModel):
                 raise ValueError(f"unknown built-in template {self.template_id}")
             if expected != self.kind:
                 raise ValueError(f"{self.template_id} is for {expected} notes")
+            if self.template_version != 1:
+                raise ValueError("built-in templates have only version 1")
         if self.telehealth and self.place_of_service not in {"02", "10"}:
             raise ValueError("telehealth notes use place of service 02 or 10")
         if len(set(self.diagnoses)) != len(self.diagnoses):
