@@ -75,3 +75,21 @@ async def test_changing_a_stored_entry_is_detected_and_named_and_young_records_s
         assert "1304.04(a)" in refused.json()["rule"]
         stored = await ledger.find_one({"_id": target})
         assert stored is not None and "archived_at" not in stored
+
+        # The ledger pages in chain order.
+        seqs: list[int] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+            page = (
+                await http.get(
+                    f"/registrations/{agency.registration_id}/ledger",
+                    params=params,
+                    headers=agency.as_officer,
+                )
+            ).json()
+            seqs += [e["seq"] for e in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seqs == [1, 2, 3, 4]

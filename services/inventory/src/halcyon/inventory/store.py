@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from halcyon.shared.mongo import Document, TenantRepository
+from halcyon.shared.mongo import Document, Page, TenantRepository, decode_cursor, encode_cursor
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 # -- read models (event-carried state from identity, scheduling, clinical) -------------
@@ -80,6 +81,28 @@ class Ledger(TenantRepository):
             tenant_id, {"registration_id": registration_id}, sort=[("seq", DESCENDING)], limit=1
         )
         return found[0] if found else None
+
+    async def page_in_order(
+        self,
+        tenant_id: str,
+        registration_id: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        include_archived: bool,
+    ) -> Page:
+        """Keyset pagination on ``seq`` (chain order, not insertion order of ids)."""
+        query: dict[str, Any] = {"registration_id": registration_id}
+        if cursor:
+            after = decode_cursor(cursor)
+            if not isinstance(after, int):
+                raise ValueError("invalid cursor")
+            query["seq"] = {"$gt": after}
+        if not include_archived:
+            query["archived_at"] = {"$exists": False}
+        docs = await self.find(tenant_id, query, sort=[("seq", ASCENDING)], limit=limit + 1)
+        next_cursor = encode_cursor(docs[limit - 1]["seq"]) if len(docs) > limit else None
+        return Page(items=docs[:limit], next_cursor=next_cursor)
 
     async def chain(self, tenant_id: str, registration_id: str) -> list[Document]:
         return await self.find(

@@ -687,15 +687,22 @@ async def list_ledger(
     page: Page,
     audit: Audit,
     request: Request,
+    include_archived: bool = False,
 ) -> PageOut[Record]:
+    """In chain order (``seq``); entries archived after their retention period are left
+    out unless asked for."""
     registration = await load(registrations, caller.tenant_id, registration_id, "registration")
     caller.require(READERS, registration["site_id"])
-    result = await ledger.page(
-        caller.tenant_id,
-        {"registration_id": registration_id},
-        limit=page.limit,
-        cursor=page.cursor,
-    )
+    try:
+        result = await ledger.page_in_order(
+            caller.tenant_id,
+            registration_id,
+            limit=page.limit,
+            cursor=page.cursor,
+            include_archived=include_archived,
+        )
+    except ValueError:
+        raise RuleViolation("invalid cursor", field="cursor") from None
     await audit.record(
         caller,
         action="read",
