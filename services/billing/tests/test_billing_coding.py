@@ -204,3 +204,12 @@ def test_psychotherapy_during_dosing_is_part_of_the_monitoring_codes() -> None:
     coding = code_encounter(replace(dosing(FIRST), psychotherapy_minutes=60))
     assert [(ln.cpt, ln.units) for ln in coding.lines] == [("0820T", 8)]
     assert any("included in 0820T" in n for n in coding.notes)
+
+
+def test_clinical_staff_cannot_be_billed_as_the_physician_or_qhp() -> None:
+    nurse_first = Clinician("rn-2", "nurse", monitoring_role="first")
+    coding = code_encounter(dosing(nurse_first, STAFF))
+    assert coding.lines == ()
+    assert any("not a physician/QHP" in n for n in coding.notes)
+    nurse_second = Clinician("rn-2", "nurse", monitoring_role="second")
+    assert codes(dosing(FIRST, nurse_second)) == [("0820T", 8)]

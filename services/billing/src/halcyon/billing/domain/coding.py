@@ -20,6 +20,10 @@ MONITORING_PRIMARY = "0820T"
 MONITORING_SECOND = "0821T"
 MONITORING_STAFF = "0822T"
 MONITORING_ADD_ONS = frozenset({MONITORING_SECOND, MONITORING_STAFF})
+# Roles that can be the physician/QHP of 0820T/0821T; anyone else is clinical staff (0822T).
+QUALIFIED_PROFESSIONAL_ROLES = frozenset(
+    {"prescriber", "therapist", "physician", "psychologist", "nurse_practitioner"}
+)
 # ICD-10 pointers: the 837P SV107 holds at most four (005010X222A1, 2400 SV107).
 MAX_POINTERS = 4
 
@@ -237,6 +241,16 @@ def _monitoring_lines(
             minutes=minutes,
         )
 
+    for clinician in list(monitors):
+        if (
+            clinician.monitoring_role in ("first", "second")
+            and clinician.role not in QUALIFIED_PROFESSIONAL_ROLES
+        ):
+            notes.append(
+                f"{clinician.staff_id} ({clinician.role}) is not a physician/QHP: "
+                f"cannot be billed as the {clinician.monitoring_role} monitoring professional"
+            )
+            monitors.remove(clinician)
     firsts = [c for c in monitors if c.monitoring_role == "first"]
     primary = line("monitoring-first", MONITORING_PRIMARY, firsts[0]) if firsts else None
     if len(firsts) > 1:
