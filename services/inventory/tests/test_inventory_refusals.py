@@ -102,6 +102,18 @@ async def test_each_refusal_answers_a_problem_and_writes_nothing(
             422,
             "cannot witness",
         )
+        await refused(
+            "POST",
+            "/wastes",
+            {
+                **waste,
+                "witness_ids": [agency.witness, agency.witness2],
+                "dispense_entry_id": "no-such-dispense",
+            },
+            agency.as_nurse,
+            422,
+            "is not a dispense",
+        )
         # Schedule I receipt without a Form 222 / CSOS order number (1305.03).
         await refused(
             "POST",

@@ -280,12 +280,25 @@ async def dispense(
     summary="Waste part of a dose, witnessed by two others",
 )
 async def waste(
-    body: WasteIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer, staff: Staff
+    body: WasteIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger_writer: Writer,
+    staff: Staff,
+    ledger: LedgerRepo,
 ) -> Record:
     """21 CFR 1304.21(a) and 1317.95(d): wastage is recorded with quantity and method and
     witnessed by two authorised employees other than the person wasting."""
     place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS)
     rules.require_two_witnesses(caller.user_id, body.witness_ids, "waste")
+    if body.dispense_entry_id is not None:
+        # Waste of a partly used dose names the dispense it came from, same lot.
+        source = await ledger.get(caller.tenant_id, body.dispense_entry_id)
+        if source is None or source["kind"] != "dispense" or source["lot_id"] != body.lot_id:
+            raise RuleViolation(
+                f"{body.dispense_entry_id} is not a dispense of lot {body.lot_id}",
+                field="dispense_entry_id",
+            )
     for witness in body.witness_ids:
         await staff_at_site(staff, caller.tenant_id, witness, place.site_id, "witness_ids")
     entry = EntryDraft(
