@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
-from halcyon.shared.contracts.clinical import EncounterClinician
+from halcyon.shared.contracts.clinical import ClientDetailsChanged, EncounterClinician
 from halcyon.shared.contracts.identity import StaffMemberChanged
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.testing.plugin import eventually
@@ -407,6 +408,25 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         )
         assert r.status_code == 201 and r.json()["matched"] == 1, r.text
         assert (await http.get(f"/clients/{client_id}/ledger")).json()["balance_cents"] == -5000
+
+        # Clinical corrects the client's name: the next statement shows it.
+        details = ClientDetailsChanged(
+            client_id=client_id,
+            home_site_id="site-1",
+            given_name="Ada",
+            family_name="Lovelace",
+            date_of_birth=date(1990, 1, 2),
+            changed_at=datetime.now(UTC),
+        )
+        await publish(
+            servers.kafka_bootstrap, f"{topic_prefix}clinical.client.v1", wrap(details, tenant)
+        )
+
+        async def renamed() -> bool:
+            pdf = await http.get(f"/clients/{client_id}/statement.pdf")
+            return b"Ada Lovelace" in pdf.content
+
+        await eventually(renamed, within=90, message="statement shows the new name")
 
         # Someone without a billing role at the site is refused.
         r = await http.get(f"/clients/{client_id}/charges", headers=nurse)

@@ -93,7 +93,8 @@ def _patient(client: dict[str, Any], coverage: dict[str, Any]) -> Party:
         name=client["family_name"],
         given_name=client["given_name"],
         identifier="",
-        address=_address(coverage["subscriber"].get("address")),
+        # The client's own address from clinical when known, else the subscriber's.
+        address=_address(client.get("address") or coverage["subscriber"].get("address")),
         date_of_birth=date.fromisoformat(client["date_of_birth"]),
         sex=coverage.get("patient_sex", "U"),
     )

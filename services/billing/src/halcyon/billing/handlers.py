@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from halcyon.billing.capture import ChargeCapture
 from halcyon.billing.store import ClientDirectory, StaffDirectory
-from halcyon.shared.contracts.clinical import ClientRegistered, EncounterSigned
+from halcyon.shared.contracts.clinical import (
+    ClientDetailsChanged,
+    ClientRegistered,
+    EncounterSigned,
+)
 from halcyon.shared.contracts.identity import StaffMemberChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.service import ServiceRuntime
@@ -37,6 +41,26 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
                     "given_name": event.given_name,
                     "family_name": event.family_name,
                     "date_of_birth": event.date_of_birth.isoformat(),
+                    "address": event.address.model_dump() if event.address else None,
+                    "source_event_id": delivery.envelope.id,
+                }
+            },
+            upsert=True,
+        )
+
+    @consumer.handles(ClientDetailsChanged)
+    async def client_details_changed(event: ClientDetailsChanged, delivery: Delivery) -> None:
+        # Statements and claims carry the client's current name, date of birth and address.
+        await clients.update(
+            delivery.envelope.tenantid,
+            {"_id": event.client_id},
+            {
+                "$set": {
+                    "home_site_id": event.home_site_id,
+                    "given_name": event.given_name,
+                    "family_name": event.family_name,
+                    "date_of_birth": event.date_of_birth.isoformat(),
+                    "address": event.address.model_dump() if event.address else None,
                     "source_event_id": delivery.envelope.id,
                 }
             },
