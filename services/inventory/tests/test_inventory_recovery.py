@@ -15,8 +15,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from halcyon.inventory.domain.chain import verify_chain
+from halcyon.inventory.follow_ups import repair_count_follow_ups
 from halcyon.inventory.posting import DosingClaim, EntryDraft, LedgerWriter, Movement, Posting
-from halcyon.inventory.store import Balances, DosingSessions, Ledger, Postings
+from halcyon.inventory.store import (
+    Balances,
+    Deadlines,
+    Discrepancies,
+    DosingSessions,
+    Ledger,
+    Postings,
+)
 from halcyon.shared.mongo import Document, OutboxEvent, OutboxWriter
 from pymongo import AsyncMongoClient
 
@@ -65,6 +73,7 @@ class Books:
     balances: Balances
     ledger: CrashingLedger
     dosing: DosingSessions
+    database: Any
 
     @property
     def writer(self) -> LedgerWriter:
@@ -93,6 +102,7 @@ async def books(mongo_client: AsyncMongoClient[Document]) -> AsyncIterator[Books
         Balances(database, outbox),
         CrashingLedger(database, outbox),
         DosingSessions(database, outbox),
+        database,
     )
     for repo in (found.postings, found.balances, found.ledger, found.dosing):
         await repo.ensure_indexes()
@@ -190,3 +200,39 @@ async def test_the_conditional_reservation_alone_never_oversells(books: Books) -
     assert [e["seq"] for e in entries] == list(range(1, 12))
     assert verify_chain(entries).intact
     assert await books.dosing.count(TENANT) == 10
+
+
+async def test_a_count_whose_discrepancy_was_cut_off_is_repaired(books: Books) -> None:
+    discrepancies, deadlines = Discrepancies(books.database), Deadlines(books.database)
+    for repo in (discrepancies, deadlines):
+        await repo.ensure_indexes()
+    op_id = str(uuid.uuid4())
+    count = EntryDraft(
+        "reg-1",
+        {
+            "kind": "count",
+            "site_id": "site-1",
+            "lot_id": "lot-1",
+            "location_id": "safe-1",
+            "book_mg": 680.0,
+            "counted_mg": 600.0,
+            "counted_by": "nurse",
+            "discrepancy_id": f"{op_id}-d",
+            "suspected_theft_or_loss": True,
+        },
+    )
+    # The count entry is booked, then the process dies before the follow-up.
+    await books.writer.post(Posting(op_id, TENANT, [count]))
+    since = datetime.now(UTC) - timedelta(days=7)
+    recent = await books.ledger.counts_with_discrepancy_since(since)
+    assert await repair_count_follow_ups(recent, discrepancies, deadlines) == 1
+    opened = await discrepancies.get(TENANT, f"{op_id}-d")
+    assert opened is not None
+    assert (opened["expected_mg"], opened["counted_mg"]) == (680.0, 600.0)
+    assert {d["kind"] for d in await deadlines.find(TENANT)} == {
+        "dea_theft_loss_notice",
+        "dea_form_106",
+    }
+    # Repairing again changes nothing.
+    assert await repair_count_follow_ups(recent, discrepancies, deadlines) == 0
+    assert await deadlines.count(TENANT) == 2

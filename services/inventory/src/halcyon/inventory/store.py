@@ -104,6 +104,14 @@ class Ledger(TenantRepository):
         next_cursor = encode_cursor(docs[limit - 1]["seq"]) if len(docs) > limit else None
         return Page(items=docs[:limit], next_cursor=next_cursor)
 
+    async def counts_with_discrepancy_since(self, since: datetime) -> list[Document]:
+        """Recent count entries that name a discrepancy, across tenants (repair sweep)."""
+        cursor = self._collection.find(
+            {"kind": "count", "discrepancy_id": {"$exists": True}, "recorded_at": {"$gte": since}},
+            limit=5000,
+        )
+        return [doc async for doc in cursor]
+
     async def chain(self, tenant_id: str, registration_id: str) -> list[Document]:
         return await self.find(
             tenant_id, {"registration_id": registration_id}, sort=[("seq", ASCENDING)]

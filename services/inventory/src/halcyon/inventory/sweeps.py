@@ -7,11 +7,13 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 
 from halcyon.inventory.domain.deadlines import biennial_alert_needed, biennial_due
+from halcyon.inventory.follow_ups import repair_count_follow_ups
 from halcyon.inventory.posting import LedgerWriter
 from halcyon.inventory.settings import InventorySettings
 from halcyon.inventory.store import (
     Balances,
     Deadlines,
+    Discrepancies,
     DosingSessions,
     Ledger,
     Postings,
@@ -84,6 +86,11 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
             expires,
             today,
         )
+    # A count whose follow-up (discrepancy, deadlines) a crash cut off: finish it.
+    recent = await runtime.repo(Ledger).counts_with_discrepancy_since(
+        datetime.now(UTC) - timedelta(days=7)
+    )
+    raised += await repair_count_follow_ups(recent, runtime.repo(Discrepancies), deadlines)
     for deadline in await deadlines.open_everywhere():
         due = date.fromisoformat(deadline["due_on"])
         if due >= today or deadline.get("overdue_raised"):

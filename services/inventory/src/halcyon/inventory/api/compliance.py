@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -17,106 +17,15 @@ from halcyon.inventory.api.common import (
     out,
     today,
 )
-from halcyon.inventory.domain.deadlines import theft_loss_deadlines
 from halcyon.inventory.domain.models import CloseDiscrepancyIn, DeadlineDoneIn, TheftLossIn
-from halcyon.inventory.store import Deadlines, Discrepancies
-from halcyon.shared.contracts.inventory import ComplianceDeadlineDue, DiscrepancyOpened
-from halcyon.shared.envelope import EventEnvelope
+from halcyon.inventory.follow_ups import start_theft_loss_deadlines
 from halcyon.shared.errors import Conflict
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
-from uuid6 import uuid7
 
 router = APIRouter(tags=["compliance"])
 Page = Annotated[PageParams, Depends(page_params)]
 SOURCE = "/halcyon/inventory"
-
-
-async def open_discrepancy(
-    discrepancies: Discrepancies,
-    tenant_id: str,
-    *,
-    site_id: str,
-    registration_id: str,
-    lot_id: str | None,
-    location_id: str | None,
-    expected: float,
-    counted: float,
-    suspected_theft_or_loss: bool,
-    source_entry_id: str,
-    opened_by: str,
-) -> Document:
-    """A count that differs from the book opens a discrepancy (21 CFR 1304.21(a): records
-    must be complete and accurate, so a difference is investigated, never overwritten)."""
-    discrepancy_id = str(uuid7())
-    event = DiscrepancyOpened(
-        discrepancy_id=discrepancy_id,
-        site_id=site_id,
-        registration_id=registration_id,
-        lot_id=lot_id,
-        expected=expected,
-        counted=counted,
-        suspected_theft_or_loss=suspected_theft_or_loss,
-    )
-    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
-    return await discrepancies.insert(
-        tenant_id,
-        {
-            "_id": discrepancy_id,
-            "site_id": site_id,
-            "registration_id": registration_id,
-            "lot_id": lot_id,
-            "location_id": location_id,
-            "expected_mg": expected,
-            "counted_mg": counted,
-            "difference_mg": round(counted - expected, 6),
-            "suspected_theft_or_loss": suspected_theft_or_loss,
-            "source_entry_id": source_entry_id,
-            "status": "open",
-            "opened_at": datetime.now(UTC),
-            "opened_by": opened_by,
-        },
-        [OutboxEvent(envelope, DiscrepancyOpened.topic)],
-    )
-
-
-async def start_theft_loss_deadlines(
-    deadlines: Deadlines, tenant_id: str, discrepancy: Document, discovered_on: date
-) -> list[Document]:
-    """21 CFR 1301.76(b): written notice to the DEA within one business day of discovering
-    a theft or significant loss, and DEA Form 106 within 45 days. Both are tracked until
-    someone records that they were done. Ids are deterministic: starting twice is harmless."""
-    started = []
-    for kind, due_on in theft_loss_deadlines(discovered_on).items():
-        deadline_id = f"{discrepancy['_id']}:{kind}"
-        event = ComplianceDeadlineDue(
-            deadline_id=deadline_id,
-            site_id=discrepancy["site_id"],
-            kind=kind,
-            due_on=due_on,
-            discrepancy_id=discrepancy["_id"],
-        )
-        envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
-        doc = {
-            "_id": deadline_id,
-            "site_id": discrepancy["site_id"],
-            "registration_id": discrepancy["registration_id"],
-            "discrepancy_id": discrepancy["_id"],
-            "kind": kind,
-            "due_on": due_on.isoformat(),
-            "status": "open",
-            "created_at": datetime.now(UTC),
-        }
-        try:
-            started.append(
-                await deadlines.insert(tenant_id, doc, [OutboxEvent(envelope, event.topic)])
-            )
-        except DuplicateRecord:
-            existing = await deadlines.get(tenant_id, deadline_id)
-            if existing is not None:
-                started.append(existing)
-    return started
 
 
 @router.get("/discrepancies", response_model=PageOut[Record], summary="Discrepancies")

@@ -29,7 +29,6 @@ from halcyon.inventory.api.common import (
     today,
     writer,
 )
-from halcyon.inventory.api.compliance import open_discrepancy, start_theft_loss_deadlines
 from halcyon.inventory.domain import dosing, rules
 from halcyon.inventory.domain.chain import verify_chain
 from halcyon.inventory.domain.deadlines import RETENTION_DAYS, within_retention
@@ -45,6 +44,7 @@ from halcyon.inventory.domain.models import (
     WasteIn,
 )
 from halcyon.inventory.domain.substances import registration_covers
+from halcyon.inventory.follow_ups import follow_up_count, open_discrepancy
 from halcyon.inventory.posting import (
     DosingClaim,
     EntryDraft,
@@ -554,29 +554,19 @@ async def count(
             "recorded_by": caller.user_id,
         },
     )
-    [saved] = await ledger_writer.post(Posting(str(uuid7()), caller.tenant_id, [entry]))
-    result = CountOut(entry=out(saved))
+    op_id = str(uuid7())
     if abs(body.counted_mg - book) > 1e-9:
-        discrepancy = await open_discrepancy(
-            discrepancies,
-            caller.tenant_id,
-            site_id=place.site_id,
-            registration_id=place.registration["_id"],
-            lot_id=body.lot_id,
-            location_id=body.location_id,
-            expected=book,
-            counted=body.counted_mg,
-            suspected_theft_or_loss=body.suspected_theft_or_loss,
-            source_entry_id=saved["_id"],
-            opened_by=caller.user_id,
-        )
-        result.discrepancy = out(discrepancy)
-        if body.suspected_theft_or_loss:
-            started = await start_theft_loss_deadlines(
-                deadlines, caller.tenant_id, discrepancy, today()
-            )
-            result.deadlines = [out(d) for d in started]
-    return result
+        # The entry names its discrepancy (id derived from the operation), so a crash
+        # before the discrepancy is recorded is repaired by the compliance sweep.
+        entry.body["discrepancy_id"] = f"{op_id}-d"
+        entry.body["suspected_theft_or_loss"] = body.suspected_theft_or_loss
+    [saved] = await ledger_writer.post(Posting(op_id, caller.tenant_id, [entry]))
+    discrepancy, started = await follow_up_count(discrepancies, deadlines, caller.tenant_id, saved)
+    return CountOut(
+        entry=out(saved),
+        discrepancy=out(discrepancy) if discrepancy else None,
+        deadlines=[out(d) for d in started],
+    )
 
 
 @router.post(
