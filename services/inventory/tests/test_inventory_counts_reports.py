@@ -240,6 +240,7 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         assert row["Quantity dispensed (mg)"] == "120" and row["Units dispensed"] == "3"
         assert row["Finished form"] == "capsule" and row["Strength (mg)"] == "40"
         assert row["Registrant DEA number"] == "RD1234567"
+        assert row["Date dispensed"].endswith(("MST", "MDT"))  # the Denver site's local time
         assert row["Prescriber DEA number"] == "BP1234563"
         assert "Nurse" in row["Dispensed/administered by"]
         assert "esketamine" not in log.text

@@ -144,7 +144,9 @@ def test_schedule_i_and_ii_counts_are_exact() -> None:
     """21 CFR 1304.11(e)(3)."""
     with pytest.raises(RuleViolation, match="exactly"):
         rules.require_exact_count("II", estimated=True)
-    rules.require_exact_count("IV", estimated=True)
+    rules.require_exact_count("IV", estimated=True, units_per_container=1000)
+    with pytest.raises(RuleViolation, match="more than 1000"):
+        rules.require_exact_count("IV", estimated=True, units_per_container=1001)
 
 
 @pytest.mark.parametrize("mg", [80, 120])

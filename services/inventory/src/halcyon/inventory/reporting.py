@@ -96,7 +96,9 @@ def _text(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        # Shown in the zone it carries (the site's, where the caller converted it).
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.strftime("%Y-%m-%d %H:%M %Z")
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

@@ -536,7 +536,9 @@ async def count(
     """21 CFR 1304.11(e)(3): exact counts for Schedule I-II; 21 CFR 1301.76(b): a suspected
     theft or significant loss starts the DEA notice and Form 106 deadlines."""
     place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS)
-    rules.require_exact_count(place.schedule, body.estimated)
+    rules.require_exact_count(
+        place.schedule, body.estimated, int(place.product["units_per_container"])
+    )
     balance = await balances.get(caller.tenant_id, balance_id(body.lot_id, body.location_id))
     book = float(balance["qty_mg"]) if balance else 0.0
     entry = EntryDraft(
@@ -596,7 +598,9 @@ async def take_inventory(
         place = await stock_place(runtime, caller.tenant_id, item.lot_id, item.location_id)
         if place.registration["_id"] != registration_id:
             raise RuleViolation(f"location {item.location_id} belongs to another registration")
-        rules.require_exact_count(place.schedule, item.estimated)
+        rules.require_exact_count(
+            place.schedule, item.estimated, int(place.product["units_per_container"])
+        )
         places.append(place)
     on = today()
     rows: list[dict[str, Any]] = []

@@ -6,8 +6,9 @@ report asks for one schedule group and contains nothing else.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -18,6 +19,7 @@ from halcyon.inventory.api.common import (
     LedgerRepo,
     LotRepo,
     RegistrationRepo,
+    Sites,
     Staff,
     load,
 )
@@ -86,6 +88,7 @@ async def dispensing_log(
     ledger: LedgerRepo,
     clients: Clients,
     staff: Staff,
+    sites: Sites,
     audit: Audit,
     request: Request,
     schedules: ScheduleGroup,
@@ -108,6 +111,8 @@ async def dispensing_log(
     if window:
         query["administered_at"] = window
     entries = await ledger.find(caller.tenant_id, query, sort=[("seq", 1)])
+    site = await sites.get(caller.tenant_id, registration["site_id"])
+    zone = _zone(site)
     people: dict[str, Document | None] = {}
     rows = []
     for e in entries:
@@ -121,7 +126,7 @@ async def dispensing_log(
         rows.append(
             {
                 "registrant_dea_number": e["dea_number"],
-                "dispensed_on": e["administered_at"],
+                "dispensed_on": e["administered_at"].astimezone(zone),
                 "substance": e["substance"],
                 "schedule": e["schedule"],
                 "form": e["form"],
@@ -163,6 +168,15 @@ async def dispensing_log(
         reporting.DISPENSING_LOG,
         rows,
     )
+
+
+def _zone(site: Document | None) -> tzinfo:
+    """The site's IANA zone for display (21 CFR 1304.22(c) asks for the date dispensed;
+    the site's calendar day is the one people recognise)."""
+    try:
+        return ZoneInfo(str(site["timezone"])) if site and site.get("timezone") else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
 def _address(client: Document | None) -> str:

@@ -10,6 +10,7 @@ from halcyon.inventory.domain.substances import covers, needs_exact_count, needs
 from halcyon.shared.errors import Forbidden, RuleViolation
 
 ADJUSTING_ROLE = "compliance_officer"
+EXACT_COUNT_CONTAINER_UNITS = 1000
 
 
 def require_order_form(schedule: str, order_form_number: str | None) -> None:
@@ -80,10 +81,18 @@ def require_active_prescriber(staff: Mapping[str, Any] | None, schedule: str, on
         )
 
 
-def require_exact_count(schedule: str, estimated: bool) -> None:
-    """21 CFR 1304.11(e)(3): Schedule I-II inventories are exact counts."""
-    if estimated and needs_exact_count(schedule):
+def require_exact_count(schedule: str, estimated: bool, units_per_container: int = 0) -> None:
+    """21 CFR 1304.11(e)(3): Schedule I-II are counted exactly; III-V may be estimated
+    unless the container holds more than 1,000 tablets or capsules."""
+    if not estimated:
+        return
+    if needs_exact_count(schedule):
         raise RuleViolation(
             f"Schedule {schedule} must be counted exactly, not estimated",
             rule="21 CFR 1304.11(e)(3)",
+        )
+    if units_per_container > EXACT_COUNT_CONTAINER_UNITS:
+        raise RuleViolation(
+            f"containers of more than {EXACT_COUNT_CONTAINER_UNITS} units are counted exactly",
+            rule="21 CFR 1304.11(e)(3)(iii)",
         )
