@@ -67,9 +67,25 @@ wait_ready() {
   say "$name ready on http://127.0.0.1:$port"
 }
 
+# Local stand-ins for the outside world: an SMTP sink (see what was emailed at
+# http://127.0.0.1:8025/messages) and an SMS provider that sends delivery receipts.
+start_helpers() {
+  if ! running devsmtp; then
+    (cd "$ROOT" && HALCYON_DEVSMTP_SMTP_PORT=1025 HALCYON_DEVSMTP_HTTP_PORT=8025 HALCYON_DEVSMTP_DIR="$RUN_DIR/mail" \
+      setsid nohup "$UV" run --frozen python -m halcyon.notifications.devsmtp \
+      >"$SVC_DIR/devsmtp.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/devsmtp.pid")
+  fi
+  if ! running devsms; then
+    (cd "$ROOT" && HALCYON_DEVSMS_PORT=8125 HALCYON_DEVSMS_WEBHOOK_BASE="http://127.0.0.1:${PORTS[notifications]}" \
+      setsid nohup "$UV" run --frozen python -m halcyon.notifications.devsms \
+      >"$SVC_DIR/devsms.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/devsms.pid")
+  fi
+}
+
 up() {
-  mkdir -p "$SVC_DIR"
+  mkdir -p "$SVC_DIR" "$RUN_DIR/mail"
   env_for
+  start_helpers
   local svc entry
   for svc in "${ORDER[@]}"; do
     for entry in $(instance_names "$svc"); do start_one "${entry%%:*}" "${entry##*:}"; done
@@ -83,6 +99,7 @@ up() {
   say "Halcyon is up:"
   say "  gateway (the only public entry)  http://127.0.0.1:${PORTS[gateway]}"
   say "  API docs (merged OpenAPI)        http://127.0.0.1:${PORTS[gateway]}/docs"
+  say "  email sent (SMTP sink)          http://127.0.0.1:8025/messages"
   say "  traces: make traces   logs: $SVC_DIR/<service>.log"
 }
 

@@ -127,19 +127,27 @@ class EventConsumer:
         return list(self._handlers)
 
     def subscribe(self) -> None:
-        for topic in self._handlers:
-            self._broker.subscriber(
-                topic,
-                group_id=self._settings.consumer_group,
-                auto_offset_reset="earliest",
-                # We ack (commit) ourselves, only after applying or dead-lettering.
-                ack_policy=AckPolicy.MANUAL,
-            )(self._make_entrypoint(topic))
+        """One subscriber (one consumer in the group) for all of this service's topics.
 
-    def _make_entrypoint(self, topic: str) -> Callable[..., Awaitable[None]]:
+        One consumer per topic would make each join trigger its own group rebalance
+        (seconds each) at every start; one consumer joins once.
+        """
+        if not self._handlers:
+            return
+        self._broker.subscriber(
+            *self._handlers,
+            group_id=self._settings.consumer_group,
+            auto_offset_reset="earliest",
+            # We ack (commit) ourselves, only after applying or dead-lettering.
+            ack_policy=AckPolicy.MANUAL,
+        )(self._entrypoint())
+
+    def _entrypoint(self) -> Callable[..., Awaitable[None]]:
         async def on_message(message: KafkaMessage) -> None:
+            record: Any = message.raw_message  # one record: this subscriber is not batched
+            topic = str(record.topic)
             try:
-                await self.process(topic, message.body, message.raw_message)
+                await self.process(topic, message.body, record)
             except Exception:
                 # Could not even dead-letter (broker/database down): do not commit;
                 # seek back so the message is delivered again.
@@ -149,7 +157,7 @@ class EventConsumer:
                 return
             await message.ack()
 
-        on_message.__name__ = f"consume_{topic.replace('.', '_').replace('-', '_')}"
+        on_message.__name__ = f"consume_{self._settings.service_name}_events"
         return on_message
 
     async def process(self, topic: str, body: bytes, record: Any) -> None:

@@ -41,6 +41,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 log = logging.getLogger("halcyon.outbox")
+IDLE_POLL_MAX_SECONDS = 2.0
 tracer = trace.get_tracer("halcyon.outbox")
 
 # publish(topic, key, value, headers) -> None; raises when the broker did not take it.
@@ -109,10 +110,13 @@ class OutboxRelay:
                 with suppress_instrumentation():
                     leader = await self._lease.acquire()
                     moved = await self.drain_once() if leader else 0
-                if leader:
+                if leader and moved:
                     backoff = self._poll
-                    if moved:
-                        continue  # more may be waiting
+                    continue  # more may be waiting
+                # Idle (or not the leader): poll less and less often, up to 2 s. Writes in
+                # this process wake the relay at once; the poll only catches events other
+                # instances wrote, or ones left from before a restart.
+                backoff = min(max(backoff, self._poll) * 2, IDLE_POLL_MAX_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception:  # broker or database down: keep the events, try again later

@@ -23,6 +23,9 @@ DEFAULT_PUBLIC_PATHS = [
     "/api/identity/auth/mfa/confirm",
     "/api/identity/auth/password-reset/**",
     "/api/identity/.well-known/jwks.json",
+    # Signed by their own means (the link's HMAC token; the SMS provider's signature).
+    "/api/notifications/unsubscribe/**",
+    "/api/notifications/webhooks/sms/**",
 ]
 
 
