@@ -169,7 +169,7 @@ class Authenticator:
             mfa=bool(claims.get("mfa", False)),
             token_id=claims.get("jti"),
             emergency_clients=tuple(claims.get("btg", [])),
-            extra={"name": claims.get("name")},
+            extra={"name": claims.get("name"), "btg_reason": claims.get("btg_reason")},
         )
 
 
