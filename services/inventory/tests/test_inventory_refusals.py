@@ -163,6 +163,23 @@ async def test_each_refusal_answers_a_problem_and_writes_nothing(
             422,
             "no active DEA registration",
         )
+        # Only a nurse or prescriber administers; the order comes from a prescriber.
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-1", administered_by=agency.witness2),
+            agency.as_nurse,
+            422,
+            "is not a nurse or prescriber",
+        )
+        await refused(
+            "POST",
+            "/dispenses",
+            agency.dose("appt-1", prescriber_id=agency.nurse),
+            agency.as_nurse,
+            422,
+            "is not a prescriber",
+        )
         # Only nurses and prescribers at the site dispense; only compliance officers adjust.
         await refused(
             "POST",

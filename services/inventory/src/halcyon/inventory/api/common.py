@@ -133,17 +133,30 @@ async def stock_place(runtime: Any, tenant_id: str, lot_id: str, location_id: st
 
 
 async def staff_at_site(
-    staff: StaffDirectory, tenant_id: str, staff_id: str, site_id: str, as_what: str
+    staff: StaffDirectory,
+    tenant_id: str,
+    staff_id: str,
+    site_id: str,
+    as_what: str,
+    roles: set[str] | None = None,
 ) -> Document:
-    """Someone named in a record (administered by, witness…) must be active staff at the site."""
+    """Someone named in a record (administered by, witness…) must be active staff at the
+    site, and hold one of ``roles`` there when given (e.g. only nurses and prescribers
+    administer)."""
     member = await staff.get(tenant_id, staff_id)
     if member is None or not member.get("active", True):
         raise RuleViolation(
             f"{as_what} {staff_id} is not an active staff member known to inventory",
             field=as_what,
         )
-    if not any(r.get("site") in {site_id, "*"} for r in member.get("roles", [])):
+    here = {r.get("role") for r in member.get("roles", []) if r.get("site") in {site_id, "*"}}
+    if not here:
         raise RuleViolation(f"{as_what} {staff_id} has no role at site {site_id}", field=as_what)
+    if roles is not None and not here & roles:
+        raise RuleViolation(
+            f"{as_what} {staff_id} is not a {' or '.join(sorted(roles))} at site {site_id}",
+            field=as_what,
+        )
     return member
 
 

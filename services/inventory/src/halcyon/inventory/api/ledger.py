@@ -187,14 +187,26 @@ async def dispense(
     rules.require_unexpired_lot(place.lot, on)
     protocol = dosing.protocol_for(protocol_id, str(place.product["substance"]))
     await staff_at_site(
-        staff, caller.tenant_id, body.administered_by, place.site_id, "administered_by"
+        staff,
+        caller.tenant_id,
+        body.administered_by,
+        place.site_id,
+        "administered_by",
+        roles=DISPENSERS,
     )
     await staff_at_site(staff, caller.tenant_id, body.witness_id, place.site_id, "witness_id")
     if body.witness_id == body.administered_by:
         raise RuleViolation(
             "the witness must be someone other than who administers", field="witness_id"
         )
-    prescriber = await staff.get(caller.tenant_id, body.prescriber_id)
+    prescriber = await staff_at_site(
+        staff,
+        caller.tenant_id,
+        body.prescriber_id,
+        place.site_id,
+        "prescriber_id",
+        roles={"prescriber"},
+    )
     rules.require_active_prescriber(prescriber, place.schedule, on)
     session = await dosing_sessions.get(caller.tenant_id, body.appointment_id)
     if body.supplemental:
