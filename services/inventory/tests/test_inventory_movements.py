@@ -3,7 +3,7 @@ biennial-inventory alert; identity's later events replace earlier ones."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -87,12 +87,31 @@ async def test_transfer_destruction_return_and_biennial_alert(
             "/transfers", json={**transfer, "order_form_number": "222-76"}, headers=both_sites
         )
         assert early.status_code == 422 and "initial inventory" in early.text
+        # An initial inventory claimed long ago by an operation that died before writing
+        # its entry does not count, and does not block taking it now.
+        await agency.db()["registrations"].update_one(
+            {"_id": other_id},
+            {
+                "$set": {
+                    "initial_inventory_op": "crashed-op",
+                    "initial_inventory_on": TODAY.isoformat(),
+                    "initial_inventory_claimed_at": datetime.now(UTC) - timedelta(minutes=10),
+                }
+            },
+        )
+        ghost = await http.post(
+            "/transfers", json={**transfer, "order_form_number": "222-76"}, headers=both_sites
+        )
+        assert ghost.status_code == 422 and "initial inventory" in ghost.text
+        take = {"kind": "initial", "taken_at": "opening", "items": []}
         initial = await http.post(
-            f"/registrations/{other_id}/inventories",
-            json={"kind": "initial", "taken_at": "opening", "items": []},
-            headers=both_sites,
+            f"/registrations/{other_id}/inventories", json=take, headers=both_sites
         )
         assert initial.status_code == 201, initial.text
+        twice = await http.post(
+            f"/registrations/{other_id}/inventories", json=take, headers=both_sites
+        )
+        assert twice.status_code == 409 and "already has its initial inventory" in twice.text
         no_form = await http.post("/transfers", json=transfer, headers=both_sites)
         assert no_form.status_code == 422 and "Form 222" in no_form.text
         moved = await http.post(

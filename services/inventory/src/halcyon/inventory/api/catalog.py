@@ -62,6 +62,7 @@ async def create_registration(
         **body.model_dump(mode="json"),
         "created_at": datetime.now(UTC),
         "created_by": caller.user_id,
+        "initial_inventory_op": None,
         "initial_inventory_on": None,
         "last_inventory_on": None,
     }

@@ -45,6 +45,7 @@ LotRepo = Annotated[Lots, repository(Lots)]
 BalanceRepo = Annotated[Balances, repository(Balances)]
 LedgerRepo = Annotated[Ledger, repository(Ledger)]
 DosingRepo = Annotated[DosingSessions, repository(DosingSessions)]
+PostingRepo = Annotated[Postings, repository(Postings)]
 DiscrepancyRepo = Annotated[Discrepancies, repository(Discrepancies)]
 DeadlineRepo = Annotated[Deadlines, repository(Deadlines)]
 

@@ -18,6 +18,7 @@ from halcyon.inventory.api.common import (
     DiscrepancyRepo,
     DosingRepo,
     LedgerRepo,
+    PostingRepo,
     Record,
     RegistrationRepo,
     Staff,
@@ -54,12 +55,13 @@ from halcyon.inventory.posting import (
     balance_id,
     entry_id,
 )
+from halcyon.inventory.store import Ledger, Postings, Registrations
 from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import Conflict, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.mongo import OutboxEvent
+from halcyon.shared.mongo import Document, OutboxEvent
 from halcyon.shared.service import Audit, Runtime
 from pydantic import BaseModel
 from uuid6 import uuid7
@@ -102,7 +104,11 @@ async def _place(
     summary="Receive stock into a locked location",
 )
 async def receive(
-    body: ReceiptIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer
+    body: ReceiptIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger_writer: Writer,
+    ledger: LedgerRepo,
 ) -> Record:
     """21 CFR 1304.22(a)(2)(iv): number of units received, date of receipt, supplier name,
     address and DEA number; 21 CFR 1305.03: Schedule I-II only against a Form 222 / CSOS
@@ -115,7 +121,7 @@ async def receive(
         protocol_id=place.registration.get("protocol_id"),
     )
     rules.require_order_form(place.schedule, body.order_form_number)
-    if not place.registration.get("initial_inventory_on"):
+    if not await has_initial_inventory(ledger, caller.tenant_id, place.registration):
         raise RuleViolation(
             "take the registration's initial inventory before receiving stock",
             rule="21 CFR 1304.11(b)",
@@ -418,7 +424,11 @@ async def return_to_supplier(
     summary="Transfer stock to another site's registration (both ledgers record it)",
 )
 async def transfer(
-    body: TransferIn, caller: CurrentCaller, runtime: Runtime, ledger_writer: Writer
+    body: TransferIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger_writer: Writer,
+    ledger: LedgerRepo,
 ) -> list[Record]:
     """21 CFR 1304.22(a)(2)(iv),(vii): the sender records the distribution and the receiver
     the receipt; 21 CFR 1305.03: Schedule I-II move between registrants on a Form 222/CSOS."""
@@ -434,7 +444,7 @@ async def transfer(
         target.registration, target.schedule, on, protocol_id=target.registration.get("protocol_id")
     )
     rules.require_order_form(source.schedule, body.order_form_number)
-    if not target.registration.get("initial_inventory_on"):
+    if not await has_initial_inventory(ledger, caller.tenant_id, target.registration):
         raise RuleViolation(
             "the receiving registration takes its initial inventory before it receives stock",
             rule="21 CFR 1304.11(b)",
@@ -599,6 +609,8 @@ async def take_inventory(
     balances: BalanceRepo,
     discrepancies: DiscrepancyRepo,
     deadlines: DeadlineRepo,
+    ledger: LedgerRepo,
+    postings: PostingRepo,
 ) -> CountOut:
     """21 CFR 1304.11(b): an initial inventory when a registrant first handles controlled
     substances (zero if none on hand); 21 CFR 1304.11(c): a new one at least every two
@@ -630,15 +642,12 @@ async def take_inventory(
         )
         if body.kind == "initial" and item.counted_mg > 0:
             credits.append(movement(place, item.counted_mg))
+    op_id = str(uuid7())
     if body.kind == "initial":
-        claimed = await registrations.update(
-            caller.tenant_id,
-            {"_id": registration_id, "initial_inventory_on": None},
-            {"$set": {"initial_inventory_on": on.isoformat(), "last_inventory_on": on.isoformat()}},
+        await _claim_initial_inventory(
+            registrations, ledger, postings, caller.tenant_id, registration_id, op_id, on
         )
-        if claimed is None:
-            raise Conflict("this registration already has its initial inventory")
-    elif not registration.get("initial_inventory_on"):
+    elif not await has_initial_inventory(ledger, caller.tenant_id, registration):
         raise RuleViolation("take the initial inventory first", rule="21 CFR 1304.11(b)")
     entry = EntryDraft(
         registration_id,
@@ -654,9 +663,7 @@ async def take_inventory(
             "recorded_by": caller.user_id,
         },
     )
-    [saved] = await ledger_writer.post(
-        Posting(str(uuid7()), caller.tenant_id, [entry], credits=credits)
-    )
+    [saved] = await ledger_writer.post(Posting(op_id, caller.tenant_id, [entry], credits=credits))
     result = CountOut(entry=out(saved))
     if body.kind == "biennial":
         await registrations.update(
@@ -688,6 +695,61 @@ async def take_inventory(
                 )
                 result.discrepancy = out(d)
     return result
+
+
+INITIAL_CLAIM_GRACE = timedelta(minutes=2)
+
+
+async def has_initial_inventory(ledger: Ledger, tenant_id: str, registration: Document) -> bool:
+    """The initial inventory is taken when its ledger entry exists (the registration's
+    claim alone could be one a crash cut off before the entry was written)."""
+    op = registration.get("initial_inventory_op")
+    if not op:
+        return False
+    return await ledger.get(tenant_id, entry_id(str(op), 0)) is not None
+
+
+async def _claim_initial_inventory(
+    registrations: Registrations,
+    ledger: Ledger,
+    postings: Postings,
+    tenant_id: str,
+    registration_id: str,
+    op_id: str,
+    on: date,
+) -> None:
+    """One initial inventory per registration (21 CFR 1304.11(b)): a compare-and-set on
+    the registration names the operation that takes it. A claim whose operation never
+    got its entry (crashed before it, or rolled back) may be taken over once it is old."""
+    now = datetime.now(UTC)
+    claim = {
+        "initial_inventory_op": op_id,
+        "initial_inventory_claimed_at": now,
+        "initial_inventory_on": on.isoformat(),
+        "last_inventory_on": on.isoformat(),
+    }
+    if await registrations.update(
+        tenant_id, {"_id": registration_id, "initial_inventory_op": None}, {"$set": claim}
+    ):
+        return
+    current = await registrations.get(tenant_id, registration_id)
+    previous = (current or {}).get("initial_inventory_op")
+    if previous and await ledger.get(tenant_id, entry_id(previous, 0)) is None:
+        posting = await postings.get(tenant_id, previous)
+        abandoned = posting is None or posting["state"] == "rolled_back"
+        claimed_at = (current or {}).get("initial_inventory_claimed_at")
+        stale = claimed_at is not None and claimed_at < now - INITIAL_CLAIM_GRACE
+        if (
+            abandoned
+            and stale
+            and await registrations.update(
+                tenant_id,
+                {"_id": registration_id, "initial_inventory_op": previous},
+                {"$set": claim},
+            )
+        ):
+            return
+    raise Conflict("this registration already has its initial inventory")
 
 
 # -- reading and verifying the ledger ------------------------------------------------------
