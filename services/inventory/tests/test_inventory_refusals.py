@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from halcyon.inventory.testkit import NEXT_YEAR, TODAY, Agency, appointment
+from halcyon.shared.contracts.identity import DeaRegistration, SiteChanged
 from halcyon.shared.mongo import Document
 from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
@@ -234,6 +235,51 @@ async def test_each_refusal_answers_a_problem_and_writes_nothing(
             tenant_id=agency.tenant, user_id=agency.nurse, roles=[("site-elsewhere", "nurse")]
         )
         await refused("POST", "/dispenses", agency.dose("appt-1"), elsewhere, 403, "roles")
+        # Identity's certificates for a site bound what inventory may record there.
+        aurora = "site-aurora"
+        await agency.announce(
+            [
+                SiteChanged(
+                    site_id=aurora,
+                    name="Aurora",
+                    timezone="America/Denver",
+                    dea_registrations=[
+                        DeaRegistration(
+                            number="RA1234567", schedules=["II", "III"], expires_on=NEXT_YEAR
+                        )
+                    ],
+                )
+            ]
+        )
+        await agency.wait_for("sites", 2)
+        at_aurora = agency.issuer.headers(
+            tenant_id=agency.tenant, user_id=agency.officer, roles=[(aurora, "compliance_officer")]
+        )
+        aurora_registration = {
+            "site_id": aurora,
+            "dea_number": "RA1234567",
+            "registrant_name": "Halcyon Aurora",
+            "kind": "researcher",
+            "schedules": ["I", "II"],
+            "protocol_id": "mdma-ptsd",
+            "expires_on": NEXT_YEAR.isoformat(),
+        }
+        await refused(
+            "POST",
+            "/registrations",
+            aurora_registration,
+            at_aurora,
+            422,
+            "does not cover Schedule I",
+        )
+        await refused(
+            "POST",
+            "/registrations",
+            {**aurora_registration, "dea_number": "RX1234567"},
+            at_aurora,
+            422,
+            "identity lists no DEA registration",
+        )
         # Bad input: 422 with nothing written.
         await refused(
             "POST",

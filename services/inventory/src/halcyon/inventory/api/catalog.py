@@ -22,6 +22,7 @@ from halcyon.inventory.api.common import (
 )
 from halcyon.inventory.domain.deadlines import biennial_due
 from halcyon.inventory.domain.models import LocationIn, LotIn, ProductIn, RegistrationIn
+from halcyon.inventory.domain.substances import covers
 from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
@@ -55,6 +56,30 @@ async def create_registration(
             rule="21 CFR 1301.18",
             field="schedules",
         )
+    listed = {r["number"]: r for r in site.get("dea_registrations", [])}
+    if listed:
+        # Identity keeps the site's DEA certificates: the registration must be one of them,
+        # for no more schedules than the certificate (and, for Schedule I, its protocol).
+        certificate = listed.get(body.dea_number)
+        if certificate is None:
+            raise RuleViolation(
+                f"identity lists no DEA registration {body.dea_number} for site {body.site_id}",
+                field="dea_number",
+            )
+        uncovered = [s for s in body.schedules if not covers(certificate["schedules"], s)]
+        if uncovered:
+            raise RuleViolation(
+                f"DEA registration {body.dea_number} does not cover Schedule"
+                f" {', '.join(uncovered)}",
+                rule="21 CFR 1301.13",
+                field="schedules",
+            )
+        if "I" in body.schedules and certificate.get("protocol_id") != body.protocol_id:
+            raise RuleViolation(
+                f"the Schedule I registration is for protocol {certificate.get('protocol_id')}",
+                rule="21 CFR 1301.18",
+                field="protocol_id",
+            )
     if body.expires_on <= datetime.now(UTC).date():
         raise RuleViolation("the registration has already expired", field="expires_on")
     doc = {
