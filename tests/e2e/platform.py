@@ -62,6 +62,10 @@ class Platform:
             "HALCYON_LOG_LEVEL": "INFO",
             "HALCYON_TOPIC_PARTITIONS": "1",
             f"HALCYON_{service.upper()}_DATABASE_NAME": self.database(service),
+            # A consumer group of this platform's own: the default (halcyon-<service>) is
+            # joined by every other run on a shared broker, and each of their starts and
+            # stops would rebalance ours. Stable across a restart, so offsets carry over.
+            f"HALCYON_{service.upper()}_CONSUMER_GROUP": f"{self.prefix}{service}",
             "PYTHONPATH": os.pathsep.join(
                 p for p in (os.environ.get("PYTHONPATH"), str(repo_root())) if p
             ),
