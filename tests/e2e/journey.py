@@ -89,8 +89,14 @@ async def set_up_agency(gw: Gateway, name: str = "Halcyon Boulder") -> Course:
                 "name": "Boulder clinic",
                 "timezone": "America/Denver",
                 "address": ADDRESS,
+                # A researcher registration for Schedule I, tied to the protocol (1301.18).
                 "dea_registrations": [
-                    {"number": "BC7654329", "schedules": ["I", "II"], "expires_on": "2030-01-01"}
+                    {
+                        "number": "BC7654329",
+                        "schedules": ["I", "II"],
+                        "expires_on": "2030-01-01",
+                        "protocol_id": "mdma-ptsd",
+                    }
                 ],
             },
         ),

@@ -197,6 +197,7 @@ async def test_mdma_course_from_registration_to_remittance(
         await gw.post(
             f"/api/clinical/clients/{client}/screenings",
             s.prescriber,
+            traced_as="screening",
             json={
                 "protocol_id": "mdma-ptsd",
                 "history": {
@@ -244,6 +245,7 @@ async def test_mdma_course_from_registration_to_remittance(
         await gw.post(
             f"/api/clinical/clients/{client}/consents",
             s.lead,
+            traced_as="consent",
             json={
                 "kind": "psychedelic_informed",
                 "protocol_id": "mdma-ptsd",
@@ -332,7 +334,9 @@ async def test_mdma_course_from_registration_to_remittance(
     for step in ("check-in", "start"):
         ok(
             await gw.post(
-                f"/api/scheduling/appointments/{course.dosing_appointment_id}/{step}", s.nurse
+                f"/api/scheduling/appointments/{course.dosing_appointment_id}/{step}",
+                s.nurse,
+                traced_as=f"dosing-{step}",
             )
         )
     registration = ok(
@@ -341,7 +345,7 @@ async def test_mdma_course_from_registration_to_remittance(
             s.compliance,
             json={
                 "site_id": site,
-                "dea_number": "RD1234567",
+                "dea_number": "BC7654329",
                 "registrant_name": "Halcyon Boulder",
                 "kind": "researcher",
                 "schedules": ["I", "II"],
@@ -445,10 +449,16 @@ async def test_mdma_course_from_registration_to_remittance(
         return await eventually(attempt, within=WITHIN, interval=0.5, message="session known")
 
     # Refused: 120 mg from a lot holding 100 mg; nothing is written.
+    balances = f"/api/inventory/registrations/{course.registration_id}/balances"
+    ledger_url = f"/api/inventory/registrations/{course.registration_id}/ledger"
+    before = ok(await gw.get(balances, s.compliance))
+    entries_before = ok(await gw.get(ledger_url, s.compliance, params={"limit": 100}))["items"]
     short = await dispense(dose(120, first_dose_at))
     assert short.status_code == 409, short.text
-    balances = f"/api/inventory/registrations/{course.registration_id}/balances"
-    before = ok(await gw.get(balances, s.compliance))
+    soft("stock" in short.text.lower() or "short" in short.text.lower(), f"409: {short.text}")
+    assert ok(await gw.get(balances, s.compliance)) == before
+    entries_after = ok(await gw.get(ledger_url, s.compliance, params={"limit": 100}))["items"]
+    assert len(entries_after) == len(entries_before)
     await receive(300, "222-2026-000102")
     first = ok(await dispense(dose(120, first_dose_at), traced_as="dispense"), 201)
     second = ok(
@@ -474,6 +484,7 @@ async def test_mdma_course_from_registration_to_remittance(
             await gw.post(
                 f"/api/clinical/clients/{client}/vitals",
                 s.nurse,
+                traced_as="vitals-alert" if systolic > 160 else None,
                 json={
                     "protocol_id": "mdma-ptsd",
                     "site_id": site,
@@ -736,6 +747,10 @@ TRACED = {
     "book-dosing": ("scheduling", {"notifications", "inventory"}),
     "dispense": ("inventory", {"clinical"}),
     "cosign": ("clinical", {"billing"}),
+    "screening": ("clinical", {"scheduling"}),
+    "consent": ("clinical", {"scheduling"}),
+    "dosing-check-in": ("scheduling", {"inventory"}),
+    "vitals-alert": ("clinical", {"notifications"}),
 }
 
 
