@@ -130,8 +130,12 @@ async def set_up_agency(gw: Gateway, name: str = "Halcyon Boulder") -> Course:
     return Course(site_id=site_id, staff=staff)
 
 
+def client_email(course: Course, given: str) -> str:
+    return f"client-{given.lower()}-{course.site_id[-6:]}@example.test"
+
+
 async def register_client(gw: Gateway, course: Course, given: str = "Grace") -> str:
-    email = f"client-{given.lower()}-{course.site_id[-6:]}@example.test"
+    email = client_email(course, given)
     created = ok(
         await gw.post(
             "/api/clinical/clients",
@@ -154,7 +158,6 @@ async def register_client(gw: Gateway, course: Course, given: str = "Grace") -> 
         ),
         201,
     )
-    course.client_email = email
     return str(created["id"])
 
 

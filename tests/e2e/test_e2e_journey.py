@@ -24,6 +24,7 @@ from tests.e2e.journey import (
     book,
     booking_codes,
     charges_of,
+    client_email,
     era_835,
     iso,
     local_day,
@@ -77,6 +78,7 @@ async def test_mdma_course_from_registration_to_remittance(
 
     # -- front desk registers a client --------------------------------------------------
     course.client_id = await register_client(gw, course)
+    course.client_email = client_email(course, "Grace")
     client = course.client_id
     chart = ok(await gw.get(f"/api/clinical/clients/{client}", s.lead))
     assert chart["given_name"] == "Grace" and chart["mrn"]
@@ -296,19 +298,25 @@ async def test_mdma_course_from_registration_to_remittance(
     proposed = dosing_body["proposed_integration_sessions"]
     assert len(proposed) == 3
 
-    # Refused: the lead therapist double-booked during the dosing session.
-    clash = await book(
-        gw,
-        course,
+    # Refused: the lead therapist double-booked during the dosing session, for another
+    # client in another room.
+    other_client = await register_client(gw, course, "Alan")
+    await until_ok(gw, f"/api/scheduling/clients/{other_client}", s.front_desk)
+    clash = await gw.post(
+        "/api/scheduling/appointments",
         s.front_desk,
-        "psychotherapy",
-        dosing_at + timedelta(hours=2),
-        [s.lead],
-        office,
+        json={
+            "client_id": other_client,
+            "site_id": site,
+            "appointment_type": "psychotherapy",
+            "starts_at": (dosing_at + timedelta(hours=2)).isoformat(),
+            "clinicians": [{"staff_id": s.lead.id, "role": "therapist"}],
+            "room_id": office,
+        },
     )
     assert clash.status_code == 409, clash.text
     assert clash.json()["type"].endswith("/slot-taken")
-    assert clash.json()["resource_kind"] in {"clinician", "client"}, clash.text
+    assert clash.json()["resource_kind"] == "clinician", clash.text
 
     # -- integration sessions booked; confirmations by email ------------------------------
     integration_ids = []
