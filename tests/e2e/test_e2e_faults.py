@@ -179,11 +179,14 @@ async def test_broker_stopped_mid_run_loses_nothing_accepted_and_everyone_catche
         finally:
             _launcher(servers, "start-kafka")
 
-        # Outboxes drain ...
+        # Outboxes drain (clinical's events, and every service's access-audit events) ...
         async def drained() -> bool:
-            return await _pending(servers, platform, "clinical") == 0
+            for service in ("clinical", "identity", "scheduling", "billing"):
+                if await _pending(servers, platform, service):
+                    return False
+            return True
 
-        await eventually(drained, within=120, interval=1, message="clinical's outbox drained")
+        await eventually(drained, within=120, interval=1, message="every outbox drained")
         # ... and consumers catch up: every client reached scheduling and billing,
         # every signed session was billed exactly once.
         for client_id in accepted:
