@@ -22,6 +22,12 @@ _DOCS_CSP = (
     b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     b"img-src 'self' data: https://fastapi.tiangolo.com; frame-ancestors 'none'"
 )
+# The console's pages: its own scripts (htmx) and styles only, forms only to itself.
+_CONSOLE_CSP = (
+    b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+CONSOLE_PREFIX = "/console"
 _REPLACED = {b"cache-control", b"pragma", b"content-security-policy", b"x-trace-id"} | {
     name for name, _ in _ALWAYS
 }
@@ -44,6 +50,9 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         is_docs = scope["path"] in self.docs_paths
+        path = scope["path"]
+        is_console = path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+        csp = _DOCS_CSP if is_docs else _CONSOLE_CSP if is_console else _API_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -51,7 +60,7 @@ class SecurityHeadersMiddleware:
                     (k, v) for k, v in message.get("headers", []) if k.lower() not in _REPLACED
                 ]
                 headers.extend(_ALWAYS)
-                headers.append((b"content-security-policy", _DOCS_CSP if is_docs else _API_CSP))
+                headers.append((b"content-security-policy", csp))
                 if is_docs:
                     headers.append((b"cache-control", b"no-cache"))
                 else:

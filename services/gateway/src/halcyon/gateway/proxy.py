@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -169,6 +170,70 @@ async def forward(request: Request) -> Response:
         background=BackgroundTask(upstream.aclose),
     )
     # Raw pairs, not a dict: repeated headers (Set-Cookie) must all arrive.
+    response.raw_headers = [
+        (name.encode("latin-1"), value.encode("latin-1"))
+        for name, value in downstream_response_headers(upstream.headers.multi_items())
+    ]
+    return response
+
+
+@router.api_route("/console", methods=METHODS, include_in_schema=False)
+@router.api_route("/console/{path:path}", methods=METHODS, include_in_schema=False)
+async def forward_console(request: Request) -> Response:
+    """The staff web console, on this one origin. No token check here: the console holds
+    each person's tokens server-side and every API call it makes comes back through
+    ``/api`` with that token, where it is verified like any other."""
+    gateway = gateway_of(request)
+    settings = gateway.settings
+    if not settings.console_upstream:
+        return problem(404, "not-found", "Not found", "no web console is configured", request)
+    peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+    decision = gateway.addresses.take(address)
+    if not decision.allowed:
+        return _too_many(request, decision, "client address")
+    raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
+    if any(unquote(segment) in {".", ".."} for segment in raw_path.split("/")):
+        return problem(400, "bad-request", "Bad request", "dot segments are not allowed", request)
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > settings.max_body_bytes:
+                return _too_large(request, settings.max_body_bytes)
+        except ValueError:
+            return problem(400, "bad-request", "Bad request", "bad Content-Length", request)
+    has_body = declared not in (None, "0") or "transfer-encoding" in request.headers
+    headers = upstream_request_headers(
+        request.headers.items(),
+        request_id=getattr(request.state, "request_id", "") or "",
+        client=address,
+        host=request.headers.get("host"),
+        scheme=request.url.scheme,
+    )
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    content = _limited_body(request, settings.max_body_bytes) if has_body else None
+    try:
+        upstream = await _send_to_an_instance(
+            gateway, request.method, [settings.console_upstream], raw_path, query, headers, content
+        )
+    except BodyTooLarge:
+        return _too_large(request, settings.max_body_bytes)
+    except httpx.HTTPError as exc:
+        log.warning("console unreachable: %r", exc)
+        return problem(
+            503,
+            "upstream-unavailable",
+            "The console is not reachable",
+            "the web console is not reachable right now; try again shortly",
+            request,
+            headers={"Retry-After": "5"},
+            service="console",
+        )
+    response = StreamingResponse(
+        _relay(upstream, "console"),
+        status_code=upstream.status_code,
+        background=BackgroundTask(upstream.aclose),
+    )
     response.raw_headers = [
         (name.encode("latin-1"), value.encode("latin-1"))
         for name, value in downstream_response_headers(upstream.headers.multi_items())

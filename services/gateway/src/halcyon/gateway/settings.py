@@ -84,6 +84,11 @@ class GatewaySettings(ServiceSettings):
     upstream_max_connections: int = 200
     readiness_timeout_seconds: float = 2.0
     openapi_cache_seconds: float = 30.0
+    # The staff web console's base URL (HALCYON_GATEWAY_CONSOLE_UPSTREAM). When set,
+    # /console and /console/** are forwarded to it without the token check: the console
+    # signs people in itself and keeps their tokens server-side behind its own session
+    # cookie (docs/adr/0800-console-stack.md). Same origin, so no CORS is needed.
+    console_upstream: str | None = None
 
     @field_validator("upstreams")
     @classmethod
@@ -98,6 +103,15 @@ class GatewaySettings(ServiceSettings):
                     raise ValueError(f"upstream {name!r} needs an http(s) base URL, got {base!r}")
             cleaned[name] = ",".join(urls)
         return cleaned
+
+    @field_validator("console_upstream")
+    @classmethod
+    def _sane_console(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"console_upstream needs an http(s) base URL, got {value!r}")
+        return value.rstrip("/")
 
     def instances(self, service: str) -> list[str]:
         """Every base URL of one upstream service (one per running instance)."""
