@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 SERVERS := bash deploy/local/servers.sh
 PLATFORM := bash deploy/local/platform.sh
 
-.PHONY: help setup servers up down test test-unit lint bench traces clean
+.PHONY: help setup servers up down test test-unit lint bench traces clean browser screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +27,13 @@ down: ## stop services and servers; nothing left running
 	-$(PLATFORM) down
 	$(SERVERS) stop
 
-test: setup ## every test (unit, integration, end-to-end) on real Kafka and FerretDB
+browser: ## Debian's Chromium (+ driver) for the console's browser tests, when missing
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+
+screenshots: setup browser servers ## refresh docs/screenshots/ (the console, driven in headless Chromium)
+	HALCYON_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(UV) run pytest services/console/tests/test_console_browser.py -q
+
+test: setup browser ## every test (unit, integration, end-to-end) on real Kafka and FerretDB
 	$(UV) run pytest
 
 test-unit: setup ## only the tests that need no servers

@@ -4,7 +4,8 @@
 #   platform.sh down    stop them
 #   platform.sh status  show what runs
 # Ports: gateway 8000; identity 8101, clinical 8102, scheduling 8103, inventory 8104,
-# billing 8105, notifications 8106. Logs and pids in $HALCYON_RUN_DIR/services.
+# billing 8105, notifications 8106, console 8107 (served by the gateway at /console).
+# Logs and pids in $HALCYON_RUN_DIR/services.
 # Instances: <SERVICE>_INSTANCES=N (e.g. BILLING_INSTANCES=3) runs N processes of a
 # service on ports base, base+100, base+200 …; they share its consumer group and the
 # gateway spreads requests over them.
@@ -13,8 +14,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN_DIR="${HALCYON_RUN_DIR:-$ROOT/.run}"
 SVC_DIR="$RUN_DIR/services"
 UV="$(command -v uv || echo "$HOME/.local/bin/uv")"
-declare -A PORTS=([identity]=8101 [clinical]=8102 [scheduling]=8103 [inventory]=8104 [billing]=8105 [notifications]=8106 [gateway]=8000)
-ORDER=(identity clinical scheduling inventory billing notifications gateway)
+declare -A PORTS=([identity]=8101 [clinical]=8102 [scheduling]=8103 [inventory]=8104 [billing]=8105 [notifications]=8106 [console]=8107 [gateway]=8000)
+ORDER=(identity clinical scheduling inventory billing notifications console gateway)
 
 say() { echo "[platform] $*"; }
 
@@ -28,6 +29,9 @@ env_for() {
     json+="${json:+,}\"$svc\":\"$(instance_urls "$svc")\""
   done
   export HALCYON_GATEWAY_UPSTREAMS="{$json}"
+  # The web console: the gateway serves it on its own origin; it calls the gateway's API.
+  export HALCYON_GATEWAY_CONSOLE_UPSTREAM="http://127.0.0.1:${PORTS[console]}"
+  export HALCYON_CONSOLE_GATEWAY_URL="http://127.0.0.1:${PORTS[gateway]}"
 }
 
 instances() { local var="${1^^}_INSTANCES"; echo "${!var:-1}"; }
@@ -98,6 +102,7 @@ up() {
   fi
   say "Halcyon is up:"
   say "  gateway (the only public entry)  http://127.0.0.1:${PORTS[gateway]}"
+  say "  staff web console               http://127.0.0.1:${PORTS[gateway]}/console"
   say "  API docs (merged OpenAPI)        http://127.0.0.1:${PORTS[gateway]}/docs"
   say "  email sent (SMTP sink)          http://127.0.0.1:8025/messages"
   say "  traces: make traces   logs: $SVC_DIR/<service>.log"
