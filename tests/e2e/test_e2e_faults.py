@@ -84,12 +84,12 @@ def platform_for(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.mark.timeout(600)
 async def test_billing_killed_while_encounters_flow_loses_and_duplicates_no_charge(
-    platform_for: Any,
+    e2e_platform: Platform,
 ) -> None:
-    platform = platform_for("billing-kill", ("identity", "clinical", "billing"))
+    platform = e2e_platform
     gw = Gateway(platform)
     try:
-        course = await set_up_agency(gw)
+        course = await set_up_agency(gw, "Billing Drill Agency")
         course.client_id = await register_client(gw, course)
         await until_ok(gw, f"/api/billing/clients/{course.client_id}/charges", course.staff.biller)
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=20)

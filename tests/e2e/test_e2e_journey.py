@@ -7,19 +7,17 @@ finding and fails at the end), so one service bug does not hide the state of the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from halcyon.shared.testing.plugin import eventually
-from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.spans import read_spans, trace_tree
 
 from tests.e2e.journey import (
     BILLING_ADDRESS,
+    DENVER,
     WITHIN,
     book,
     booking_codes,
@@ -35,7 +33,7 @@ from tests.e2e.journey import (
     until_ok,
     x12valid,
 )
-from tests.e2e.platform import Gateway, Platform, run_dir
+from tests.e2e.platform import Gateway, Platform
 
 pytestmark = pytest.mark.integration
 
@@ -43,27 +41,11 @@ pytestmark = pytest.mark.integration
 JOURNEY: dict[str, Any] = {}
 
 
-@pytest.fixture(scope="module")
-def platform(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    running = Platform(servers, run_dir(tmp_path_factory, "journey"))
-    try:
-        yield running.start()
-    finally:
-        running.stop()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def gateway(platform: Platform) -> AsyncIterator[Gateway]:
-    gw = Gateway(platform)
-    yield gw
-    await gw.aclose()
-
-
 @pytest.mark.timeout(900)
 async def test_mdma_course_from_registration_to_remittance(
-    platform: Platform, gateway: Gateway, tmp_path: Path
+    e2e_gateway: Gateway, tmp_path: Path
 ) -> None:
-    gw = gateway
+    gw = e2e_gateway
     course = await set_up_agency(gw)
     JOURNEY["course"] = course
     JOURNEY["traces"] = gw.traces  # filled as the journey goes
@@ -640,6 +622,9 @@ async def test_mdma_course_from_registration_to_remittance(
             reminders, within=WITHIN, interval=0.5, message="integration-session reminder by email"
         )
     )[0]
+    # It names the session's time in the site's zone, and nothing clinical.
+    session_local = datetime.fromisoformat(first_integration_at).astimezone(DENVER)
+    assert session_local.strftime("%Y-%m-%d %H:%M") in reminder["text"], reminder["text"]
     assert "mdma" not in f"{reminder['subject']} {reminder['text']}".lower()
 
     # -- an 835 posts payment ----------------------------------------------------------------
@@ -764,8 +749,9 @@ TRACED = {
 
 @pytest.mark.parametrize("action", sorted(TRACED))
 async def test_each_action_is_one_trace_across_gateway_services_and_kafka(
-    platform: Platform, action: str
+    e2e_platform: Platform, action: str
 ) -> None:
+    platform = e2e_platform
     traces = JOURNEY.get("traces")
     if not traces or not traces.get(action):
         pytest.skip("the journey did not reach this action")
