@@ -154,7 +154,11 @@ async def test_mdma_course_from_registration_to_remittance(
         ),
         201,
     )
-    signed_intake = ok(await gw.post(f"/api/clinical/notes/{intake['id']}/sign", s.lead, json={}))
+    signed_intake = ok(
+        await gw.post(
+            f"/api/clinical/notes/{intake['id']}/sign", s.lead, json={}, traced_as="sign-intake"
+        )
+    )
     assert signed_intake["status"] == "signed" and len(signed_intake["content_hash"]) == 64
 
     # -- PHQ-9 and PCL-5 scored ---------------------------------------------------------
@@ -740,6 +744,7 @@ TRACED = {
     "book-dosing": ("scheduling", {"notifications", "inventory"}),
     "dispense": ("inventory", {"clinical"}),
     "cosign": ("clinical", {"billing"}),
+    "sign-intake": ("clinical", {"billing"}),
     "screening": ("clinical", {"scheduling"}),
     "consent": ("clinical", {"scheduling"}),
     "dosing-check-in": ("scheduling", {"inventory"}),
