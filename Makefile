@@ -48,7 +48,7 @@ bench: setup servers ## benchmarks; results in bench/results/<date>.json and .md
 	$(UV) run python -m bench
 
 traces: ## show the latest trace written by the local platform as a tree
-	$(UV) run python -m halcyon.shared.testing.spans .run/spans.jsonl
+	$(UV) run python -m halcyon.shared.testing.spans $${HALCYON_RUN_DIR:-.run}/spans.jsonl
 
 clean: down ## stop everything and wipe local data
 	$(SERVERS) wipe

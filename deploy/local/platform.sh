@@ -45,6 +45,8 @@ instance_urls() {
 }
 
 # An instance is "<service>" (the first) or "<service>-<i>"; its port is base + 100*i.
+# Each pidfile holds a session/process-group leader (setsid): stopping signals the whole
+# group, so `uv run` and the server it started go together.
 running() { [[ -f "$SVC_DIR/$1.pid" ]] && kill -0 "$(cat "$SVC_DIR/$1.pid")" 2>/dev/null; }
 
 instance_names() {
@@ -57,7 +59,7 @@ instance_names() {
 start_one() {
   local name="$1" port="$2" svc="${1%%-*}"
   if running "$name"; then say "$name already running on :$port"; return; fi
-  (cd "$ROOT" && setsid nohup "$UV" run --frozen uvicorn "halcyon.$svc.app:app" --host 127.0.0.1 --port "$port" \
+  (cd "$ROOT" || exit 1; setsid nohup "$UV" run --frozen uvicorn "halcyon.$svc.app:app" --host 127.0.0.1 --port "$port" \
       --no-access-log >"$SVC_DIR/$name.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/$name.pid")
 }
 
@@ -75,12 +77,12 @@ wait_ready() {
 # http://127.0.0.1:8025/messages) and an SMS provider that sends delivery receipts.
 start_helpers() {
   if ! running devsmtp; then
-    (cd "$ROOT" && HALCYON_DEVSMTP_SMTP_PORT=1025 HALCYON_DEVSMTP_HTTP_PORT=8025 HALCYON_DEVSMTP_DIR="$RUN_DIR/mail" \
+    (cd "$ROOT" || exit 1; HALCYON_DEVSMTP_SMTP_PORT=1025 HALCYON_DEVSMTP_HTTP_PORT=8025 HALCYON_DEVSMTP_DIR="$RUN_DIR/mail" \
       setsid nohup "$UV" run --frozen python -m halcyon.notifications.devsmtp \
       >"$SVC_DIR/devsmtp.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/devsmtp.pid")
   fi
   if ! running devsms; then
-    (cd "$ROOT" && HALCYON_DEVSMS_PORT=8125 HALCYON_DEVSMS_WEBHOOK_BASE="http://127.0.0.1:${PORTS[notifications]}" \
+    (cd "$ROOT" || exit 1; HALCYON_DEVSMS_PORT=8125 HALCYON_DEVSMS_WEBHOOK_BASE="http://127.0.0.1:${PORTS[notifications]}" \
       setsid nohup "$UV" run --frozen python -m halcyon.notifications.devsms \
       >"$SVC_DIR/devsms.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/devsms.pid")
   fi
@@ -98,7 +100,8 @@ up() {
     for entry in $(instance_names "$svc"); do wait_ready "${entry%%:*}" "${entry##*:}"; done
   done
   if [[ -f "$ROOT/deploy/local/seed_demo.py" && "${HALCYON_SEED:-1}" == "1" ]]; then
-    (cd "$ROOT" && "$UV" run --frozen python deploy/local/seed_demo.py --gateway "http://127.0.0.1:${PORTS[gateway]}")
+    (cd "$ROOT" && "$UV" run --frozen python deploy/local/seed_demo.py --gateway "http://127.0.0.1:${PORTS[gateway]}" \
+      --identity "http://127.0.0.1:${PORTS[identity]}" --out "$RUN_DIR/demo-logins.txt")
   fi
   say "Halcyon is up:"
   say "  gateway (the only public entry)  http://127.0.0.1:${PORTS[gateway]}"
