@@ -73,13 +73,13 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
 
     @consumer.handles(ClientRegistered)
     async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
-        # Only what a dispensing record needs (21 CFR 1304.22(c)): the name (and the
-        # address, once clinical's contract carries one).
+        # Only what a dispensing record needs (21 CFR 1304.22(c)): name and address.
+        address = event.address.model_dump(mode="json") if event.address else None
         state = {
             "given_name": event.given_name,
             "family_name": event.family_name,
             "home_site_id": event.home_site_id,
-            "address": getattr(event, "address", None),
+            "address": address,
         }
         await _upsert_if_newer(
             clients,
