@@ -25,6 +25,7 @@ from halcyon.shared.testing.processes import ServiceProcess, free_port
 from halcyon.shared.testing.servers import Servers, repo_root
 from halcyon.shared.testing.spans import read_spans
 from halcyon.shared.testing.tokens import TestTokenIssuer
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
 from tests.fixtures import StartService
 
@@ -415,15 +416,18 @@ async def test_request_id_and_trace_flow_through_to_the_service(
     # The caller's own trace (e.g. the web console's) continues through the gateway.
     trace_id = uuid.uuid4().hex
     traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
-    read = await http.get(
-        f"{stack.url}/api/clinical/clients/{client_id}",
-        headers={
-            **headers,
-            "X-Request-ID": request_id,
-            "X-Forwarded-For": "6.6.6.6",
-            "traceparent": traceparent,
-        },
-    )
+    # If an earlier in-process test instrumented httpx globally, its injection would
+    # replace our traceparent: this request must carry exactly the caller's.
+    with suppress_http_instrumentation():
+        read = await http.get(
+            f"{stack.url}/api/clinical/clients/{client_id}",
+            headers={
+                **headers,
+                "X-Request-ID": request_id,
+                "X-Forwarded-For": "6.6.6.6",
+                "traceparent": traceparent,
+            },
+        )
     assert read.status_code == 200, read.text
     assert read.headers.get_list("x-request-id") == [request_id]
 
