@@ -171,4 +171,5 @@ app = create_app(
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("HALCYON_DEVSMS_PORT", "8125")))
+    host = os.environ.get("HALCYON_DEVSMS_HOST", "127.0.0.1")  # 0.0.0.0 in a container
+    uvicorn.run(app, host=host, port=int(os.environ.get("HALCYON_DEVSMS_PORT", "8125")))

@@ -102,5 +102,7 @@ if __name__ == "__main__":
     import uvicorn
 
     uvicorn.run(
-        app, host="127.0.0.1", port=int(os.environ.get("HALCYON_DEVSMTP_HTTP_PORT", "8025"))
+        app,
+        host=os.environ.get("HALCYON_DEVSMTP_HTTP_HOST", "127.0.0.1"),  # 0.0.0.0 in a container
+        port=int(os.environ.get("HALCYON_DEVSMTP_HTTP_PORT", "8025")),
     )
