@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+import uuid
 from datetime import date
+from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from halcyon.inventory.domain.deadlines import theft_loss_deadlines
 from halcyon.inventory.reporting import BIENNIAL_INVENTORY, DISPENSING_LOG
 from halcyon.inventory.testkit import NEXT_YEAR, Agency, appointment, read_events
 from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.mongo import Document
+from halcyon.shared.partners import PartnerGrant, grant_topic_prefix, provision_partner
+from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 from pymongo import AsyncMongoClient
@@ -125,6 +131,24 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             "prescriber_id": agency.prescriber,
             "administered_at": None,
         }
+
+        # Research registries get a separate, minimum-necessary feed (partner topic),
+        # read here as a partner would: SASL/SCRAM credentials, ACL-limited to it.
+        feed_topic = f"{topic_prefix}partner.registry.dose.v1"
+        feed = await read_partner_feed(servers, feed_topic, want=2)
+        mdma_report = next(r for r in feed if r["substance"] == "MDMA")
+        assert set(mdma_report) == {
+            "report_id",
+            "participant",
+            "protocol_id",
+            "substance",
+            "quantity_mg",
+            "supplemental",
+            "administered_on",
+        }  # no name, record number, client id, clinician or exact time
+        assert mdma_report["protocol_id"] == "mdma-ptsd" and mdma_report["quantity_mg"] == 120.0
+        assert "client-1" not in json.dumps(feed)
+        assert len({r["participant"] for r in feed}) == 1  # one participant, one pseudonym
 
         # A closing count 80 mg short of the book, suspected theft: discrepancy + deadlines.
         count = {"lot_id": agency.lot_id, "location_id": agency.location_id, "kind": "closing"}
@@ -294,3 +318,42 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             f"/registrations/{agency.registration_id}/ledger/verify", headers=officer
         )
         assert verified.json()["intact"] is True
+
+
+async def read_partner_feed(servers: Servers, topic: str, want: int) -> list[dict[str, Any]]:
+    """The registry feed's events, read with a partner principal when the broker has the
+    partner listener (the project's launcher), else on the internal listener."""
+    if not servers.partner_bootstrap:
+        return [e.data for e in await read_events(servers.kafka_bootstrap, topic, want=want)]
+    audience = topic.split("partner.", 1)[1].split(".")[0]  # e.g. "registry"
+    prefix = topic.split("partner.")[0]
+    grant = PartnerGrant(name=f"registry-{uuid.uuid4().hex[:6]}", audience=audience)
+    password = uuid.uuid4().hex
+    provision_partner(servers.kafka_bootstrap, grant, password)
+    # Tests put a per-run prefix before partner.<audience>.: grant that prefix too.
+    grant_topic_prefix(servers.kafka_bootstrap, grant, prefix + grant.topic_prefix)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=servers.partner_bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username=grant.name,
+        sasl_plain_password=password,
+        group_id=f"{grant.group_prefix}-feed",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+
+        async def enough() -> bool:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                found.extend(json.loads(r.value)["data"] for r in records)
+            return len(found) >= want
+
+        await eventually(enough, within=60, interval=0, message=f"{want} reports on {topic}")
+    finally:
+        await consumer.stop()
+    return found

@@ -12,11 +12,24 @@ confluent-kafka's admin client, which supports SCRAM and ACL administration.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib
 from dataclasses import dataclass
 from typing import Any
 
 PARTNER_TOPIC_PREFIX = "partner."
+
+
+def pseudonym(secret: str, tenant_id: str, audience: str, subject_id: str) -> str:
+    """A client's stable pseudonym for one partner audience within one agency.
+
+    HMAC-SHA256 keyed by (service secret, agency, audience): the same client gets the
+    same pseudonym in every event to that audience, a different one for any other
+    audience or agency, and it cannot be reversed without the secret.
+    """
+    key = hashlib.sha256(f"{secret}\0{tenant_id}\0{audience}".encode()).digest()
+    return hmac.new(key, subject_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -50,21 +63,41 @@ def provision_partner(admin_bootstrap: str, grant: PartnerGrant, password: str) 
     for future in admin.alter_user_scram_credentials([upsert]).values():
         future.result(timeout=30)
 
-    def allow(kind: Any, name: str, operation: Any) -> Any:
-        return k.AclBinding(
-            kind,
+    _allow(
+        admin_bootstrap,
+        grant,
+        [
+            ("topic", grant.topic_prefix, "READ"),
+            ("topic", grant.topic_prefix, "DESCRIBE"),
+            ("group", grant.group_prefix, "READ"),
+        ],
+    )
+
+
+def grant_topic_prefix(admin_bootstrap: str, grant: PartnerGrant, topic_prefix: str) -> None:
+    """Also let the partner read topics under another prefix (e.g. a test namespace)."""
+    _allow(
+        admin_bootstrap,
+        grant,
+        [("topic", topic_prefix, "READ"), ("topic", topic_prefix, "DESCRIBE")],
+    )
+
+
+def _allow(admin_bootstrap: str, grant: PartnerGrant, rules: list[tuple[str, str, str]]) -> None:
+    k: Any = importlib.import_module("confluent_kafka.admin")
+    admin = k.AdminClient({"bootstrap.servers": admin_bootstrap})
+    kinds = {"topic": k.ResourceType.TOPIC, "group": k.ResourceType.GROUP}
+    bindings = [
+        k.AclBinding(
+            kinds[kind],
             name,
             k.ResourcePatternType.PREFIXED,
             grant.principal,
             "*",
-            operation,
+            getattr(k.AclOperation, operation),
             k.AclPermissionType.ALLOW,
         )
-
-    bindings = [
-        allow(k.ResourceType.TOPIC, grant.topic_prefix, k.AclOperation.READ),
-        allow(k.ResourceType.TOPIC, grant.topic_prefix, k.AclOperation.DESCRIBE),
-        allow(k.ResourceType.GROUP, grant.group_prefix, k.AclOperation.READ),
+        for kind, name, operation in rules
     ]
     for future in admin.create_acls(bindings).values():
         future.result(timeout=30)

@@ -12,6 +12,7 @@ from halcyon.shared.contracts.inventory import (
     DoseDispensed,
     StockLow,
 )
+from halcyon.shared.contracts.partner import RegistryDoseReported
 from halcyon.shared.service import ServiceWiring, create_service_app
 
 wiring = ServiceWiring(
@@ -20,7 +21,13 @@ wiring = ServiceWiring(
     " counts, discrepancies and reports.",
     routers=[catalog.router, ledger.router, compliance.router, reports.router],
     repositories=ALL_REPOSITORIES,
-    publishes=[DoseDispensed, StockLow, DiscrepancyOpened, ComplianceDeadlineDue],
+    publishes=[
+        DoseDispensed,
+        StockLow,
+        DiscrepancyOpened,
+        ComplianceDeadlineDue,
+        RegistryDoseReported,
+    ],
     handlers=handlers.register,
     on_start=[sweeps.recovery_loop, sweeps.compliance_loop],
 )

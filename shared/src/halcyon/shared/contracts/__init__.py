@@ -61,4 +61,5 @@ from halcyon.shared.contracts import clinical as clinical  # noqa: E402
 from halcyon.shared.contracts import identity as identity  # noqa: E402
 from halcyon.shared.contracts import inventory as inventory  # noqa: E402
 from halcyon.shared.contracts import notifications as notifications  # noqa: E402
+from halcyon.shared.contracts import partner as partner  # noqa: E402
 from halcyon.shared.contracts import scheduling as scheduling  # noqa: E402

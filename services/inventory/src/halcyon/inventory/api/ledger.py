@@ -57,11 +57,13 @@ from halcyon.inventory.posting import (
 )
 from halcyon.inventory.store import Ledger, Postings, Registrations
 from halcyon.shared.contracts.inventory import DoseDispensed
+from halcyon.shared.contracts.partner import RegistryDoseReported
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import Conflict, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, OutboxEvent
+from halcyon.shared.partners import pseudonym
 from halcyon.shared.service import Audit, Runtime
 from pydantic import BaseModel
 from uuid6 import uuid7
@@ -246,6 +248,26 @@ async def dispense(
         administered_at=at,
     )
     envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=caller.tenant_id)
+    events = [OutboxEvent(envelope, DoseDispensed.topic)]
+    if protocol_id:
+        # Research registries get their own minimum-necessary event (ADR 0007), written
+        # in the same single-document write as the ledger entry.
+        report = RegistryDoseReported(
+            report_id=dispensed_id,
+            participant=pseudonym(
+                runtime.settings.field_encryption_key,
+                caller.tenant_id,
+                "registry",
+                appointment["client_id"],
+            ),
+            protocol_id=protocol_id,
+            substance=place.product["substance"],
+            quantity_mg=body.quantity_mg,
+            supplemental=body.supplemental,
+            administered_on=at.date(),
+        )
+        report_envelope = EventEnvelope.wrap(report, source=SOURCE, tenant_id=caller.tenant_id)
+        events.append(OutboxEvent(report_envelope, RegistryDoseReported.topic))
     entry = EntryDraft(
         place.registration["_id"],
         {
@@ -263,7 +285,7 @@ async def dispense(
             "administered_at": at,
             "recorded_by": caller.user_id,
         },
-        [OutboxEvent(envelope, DoseDispensed.topic)],
+        events,
     )
     claim = DosingClaim(
         appointment_id=body.appointment_id,
