@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
 import jwt
 import pytest
 from halcyon.shared.testing.plugin import eventually
+from halcyon.shared.testing.processes import free_port
 
 from services.identity.tests.identity_testkit import (
     OPERATOR,
@@ -131,19 +133,35 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
 
 
 async def test_password_reset_token_works_once(start_service: StartService) -> None:
-    identity = start_identity(start_service)
+    smtp_port = free_port()
+    sink = start_service(
+        "devsmtp", app="halcyon.notifications.devsmtp:app", HALCYON_DEVSMTP_SMTP_PORT=str(smtp_port)
+    )
+    identity = start_identity(start_service, HALCYON_IDENTITY_SMTP_PORT=str(smtp_port))
     async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
         agency = await create_agency(http)
         therapist = await add_staff(http, agency, "therapist")
         unknown = await http.post(
             "/auth/password-reset", json={"agency_id": agency.id, "email": "nobody@example.org"}
         )
-        assert unknown.status_code == 202 and "reset_token" not in unknown.json()
+        assert unknown.status_code == 202
         asked = await http.post(
             "/auth/password-reset", json={"agency_id": agency.id, "email": therapist.email}
         )
         assert asked.status_code == 202
-        token = asked.json()["reset_token"]  # only handed back in environment=test
+        assert asked.json() == unknown.json()  # nothing tells which emails have accounts
+        assert "reset_token" not in asked.text  # the token goes only to the mailbox
+
+        async def reset_mail() -> list[dict[str, Any]]:
+            async with httpx.AsyncClient(base_url=sink.url) as mailbox:
+                found = await mailbox.get("/messages", params={"to": therapist.email})
+                return [m for m in found.json() if "Reset your Halcyon password" in m["subject"]]
+
+        [mail] = await eventually(reset_mail, message="reset email in the mailbox")
+        token = re.search(r"\?token=(\S+)", mail["text"]).group(1)  # type: ignore[union-attr]
+        async with httpx.AsyncClient(base_url=sink.url) as mailbox:
+            others = await mailbox.get("/messages", params={"to": "nobody@example.org"})
+        assert others.json() == []
         weak = await http.post(
             "/auth/password-reset/confirm", json={"reset_token": token, "new_password": "short"}
         )

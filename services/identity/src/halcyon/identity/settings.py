@@ -22,6 +22,12 @@ class IdentitySettings(ServiceSettings):
     lockout_max_failures: int = 5
     lockout_seconds: int = 900
     password_reset_ttl_seconds: int = 1800
+    # Reset links are emailed by identity itself (halcyon.identity.mail): SMTP server,
+    # sender, and the console page that takes the token.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    mail_from: str = "Halcyon <no-reply@halcyon.local>"
+    password_reset_url: str = "http://127.0.0.1:8000/console/reset-password"
     # How often the credential-expiry job looks (it is idempotent per credential).
     credential_scan_interval_seconds: float = 86400.0
     credential_warning_days: int = 30

@@ -31,6 +31,7 @@ from halcyon.identity.domain.sign_in import (
     token_hash,
     token_tenant,
 )
+from halcyon.identity.mail import send_password_reset
 from halcyon.identity.settings import IdentitySettings
 from halcyon.identity.store import (
     PLATFORM,
@@ -501,10 +502,14 @@ async def request_password_reset(
             "used_at": None,
         },
     )
-    # Delivery to the person (email via notifications) has no contract yet; only the
-    # test environment hands the token back so the flow can be exercised end to end.
-    if settings.environment == "test":
-        answer["reset_token"] = token
+    # Only the mailbox learns the token; the answer is the same whatever happened.
+    await send_password_reset(
+        settings,
+        str(doc["email"]),
+        str(doc.get("display_name", "")),
+        token,
+        settings.password_reset_ttl_seconds // 60,
+    )
     return answer
 
 
