@@ -32,7 +32,7 @@ def line_chart(
 ) -> str:
     """A labelled line chart. ``role="img"`` and a <title> give screen readers a summary;
     the numbers are also in a table next to each chart."""
-    pad_left, pad_right, pad_top, pad_bottom = 44, 110, 14, 28
+    pad_left, pad_right, pad_top, pad_bottom = 44, 130, 30, 28
     plot_w, plot_h = width - pad_left - pad_right, height - pad_top - pad_bottom
     numbers = [v for s in series for v in s.values if v is not None]
     numbers += [t.value for t in thresholds]
@@ -61,7 +61,15 @@ def line_chart(
             f'<text x="{pad_left - 6}" y="{y(value) + 4:.1f}" font-size="11" '
             f'text-anchor="end" fill="#333">{value:.0f}</text>'
         )
-    for t in thresholds:
+    merged: dict[float, Threshold] = {}
+    for t in thresholds:  # two limits at one value share one line and one label
+        if t.value in merged:
+            first = merged[t.value]
+            name = first.label.rsplit(" ", 1)[0] + " / " + t.label
+            merged[t.value] = Threshold(name, t.value, first.colour)
+        else:
+            merged[t.value] = t
+    for t in merged.values():
         out.append(
             f'<line x1="{pad_left}" x2="{pad_left + plot_w}" y1="{y(t.value):.1f}" '
             f'y2="{y(t.value):.1f}" stroke="{t.colour}" stroke-dasharray="6 4"/>'
@@ -84,9 +92,11 @@ def line_chart(
             )
         for px, py in points:
             out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{s.colour}"/>')
+        # The legend runs along the top, clear of the threshold labels on the right.
         out.append(
-            f'<text x="{pad_left + plot_w + 4}" y="{pad_top + 12 + 14 * n}" font-size="11" '
-            f'fill="{s.colour}">{escape(s.name)}</text>'
+            f'<rect x="{pad_left + 110 * n}" y="8" width="10" height="10" fill="{s.colour}"/>'
+            f'<text x="{pad_left + 110 * n + 14}" y="17" font-size="11" '
+            f'fill="#1a1a1a">{escape(s.name)}</text>'
         )
     out.append("</svg>")
     return "".join(out)

@@ -236,7 +236,7 @@ async def _protocol(api: Api, protocol_id: str | None) -> dict[str, Any]:
 
 def _started_at(appointment: dict[str, Any]) -> str:
     for entry in appointment.get("history", []):
-        if entry.get("status") == "in_progress":
+        if entry.get("status") in {"started", "in_progress"}:
             return str(entry.get("at"))
     return str(appointment.get("starts_at"))
 
@@ -349,7 +349,6 @@ async def _session_page(
                 f"/api/inventory/registrations/{reg['id']}/balances", {"items": []}
             )
             stock += [b for b in balances.get("items", []) if float(b.get("qty_mg", 0) or 0) > 0]
-    staff = await api.soft("/api/identity/staff", {"items": []}, limit=200)
     return console.render(
         request,
         "session.html",
@@ -358,11 +357,42 @@ async def _session_page(
         **ctx,
         **live,
         stock=stock,
-        staff=staff.get("items", []),
+        staff=await _people_in_the_room(api, session, ctx),
         errors=errors or [],
         values=values or {},
         done=done,
     )
+
+
+async def _people_in_the_room(
+    api: Api, session: Session, ctx: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Who may administer, witness or prescribe: the agency's staff list where the person
+    may read it (admins, compliance); otherwise the people this session involves — the
+    signed-in nurse, both therapists, and the prescriber who signed the client's
+    screening for this protocol. Inventory checks each one's role at the site anyway."""
+    listed = await api.soft("/api/identity/staff", {"items": []}, limit=200)
+    if listed.get("items"):
+        return list(listed["items"])
+    roles: dict[str, set[str]] = {session.user_id: session.roles_at(ctx["a"]["site_id"])}
+    for clinician in ctx["clinicians"]:
+        roles.setdefault(str(clinician["staff_id"]), set()).add(str(clinician["role"]))
+    screenings = await api.soft(
+        f"/api/clinical/clients/{ctx['client_id']}/screenings", {"items": []}
+    )
+    for screening in screenings.get("items", []):
+        if screening.get("signed_by") and screening.get("protocol_id") == ctx["a"].get(
+            "protocol_id"
+        ):
+            roles.setdefault(str(screening["signed_by"]), set()).add("prescriber")
+    return [
+        {
+            "id": staff_id,
+            "display_name": await staff_name(api, session, staff_id),
+            "roles": [{"role": r} for r in sorted(held)],
+        }
+        for staff_id, held in roles.items()
+    ]
 
 
 @router.get("/sessions/{appointment_id}/live")

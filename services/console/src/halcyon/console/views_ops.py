@@ -14,6 +14,8 @@ from halcyon.console.web import PREFIX, Form, current, read_form, redirect
 router = APIRouter(prefix=PREFIX)
 REPORTS = {"dispensing-log": "Dispensing log", "biennial-inventory": "Biennial inventory"}
 FORMATS = {"csv": "text/csv", "pdf": "application/pdf"}
+# DEA keeps schedule I-II records apart from III-V (21 CFR 1304.04(f)).
+SCHEDULE_GROUPS = ("I-II", "III-V")
 
 
 # -- inventory --------------------------------------------------------------------------
@@ -66,6 +68,7 @@ async def _inventory(
         discrepancies=discrepancies,
         staff=staff,
         reports=REPORTS,
+        groups=SCHEDULE_GROUPS,
         errors=errors or [],
         values=values or {},
         done=done,
@@ -151,16 +154,18 @@ async def inventory_action(request: Request, action: str) -> Response:
 
 
 @router.get("/inventory/{registration_id}/reports/{report}.{fmt}")
-async def report(request: Request, registration_id: str, report: str, fmt: str) -> Response:
+async def report(
+    request: Request, registration_id: str, report: str, fmt: str, schedules: str = "I-II"
+) -> Response:
     console, session, api = current(request)
-    if report not in REPORTS or fmt not in FORMATS:
+    if report not in REPORTS or fmt not in FORMATS or schedules not in SCHEDULE_GROUPS:
         return console.render(
             request, "error.html", session, errors=["No such report."], status=404
         )
     upstream = await api.raw(
         "GET",
         f"/api/inventory/registrations/{registration_id}/reports/{report}",
-        params={"format": fmt},
+        params={"format": fmt, "schedules": schedules},
     )
     if upstream.status_code != 200:
         return await _inventory(
