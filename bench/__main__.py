@@ -1,11 +1,16 @@
-"""`python -m bench [--requests N] [--events N]`: platform vs floors, as ratios.
+"""`python -m bench [--scale 0.01] [--requests N] [--events N]`: platform vs floors, as ratios.
+
+Floors are measured first on the same machine, then the platform. Progress on stderr.
 
 1. HTTP: registering a client on the clinical service (token check, validation, Mongo
    write with its outbox event) vs a bare async FastAPI endpoint, same client load.
 2. Events: end-to-end latency from a request's write to the consumer in another
    process having applied it (outbox relay → Kafka → idempotent consumer), vs a raw
    aiokafka produce→consume round trip on the same broker.
-Results: bench/results/<date>.json and .md.
+3. Consumer scaling: events/s applied by 1..N instances of one consumer group.
+4. The whole platform (bench/platform_bench.py) on a synthetic agency (bench/agency.py):
+   booking, note signed → charge, partner read rate, 100 concurrent dispenses, chart open.
+Results: bench/results/<date>.json and .md, and bench/results/latest.md.
 """
 
 from __future__ import annotations
@@ -14,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -29,16 +33,10 @@ from halcyon.shared.testing.processes import ServiceProcess
 from halcyon.shared.testing.servers import ensure_servers, repo_root
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
+from bench.agency import AgencySize, progress
+from bench.platform_bench import run_platform
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def progress(label: str, done: int, total: int) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r{label:<28} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -254,6 +252,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["consumer_scaling"] = await consumer_scaling(
                 servers, env, log_dir, args.scaling_events, args.max_instances
             )
+        # The clinical and probe processes of the basics would compete with the platform.
+        for process in (clinical, probe):
+            process.kill()
+        if not args.skip_platform:
+            results["platform"] = await run_platform(
+                servers, floor.url, raw, args, Path(tempfile.mkdtemp(prefix="halcyon-bench-p-"))
+            )
         return results
     finally:
         for process in (floor, clinical, probe):
@@ -324,6 +329,7 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
         "when": stamp,
         "machine": {"cpus": os.cpu_count()},
         "parameters": vars(args),
+        "agency_size": vars(AgencySize.at(args.scale)),
         "results": results,
     }
     path = RESULTS / f"{stamp}.json"
@@ -357,10 +363,121 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
                 f"{scaling['events_per_s_by_instances']['1']} | {rate} "
                 f"| {scaling['ratio_vs_one_instance'][n]} |",
             )
+    platform = results.get("platform")
+    if platform:
+        table[-1:-1] = platform_rows(platform)
+        table.append(agency_line(platform))
     (RESULTS / f"{stamp}.md").write_text("\n".join(table))
     (RESULTS / "latest.md").write_text("\n".join(table))
     print("\n".join(table))
     return path
+
+
+PLATFORM_MEASURES = (
+    "booking",
+    "note_signed_to_charge",
+    "partner_read",
+    "concurrent_dispenses",
+    "chart_open",
+)
+
+
+def platform_rows(p: dict[str, Any]) -> list[str]:
+    rows: list[str] = [
+        f"| {name}: failed | | {p[name]['error'][:120]} | |"
+        for name in PLATFORM_MEASURES
+        if "error" in p.get(name, {})
+    ]
+    b = p.get("booking", {})
+    if "error" not in b:
+        rows += booking_rows(b)
+    c = p.get("note_signed_to_charge", {})
+    if "error" not in c:
+        rows += charge_rows(c)
+    r = p.get("partner_read", {})
+    if "error" not in r and "skipped" not in r:
+        rows += partner_rows(r)
+    d = p.get("concurrent_dispenses", {})
+    if "error" not in d:
+        rows += dispense_rows(d)
+    ch = p.get("chart_open", {})
+    if "error" not in ch:
+        rows += chart_rows(ch)
+    return rows
+
+
+def booking_rows(b: dict[str, Any]) -> list[str]:
+    rows: list[str] = []
+    gw, direct, floor = b["platform_gateway"], b["scheduling_direct"], b["floor_bare_fastapi"]
+    rows += [
+        f"| booking via gateway, req/s | scheduling direct {direct['requests_per_s']}; "
+        f"bare FastAPI {floor['requests_per_s']} | {gw['requests_per_s']} "
+        f"| {b['throughput_ratio_gateway_vs_direct']} vs direct; "
+        f"{b['throughput_ratio_gateway_vs_floor']} vs bare |",
+        f"| booking via gateway, p50 / p99 ms | direct {direct['p50_ms']} / {direct['p99_ms']}; "
+        f"bare {floor['p50_ms']} / {floor['p99_ms']} | {gw['p50_ms']} / {gw['p99_ms']} "
+        f"| p99 {b['p99_ratio_gateway_vs_direct']} vs direct; "
+        f"{b['p99_ratio_gateway_vs_floor']} vs bare |",
+    ]
+    return rows
+
+
+def charge_rows(c: dict[str, Any]) -> list[str]:
+    rows: list[str] = []
+    raw, mine = c["floor_raw_aiokafka_round_trip"], c["platform_note_signed_to_charge"]
+    rows.append(
+        f"| note signed → charge created, p50 / p99 ms | raw aiokafka {raw['p50_ms']} / "
+        f"{raw['p99_ms']} | {mine['p50_ms']} / {mine['p99_ms']} "
+        f"| {c['p50_ratio_platform_vs_floor']} / {c['p99_ratio_platform_vs_floor']} |"
+    )
+    return rows
+
+
+def partner_rows(r: dict[str, Any]) -> list[str]:
+    rows: list[str] = []
+    rows.append(
+        f"| partner read (SASL/SCRAM), msg/s | raw internal "
+        f"{r['floor_raw_internal_listener']['messages_per_s']} "
+        f"| {r['platform_partner_sasl_scram']['messages_per_s']} "
+        f"| {r['rate_ratio_partner_vs_floor']} |"
+    )
+    return rows
+
+
+def dispense_rows(d: dict[str, Any]) -> list[str]:
+    rows: list[str] = []
+    rows.append(
+        f"| {d['concurrent_dispenses']} concurrent dispenses | stock for "
+        f"{int(d['stock_mg'] // d['dose_mg'])} | {d['dispensed']} dispensed, "
+        f"{d['refused_insufficient_stock']} refused, {d['dispenses_per_s']}/s, "
+        f"p99 {d['p99_ms']} ms | oversold {d['oversold_units']:g} units |"
+    )
+    return rows
+
+
+def chart_rows(ch: dict[str, Any]) -> list[str]:
+    rows: list[str] = []
+    rows += [
+        f"| chart open via gateway, req/s | raw PyMongo find "
+        f"{ch['floor_raw_pymongo_find']['requests_per_s']} "
+        f"| {ch['platform_gateway']['requests_per_s']} "
+        f"| {ch['throughput_ratio_gateway_vs_floor']} |",
+        f"| chart open via gateway, p99 ms | raw PyMongo find "
+        f"{ch['floor_raw_pymongo_find']['p99_ms']} | {ch['platform_gateway']['p99_ms']} "
+        f"| {ch['p99_ratio_gateway_vs_floor']} |",
+    ]
+    return rows
+
+
+def agency_line(p: dict[str, Any]) -> str:
+    a = p["agency"]
+    return (
+        f"Synthetic agency at scale {a['scale']}: {a['sites']} site(s), {a['clinicians']} "
+        f"clinicians, {a['clients']} clients, {a['appointments']} appointments "
+        f"({a['dosing_sessions_in_progress']} dosing sessions in progress); "
+        f"generated through the gateway in {sum(a['seconds'].values()):.0f} s "
+        f"({', '.join(f'{k} {v} s' for k, v in a['seconds'].items())}).\n"
+    )
 
 
 def main() -> None:
@@ -370,6 +487,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=60)
     parser.add_argument("--scaling-events", type=int, default=600, help="0 skips scaling")
     parser.add_argument("--max-instances", type=int, default=3)
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=0.01,
+        help="of the synthetic agency (50 sites, 1,500 clinicians, 60,000 clients, a busy week)",
+    )
+    parser.add_argument("--bookings", type=int, default=200, help="per booking measurement")
+    parser.add_argument("--charts", type=int, default=400, help="chart opens per measurement")
+    parser.add_argument("--charge-events", type=int, default=30, help="notes signed, one by one")
+    parser.add_argument("--partner-messages", type=int, default=5000)
+    parser.add_argument("--dispenses", type=int, default=100, help="fired at once")
+    parser.add_argument("--skip-platform", action="store_true", help="only (a)-(c)")
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print(f"results: {write_results(results, args)}")

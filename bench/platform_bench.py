@@ -1,0 +1,567 @@
+"""The whole platform (every service + the gateway as processes) against its floors.
+
+1. booking through the gateway vs the same booking directly on scheduling vs a bare
+   async FastAPI endpoint;
+2. "dosing note signed" (clinical) → "charge created" (billing) vs a raw aiokafka
+   produce→consume round trip. Dispensing does not create a charge in this design:
+   billing captures charges from ``EncounterSigned`` (a signed note), and a dispensed
+   dose only attaches to the note. The note signed here is a single-signature intake note
+   (a dosing note would need a dispensed dose and a co-signature per measurement; the path
+   clinical outbox → Kafka → billing capture is the same);
+3. a partner consumer (SASL/SCRAM, partner listener, ACLs) vs a raw aiokafka consumer on
+   the internal listener, same topic, same message count;
+4. 100 concurrent dispenses from a lot holding half of what they ask: throughput and
+   oversold units (must be 0);
+5. opening a client chart through the gateway vs a raw PyMongo find loop on the same
+   collection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from halcyon.shared.mongo import connect
+from halcyon.shared.partners import PartnerGrant, provision_partner
+from halcyon.shared.testing.processes import ServiceProcess
+from halcyon.shared.testing.servers import Servers
+
+from bench.agency import Agency, AgencySize, Generator, bounded, progress
+from tests.e2e.journey import iso, ok
+from tests.e2e.platform import Gateway, Platform
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def stats(latencies_ms: list[float], elapsed_s: float) -> dict[str, float]:
+    return {
+        "requests": len(latencies_ms),
+        "requests_per_s": round(len(latencies_ms) / elapsed_s, 1),
+        "p50_ms": round(percentile(latencies_ms, 50), 2),
+        "p99_ms": round(percentile(latencies_ms, 99), 2),
+    }
+
+
+def ratio(a: float, b: float, digits: int = 2) -> float:
+    return round(a / b, digits) if b else float("nan")
+
+
+async def load(
+    label: str, total: int, concurrency: int, call: Callable[[int], Awaitable[None]]
+) -> dict[str, float]:
+    """``total`` calls of ``call(i)`` with ``concurrency`` in flight; latency of each."""
+    return (await interleaved({label: call}, total, concurrency, rounds=1))[label]
+
+
+async def interleaved(
+    calls: dict[str, Callable[[int], Awaitable[None]]],
+    total: int,
+    concurrency: int,
+    rounds: int = 4,
+) -> dict[str, dict[str, float]]:
+    """Each of ``calls`` ``total`` times, in ``rounds`` alternating chunks, so a machine
+    that gets busier or quieter during the run (shared cores, consumers catching up)
+    weighs on every variant alike instead of on whichever ran last."""
+    latencies: dict[str, list[float]] = {name: [] for name in calls}
+    elapsed: dict[str, float] = dict.fromkeys(calls, 0.0)
+    offset = 0
+    for r in range(rounds):
+        chunk = total // rounds + (r < total % rounds)
+        for name, call in calls.items():
+
+            async def timed(
+                i: int,
+                call: Callable[[int], Awaitable[None]] = call,
+                sink: list[float] = latencies[name],
+            ) -> None:
+                started = time.perf_counter()
+                await call(i)
+                sink.append((time.perf_counter() - started) * 1000)
+
+            started = time.perf_counter()
+            await bounded(name, list(range(offset, offset + chunk)), timed, concurrency)
+            elapsed[name] += time.perf_counter() - started
+            offset += chunk
+    return {name: stats(latencies[name], elapsed[name]) for name in calls}
+
+
+class BenchPlatform(Platform):
+    """The e2e platform with benchmark settings: quiet logs, no span file (its writes
+    are a test aid, not production tracing), and rate limits above the offered load (the
+    limiter still runs on every request; it just never says no)."""
+
+    def _env(self, service: str) -> dict[str, str]:
+        env = super()._env(service)
+        env["HALCYON_LOG_LEVEL"] = "WARNING"
+        env["HALCYON_SPAN_FILE"] = os.environ.get("BENCH_SPAN_FILE", "")
+        return env
+
+    def _spawn(self, service: str, app: str | None = None, **env: str) -> ServiceProcess:
+        if service == "gateway":
+            env["HALCYON_GATEWAY_USER_RATE_LIMIT"] = json.dumps(
+                {"per_minute": 600_000, "burst": 60_000}
+            )
+            env["HALCYON_GATEWAY_ADDRESS_RATE_LIMIT"] = json.dumps(
+                {"per_minute": 600_000, "burst": 60_000}
+            )
+        return super()._spawn(service, app, **env)
+
+
+@dataclass
+class Context:
+    servers: Servers
+    platform: Platform
+    gw: Gateway
+    agency: Agency
+    generator: Generator
+    floor_url: str
+
+
+# -- 1. booking -----------------------------------------------------------------------
+
+
+async def booking(ctx: Context, requests: int, concurrency: int) -> dict[str, Any]:
+    site = ctx.agency.home
+    clients = ctx.agency.clients[site.id]
+    who = site.front_desk
+    gen = ctx.generator
+
+    def body(i: int) -> dict[str, Any]:
+        return gen.booking(site, clients[i % len(clients)], i, gen.load.take())
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
+        def poster(url: str) -> Callable[[int], Awaitable[None]]:
+            async def call(i: int) -> None:
+                response = await http.post(url, json=body(i), headers=who.headers)
+                assert response.status_code == 201, response.text
+
+            return call
+
+        measured = await interleaved(
+            {
+                "booking: bare FastAPI": poster(f"{ctx.floor_url}/clients"),
+                "booking: scheduling direct": poster(
+                    f"{ctx.platform.processes['scheduling'].url}/appointments"
+                ),
+                "booking: via gateway": poster(
+                    f"{ctx.platform.gateway.url}/api/scheduling/appointments"
+                ),
+            },
+            requests,
+            concurrency,
+        )
+    floor = measured["booking: bare FastAPI"]
+    direct = measured["booking: scheduling direct"]
+    gateway = measured["booking: via gateway"]
+    return {
+        "floor_bare_fastapi": floor,
+        "scheduling_direct": direct,
+        "platform_gateway": gateway,
+        "throughput_ratio_gateway_vs_direct": ratio(
+            gateway["requests_per_s"], direct["requests_per_s"], 3
+        ),
+        "throughput_ratio_gateway_vs_floor": ratio(
+            gateway["requests_per_s"], floor["requests_per_s"], 3
+        ),
+        "p99_ratio_gateway_vs_direct": ratio(gateway["p99_ms"], direct["p99_ms"]),
+        "p99_ratio_gateway_vs_floor": ratio(gateway["p99_ms"], floor["p99_ms"]),
+    }
+
+
+# -- 2. note signed → charge created ------------------------------------------------
+
+
+async def signed_to_charge(ctx: Context, events: int, raw: dict[str, float]) -> dict[str, Any]:
+    s = ctx.agency.course.staff
+    site = ctx.agency.home
+    # Clients with no dosing session and no other note: one intake note → one charge each.
+    clients = ctx.agency.clients[site.id][-events - 1 :]
+    billing = connect(ctx.servers.mongo_url)
+    charges = billing[ctx.platform.database("billing")]["charges"]
+    tenant = ctx.agency.tenant
+    now = datetime.now(UTC).replace(microsecond=0)
+    latencies: list[float] = []
+    try:
+        for i, client_id in enumerate(clients):  # the first one warms up, not measured
+            note = ok(
+                await ctx.gw.post(
+                    f"/api/clinical/clients/{client_id}/notes",
+                    s.lead,
+                    json={
+                        "kind": "intake",
+                        "site_id": site.id,
+                        "template_id": "builtin:intake",
+                        "started_at": iso(now - timedelta(days=1, hours=1)),
+                        "ended_at": iso(now - timedelta(days=1)),
+                        "clinicians": [{"staff_id": s.lead.id, "role": "therapist"}],
+                        "diagnoses": ["F43.10"],
+                        "psychotherapy_minutes": 60,
+                        "content": {
+                            "presenting_problem": "synthetic",
+                            "history": "synthetic",
+                            "mental_status": "oriented",
+                            "risk_assessment": "low",
+                            "plan": "benchmark",
+                        },
+                    },
+                ),
+                201,
+            )
+            ok(await ctx.gw.post(f"/api/clinical/notes/{note['id']}/sign", s.lead, json={}))
+            signed = time.perf_counter()
+            query = {"tenant_id": tenant, "client_id": client_id}
+            deadline = time.monotonic() + 60
+            while await charges.find_one(query) is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no charge for the note of {client_id} within 60 s")
+                await asyncio.sleep(0.002)
+            if i:
+                latencies.append((time.perf_counter() - signed) * 1000)
+                progress("note signed → charge", i, len(clients) - 1)
+    finally:
+        await billing.close()
+    mine = {
+        "events": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+    return {
+        "measured": "intake note signed (clinical, 200 received) → charge in billing's store",
+        "why": "billing captures charges from EncounterSigned; a dispensed dose creates none",
+        "floor_raw_aiokafka_round_trip": raw,
+        "platform_note_signed_to_charge": mine,
+        "p50_ratio_platform_vs_floor": ratio(mine["p50_ms"], raw["p50_ms"]),
+        "p99_ratio_platform_vs_floor": ratio(mine["p99_ms"], raw["p99_ms"]),
+    }
+
+
+# -- 3. partner consumer ------------------------------------------------------------------
+
+
+async def partner_read(servers: Servers, messages: int) -> dict[str, Any]:
+    if not servers.partner_bootstrap:
+        return {"skipped": "the broker has no partner (SASL/SCRAM) listener"}
+    from tests.platform.test_delivery_guarantees import client_registered
+
+    unique = uuid.uuid4().hex[:8]
+    grant = PartnerGrant(name=f"bench-{unique}", audience=f"bench{unique}")
+    password = f"pw-{uuid.uuid4().hex}"
+    await asyncio.to_thread(provision_partner, servers.kafka_bootstrap, grant, password)
+    topic = f"{grant.topic_prefix}dose.v1"
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for i in range(messages):
+            event = client_registered("bench", f"p{i}-{unique}")
+            await producer.send(topic, event.to_bytes(), key=event.subject.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    async def read(label: str, consumer: AIOKafkaConsumer) -> dict[str, float]:
+        started = time.perf_counter()
+        await consumer.start()
+        count = 0
+        try:
+            while count < messages:
+                batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+                count += sum(len(records) for records in batch.values())
+                progress(label, min(count, messages), messages)
+        finally:
+            await consumer.stop()
+        elapsed = time.perf_counter() - started
+        return {"messages": count, "messages_per_s": round(count / elapsed, 1)}
+
+    raw = await read(
+        "partner: raw internal",
+        AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=servers.kafka_bootstrap,
+            group_id=f"raw-{unique}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        ),
+    )
+    partner = await read(
+        "partner: SASL/SCRAM",
+        AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=servers.partner_bootstrap,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-512",
+            sasl_plain_username=grant.name,
+            sasl_plain_password=password,
+            group_id=f"{grant.group_prefix}-bench",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        ),
+    )
+    return {
+        "topic": "partner.<audience>.dose.v1 (synthetic envelopes, 1 partition)",
+        "floor_raw_internal_listener": raw,
+        "platform_partner_sasl_scram": partner,
+        "rate_ratio_partner_vs_floor": ratio(partner["messages_per_s"], raw["messages_per_s"], 3),
+    }
+
+
+# -- 4. concurrent dispenses --------------------------------------------------------------
+
+
+async def concurrent_dispenses(ctx: Context, dispenses: int, dose_mg: float) -> dict[str, Any]:
+    """``dispenses`` dosing sessions in progress each ask for ``dose_mg`` at once from a
+    lot holding half of that: exactly half must succeed, and nothing may be oversold."""
+    s = ctx.agency.course.staff
+    gw = ctx.gw
+    site = ctx.agency.home
+    now = datetime.now(UTC).replace(microsecond=0)
+    appointments = ctx.agency.dosing_appointments[:dispenses]
+    registration = ok(
+        await gw.post(
+            "/api/inventory/registrations",
+            s.compliance,
+            json={
+                "site_id": site.id,
+                "dea_number": "BC7654329",
+                "registrant_name": "Halcyon Synthetic",
+                "kind": "researcher",
+                "schedules": ["I", "II"],
+                "protocol_id": "mdma-ptsd",
+                "expires_on": (now + timedelta(days=365)).date().isoformat(),
+            },
+        ),
+        201,
+    )["id"]
+    product = ok(
+        await gw.post(
+            "/api/inventory/products",
+            s.admin,
+            json={
+                "substance": "MDMA",
+                "schedule": "I",
+                "form": "capsule",
+                "strength_mg": 20,
+                "units_per_container": 30,
+                "low_stock_threshold_mg": 40,
+            },
+        ),
+        201,
+    )["id"]
+    location = ok(
+        await gw.post(
+            "/api/inventory/locations",
+            s.compliance,
+            json={"registration_id": registration, "name": "Safe", "kind": "safe"},
+        ),
+        201,
+    )["id"]
+    lot = ok(
+        await gw.post(
+            "/api/inventory/lots",
+            s.compliance,
+            json={
+                "product_id": product,
+                "lot_number": f"BENCH-{uuid.uuid4().hex[:6]}",
+                "expires_on": (now + timedelta(days=365)).date().isoformat(),
+                "supplier_name": "Research Supply Co",
+                "supplier_dea_number": "RS7654321",
+            },
+        ),
+        201,
+    )["id"]
+    ok(
+        await gw.post(
+            f"/api/inventory/registrations/{registration}/inventories",
+            s.compliance,
+            json={"kind": "initial", "taken_at": "opening", "items": []},
+        ),
+        201,
+    )
+    stock_mg = dose_mg * len(appointments) / 2
+    ok(
+        await gw.post(
+            "/api/inventory/receipts",
+            s.compliance,
+            json={
+                "lot_id": lot,
+                "location_id": location,
+                "quantity_mg": stock_mg,
+                "received_on": now.date().isoformat(),
+                "order_form_number": "222-2026-900001",
+            },
+        ),
+        201,
+    )
+    # Inventory learns of sessions from AppointmentChanged: wait until it knows all started.
+    inventory = connect(ctx.servers.mongo_url)
+    book = inventory[ctx.platform.database("inventory")]["appointments"]
+    try:
+        waited = time.perf_counter()
+        deadline = time.monotonic() + 900
+        query = {"_id": {"$in": appointments}, "status": {"$in": ["checked_in", "started"]}}
+        while await book.count_documents(query) < len(appointments):
+            if time.monotonic() > deadline:
+                raise TimeoutError("inventory did not learn of the dosing sessions")
+            await asyncio.sleep(0.3)
+        inventory_lag_s = round(time.perf_counter() - waited, 1)
+    finally:
+        await inventory.close()
+
+    statuses: list[int] = []
+    at = iso(now - timedelta(minutes=10))
+
+    async def dispense(appointment_id: str) -> float:
+        started = time.perf_counter()
+        response = await gw.post(
+            "/api/inventory/dispenses",
+            s.nurse,
+            json={
+                "appointment_id": appointment_id,
+                "lot_id": lot,
+                "location_id": location,
+                "quantity_mg": dose_mg,
+                "supplemental": False,
+                "administered_by": s.nurse.id,
+                "witness_id": s.lead.id,
+                "prescriber_id": s.prescriber.id,
+                "administered_at": at,
+            },
+        )
+        statuses.append(response.status_code)
+        assert response.status_code in (201, 409), response.text
+        return (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    latencies = await asyncio.gather(*[dispense(a) for a in appointments])
+    elapsed = time.perf_counter() - started
+    balances = ok(
+        await gw.get(f"/api/inventory/registrations/{registration}/balances", s.compliance)
+    )["items"]
+    dispensed_mg = statuses.count(201) * dose_mg
+    return {
+        "concurrent_dispenses": len(appointments),
+        "waited_for_inventory_to_learn_of_sessions_s": inventory_lag_s,
+        "dose_mg": dose_mg,
+        "stock_mg": stock_mg,
+        "dispensed": statuses.count(201),
+        "refused_insufficient_stock": statuses.count(409),
+        "dispenses_per_s": round(len(appointments) / elapsed, 1),
+        "p50_ms": round(percentile(list(latencies), 50), 2),
+        "p99_ms": round(percentile(list(latencies), 99), 2),
+        "oversold_mg": max(0.0, dispensed_mg - stock_mg),
+        "oversold_units": max(0.0, dispensed_mg - stock_mg) / 20,
+        "balance_after": [
+            {k: v for k, v in b.items() if "mg" in k or k in {"lot_id", "location_id"}}
+            for b in balances
+        ],
+    }
+
+
+# -- 5. chart open --------------------------------------------------------------------------
+
+
+async def chart_open(ctx: Context, requests: int, concurrency: int) -> dict[str, Any]:
+    site = ctx.agency.home
+    clients = ctx.agency.clients[site.id]
+    who = ctx.agency.course.staff.lead
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=ctx.platform.gateway.url, timeout=60, limits=limits
+    ) as http:
+
+        async def via_gateway(i: int) -> None:
+            response = await http.get(
+                f"/api/clinical/clients/{clients[i % len(clients)]}", headers=who.headers
+            )
+            assert response.status_code == 200, response.text
+
+        mongo = connect(ctx.servers.mongo_url)
+        collection = mongo[ctx.platform.database("clinical")]["clients"]
+        tenant = ctx.agency.tenant
+
+        async def raw_find(i: int) -> None:
+            found = await collection.find_one(
+                {"tenant_id": tenant, "_id": clients[i % len(clients)]}
+            )
+            assert found is not None
+
+        try:
+            measured = await interleaved(
+                {"chart: raw PyMongo find": raw_find, "chart: via gateway": via_gateway},
+                requests,
+                concurrency,
+            )
+        finally:
+            await mongo.close()
+    floor = measured["chart: raw PyMongo find"]
+    gateway = measured["chart: via gateway"]
+    return {
+        "floor_raw_pymongo_find": floor,
+        "platform_gateway": gateway,
+        "throughput_ratio_gateway_vs_floor": ratio(
+            gateway["requests_per_s"], floor["requests_per_s"], 3
+        ),
+        "p99_ratio_gateway_vs_floor": ratio(gateway["p99_ms"], floor["p99_ms"]),
+    }
+
+
+# -- the run --------------------------------------------------------------------------
+
+
+async def run_platform(
+    servers: Servers,
+    floor_url: str,
+    raw_round_trip: dict[str, float],
+    args: Any,
+    run_dir: Path,
+) -> dict[str, Any]:
+    platform = BenchPlatform(servers, run_dir)
+    try:
+        started = time.perf_counter()
+        platform.start()
+        start_s = round(time.perf_counter() - started, 1)
+        gw = Gateway(platform)
+        try:
+            size = AgencySize.at(args.scale)
+            generator = Generator(gw, size, concurrency=args.concurrency)
+            agency = await generator.build(dosing_sessions=args.dispenses)
+            ctx = Context(servers, platform, gw, agency, generator, floor_url)
+            results: dict[str, Any] = {"platform_start_s": start_s}
+
+            async def measure(name: str, work: Awaitable[dict[str, Any]]) -> None:
+                # One measurement failing (a timeout on a loaded machine) keeps the others.
+                try:
+                    results[name] = await work
+                except Exception as error:  # recorded in the results
+                    results[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
+                    print(f"\n{name} failed: {results[name]['error']}", file=sys.stderr)
+
+            await measure("booking", booking(ctx, args.bookings, args.concurrency))
+            await measure("chart_open", chart_open(ctx, args.charts, args.concurrency))
+            await measure(
+                "note_signed_to_charge",
+                signed_to_charge(ctx, args.charge_events, raw_round_trip),
+            )
+            await measure("partner_read", partner_read(servers, args.partner_messages))
+            await measure("concurrent_dispenses", concurrent_dispenses(ctx, args.dispenses, 80.0))
+            results["agency"] = agency.summary()
+            return results
+        finally:
+            await gw.aclose()
+    finally:
+        platform.stop()
