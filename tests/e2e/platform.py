@@ -61,6 +61,13 @@ class Platform:
             "HALCYON_SPAN_FILE": str(self.span_file),
             "HALCYON_LOG_LEVEL": "INFO",
             "HALCYON_TOPIC_PARTITIONS": "1",
+            # Each request in a fresh context. Without it, asyncio (CPython #140947) lets a
+            # request that arrives while the previous one on a keep-alive connection is
+            # finishing start inside that request's context: OpenTelemetry then records it,
+            # and every later request on the connection, as children of that old request
+            # (uvicorn #2167; uvicorn 0.54 --reset-contextvars). Seen here as one "trace"
+            # swallowing the rest of the journey.
+            "UVICORN_RESET_CONTEXTVARS": "true",
             f"HALCYON_{service.upper()}_DATABASE_NAME": self.database(service),
             # A consumer group of this platform's own: the default (halcyon-<service>) is
             # joined by every other run on a shared broker, and each of their starts and
