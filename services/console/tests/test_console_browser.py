@@ -75,6 +75,20 @@ async def browser() -> AsyncIterator[Browser]:
 
 OTP = Otp()
 
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(e => e.type !== 'hidden')
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map(e => e.name || e.id)"""
+
+
+async def assert_accessible_basics(page: Page) -> None:
+    """Every visible input has a label, and a focused control shows a visible outline."""
+    assert await page.evaluate(UNLABELLED) == []
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Tab")
+    outline = await page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("none", ""), outline
+
 
 async def signed_in(
     browser: Browser, gw: Gateway, person: Person, width: int = 1280
@@ -167,6 +181,7 @@ async def test_front_desk_books_a_dosing_session_from_a_free_slot(
         page.get_by_role("link", name=re.compile("Grace Hopper mdma dosing"))
     ).to_be_visible()
     await shot(page, "04-calendar-week-by-room")
+    await assert_accessible_basics(page)
     await page.set_viewport_size({"width": 820, "height": 1100})  # tablet
     await shot(page, "04b-calendar-tablet")
     await context.close()
@@ -203,6 +218,7 @@ async def test_nurse_records_vitals_and_sees_the_alert_live(
     await page.get_by_role("button", name="Record administration").click()
     await expect(page.locator(".done, .problem")).to_be_visible()
     await shot(page, "05-dosing-session-live")
+    await assert_accessible_basics(page)
     # A bad value is refused in words, and what was typed stays in the form.
     await page.get_by_label("Systolic (mmHg)").fill("400")
     await page.get_by_label("Pulse (/min)").fill("90")
@@ -238,6 +254,7 @@ async def test_therapist_writes_a_note_from_a_template_and_signs_it(
     note = page.locator("article.note").filter(has_text="Sleeping better")
     await expect(note.locator(".status")).to_have_text("signed")
     await shot(page, "06-client-chart")
+    await assert_accessible_basics(page)
     await context.close()
 
 
@@ -264,6 +281,7 @@ async def test_compliance_officer_wastes_with_two_witnesses_and_downloads_a_repo
     await expect(page.get_by_role("status").first).to_contain_text("Waste of 10 mg recorded")
     await expect(page.get_by_text("verified intact")).to_be_visible()
     await shot(page, "07-inventory")
+    await assert_accessible_basics(page)
     async with page.expect_download() as waiting:
         await page.get_by_role("link", name="Dispensing log schedules I-II as CSV").click()
     download = await waiting.value
