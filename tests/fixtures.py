@@ -33,6 +33,9 @@ def start_service(
             "HALCYON_SPAN_FILE": str(tmp_path / "spans.jsonl"),
             "HALCYON_LOG_LEVEL": "INFO",
             f"HALCYON_{upper}_DATABASE_NAME": f"t_{unique}_{service}",
+            # Its own consumer group: other runs on a shared broker never rebalance it
+            # (instances of one service in this test still share it).
+            f"HALCYON_{upper}_CONSUMER_GROUP": f"halcyon-{service}-{unique}",
             "PYTHONPATH": str(repo_root()),
         }
         process = ServiceProcess(service, {**base, **env}, tmp_path, app=app).start()

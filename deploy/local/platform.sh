@@ -60,7 +60,7 @@ start_one() {
   local name="$1" port="$2" svc="${1%%-*}"
   if running "$name"; then say "$name already running on :$port"; return; fi
   (cd "$ROOT" || exit 1; setsid nohup "$UV" run --frozen uvicorn "halcyon.$svc.app:app" --host 127.0.0.1 --port "$port" \
-      --no-access-log >"$SVC_DIR/$name.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/$name.pid")
+      --no-access-log --reset-contextvars >"$SVC_DIR/$name.log" 2>&1 < /dev/null & echo $! >"$SVC_DIR/$name.pid")
 }
 
 wait_ready() {

@@ -211,7 +211,7 @@ async def test_a_dead_letter_replayed_after_the_fix_is_applied_once(
 
     # "Fix the cause" (the probe no longer refuses), then replay as the runbook says.
     probe.restart(HALCYON_PROBE_REFUSE_PREFIX="never-").wait_ready()
-    assert await replay(servers.kafka_bootstrap, f"{topic}.dlq", "halcyon-probe") == 1
+    assert await replay(servers.kafka_bootstrap, f"{topic}.dlq", f"halcyon-probe-{unique}") == 1
 
     async def applied() -> bool:
         return await tally(probe.url, tenant, refused.subject) == 1

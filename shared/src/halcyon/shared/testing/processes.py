@@ -57,6 +57,9 @@ class ServiceProcess:
                 "--no-access-log",
                 "--lifespan",
                 "on",
+                # A fresh context per request: otherwise a reused connection can carry
+                # one request's trace into the next (CPython #140947, uvicorn #2167).
+                "--reset-contextvars",
             ],
             env=self.env,
             stdout=log,
