@@ -184,6 +184,20 @@ async def test_front_desk_books_a_dosing_session_from_a_free_slot(
     await assert_accessible_basics(page)
     await page.set_viewport_size({"width": 820, "height": 1100})  # tablet
     await shot(page, "04b-calendar-tablet")
+    # Cancelled with a reason: without one it is refused and nothing changes.
+    await page.goto(
+        f"/console/book?client_id={agency.other_client_id}&appointment_type=psychotherapy&day={day}"
+    )
+    await page.get_by_role("button", name=re.compile("^Book ")).first.click()
+    await expect(page.get_by_role("status")).to_contain_text("Booked")
+    await page.get_by_label("Reason for cancelling").fill("   ")
+    await page.get_by_role("button", name="Cancel appointment").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Give a reason")
+    await page.get_by_label("Reason for cancelling").fill("client has the flu")
+    await page.get_by_role("button", name="Cancel appointment").click()
+    await expect(page.locator("dd").filter(has_text="cancelled")).to_contain_text(
+        "client has the flu"
+    )
     await context.close()
 
 
@@ -255,6 +269,46 @@ async def test_therapist_writes_a_note_from_a_template_and_signs_it(
     await expect(note.locator(".status")).to_have_text("signed")
     await shot(page, "06-client-chart")
     await assert_accessible_basics(page)
+    # A signed note is corrected only by a signed addendum.
+    await note.get_by_text("Add an addendum").click()
+    await note.get_by_label("Addendum").fill("Also reports better appetite.")
+    await note.get_by_label("Reason").fill("omitted in the session")
+    await note.get_by_role("button", name="Sign addendum").click()
+    await expect(page.get_by_text("Also reports better appetite.").first).to_be_visible()
+    await context.close()
+
+
+async def test_supervised_therapist_signs_and_the_supervisor_co_signs(
+    browser: Browser, gateway: Gateway, agency: Agency
+) -> None:
+    s = agency.course.staff
+    context, page = await signed_in(browser, gateway, s.second)
+    await page.goto(f"/console/clients/{agency.client_id}")
+    now = datetime.now(DENVER).replace(second=0, microsecond=0)
+    await page.get_by_label("Started (site time)").fill((now - timedelta(hours=1)).isoformat()[:16])
+    await page.get_by_label("Ended (site time)").fill(now.isoformat()[:16])
+    await page.get_by_label("Diagnoses").fill("F43.10")
+    await page.get_by_label("Minutes of psychotherapy").fill("45")
+    for label, text in (
+        ("Subjective", "Anxious before the session."),
+        ("Objective", "Calm, engaged."),
+        ("Assessment", "Stable."),
+        ("Plan", "Supervision review."),
+    ):
+        await page.get_by_label(label, exact=True).fill(text)
+    await page.get_by_role("button", name="Save draft").click()
+    note = page.locator("article.note").filter(has_text="Anxious before the session.")
+    await note.get_by_role("button", name="Sign note").click()
+    note = page.locator("article.note").filter(has_text="Anxious before the session.")
+    await expect(note.locator(".status")).to_have_text("awaiting cosign")
+    await context.close()
+    context, page = await signed_in(browser, gateway, s.lead)
+    await page.goto(f"/console/clients/{agency.client_id}")
+    note = page.locator("article.note").filter(has_text="Anxious before the session.")
+    await note.get_by_role("button", name="Co-sign note").click()
+    note = page.locator("article.note").filter(has_text="Anxious before the session.")
+    await expect(note.locator(".status")).to_have_text("signed")
+    await expect(note).to_contain_text("co-signed")
     await context.close()
 
 
