@@ -824,3 +824,68 @@ async def test_each_action_is_one_trace_across_gateway_services_and_kafka(
             and by_id[c["parent_span_id"]]["kind"] == "PRODUCER"
             for c in consumers
         ), tree
+
+
+async def test_every_event_the_journey_published_validates_against_the_catalogue(
+    e2e_platform: Platform,
+) -> None:
+    """Issue 10: each event on every topic (internal and partner) matches docs/asyncapi.json."""
+    import json as _json
+    import re
+    import time as time_module
+    import uuid
+
+    import jsonschema
+    from aiokafka import AIOKafkaConsumer
+    from halcyon.shared.contracts import all_contracts
+    from halcyon.shared.testing.servers import repo_root
+
+    if not JOURNEY.get("traces"):
+        pytest.skip("the journey did not run")
+    document = _json.loads((repo_root() / "docs" / "asyncapi.json").read_text())
+    contracts = all_contracts()
+    bootstrap = e2e_platform.servers.kafka_bootstrap
+    # Every topic of this platform (internal and partner), but not the dead letters.
+    pattern = f"^{re.escape(e2e_platform.prefix)}.*(?<!\\.dlq)$"
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=f"schema-check-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        metadata_max_age_ms=1000,
+    )
+    consumer.subscribe(pattern=pattern)
+    await consumer.start()
+    checked: dict[str, int] = {}
+    problems: list[str] = []
+    idle_since = time_module.monotonic()
+    try:
+        while time_module.monotonic() - idle_since < 8:
+            batch = await consumer.getmany(timeout_ms=1000)
+            if batch:
+                idle_since = time_module.monotonic()
+            for tp, records in batch.items():
+                for record in records:
+                    event = _json.loads(record.value)
+                    contract = contracts.get(event.get("type", ""))
+                    if contract is None:
+                        problems.append(f"{tp.topic}: undocumented type {event.get('type')}")
+                        continue
+                    channel = document["channels"][f"{contract.topic}:{contract.event_type}"]
+                    ref = channel["messages"]["Message"]["$ref"].split("/")[-1]
+                    payload = document["components"]["messages"][ref]["payload"]["$ref"]
+                    schema = {
+                        **document["components"]["schemas"][payload.split("/")[-1]],
+                        "components": document["components"],
+                    }
+                    try:
+                        jsonschema.validate(event, schema)
+                    except jsonschema.ValidationError as error:
+                        problems.append(f"{tp.topic} {event['type']}: {error.message}")
+                    checked[event["type"]] = checked.get(event["type"], 0) + 1
+    finally:
+        await consumer.stop()
+    assert not problems, "\n".join(problems[:20])
+    # The journey touched every context: the check saw many kinds of event, not a few.
+    assert sum(checked.values()) > 50 and len(checked) >= 12, checked
+    assert "halcyon.partner.registry_dose.reported.v1" in checked  # the partner feed too
