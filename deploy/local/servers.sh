@@ -20,6 +20,8 @@
 #   HALCYON_KAFKA_PORT            default 19092 (client listener, 127.0.0.1)
 #   HALCYON_KAFKA_CONTROLLER_PORT default 19093
 #   HALCYON_KAFKA_PARTNER_PORT  default 19094 (SASL/SCRAM listener for partners, ACL-checked)
+#   Keep custom ports below 32768: above it (the ephemeral range) an outgoing connection
+#   can take the port while a server is stopped, and its restart fails to bind.
 #   HALCYON_MONGO_PORT            default 27018 (FerretDB, 127.0.0.1)
 #   HALCYON_KAFKA_PARTITIONS      default 3 (num.partitions for auto-created topics)
 #   HALCYON_START_TIMEOUT         default 120 (seconds to wait for readiness,
