@@ -190,6 +190,11 @@ async def test_front_desk_books_a_dosing_session_from_a_free_slot(
     )
     await page.get_by_role("button", name=re.compile("^Book ")).first.click()
     await expect(page.get_by_role("status")).to_contain_text("Booked")
+    # Rescheduled by editing its start, in the site's local time.
+    new_day = (datetime.now(DENVER).date() + timedelta(days=8)).isoformat()
+    await page.get_by_label(re.compile("New start")).fill(f"{new_day}T14:00")
+    await page.get_by_role("button", name="Move appointment").click()
+    await expect(page.locator("dd").first).to_contain_text(f"{new_day} 14:00")
     await page.get_by_label("Reason for cancelling").fill("   ")
     await page.get_by_role("button", name="Cancel appointment").click()
     await expect(page.get_by_role("alert")).to_contain_text("Give a reason")

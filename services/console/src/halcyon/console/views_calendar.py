@@ -315,6 +315,40 @@ async def cancel(request: Request, appointment_id: str) -> Response:
     return redirect(f"{PREFIX}/appointments/{appointment_id}")
 
 
+@router.post("/appointments/{appointment_id}/reschedule")
+async def reschedule(request: Request, appointment_id: str) -> Response:
+    """Edit to reschedule: a new start in the site's local time, same people and room."""
+    console, session, api = current(request)
+    form = await read_form(request, session)
+    errors: list[str] = []
+    status = 422
+    try:
+        appointment = await api.get(f"/api/scheduling/appointments/{appointment_id}")
+        local = datetime.fromisoformat(form.get("starts_local", "").strip())
+        starts_at = local.replace(tzinfo=ZoneInfo(str(appointment["site_timezone"])))
+        await api.post(
+            f"/api/scheduling/appointments/{appointment_id}/reschedule",
+            {"starts_at": starts_at.isoformat()},
+        )
+    except ValueError:
+        errors = ["Give the new start as a date and time, e.g. 2026-12-01 10:00."]
+    except ApiError as exc:
+        errors = error_words(exc)
+        status = exc.status
+    if errors:
+        return await _appointment_page(
+            request,
+            console,
+            session,
+            api,
+            appointment_id,
+            errors=errors,
+            values=dict(form),
+            status=status,
+        )
+    return redirect(f"{PREFIX}/appointments/{appointment_id}?rescheduled=1")
+
+
 @router.post("/appointments/{appointment_id}/step/{step}")
 async def step(request: Request, appointment_id: str, step: str) -> Response:
     console, session, api = current(request)
