@@ -39,7 +39,7 @@ from halcyon.shared.testing.servers import Servers
 
 from bench.agency import Agency, AgencySize, Generator, bounded, progress
 from tests.e2e.journey import iso, ok
-from tests.e2e.platform import Gateway, Platform
+from tests.e2e.platform import Gateway, Person, Platform
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -119,6 +119,20 @@ class BenchPlatform(Platform):
                 {"per_minute": 600_000, "burst": 60_000}
             )
         return super()._spawn(service, app, **env)
+
+
+class RefreshingGateway(Gateway):
+    """Signs a person in again when their access token expires: a generator run at a
+    larger scale outlives the tokens' lifetime."""
+
+    async def call(
+        self, method: str, path: str, who: Person | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        response = await super().call(method, path, who, **kwargs)
+        if who is not None and response.status_code == 401 and "expired" in response.text:
+            await self.sign_in(who)
+            response = await super().call(method, path, who, **kwargs)
+        return response
 
 
 @dataclass
@@ -547,7 +561,7 @@ async def run_platform(
         started = time.perf_counter()
         platform.start()
         start_s = round(time.perf_counter() - started, 1)
-        gw = Gateway(platform)
+        gw = RefreshingGateway(platform)
         try:
             size = AgencySize.at(args.scale)
             generator = Generator(gw, size, concurrency=args.concurrency)
