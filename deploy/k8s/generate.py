@@ -70,6 +70,18 @@ SERVICES: dict[str, dict[str, Any]] = {
             "billing.claim.v1",
         ],
     },
+    # The staff console (a server-rendered BFF behind the gateway). Its sessions live in
+    # memory, so the Service pins a client to one pod (sticky); losing a pod signs its
+    # users out, nothing else.
+    "console": {
+        "scaler": "cpu",
+        "mongo": False,
+        "kafka": False,
+        "consumes": [],
+        "probe_prefix": "/console",
+        "secrets": True,
+        "sticky": True,
+    },
 }
 
 
@@ -79,11 +91,12 @@ def labels(service: str) -> dict[str, str]:
 
 def deployment(service: str, spec: dict[str, Any]) -> dict[str, Any]:
     env_from = [{"configMapRef": {"name": f"{service}-config"}}]
-    if spec["mongo"]:
-        # Connection string and field-encryption key come from a Secret created by ops
-        # (or an external-secrets operator); never committed.
+    if spec["mongo"] or spec.get("secrets"):
+        # Connection string and keys come from a Secret created by ops (or an
+        # external-secrets operator); never committed.
         env_from.append({"secretRef": {"name": f"{service}-secrets"}})
-    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+    prefix = spec.get("probe_prefix", "")
+    probe = {"httpGet": {"path": f"{prefix}/healthz", "port": "http"}, "periodSeconds": 10}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -109,12 +122,12 @@ def deployment(service: str, spec: dict[str, Any]) -> dict[str, Any]:
                             "envFrom": env_from,
                             "livenessProbe": probe,
                             "readinessProbe": {
-                                "httpGet": {"path": "/readyz", "port": "http"},
+                                "httpGet": {"path": f"{prefix}/readyz", "port": "http"},
                                 "periodSeconds": 5,
                                 "failureThreshold": 3,
                             },
                             "startupProbe": {
-                                "httpGet": {"path": "/healthz", "port": "http"},
+                                "httpGet": {"path": f"{prefix}/healthz", "port": "http"},
                                 "periodSeconds": 2,
                                 "failureThreshold": 60,
                             },
@@ -135,15 +148,18 @@ def deployment(service: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def service_object(service: str) -> dict[str, Any]:
+def service_object(service: str, spec: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "selector": labels(service),
+        "ports": [{"name": "http", "port": 8000, "targetPort": "http"}],
+    }
+    if spec.get("sticky"):
+        body["sessionAffinity"] = "ClientIP"
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": service, "labels": labels(service)},
-        "spec": {
-            "selector": labels(service),
-            "ports": [{"name": "http", "port": 8000, "targetPort": "http"}],
-        },
+        "spec": body,
     }
 
 
@@ -160,13 +176,17 @@ def config_map(service: str, spec: dict[str, Any]) -> dict[str, Any]:
     if service == "gateway":
         # JSON, as the gateway's settings parse it.
         data["HALCYON_GATEWAY_UPSTREAMS"] = json.dumps(
-            {s: f"http://{s}:8000" for s in SERVICES if s != "gateway"}
+            {s: f"http://{s}:8000" for s in SERVICES if s not in ("gateway", "console")}
         )
         # Only identity (the keys) gates the public entry's readiness: one service down
         # must not take the whole platform out of rotation.
         data["HALCYON_GATEWAY_REQUIRED_UPSTREAMS"] = json.dumps(["identity"])
         # The ingress controller's pod network: only it may set X-Forwarded-For.
         data["HALCYON_GATEWAY_TRUSTED_PROXIES"] = json.dumps(["10.0.0.0/8"])
+        data["HALCYON_GATEWAY_CONSOLE_UPSTREAM"] = "http://console:8000"
+    if service == "console":
+        data["HALCYON_CONSOLE_GATEWAY_URL"] = "http://gateway:8000"
+        data["HALCYON_CONSOLE_COOKIE_SECURE"] = "true"
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -256,6 +276,13 @@ def network_policy(service: str, spec: dict[str, Any]) -> dict[str, Any]:
                 "ports": [{"protocol": "TCP", "port": 8000}],
             }
         ]
+        if service == "console":  # it calls the public API through the gateway
+            egress.append(
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "gateway"}}}],
+                    "ports": [{"protocol": "TCP", "port": 8000}],
+                }
+            )
         if service != "identity":  # everyone fetches identity's JWKS
             egress.append(
                 {
@@ -315,7 +342,7 @@ def render() -> dict[Path, str]:
     for service, spec in SERVICES.items():
         docs = [
             deployment(service, spec),
-            service_object(service),
+            service_object(service, spec),
             config_map(service, spec),
             pdb(service),
             autoscaler(service, spec),

@@ -86,14 +86,16 @@ def test_every_service_has_probes_limits_budget_and_autoscaling() -> None:
         "inventory",
         "billing",
         "notifications",
+        "console",
     }
     budgets = {o["metadata"]["name"] for o in objects if o["kind"] == "PodDisruptionBudget"}
     hpas = {o["metadata"]["name"] for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
     keda = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ScaledObject"}
     for name, deployment in deployments.items():
         container = deployment["spec"]["template"]["spec"]["containers"][0]
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        prefix = "/console" if name == "console" else ""  # the console lives under /console
+        assert container["livenessProbe"]["httpGet"]["path"] == f"{prefix}/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == f"{prefix}/readyz"
         assert {"cpu", "memory"} <= set(container["resources"]["limits"])
         assert name in budgets
         assert (name in hpas) != (name in keda), f"{name} needs exactly one autoscaler"
