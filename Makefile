@@ -42,7 +42,7 @@ test-unit: setup ## only the tests that need no servers
 lint: setup ## ruff and mypy (strict)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy shared/src services/*/src services/*/tests tests shared/tests bench deploy/k8s/generate.py
+	$(UV) run mypy shared/src services/*/src services/*/tests tests shared/tests bench deploy/k8s/generate.py deploy/local/seed_demo.py examples
 
 bench: setup servers ## benchmarks; results in bench/results/<date>.json and .md
 	$(UV) run python -m bench
