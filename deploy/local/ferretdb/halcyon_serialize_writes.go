@@ -10,10 +10,11 @@
 // stock allows, and findAndModify can hand the same document to several callers.
 // MongoDB guarantees single-document atomicity, so the Halcyon services rely on it.
 //
-// This file serializes all write commands within the (single) FerretDB process
-// with one mutex. Reads are not blocked; each write command's backend update is
-// already one SQLite transaction, so readers see either the old or the new state.
-// SQLite allows a single writer at a time anyway, so the cost is negligible.
+// This file serializes write commands per database (one mutex per "$db"). Every
+// Halcyon service has its own database, which the SQLite backend keeps in its own
+// file, so services write in parallel while writes within one database (where the
+// races above happen) are serialized. Reads are not blocked; each write command's
+// backend update is one SQLite transaction, so readers see the old or the new state.
 
 package handler
 
@@ -22,12 +23,28 @@ import (
 	"sync"
 
 	"github.com/FerretDB/wire"
+
+	"github.com/FerretDB/FerretDB/internal/bson"
 )
 
-// halcyonWriteMu serializes write commands.
-var halcyonWriteMu sync.Mutex
+// halcyonWriteLocks maps a database name to its *sync.Mutex.
+var halcyonWriteLocks sync.Map
 
-// halcyonSerializeWrites wraps the write command handlers with halcyonWriteMu.
+// halcyonLockFor returns the write lock of the command's database ("$db").
+func halcyonLockFor(msg *wire.OpMsg) *sync.Mutex {
+	name := ""
+	if doc, err := bson.ToDocument(msg.RawSection0()); err == nil {
+		if v, err := doc.Get("$db"); err == nil {
+			if s, ok := v.(string); ok {
+				name = s
+			}
+		}
+	}
+	mu, _ := halcyonWriteLocks.LoadOrStore(name, &sync.Mutex{})
+	return mu.(*sync.Mutex)
+}
+
+// halcyonSerializeWrites wraps the write command handlers with their database's lock.
 // It must be called after initCommands.
 func (h *Handler) halcyonSerializeWrites() {
 	for _, name := range []string{"insert", "update", "delete", "findAndModify", "findandmodify"} {
@@ -38,8 +55,9 @@ func (h *Handler) halcyonSerializeWrites() {
 
 		inner := cmd.Handler
 		cmd.Handler = func(ctx context.Context, msg *wire.OpMsg) (*wire.OpMsg, error) {
-			halcyonWriteMu.Lock()
-			defer halcyonWriteMu.Unlock()
+			mu := halcyonLockFor(msg)
+			mu.Lock()
+			defer mu.Unlock()
 
 			return inner(ctx, msg)
 		}
