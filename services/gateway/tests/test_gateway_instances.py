@@ -83,6 +83,16 @@ async def test_requests_spread_over_instances_and_skip_a_killed_one(
                 for _ in range(6)
             ]
         assert statuses == [201] * 6  # the dead instance is skipped, nothing fails
+        # The event catalogue partners read is served by the gateway, without a token.
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+            catalogue = (await http.get("/asyncapi.json")).json()
+            page = await http.get("/events")
+        assert catalogue["asyncapi"] == "3.0.0"
+        assert (
+            "partner.registry.dose.v1:halcyon.partner.registry_dose.reported.v1"
+            in (catalogue["channels"])
+        )
+        assert page.status_code == 200 and "partner.registry.dose.v1" in page.text
     finally:
         jwks.kill()
         jwks.wait(timeout=10)

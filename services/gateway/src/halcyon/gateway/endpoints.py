@@ -1,4 +1,4 @@
-"""The gateway's own endpoints: health, platform readiness, merged OpenAPI, Swagger UI."""
+"""The gateway's own endpoints: health, readiness, merged OpenAPI, Swagger UI, event catalogue."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from halcyon.gateway.domain.openapi import merge_openapi
 from halcyon.gateway.runtime import GatewayRuntime, gateway_of
+from halcyon.shared.catalogue import build_asyncapi, catalogue_markdown
 from halcyon.shared.http.problems import problem
 
 router = APIRouter(tags=["gateway"])
@@ -110,3 +111,15 @@ async def openapi(request: Request) -> JSONResponse:
 @router.get("/docs", include_in_schema=False)
 async def docs() -> HTMLResponse:
     return get_swagger_ui_html(openapi_url="/openapi.json", title="Halcyon API")
+
+
+@router.get("/asyncapi.json", summary="The event catalogue (AsyncAPI 3.0) partners read")
+async def asyncapi() -> JSONResponse:
+    # Generated from the contract models the services themselves import, so it cannot
+    # drift from what is published.
+    return JSONResponse(build_asyncapi())
+
+
+@router.get("/events", summary="The event catalogue as a page (Markdown)")
+async def events() -> PlainTextResponse:
+    return PlainTextResponse(catalogue_markdown(), media_type="text/markdown; charset=utf-8")
