@@ -50,6 +50,8 @@ async def test_one_trace_covers_request_event_and_remote_database_write(
     spans_file = tmp_path / "spans.jsonl"
 
     def trace_edges() -> tuple[str, list[dict[str, Any]]] | None:
+        """The trace, once scheduling's write hangs from clinical's request through the
+        consumer and producer spans (spans are written as each one ends, inner first)."""
         spans = read_spans(spans_file)
         server = [
             s
@@ -62,15 +64,21 @@ async def test_one_trace_covers_request_event_and_remote_database_write(
             return None
         trace_id = str(server[0]["trace_id"])
         mine = [s for s in spans if s["trace_id"] == trace_id]
-        writes = [
-            s
-            for s in mine
-            if s["service"] == "scheduling"
-            and s["kind"] == "CLIENT"
-            and s["attributes"].get("db.system") == "mongodb"
-            and s["attributes"].get("db.mongodb.collection") == "clients"
-        ]
-        return (trace_id, mine) if writes else None
+        by_id = {s["span_id"]: s for s in mine}
+        for write in mine:
+            if not (
+                write["service"] == "scheduling"
+                and write["kind"] == "CLIENT"
+                and write["attributes"].get("db.mongodb.collection") == "clients"
+            ):
+                continue
+            span, kinds = write, []
+            while span.get("parent_span_id") in by_id:
+                span = by_id[span["parent_span_id"]]
+                kinds.append((span["service"], span["kind"]))
+            if ("scheduling", "CONSUMER") in kinds and kinds[-1] == ("clinical", "SERVER"):
+                return trace_id, mine
+        return None
 
     async def traced() -> tuple[str, list[dict[str, Any]]] | None:
         return trace_edges()
