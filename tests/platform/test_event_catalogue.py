@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from halcyon.shared.catalogue import build_asyncapi, catalogue_markdown
+from halcyon.shared.catalogue import build_asyncapi, catalogue_markdown, payload_schema
 from halcyon.shared.contracts import all_contracts
 from halcyon.shared.testing.servers import Servers, repo_root
 from halcyon.shared.testing.tokens import TestTokenIssuer
@@ -17,16 +16,6 @@ from tests.fixtures import StartService
 from tests.platform.test_delivery_guarantees import read_topic
 
 DOCS = repo_root() / "docs"
-
-
-def schema_for(document: dict[str, Any], event_type: str) -> dict[str, Any]:
-    """The payload schema of one event type, with the document's components resolvable."""
-    contract = all_contracts()[event_type]
-    channel = document["channels"][f"{contract.topic}:{event_type}"]
-    message_ref = channel["messages"]["Message"]["$ref"].split("/")[-1]
-    payload_ref = document["components"]["messages"][message_ref]["payload"]["$ref"]
-    schema = document["components"]["schemas"][payload_ref.split("/")[-1]]
-    return {**schema, "components": document["components"]}
 
 
 def test_the_committed_catalogue_matches_the_contracts() -> None:
@@ -41,7 +30,7 @@ def test_every_contract_is_documented_with_its_topic_and_schema() -> None:
     addresses = {c["address"] for c in document["channels"].values()}
     for event_type, contract in all_contracts().items():
         assert contract.topic in addresses
-        schema = schema_for(document, event_type)
+        schema = payload_schema(document, event_type)
         assert set(contract.model_fields) <= set(
             document["components"]["schemas"][contract.__name__]["properties"]
         )
@@ -71,7 +60,7 @@ async def test_an_event_on_the_wire_validates_against_its_documented_schema(
     assert response.status_code == 201
     [record] = await read_topic(servers, f"{topic_prefix}clinical.client.v1", want=1)
     event = json.loads(record.value)  # type: ignore[attr-defined]
-    schema = schema_for(build_asyncapi(), event["type"])
+    schema = payload_schema(build_asyncapi(), event["type"])
     jsonschema.validate(event, schema)
     broken = {**event, "data": {**event["data"], "date_of_birth": "not a date"}}
     with pytest.raises(jsonschema.ValidationError):

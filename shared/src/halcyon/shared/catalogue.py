@@ -57,6 +57,17 @@ def build_asyncapi() -> dict[str, Any]:
     return document
 
 
+def payload_schema(document: dict[str, Any], event_type: str) -> dict[str, Any]:
+    """One event type's envelope schema from an AsyncAPI document, with the document's
+    components alongside so its references resolve (for jsonschema validation)."""
+    contract = all_contracts()[event_type]
+    channel = document["channels"][f"{contract.topic}:{event_type}"]
+    message_ref = channel["messages"]["Message"]["$ref"].split("/")[-1]
+    payload_ref = document["components"]["messages"][message_ref]["payload"]["$ref"]
+    schema = document["components"]["schemas"][payload_ref.split("/")[-1]]
+    return {**schema, "components": document["components"]}
+
+
 def catalogue_markdown() -> str:
     lines = [
         "# Event catalogue",
