@@ -26,6 +26,11 @@ class EventContract(BaseModel):
     topic: ClassVar[str]
     # Name of the field holding the aggregate id (the Kafka key, so its events stay ordered).
     subject_field: ClassVar[str]
+    # A realistic ``data`` payload, shown to partners in the AsyncAPI document and the
+    # catalogue page; a test validates it against the contract and the published schema.
+    example: ClassVar[dict[str, Any]] = {}
+    # Set on a version being replaced: the ISO date after which it is no longer published.
+    deprecated_after: ClassVar[str | None] = None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
