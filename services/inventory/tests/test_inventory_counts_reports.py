@@ -150,6 +150,28 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         assert "client-1" not in json.dumps(feed)
         assert len({r["participant"] for r in feed}) == 1  # one participant, one pseudonym
 
+        # v2 (exact dose with unit, route) is published alongside v1 in the same write:
+        # exactly one of each per dose, same report id, participant and facts.
+        feed_v2 = await read_partner_feed(
+            servers, f"{topic_prefix}partner.registry.dose.v2", want=2
+        )
+        assert sorted(r["report_id"] for r in feed) == sorted(
+            [mdma.json()["id"], spray.json()["id"]]
+        )
+        assert sorted(r["report_id"] for r in feed_v2) == sorted(r["report_id"] for r in feed)
+        v1_by_report = {r["report_id"]: r for r in feed}
+        for v2 in feed_v2:
+            v1 = v1_by_report[v2["report_id"]]
+            assert {k: v for k, v in v1.items() if k != "quantity_mg"} == {
+                k: v for k, v in v2.items() if k not in {"dose", "route"}
+            }
+            assert float(v2["dose"]["amount"]) == v1["quantity_mg"]
+        routes = {r["substance"]: (r["dose"], r["route"]) for r in feed_v2}
+        assert routes == {
+            "MDMA": ({"amount": "120", "unit": "mg"}, "oral"),
+            "esketamine": ({"amount": "56", "unit": "mg"}, "intranasal"),
+        }
+
         # A closing count 80 mg short of the book, suspected theft: discrepancy + deadlines.
         count = {"lot_id": agency.lot_id, "location_id": agency.location_id, "kind": "closing"}
         short = await http.post(

@@ -15,7 +15,13 @@ from halcyon.inventory.domain.deadlines import (
     within_retention,
 )
 from halcyon.inventory.domain.models import DispenseIn, RegistrationIn
-from halcyon.inventory.domain.substances import covers, normalise_schedule, registration_covers
+from halcyon.inventory.domain.substances import (
+    covers,
+    normalise_schedule,
+    registration_covers,
+    route_of,
+)
+from halcyon.shared.contracts.partner import DoseAmount
 from halcyon.shared.errors import Forbidden, RuleViolation
 from pydantic import ValidationError
 
@@ -45,6 +51,29 @@ def test_schedule_i_needs_researcher_registration_for_the_protocol() -> None:
     registration_covers(researcher, "I", TODAY, protocol_id="mdma-ptsd")
     with pytest.raises(RuleViolation, match="protocol"):
         registration_covers(researcher, "I", TODAY, protocol_id="psilocybin-trd")
+
+
+@pytest.mark.parametrize(
+    ("form", "route"),
+    [
+        ("capsule", "oral"),
+        ("Film-coated tablet", "oral"),
+        ("nasal spray device", "intranasal"),
+        ("sublingual troche", "sublingual"),
+        ("solution for injection", None),  # IV or IM: not reported as either
+        ("powder", None),
+    ],
+)
+def test_the_registry_route_comes_from_the_dosage_form_or_is_not_guessed(
+    form: str, route: str | None
+) -> None:
+    assert route_of(form) == route
+
+
+def test_registry_dose_amounts_are_exact_decimal_strings() -> None:
+    assert DoseAmount.milligrams(120.0).amount == "120"
+    assert DoseAmount.milligrams(62.5).amount == "62.5"
+    assert DoseAmount.milligrams(1e-7).amount == "0.0000001"  # never "1E-7"
 
 
 def test_registration_must_cover_schedule_and_be_current() -> None:

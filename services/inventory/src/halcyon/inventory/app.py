@@ -12,7 +12,7 @@ from halcyon.shared.contracts.inventory import (
     DoseDispensed,
     StockLow,
 )
-from halcyon.shared.contracts.partner import RegistryDoseReported
+from halcyon.shared.contracts.partner import RegistryDoseReported, RegistryDoseReportedV2
 from halcyon.shared.service import ServiceWiring, create_service_app
 
 wiring = ServiceWiring(
@@ -27,6 +27,7 @@ wiring = ServiceWiring(
         DiscrepancyOpened,
         ComplianceDeadlineDue,
         RegistryDoseReported,
+        RegistryDoseReportedV2,
     ],
     handlers=handlers.register,
     on_start=[sweeps.recovery_loop, sweeps.compliance_loop],

@@ -44,7 +44,7 @@ from halcyon.inventory.domain.models import (
     TransferIn,
     WasteIn,
 )
-from halcyon.inventory.domain.substances import registration_covers
+from halcyon.inventory.domain.substances import registration_covers, route_of
 from halcyon.inventory.follow_ups import follow_up_count, open_discrepancy
 from halcyon.inventory.posting import (
     DosingClaim,
@@ -57,7 +57,11 @@ from halcyon.inventory.posting import (
 )
 from halcyon.inventory.store import Ledger, Postings, Registrations
 from halcyon.shared.contracts.inventory import DoseDispensed
-from halcyon.shared.contracts.partner import RegistryDoseReported
+from halcyon.shared.contracts.partner import (
+    DoseAmount,
+    RegistryDoseReported,
+    RegistryDoseReportedV2,
+)
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import Conflict, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
@@ -251,8 +255,9 @@ async def dispense(
     events = [OutboxEvent(envelope, DoseDispensed.topic)]
     if protocol_id:
         # Research registries get their own minimum-necessary event (ADR 0007), written
-        # in the same single-document write as the ledger entry.
-        report = RegistryDoseReported(
+        # in the same single-document write as the ledger entry: v1 and, during v1's
+        # deprecation period, v2 alongside it with the same report id (docs/partners.md).
+        v1 = RegistryDoseReported(
             report_id=dispensed_id,
             participant=pseudonym(
                 runtime.settings.field_encryption_key,
@@ -266,8 +271,15 @@ async def dispense(
             supplemental=body.supplemental,
             administered_on=at.date(),
         )
-        report_envelope = EventEnvelope.wrap(report, source=SOURCE, tenant_id=caller.tenant_id)
-        events.append(OutboxEvent(report_envelope, RegistryDoseReported.topic))
+        v2 = RegistryDoseReportedV2(
+            **v1.model_dump(exclude={"quantity_mg"}),
+            dose=DoseAmount.milligrams(body.quantity_mg),
+            route=route_of(place.product["form"]),
+        )
+        reports: list[RegistryDoseReported | RegistryDoseReportedV2] = [v1, v2]
+        for report in reports:
+            report_envelope = EventEnvelope.wrap(report, source=SOURCE, tenant_id=caller.tenant_id)
+            events.append(OutboxEvent(report_envelope, report.topic))
     entry = EntryDraft(
         place.registration["_id"],
         {

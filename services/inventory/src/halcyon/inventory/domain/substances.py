@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
+from halcyon.shared.contracts.partner import AdministrationRoute
 from halcyon.shared.errors import RuleViolation
 
 Schedule = Literal["I", "II", "III", "IV", "V"]
@@ -80,3 +81,25 @@ def registration_covers(
                 f" not {protocol_id}",
                 rule="21 CFR 1301.18",
             )
+
+
+# Dosage-form words that tell the route; an injectable (IV or IM?) tells nothing for sure.
+_ROUTE_BY_FORM_WORD: tuple[tuple[str, AdministrationRoute], ...] = (
+    ("nasal", "intranasal"),
+    ("sublingual", "sublingual"),
+    ("troche", "sublingual"),
+    ("lozenge", "sublingual"),
+    ("capsule", "oral"),
+    ("tablet", "oral"),
+    ("oral", "oral"),
+)
+
+
+def route_of(form: str) -> AdministrationRoute | None:
+    """The route a product's dosage form implies ("nasal spray device" → intranasal),
+    or None when the form does not settle it, rather than a guess reported to a registry."""
+    words = form.lower()
+    for word, route in _ROUTE_BY_FORM_WORD:
+        if word in words:
+            return route
+    return None
