@@ -8,6 +8,8 @@ Floors are measured first on the same machine, then the platform. Progress on st
    process having applied it (outbox relay → Kafka → idempotent consumer), vs a raw
    aiokafka produce→consume round trip on the same broker.
 3. Consumer scaling: events/s applied by 1..N instances of one consumer group.
+   Then the FerretDB write lock before/after (bench/write_lock.py): one lock for all
+   databases vs one per database, on two private servers from the same binary.
 4. The whole platform (bench/platform_bench.py) on a synthetic agency (bench/agency.py):
    booking, note signed → charge, partner read rate, 100 concurrent dispenses, chart open.
 Results: bench/results/<date>.json and .md, and bench/results/latest.md.
@@ -35,6 +37,7 @@ from halcyon.shared.testing.tokens import TestTokenIssuer
 
 from bench.agency import AgencySize, progress
 from bench.platform_bench import run_platform
+from bench.write_lock import write_lock_scope
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -255,6 +258,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # The clinical and probe processes of the basics would compete with the platform.
         for process in (clinical, probe):
             process.kill()
+        if args.write_lock_rounds:
+            results["write_lock_scope"] = await write_lock_scope(args.write_lock_rounds)
         if not args.skip_platform:
             results["platform"] = await run_platform(
                 servers, floor.url, raw, args, Path(tempfile.mkdtemp(prefix="halcyon-bench-p-"))
@@ -363,6 +368,9 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
                 f"{scaling['events_per_s_by_instances']['1']} | {rate} "
                 f"| {scaling['ratio_vs_one_instance'][n]} |",
             )
+    lock = results.get("write_lock_scope")
+    if lock:
+        table[-1:-1] = write_lock_rows(lock)
     platform = results.get("platform")
     if platform:
         table[-1:-1] = platform_rows(platform)
@@ -469,6 +477,21 @@ def chart_rows(ch: dict[str, Any]) -> list[str]:
     return rows
 
 
+def write_lock_rows(lock: dict[str, Any]) -> list[str]:
+    before, after = lock["before_global_lock"], lock["after_per_database_lock"]
+    return [
+        f"| FerretDB writes/s, 6 databases at once | global lock (before) "
+        f"{before['parallel']['writes_per_s']} | per-database lock (after) "
+        f"{after['parallel']['writes_per_s']} "
+        f"| {lock['parallel_writes_per_s_ratio_after_vs_before']} |",
+        f"| a small write beside 400-doc batches in another database, p50 / p99 ms "
+        f"| global lock (before) {before['beside_batches']['p50_ms']} / "
+        f"{before['beside_batches']['p99_ms']} | per-database lock (after) "
+        f"{after['beside_batches']['p50_ms']} / {after['beside_batches']['p99_ms']} "
+        f"| p99 {lock['small_write_p99_ratio_after_vs_before']} |",
+    ]
+
+
 def agency_line(p: dict[str, Any]) -> str:
     a = p["agency"]
     return (
@@ -498,6 +521,9 @@ def main() -> None:
     parser.add_argument("--charge-events", type=int, default=30, help="notes signed, one by one")
     parser.add_argument("--partner-messages", type=int, default=5000)
     parser.add_argument("--dispenses", type=int, default=100, help="fired at once")
+    parser.add_argument(
+        "--write-lock-rounds", type=int, default=2, help="FerretDB lock before/after; 0 skips"
+    )
     parser.add_argument("--skip-platform", action="store_true", help="only (a)-(c)")
     args = parser.parse_args()
     results = asyncio.run(run(args))

@@ -35,6 +35,9 @@
 #                                 ferretdb/halcyon_serialize_writes.go, which makes
 #                                 single-document updates atomic (stock 1.24 races,
 #                                 see that file); 0 builds stock FerretDB
+#   HALCYON_FERRETDB_WRITE_LOCK   unset: one write lock per database (the default);
+#                                 "global": one for all databases (the patch's first
+#                                 version; only the benchmark's before/after uses it)
 #   JAVA                          default: $JAVA_HOME/bin/java or java
 set -euo pipefail
 set +m # no job control: background children stay in our process group until setsid

@@ -15,11 +15,16 @@
 // file, so services write in parallel while writes within one database (where the
 // races above happen) are serialized. Reads are not blocked; each write command's
 // backend update is one SQLite transaction, so readers see the old or the new state.
+//
+// HALCYON_FERRETDB_WRITE_LOCK=global (read at start-up) restores the first version of
+// this patch, one lock for all databases; the benchmark starts such a server to
+// measure what the per-database lock gained (bench/write_lock.py).
 
 package handler
 
 import (
 	"context"
+	"os"
 	"sync"
 
 	"github.com/FerretDB/wire"
@@ -30,9 +35,16 @@ import (
 // halcyonWriteLocks maps a database name to its *sync.Mutex.
 var halcyonWriteLocks sync.Map
 
+// halcyonGlobalWriteLock is true when every database shares one write lock.
+var halcyonGlobalWriteLock = os.Getenv("HALCYON_FERRETDB_WRITE_LOCK") == "global"
+
 // halcyonLockFor returns the write lock of the command's database ("$db").
 func halcyonLockFor(msg *wire.OpMsg) *sync.Mutex {
 	name := ""
+	if halcyonGlobalWriteLock {
+		mu, _ := halcyonWriteLocks.LoadOrStore(name, &sync.Mutex{})
+		return mu.(*sync.Mutex)
+	}
 	if doc, err := bson.ToDocument(msg.RawSection0()); err == nil {
 		if v, err := doc.Get("$db"); err == nil {
 			if s, ok := v.(string); ok {

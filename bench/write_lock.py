@@ -1,0 +1,180 @@
+"""Before/after of the FerretDB write lock: one lock for all databases vs one per database.
+
+The local FerretDB is built with ``deploy/local/ferretdb/halcyon_serialize_writes.go``,
+which serializes write commands so single-document updates are atomic (stock FerretDB
+1.x races). Its first version held ONE lock for every database, so scheduling writing a
+dosing session's ~400 slot claims made every other service's writes wait. The lock is
+now per database (each service has its own). ``HALCYON_FERRETDB_WRITE_LOCK=global``
+restores the old behaviour, so this module starts one server of each kind from the same
+binary and runs the same two workloads against both, alternating:
+
+1. six services' databases, each with a few writers doing outbox-style writes (insert a
+   document with a pending event, then a conditional ``$inc``): writes/s and p50/p99;
+2. a small write's latency in one database while another database takes 400-document
+   batches (a dosing booking's slot claims): p50/p99 of the small write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from halcyon.shared.mongo import connect
+from halcyon.shared.testing.servers import repo_root
+
+from bench.agency import progress
+
+SERVICES = ("identity", "clinical", "scheduling", "inventory", "billing", "notifications")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def free_port(start: int = 27100) -> int:
+    # Below 32768 (see servers.sh): an ephemeral port could be taken by an outgoing socket.
+    for port in range(start, start + 400):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port for a benchmark FerretDB")
+
+
+@contextmanager
+def ferretdb(lock: str) -> Iterator[str]:
+    """A private FerretDB from the project's launcher (same cached binary), then gone."""
+    run_dir = Path(tempfile.mkdtemp(prefix=f"halcyon-bench-lock-{lock}-"))
+    port = free_port(27100 if lock == "global" else 27300)
+    env = {
+        **os.environ,
+        "HALCYON_RUN_DIR": str(run_dir),
+        "HALCYON_MONGO_PORT": str(port),
+        "HALCYON_FERRETDB_WRITE_LOCK": lock,
+    }
+    script = str(repo_root() / "deploy" / "local" / "servers.sh")
+    subprocess.run([script, "start-mongo"], env=env, check=True, capture_output=True)
+    try:
+        yield f"mongodb://127.0.0.1:{port}/"
+    finally:
+        subprocess.run([script, "stop-mongo"], env=env, check=False, capture_output=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+async def parallel_services(url: str, writers: int, writes: int) -> dict[str, float]:
+    client = connect(url)
+    run = uuid.uuid4().hex[:6]
+    latencies: list[float] = []
+    try:
+
+        async def writer(service: str, n: int) -> None:
+            items = client[f"lock_{run}_{service}"]["items"]
+            for i in range(writes):
+                doc_id = f"{n}-{i}"
+                started = time.perf_counter()
+                await items.insert_one(
+                    {"_id": doc_id, "qty": 10, "_outbox": [{"id": doc_id}], "_pending": True}
+                )
+                await items.update_one({"_id": doc_id, "qty": {"$gte": 1}}, {"$inc": {"qty": -1}})
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        for service in SERVICES:  # create the databases first: not part of the measure
+            await client[f"lock_{run}_{service}"]["items"].insert_one({"_id": "warm-up"})
+        started = time.perf_counter()
+        await asyncio.gather(*(writer(s, n) for s in SERVICES for n in range(writers)))
+        elapsed = time.perf_counter() - started
+        for service in SERVICES:
+            await client.drop_database(f"lock_{run}_{service}")
+    finally:
+        await client.close()
+    return {
+        "writes": len(latencies) * 2,
+        "writes_per_s": round(len(latencies) * 2 / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
+async def small_write_beside_batches(url: str, writes: int, batch: int) -> dict[str, float]:
+    client = connect(url)
+    run = uuid.uuid4().hex[:6]
+    small = client[f"lock_{run}_clinical"]["audit"]
+    claims = client[f"lock_{run}_scheduling"]["slot_claims"]
+    latencies: list[float] = []
+    done = asyncio.Event()
+    try:
+        await small.insert_one({"_id": "warm-up"})
+        await claims.insert_one({"_id": "warm-up"})
+
+        async def booking_load() -> None:
+            n = 0
+            while not done.is_set():
+                docs = [{"_id": f"{n}-{i}", "resource": "room-1"} for i in range(batch)]
+                await claims.insert_many(docs, ordered=False)
+                n += 1
+
+        load = asyncio.create_task(booking_load())
+        try:
+            for i in range(writes):
+                started = time.perf_counter()
+                await small.insert_one({"_id": i, "action": "chart.read"})
+                latencies.append((time.perf_counter() - started) * 1000)
+                await asyncio.sleep(0.005)
+        finally:
+            done.set()
+            await load
+        await client.drop_database(f"lock_{run}_clinical")
+        await client.drop_database(f"lock_{run}_scheduling")
+    finally:
+        await client.close()
+    return {
+        "writes": writes,
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
+async def write_lock_scope(rounds: int = 2, writes: int = 60) -> dict[str, Any]:
+    """Both workloads on a global-lock and a per-database-lock server, alternating."""
+    totals: dict[str, dict[str, list[dict[str, float]]]] = {
+        lock: {"parallel": [], "beside_batches": []} for lock in ("global", "database")
+    }
+    with ferretdb("global") as global_url, ferretdb("database") as database_url:
+        step = 0
+        for _ in range(rounds):
+            for lock, url in (("global", global_url), ("database", database_url)):
+                totals[lock]["parallel"].append(await parallel_services(url, 3, writes))
+                totals[lock]["beside_batches"].append(
+                    await small_write_beside_batches(url, writes, 400)
+                )
+                step += 1
+                progress("FerretDB write lock scope", step, rounds * 2)
+
+    def merged(runs: list[dict[str, float]]) -> dict[str, float]:
+        return {key: round(sum(r[key] for r in runs) / len(runs), 2) for key in runs[0]}
+
+    before = {kind: merged(runs) for kind, runs in totals["global"].items()}
+    after = {kind: merged(runs) for kind, runs in totals["database"].items()}
+    return {
+        "before_global_lock": before,
+        "after_per_database_lock": after,
+        "parallel_writes_per_s_ratio_after_vs_before": round(
+            after["parallel"]["writes_per_s"] / before["parallel"]["writes_per_s"], 2
+        ),
+        "small_write_p99_ratio_after_vs_before": round(
+            after["beside_batches"]["p99_ms"] / before["beside_batches"]["p99_ms"], 3
+        ),
+    }
