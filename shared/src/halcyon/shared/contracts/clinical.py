@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, ClassVar
 
 from halcyon.shared.contracts import EventContract
 from pydantic import BaseModel, Field
@@ -25,6 +26,25 @@ class ClientRegistered(EventContract):
     event_type = "halcyon.clinical.client.registered.v1"
     topic = "clinical.client.v1"
     subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "home_site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "given_name": "Rowan",
+        "family_name": "Ellery",
+        "date_of_birth": "1984-07-19",
+        "preferred_language": "en",
+        "email": "rowan.ellery@example.org",
+        "phone": "+13035550142",
+        "timezone": "America/Denver",
+        "address": {
+            "line1": "2140 Pearl Street",
+            "line2": "Apt 3B",
+            "city": "Boulder",
+            "state": "CO",
+            "postal_code": "80302",
+            "country": "US",
+        },
+    }
 
     client_id: str
     home_site_id: str
@@ -44,6 +64,15 @@ class ConsentChanged(EventContract):
     event_type = "halcyon.clinical.consent.changed.v1"
     topic = "clinical.consent.v1"
     subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "consent_id": "019bbd77-ed40-7124-be04-82f3e81cb1d2",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "kind": "psychedelic_informed",
+        "protocol_id": "mdma-ptsd",
+        "status": "active",
+        "effective_at": "2026-01-14T17:05:12Z",
+        "expires_at": "2027-01-14T17:05:12Z",
+    }
 
     consent_id: str
     client_id: str
@@ -60,6 +89,15 @@ class ScreeningCompleted(EventContract):
     event_type = "halcyon.clinical.screening.completed.v1"
     topic = "clinical.screening.v1"
     subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "screening_id": "019be22e-5188-7521-b77c-f1359506f68b",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "protocol_id": "mdma-ptsd",
+        "eligible": True,
+        "reasons": [],
+        "signed_by": "01906eaf-c378-74b8-b17d-6e49deb7b9dc",
+        "signed_at": "2026-01-21T20:10:45Z",
+    }
 
     screening_id: str
     client_id: str
@@ -85,6 +123,35 @@ class EncounterSigned(EventContract):
     event_type = "halcyon.clinical.encounter.signed.v1"
     topic = "clinical.encounter.v1"
     subject_field = "encounter_id"
+    example: ClassVar[dict[str, Any]] = {
+        "encounter_id": "019caf11-b820-7f70-b769-ae02a76af966",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "appointment_id": None,
+        "kind": "integration",
+        "service_date": "2026-03-02",
+        "started_at": "2026-03-02T14:00:00Z",
+        "ended_at": "2026-03-02T14:55:00Z",
+        "psychotherapy_minutes": 53,
+        "monitoring_minutes": None,
+        "with_patient_present": True,
+        "clinicians": [
+            {
+                "staff_id": "01906eaa-b680-7616-8440-883e2c14d881",
+                "role": "therapist",
+                "npi": "1457382906",
+                "monitoring_role": None,
+                "minutes": 53,
+            },
+        ],
+        "diagnoses": ["F43.10"],
+        "place_of_service": "11",
+        "telehealth": False,
+        "revision": 1,
+        "signed_at": "2026-03-02T15:01:40Z",
+        "service_codes": ["90837"],
+        "addendum_id": None,
+    }
 
     encounter_id: str
     client_id: str
@@ -116,6 +183,26 @@ class ClientDetailsChanged(EventContract):
     event_type = "halcyon.clinical.client.details_changed.v1"
     topic = "clinical.client.v1"
     subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "home_site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "given_name": "Rowan",
+        "family_name": "Ellery",
+        "date_of_birth": "1984-07-19",
+        "preferred_language": "en",
+        "pronouns": "they/them",
+        "email": "rowan.ellery@example.org",
+        "phone": "+13035550187",
+        "address": {
+            "line1": "818 Mapleton Avenue",
+            "line2": None,
+            "city": "Boulder",
+            "state": "CO",
+            "postal_code": "80304",
+            "country": "US",
+        },
+        "changed_at": "2026-03-02T17:44:51Z",
+    }
 
     client_id: str
     home_site_id: str
@@ -136,6 +223,15 @@ class VitalsAlertRaised(EventContract):
     event_type = "halcyon.clinical.vitals.alert_raised.v1"
     topic = "clinical.vitals.v1"
     subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "alert_id": "019caf36-ef78-7003-80c5-1da347cc5f3e",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "encounter_id": None,
+        "reading_id": "019caf36-eb90-7d70-bca6-15203838da3d",
+        "measured_at": "2026-03-02T17:42:18Z",
+        "breaches": ["systolic 168 > 160 mmHg", "pulse 124 > 120 /min"],
+    }
 
     alert_id: str
     client_id: str
@@ -152,6 +248,15 @@ class SafetyAlertRaised(EventContract):
     event_type = "halcyon.clinical.safety.alert_raised.v1"
     topic = "clinical.safety.v1"
     subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "alert_id": "019caede-a200-7a51-96ce-2c0cea596c78",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "assessment_id": "019caede-9e18-789c-8f7a-02989db85066",
+        "instrument": "phq9",
+        "reason": "PHQ-9 item 9 (thoughts of death or self-harm) answered 1",
+        "raised_at": "2026-03-02T16:05:52Z",
+    }
 
     alert_id: str
     client_id: str
@@ -168,6 +273,14 @@ class AssessmentScored(EventContract):
     event_type = "halcyon.clinical.assessment.scored.v1"
     topic = "clinical.assessment.v1"
     subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "assessment_id": "019caede-9e18-789c-8f7a-02989db85066",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "instrument": "pcl5",
+        "total": 41,
+        "severity": None,
+        "scored_at": "2026-03-02T16:05:51Z",
+    }
 
     assessment_id: str
     client_id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, ClassVar
 
 from halcyon.shared.contracts import EventContract
 from pydantic import BaseModel
@@ -22,6 +23,32 @@ class SiteChanged(EventContract):
     event_type = "halcyon.identity.site.changed.v1"
     topic = "identity.site.v1"
     subject_field = "site_id"
+    example: ClassVar[dict[str, Any]] = {
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "name": "Cedar Ridge Boulder",
+        "timezone": "America/Denver",
+        "address": {
+            "line1": "1600 Canyon Boulevard",
+            "city": "Boulder",
+            "state": "CO",
+            "postal_code": "80302",
+        },
+        "dea_registrations": [
+            {
+                "number": "FC4827193",
+                "schedules": ["I"],
+                "expires_on": "2027-05-31",
+                "protocol_id": "mdma-ptsd",
+            },
+            {
+                "number": "BC6152904",
+                "schedules": ["II", "IIN", "III", "IIIN", "IV", "V"],
+                "expires_on": "2027-05-31",
+                "protocol_id": None,
+            },
+        ],
+        "active": True,
+    }
 
     site_id: str
     name: str
@@ -52,6 +79,28 @@ class StaffMemberChanged(EventContract):
     event_type = "halcyon.identity.staff.changed.v1"
     topic = "identity.staff.v1"
     subject_field = "staff_id"
+    example: ClassVar[dict[str, Any]] = {
+        "staff_id": "01906eaf-c378-74b8-b17d-6e49deb7b9dc",
+        "display_name": "Dr. Imani Okafor, MD",
+        "email": "i.okafor@cedarridge.example.org",
+        "roles": [{"site": "019002a9-c980-7fba-841b-02c41ed0fd8a", "role": "prescriber"}],
+        "licences": [
+            {"type": "MD", "number": "DR.0061842", "state": "CO", "expires_on": "2027-04-30"}
+        ],
+        "dea_registrations": [
+            {
+                "number": "BO3917254",
+                "schedules": ["II", "IIN", "III", "IIIN", "IV", "V"],
+                "expires_on": "2026-03-31",
+                "protocol_id": None,
+            }
+        ],
+        "authorised_prescriber_approvals": [],
+        "npi": "1861493257",
+        "supervisor_id": None,
+        "on_call_sites": ["019002a9-c980-7fba-841b-02c41ed0fd8a"],
+        "active": True,
+    }
 
     staff_id: str
     display_name: str
@@ -72,6 +121,13 @@ class CredentialExpiring(EventContract):
     event_type = "halcyon.identity.credential.expiring.v1"
     topic = "identity.credential.v1"
     subject_field = "staff_id"
+    example: ClassVar[dict[str, Any]] = {
+        "staff_id": "01906eaf-c378-74b8-b17d-6e49deb7b9dc",
+        "credential_type": "dea_registration",
+        "identifier": "BO3917254",
+        "expires_on": "2026-03-31",
+        "days_left": 29,
+    }
 
     staff_id: str
     credential_type: str  # licence | dea_registration | authorised_prescriber_approval
@@ -86,6 +142,23 @@ class AccessAudited(EventContract):
     event_type = "halcyon.audit.access.recorded.v1"
     topic = "audit.access.v1"
     subject_field = "audit_id"
+    example: ClassVar[dict[str, Any]] = {
+        "audit_id": "019cafa7-6c58-7b81-b7a0-43a6f767e7c9",
+        "at": "2026-03-02T17:45:11Z",
+        "service": "clinical",
+        "user_id": "01906eaa-b680-7616-8440-883e2c14d881",
+        "roles": ["therapist"],
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "action": "read",
+        "resource": "clinical/client",
+        "resource_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "outcome": "success",
+        "reason": None,
+        "break_the_glass": False,
+        "request_id": "019cafa7-6c58-71f5-b914-5b24d108d7ac",
+        "source_address": "10.20.4.17",
+    }
 
     audit_id: str
     at: datetime

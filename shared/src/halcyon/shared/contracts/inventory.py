@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, ClassVar
 
 from halcyon.shared.contracts import EventContract
 
@@ -13,6 +14,22 @@ class DoseDispensed(EventContract):
     event_type = "halcyon.inventory.dose.dispensed.v1"
     topic = "inventory.dispense.v1"
     subject_field = "ledger_entry_id"
+    example: ClassVar[dict[str, Any]] = {
+        "ledger_entry_id": "019caf49-1018-7fe1-810b-4fe83303852f",
+        "registration_id": "019002e0-b800-729c-830e-0604515ced98",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "appointment_id": "019c7c8a-91b0-7fd3-b875-ad2991f4970f",
+        "substance": "mdma",
+        "product_id": "0191b813-efc0-7a87-a157-cb4f27fb949c",
+        "lot_id": "019afeda-8c58-7b7b-8d6e-4f8c864714bf",
+        "quantity_mg": 120.0,
+        "supplemental": False,
+        "administered_by": "01906eaf-c378-74b8-b17d-6e49deb7b9dc",
+        "witness_id": "019147c0-cf40-7166-b437-189e15485eba",
+        "prescriber_id": "01906eaf-c378-74b8-b17d-6e49deb7b9dc",
+        "administered_at": "2026-03-02T16:02:07Z",
+    }
 
     ledger_entry_id: str
     registration_id: str
@@ -31,9 +48,19 @@ class DoseDispensed(EventContract):
 
 
 class StockLow(EventContract):
+    """A lot's balance fell below the site's reorder threshold (quantities in mg)."""
+
     event_type = "halcyon.inventory.stock.low.v1"
     topic = "inventory.alert.v1"
     subject_field = "lot_id"
+    example: ClassVar[dict[str, Any]] = {
+        "lot_id": "019afeda-8c58-7b7b-8d6e-4f8c864714bf",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "product_id": "0191b813-efc0-7a87-a157-cb4f27fb949c",
+        "substance": "mdma",
+        "balance": 540.0,
+        "threshold": 600.0,
+    }
 
     lot_id: str
     site_id: str
@@ -49,6 +76,15 @@ class DiscrepancyOpened(EventContract):
     event_type = "halcyon.inventory.discrepancy.opened.v1"
     topic = "inventory.alert.v1"
     subject_field = "discrepancy_id"
+    example: ClassVar[dict[str, Any]] = {
+        "discrepancy_id": "019caf99-9178-7100-9436-b4002dd4f056",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "registration_id": "019002e0-b800-729c-830e-0604515ced98",
+        "lot_id": "019afeda-8c58-7b7b-8d6e-4f8c864714bf",
+        "expected": 540.0,
+        "counted": 480.0,
+        "suspected_theft_or_loss": True,
+    }
 
     discrepancy_id: str
     site_id: str
@@ -66,6 +102,14 @@ class ComplianceDeadlineDue(EventContract):
     event_type = "halcyon.inventory.deadline.due.v1"
     topic = "inventory.alert.v1"
     subject_field = "deadline_id"
+    example: ClassVar[dict[str, Any]] = {
+        "deadline_id": "019caf99-9560-7dfc-aeb3-9828e31c4cf8",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "kind": "dea_theft_loss_notice",
+        "due_on": "2026-03-03",
+        "overdue": False,
+        "discrepancy_id": "019caf99-9178-7100-9436-b4002dd4f056",
+    }
 
     deadline_id: str
     site_id: str

@@ -31,6 +31,15 @@ class RegistryDoseReported(EventContract):
     topic = "partner.registry.dose.v1"
     subject_field = "report_id"
     deprecated_after: ClassVar[str | None] = "2027-06-30"
+    example: ClassVar[dict[str, Any]] = {
+        "report_id": "019caf49-1018-7fe1-810b-4fe83303852f",
+        "participant": "5f0c3a9e2b7d41c8a6e1f03b9d2c7a44",
+        "protocol_id": "mdma-ptsd",
+        "substance": "mdma",
+        "quantity_mg": 120.0,
+        "supplemental": False,
+        "administered_on": "2026-03-02",
+    }
 
     report_id: str
     participant: str  # pseudonym, stable per agency for the registry audience

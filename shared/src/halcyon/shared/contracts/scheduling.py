@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from halcyon.shared.contracts import EventContract
 from pydantic import BaseModel
@@ -20,6 +21,31 @@ class AppointmentChanged(EventContract):
     event_type = "halcyon.scheduling.appointment.changed.v1"
     topic = "scheduling.appointment.v1"
     subject_field = "appointment_id"
+    example: ClassVar[dict[str, Any]] = {
+        "appointment_id": "019cafa6-cc30-7107-96b1-0b70f2e5fcee",
+        "change": "rescheduled",
+        "status": "booked",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "site_timezone": "America/Denver",
+        "appointment_type": "mdma_dosing",
+        "protocol_id": "mdma-ptsd",
+        "starts_at": "2026-03-16T15:30:00Z",
+        "ends_at": "2026-03-16T23:30:00Z",
+        "clinicians": [
+            {"staff_id": "01906eaa-b680-7616-8440-883e2c14d881", "role": "therapist"},
+            {"staff_id": "019147c0-cf40-7166-b437-189e15485eba", "role": "nurse"},
+        ],
+        "room_id": "019002b2-f140-71f1-9b2f-ad778434024f",
+        "telehealth": False,
+        "cancel_reason": None,
+        "late_cancel": False,
+        "series_id": "019c7c8a-89e0-79cd-b8ea-3a2bd78cbaec",
+        "version": 2,
+        "protocol_step": "dosing",
+        "video_link": None,
+        "previous_starts_at": "2026-03-13T15:30:00Z",
+    }
 
     appointment_id: str
     change: str  # booked | rescheduled | cancelled | checked_in | started | completed | no_show
@@ -52,6 +78,16 @@ class WaitlistOfferMade(EventContract):
     event_type = "halcyon.scheduling.waitlist.offer_made.v1"
     topic = "scheduling.waitlist.v1"
     subject_field = "offer_id"
+    example: ClassVar[dict[str, Any]] = {
+        "offer_id": "019cafa6-f340-7988-80bf-0c9328c9e8bd",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "site_timezone": "America/Denver",
+        "appointment_type": "psychotherapy",
+        "starts_at": "2026-03-04T16:00:00Z",
+        "ends_at": "2026-03-04T16:55:00Z",
+        "expires_at": "2026-03-03T17:44:40Z",
+    }
 
     offer_id: str
     client_id: str
