@@ -33,6 +33,7 @@ from halcyon.shared.contracts.clinical import (
     ScreeningCompleted,
     VitalsAlertRaised,
 )
+from halcyon.shared.contracts.partner import RegistrySessionReported
 from halcyon.shared.service import ServiceWiring, create_service_app
 
 wiring = ServiceWiring(
@@ -67,6 +68,7 @@ wiring = ServiceWiring(
         VitalsAlertRaised,
         SafetyAlertRaised,
         AssessmentScored,
+        RegistrySessionReported,
     ],
     handlers=handlers.register,
     on_start=[run_consent_sweep],

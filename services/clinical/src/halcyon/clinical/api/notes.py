@@ -46,11 +46,13 @@ from halcyon.clinical.store import (
     VitalsRepository,
 )
 from halcyon.shared.contracts.clinical import EncounterClinician, EncounterSigned
+from halcyon.shared.contracts.partner import AdverseEventCounts, RegistrySessionReported
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.mongo import Document, OutboxEvent
+from halcyon.shared.partners import pseudonym
+from halcyon.shared.service import Audit, Runtime, repository
 from pydantic import BaseModel
 from uuid6 import uuid7
 
@@ -372,6 +374,55 @@ def _now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+async def _registry_session(
+    note: Document,
+    notes: NoteRepository,
+    vitals: VitalsRepository,
+    tenant_id: str,
+    *,
+    secret: str,
+    site_timezone: str | None,
+) -> list[OutboxEvent]:
+    """The research registries' report of a signed dosing session (ADR 0007), or nothing.
+
+    Minimum necessary: counts and the day, never the note's text, names, ids or times.
+    The participant is the same pseudonym inventory puts on the dose reports.
+    """
+    dosing = note.get("dosing")
+    if note.get("kind") != "dosing" or not dosing:
+        return []
+    readings = await vitals.find(tenant_id, {"encounter_id": note["_id"]})
+    earlier = await notes.find(
+        tenant_id,
+        {
+            "client_id": note["client_id"],
+            "kind": "dosing",
+            "dosing.protocol_id": dosing["protocol_id"],
+            "started_at": {"$lt": note["started_at"]},
+        },
+    )
+    severities = [a["severity"] for a in dosing.get("adverse_events", [])]
+    report = RegistrySessionReported(
+        # A keyed hash of the note id: stable for redeliveries, and it reveals neither
+        # the note id nor (as a UUIDv7 would) when the note was created.
+        report_id=pseudonym(secret, tenant_id, "registry", f"session:{note['_id']}"),
+        participant=pseudonym(secret, tenant_id, "registry", note["client_id"]),
+        protocol_id=dosing["protocol_id"],
+        session_on=service_date(note["started_at"], site_timezone),
+        session_number=len(earlier) + 1,
+        duration_minutes=billing_minutes(note["started_at"], note["ended_at"]),
+        adverse_events=AdverseEventCounts(
+            mild=severities.count("mild"),
+            moderate=severities.count("moderate"),
+            severe=severities.count("severe"),
+            life_threatening=severities.count("life_threatening"),
+        ),
+        vitals_alerts=sum(1 for r in readings if r.get("alert_id")),
+        supplemental_dose_given=dosing.get("supplemental_dose") is not None,
+    )
+    return [event(report, tenant_id)]
+
+
 @router.post("/notes/{note_id}/sign", response_model=Note, summary="Sign and lock a note")
 async def sign_note(
     note_id: str,
@@ -386,6 +437,7 @@ async def sign_note(
     screenings: Screenings,
     audit: Audit,
     request: Request,
+    runtime: Runtime,
 ) -> Note:
     chart, doc = await _open(note_id, caller, clients, notes, audit, request, CHART_WRITERS, "sign")
     try:
@@ -420,6 +472,7 @@ async def sign_note(
     new_status = status_after_signing(supervisor_id)
     events = []
     if new_status == "signed":
+        site_timezone = await _site_timezone(sites, caller.tenant_id, doc["site_id"])
         encounter = await _encounter_signed(
             doc,
             staff,
@@ -427,9 +480,18 @@ async def sign_note(
             revision=1,
             corrections=[],
             signed_at=signed_at,
-            site_timezone=await _site_timezone(sites, caller.tenant_id, doc["site_id"]),
+            site_timezone=site_timezone,
         )
         events.append(event(encounter, caller.tenant_id))
+        # Same write as the signature: the registry report exists iff the note is signed.
+        events += await _registry_session(
+            doc,
+            notes,
+            vitals,
+            caller.tenant_id,
+            secret=runtime.settings.field_encryption_key,
+            site_timezone=site_timezone,
+        )
     updated = await notes.transition(
         caller.tenant_id,
         note_id,
@@ -463,8 +525,10 @@ async def cosign_note(
     notes: Notes,
     staff: Staff,
     sites: Sites,
+    vitals: Vitals,
     audit: Audit,
     request: Request,
+    runtime: Runtime,
 ) -> Note:
     chart, doc = await _open(note_id, caller, clients, notes, audit, request, CHART_WRITERS, "sign")
     try:
@@ -475,6 +539,7 @@ async def cosign_note(
     if not verify(doc):
         raise Conflict("the note no longer matches its signature hash; it cannot be co-signed")
     cosigned_at = _now_ms()
+    site_timezone = await _site_timezone(sites, caller.tenant_id, doc["site_id"])
     encounter = await _encounter_signed(
         doc,
         staff,
@@ -482,14 +547,23 @@ async def cosign_note(
         revision=1,
         corrections=[],
         signed_at=cosigned_at,
-        site_timezone=await _site_timezone(sites, caller.tenant_id, doc["site_id"]),
+        site_timezone=site_timezone,
+    )
+    # A supervised dosing note reaches registries when it is co-signed, like billing.
+    registry = await _registry_session(
+        doc,
+        notes,
+        vitals,
+        caller.tenant_id,
+        secret=runtime.settings.field_encryption_key,
+        site_timezone=site_timezone,
     )
     updated = await notes.transition(
         caller.tenant_id,
         note_id,
         from_status="awaiting_cosign",
         changes={"status": "signed", "cosigned_by": caller.user_id, "cosigned_at": cosigned_at},
-        events=[event(encounter, caller.tenant_id)],
+        events=[event(encounter, caller.tenant_id), *registry],
     )
     if updated is None:
         raise Conflict("this note was co-signed meanwhile")
