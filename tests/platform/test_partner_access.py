@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import date
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError, TopicAuthorizationFailedError
-from halcyon.shared.partners import PartnerGrant, provision_partner
+from halcyon.shared.contracts import EventContract
+from halcyon.shared.contracts.partner import (
+    AdverseEventCounts,
+    DoseAmount,
+    RegistryDoseReported,
+    RegistryDoseReportedV2,
+    RegistrySessionReported,
+)
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.partners import PartnerGrant, grant_topic_prefix, provision_partner
 from halcyon.shared.testing.servers import Servers
 
 pytestmark = pytest.mark.integration
 
 
 def partner_consumer(
-    bootstrap: str, grant: PartnerGrant, password: str, topic: str
+    bootstrap: str, grant: PartnerGrant, password: str, *topics: str
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        topic,
+        *topics,
         bootstrap_servers=bootstrap,
         security_protocol="SASL_PLAINTEXT",
         sasl_mechanism="SCRAM-SHA-512",
@@ -55,7 +66,16 @@ async def test_partner_reads_its_topic_and_is_refused_internal_topics(servers: S
     finally:
         await allowed.stop()
 
-    refused = partner_consumer(partner_bootstrap, grant, password, internal)
+    await assert_refused(partner_bootstrap, grant, password, internal)
+
+    wrong_password = partner_consumer(partner_bootstrap, grant, "not-the-password", own)
+    with pytest.raises(KafkaError):
+        await wrong_password.start()
+        await wrong_password.stop()
+
+
+async def assert_refused(bootstrap: str, grant: PartnerGrant, password: str, topic: str) -> None:
+    refused = partner_consumer(bootstrap, grant, password, topic)
     with pytest.raises(TopicAuthorizationFailedError):
         await refused.start()
         try:
@@ -64,10 +84,76 @@ async def test_partner_reads_its_topic_and_is_refused_internal_topics(servers: S
         finally:
             await refused.stop()
 
-    wrong_password = partner_consumer(partner_bootstrap, grant, "not-the-password", own)
-    with pytest.raises(KafkaError):
-        await wrong_password.start()
-        await wrong_password.stop()
+
+async def test_one_registry_grant_reads_every_registry_topic_and_nothing_else(
+    servers: Servers,
+) -> None:
+    """The real registry topics (dose v1 and v2, sessions) all sit under the registry
+    prefix, so the one grant a registry is provisioned with reads them all; an internal
+    topic and another audience's partner topic are refused."""
+    partner_bootstrap = servers.partner_bootstrap
+    if not partner_bootstrap:
+        pytest.skip("the broker has no partner (SASL/SCRAM) listener configured")
+    unique = uuid.uuid4().hex[:8]
+    grant = PartnerGrant(name=f"registry-{unique}", audience="registry")
+    password = f"pw-{uuid.uuid4().hex}"
+    provision_partner(servers.kafka_bootstrap, grant, password)
+    # This run's topics carry a fresh namespace before the real names; grant it the same
+    # way (the production grant is exactly grant.topic_prefix, i.e. "partner.registry.").
+    namespace = f"t{unique}."
+    grant_topic_prefix(servers.kafka_bootstrap, grant, namespace + grant.topic_prefix)
+    on = date(2026, 11, 20)
+    facts = {
+        "report_id": f"dose-{unique}",
+        "participant": "p" * 32,
+        "protocol_id": "mdma-ptsd",
+        "substance": "MDMA",
+        "supplemental": False,
+        "administered_on": on,
+    }
+    registry_events: list[EventContract] = [
+        RegistryDoseReported(**facts, quantity_mg=120.0),
+        RegistryDoseReportedV2(**facts, dose=DoseAmount.milligrams(120.0), route="oral"),
+        RegistrySessionReported(
+            report_id=f"session-{unique}",
+            participant="p" * 32,
+            protocol_id="mdma-ptsd",
+            session_on=on,
+            duration_minutes=480,
+            adverse_events=AdverseEventCounts(mild=1),
+            vitals_alerts=0,
+            supplemental_dose_given=False,
+        ),
+    ]
+    assert all(e.topic.startswith(grant.topic_prefix) for e in registry_events)
+    payer = f"{namespace}partner.payer.remittance.v1"  # another audience's partner topic
+    internal = f"{namespace}clinical.client.v1"
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap)
+    await producer.start()
+    try:
+        for contract in registry_events:
+            envelope = EventEnvelope.wrap(contract, source="/tests", tenant_id="t")
+            await producer.send_and_wait(namespace + contract.topic, envelope.to_bytes())
+        await producer.send_and_wait(payer, b'{"claim": "paid"}')
+        await producer.send_and_wait(internal, b'{"name": "private"}')
+    finally:
+        await producer.stop()
+
+    reader = partner_consumer(
+        partner_bootstrap, grant, password, *(namespace + e.topic for e in registry_events)
+    )
+    await reader.start()
+    read: dict[str, str] = {}
+    try:
+        while len(read) < len(registry_events):
+            record = await asyncio.wait_for(reader.getone(), 60)
+            read[record.topic.removeprefix(namespace)] = EventEnvelope.from_bytes(record.value).type
+    finally:
+        await reader.stop()
+    assert read == {e.topic: e.event_type for e in registry_events}
+
+    await assert_refused(partner_bootstrap, grant, password, payer)
+    await assert_refused(partner_bootstrap, grant, password, internal)
 
 
 async def test_the_example_partner_consumer_keeps_its_position_across_restarts(
