@@ -272,7 +272,7 @@ def type_label(schema: dict[str, Any], *, names: bool = True) -> str:
         if isinstance(values, dict):
             return f"map of string to {type_label(values, names=names)}"
         return "object"
-    if "const" in schema:
+    if "const" in schema and names:  # values are compared on their own (_enum_values)
         return f"{kind} = {json.dumps(schema['const'])}"
     return f"{kind} ({schema['format']})" if "format" in schema else str(kind)
 
@@ -518,9 +518,12 @@ def breaking_changes(
     problems: list[str] = []
     old_defs, new_defs = published.get("$defs", {}), current.get("$defs", {})
     label = f"{event_type}: " if event_type else ""
+    advice = V2_ADVICE
+    if event_type:
+        advice = advice.replace(".v2", f".v{_version(event_type)[1] + 1}")
 
     def breaks(path: str, what: str) -> None:
-        problems.append(f"{label}field `{path}` {what}; {V2_ADVICE} instead")
+        problems.append(f"{label}field `{path}` {what}; {advice} instead")
 
     def compare(old: dict[str, Any], new: dict[str, Any], prefix: str) -> None:
         old_props, new_props = old.get("properties", {}), new.get("properties", {})
@@ -537,6 +540,10 @@ def breaking_changes(
             if was != now:
                 breaks(path, f"changed type from {was} to {now}")
                 continue
+            old_values, new_values = _enum_values(old_prop), _enum_values(new_prop)
+            if old_values is not None and (new_values is None or new_values - old_values):
+                unknown = sorted(new_values - old_values) if new_values else "any value"
+                breaks(path, f"now takes values v1 consumers do not know ({unknown})")
             for (suffix, old_inner), (_, new_inner) in zip(
                 _nested(old_prop, old_defs), _nested(new_prop, new_defs), strict=False
             ):
@@ -547,6 +554,18 @@ def breaking_changes(
 
     compare(published, current, "")
     return problems
+
+
+def _enum_values(schema: dict[str, Any]) -> set[Any] | None:
+    """The values an enumerated field may take, or None if it is not enumerated."""
+    if "enum" in schema:
+        return set(schema["enum"])
+    if "const" in schema:
+        return {schema["const"]}
+    options = [_enum_values(o) for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if options and all(o is not None for o in options):
+        return set().union(*(o for o in options if o is not None))
+    return None
 
 
 def snapshot(directory: Path) -> list[Path]:
