@@ -86,7 +86,8 @@ def test_a_broken_example_would_not_validate_against_the_documented_schema() -> 
 
 def test_the_catalogue_is_the_same_on_every_build() -> None:
     # The committed file is compared with the code: nothing random or clock-based in it.
-    assert build_asyncapi() == build_asyncapi()
+    # Byte for byte, key order included, so regenerating only changes what changed.
+    assert (DOCS / "asyncapi.json").read_text() == json.dumps(build_asyncapi(), indent=2) + "\n"
     assert catalogue_html() == catalogue_html()
 
 

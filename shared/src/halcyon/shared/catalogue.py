@@ -171,6 +171,22 @@ def build_asyncapi() -> dict[str, Any]:
     document: dict[str, Any] = json.loads(spec.to_json())
     for contract in ordered_contracts():
         _annotate(document, contract)
+    return _in_reading_order(document)
+
+
+def _in_reading_order(document: dict[str, Any]) -> dict[str, Any]:
+    """faststream's channel order varies between runs; fix it (partner topics first) so
+    the committed file only changes when the catalogue does."""
+    rank = {_channel_key(c): i for i, c in enumerate(ordered_contracts())}
+    document["channels"] = dict(sorted(document["channels"].items(), key=lambda kv: rank[kv[0]]))
+    document["operations"] = dict(
+        sorted(
+            document.get("operations", {}).items(),
+            key=lambda kv: (rank.get(kv[1]["channel"]["$ref"].split("/")[-1], len(rank)), kv[0]),
+        )
+    )
+    for section in ("messages", "schemas"):
+        document["components"][section] = dict(sorted(document["components"][section].items()))
     return document
 
 
