@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
+import subprocess
+import sys
 import uuid
 from datetime import date
 
@@ -19,7 +23,7 @@ from halcyon.shared.contracts.partner import (
 )
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.partners import PartnerGrant, grant_topic_prefix, provision_partner
-from halcyon.shared.testing.servers import Servers
+from halcyon.shared.testing.servers import Servers, repo_root
 
 pytestmark = pytest.mark.integration
 
@@ -156,18 +160,38 @@ async def test_one_registry_grant_reads_every_registry_topic_and_nothing_else(
     await assert_refused(partner_bootstrap, grant, password, internal)
 
 
+async def run_example_until(servers: Servers, args: list[str], *markers: str) -> str:
+    """Run examples/partner_consumer.py until its output shows every marker, then stop it
+    as an operator would (SIGTERM) and return what it printed."""
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a child we read line by line below
+        [
+            sys.executable,
+            str(repo_root() / "examples" / "partner_consumer.py"),
+            "--bootstrap",
+            servers.partner_bootstrap or "",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    output = ""
+    loop = asyncio.get_running_loop()
+    while not all(marker in output for marker in markers):
+        line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), 60)
+        if not line:
+            break
+        output += line
+    await asyncio.sleep(1.5)  # let it commit after the batch
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    return output
+
+
 async def test_the_example_partner_consumer_keeps_its_position_across_restarts(
     servers: Servers,
 ) -> None:
-    import asyncio
-    import json
-    import signal
-    import subprocess
-    import sys
-
     from halcyon.shared.contracts.clinical import ClientRegistered  # any envelope will do
-    from halcyon.shared.envelope import EventEnvelope
-    from halcyon.shared.testing.servers import repo_root
 
     if not servers.partner_bootstrap:
         pytest.skip("the broker has no partner (SASL/SCRAM) listener configured")
@@ -196,39 +220,65 @@ async def test_the_example_partner_consumer_keeps_its_position_across_restarts(
         finally:
             await producer.stop()
 
-    async def run_example_until(marker: str) -> str:
-        proc = subprocess.Popen(  # noqa: ASYNC220 - a child we read line by line below
-            [
-                sys.executable,
-                str(repo_root() / "examples" / "partner_consumer.py"),
-                "--bootstrap",
-                servers.partner_bootstrap or "",
-                "--user",
-                grant.name,
-                "--password",
-                password,
-                "--topic",
-                topic,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        output = ""
-        loop = asyncio.get_running_loop()
-        while marker not in output:
-            line = await asyncio.wait_for(loop.run_in_executor(None, proc.stdout.readline), 60)
-            if not line:
-                break
-            output += line
-        await asyncio.sleep(1.5)  # let it commit after the batch
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        return output
-
+    args = ["--user", grant.name, "--password", password, "--topic", topic]
     await publish(f"first-{unique}")
-    first = await run_example_until(f"first-{unique}")
+    first = await run_example_until(servers, args, f"first-{unique}")
     assert f"first-{unique}" in first
     await publish(f"second-{unique}")
-    second = await run_example_until(f"second-{unique}")
+    second = await run_example_until(servers, args, f"second-{unique}")
     assert f"second-{unique}" in second and f"first-{unique}" not in second
+
+
+async def test_the_example_follows_a_prefix_and_handles_a_dose_once_in_v1_and_v2(
+    servers: Servers,
+) -> None:
+    if not servers.partner_bootstrap:
+        pytest.skip("the broker has no partner (SASL/SCRAM) listener configured")
+    unique = uuid.uuid4().hex[:8]
+    grant = PartnerGrant(name=f"reg-{unique}", audience=f"registry{unique}")
+    password = f"pw-{uuid.uuid4().hex}"
+    provision_partner(servers.kafka_bootstrap, grant, password)
+    on = date(2026, 11, 20)
+    dose_id, session_id = f"dose-{unique}", f"session-{unique}"
+    facts = {
+        "report_id": dose_id,
+        "participant": "p" * 32,
+        "protocol_id": "mdma-ptsd",
+        "substance": "MDMA",
+        "supplemental": False,
+        "administered_on": on,
+    }
+    events: list[EventContract] = [
+        RegistryDoseReported(**facts, quantity_mg=62.5),
+        RegistryDoseReportedV2(**facts, dose=DoseAmount.milligrams(62.5), route="oral"),
+        RegistrySessionReported(
+            report_id=session_id,
+            participant="p" * 32,
+            protocol_id="mdma-ptsd",
+            session_on=on,
+            session_number=3,
+            duration_minutes=480,
+            adverse_events=AdverseEventCounts(moderate=1),
+            vitals_alerts=2,
+            supplemental_dose_given=True,
+        ),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka_bootstrap)
+    await producer.start()
+    try:
+        for contract in events:
+            # This run's audience stands in for "registry": same topic names under it.
+            topic = contract.topic.replace("partner.registry.", grant.topic_prefix)
+            envelope = EventEnvelope.wrap(contract, source="/tests", tenant_id="t")
+            await producer.send_and_wait(topic, envelope.to_bytes())
+    finally:
+        await producer.stop()
+
+    args = ["--user", grant.name, "--password", password, "--topic-prefix", grant.topic_prefix]
+    output = await run_example_until(servers, args, dose_id, session_id)
+    assert output.count(dose_id) == 1  # one dose, though published as v1 and as v2
+    [dose_line] = [line for line in output.splitlines() if dose_id in line]
+    assert "62.5 mg" in dose_line and "MDMA" in dose_line
+    [session_line] = [line for line in output.splitlines() if session_id in line]
+    assert "session 3 on 2026-11-20, 480 min, adverse events: moderate 1" in session_line
+    assert "vitals alerts 2" in session_line
