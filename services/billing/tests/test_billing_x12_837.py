@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from halcyon.billing.domain.claim837 import (
     Adjudication,
     BillingProvider,
     Claim,
+    DrugIdentification,
     Envelope,
     OtherPayer,
     Party,
@@ -172,3 +175,41 @@ def test_a_broken_file_is_caught_by_the_validator(tmp_path: Path) -> None:
     broken = re.sub(r"SE\*\d+\*", "SE*3*", text)
     ok, _ = x12valid(broken, tmp_path)
     assert not ok
+
+
+def spravato_claim() -> Claim:
+    """A dosing visit's drug line: esketamine 84 mg as 84 units of S0013, with its NDC."""
+    drug = DrugIdentification("50458002803", Decimal("84.0"))
+    return replace(
+        primary_claim("HC0000009"),
+        lines=(
+            ServiceLine("S0013", (), 84 * 2500, 84, DOS, (1,), control_number="D1", drug=drug),
+            ServiceLine("90837", (), 25000, 1, DOS, (1,)),
+        ),
+    )
+
+
+def test_a_drug_line_names_its_ndc_and_milligrams_and_passes_x12valid(tmp_path: Path) -> None:
+    text = write_837p(envelope(14), PROVIDER, [spravato_claim()])
+    ok, output = x12valid(text, tmp_path)
+    assert ok, output
+    segs = segments(text)
+    sv1 = next(i for i, s in enumerate(segs) if s[0] == "SV1" and s[1] == "HC:S0013")
+    assert segs[sv1][2:5] == ["2100", "UN", "84"]
+    # 2410 after the line's DTP and REF*6R, before the next LX.
+    assert segs[sv1 + 1][:2] == ["DTP", "472"] and segs[sv1 + 2] == ["REF", "6R", "D1"]
+    assert segs[sv1 + 3] == ["LIN", "", "N4", "50458002803"]
+    assert segs[sv1 + 4] == ["CTP", "", "", "", "84", "ME"]
+    assert segs[sv1 + 5][0] == "LX"
+    # Only the drug line carries drug identification.
+    assert [s[0] for s in segs].count("LIN") == 1
+
+
+def test_a_fractional_quantity_is_written_without_trailing_zeros() -> None:
+    drug = DrugIdentification("50458002802", Decimal("27.50"))
+    claim = replace(
+        spravato_claim(), lines=(ServiceLine("S0013", (), 700, 28, DOS, (1,), drug=drug),)
+    )
+    assert ["CTP", "", "", "", "27.5", "ME"] in segments(
+        write_837p(envelope(15), PROVIDER, [claim])
+    )

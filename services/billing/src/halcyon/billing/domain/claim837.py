@@ -4,14 +4,16 @@ One interchange per batch (one payer): ISA/GS/ST ... SE/GE/IEA, one billing
 provider HL (2000A), and per claim a subscriber HL (2000B), a patient HL (2000C)
 when the patient is not the subscriber, the claim (2300) with its diagnoses,
 rendering provider (2310B), other payer (2320/2330 for secondary claims) and
-service lines (2400) with diagnosis pointers and, for secondary claims, the
-primary payer's line adjudication (2430 SVD/CAS/DTP).
+service lines (2400) with diagnosis pointers, the drug given on a line (2410
+LIN*N4 NDC + CTP quantity) and, for secondary claims, the primary payer's line
+adjudication (2430 SVD/CAS/DTP).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from halcyon.billing.domain.x12 import SegmentWriter, Separators, format_amount
 
@@ -67,6 +69,19 @@ class Adjudication:
 
 
 @dataclass(frozen=True)
+class DrugIdentification:
+    """2410 drug identification: the NDC of what was given and how much of it.
+
+    Payers price a drug code (e.g. HCPCS S0013 per 1 mg) against the exact product, so a
+    line for a drug the agency bought names the package's NDC and the quantity given.
+    """
+
+    ndc: str  # 11 digits, 5-4-2, no hyphens (LIN03 with LIN02 = N4)
+    quantity: Decimal  # CTP04
+    unit: str = "ME"  # CTP05-1: F2 international unit, GR gram, ME milligram, ML, UN unit
+
+
+@dataclass(frozen=True)
 class ServiceLine:
     cpt: str
     modifiers: tuple[str, ...]
@@ -78,6 +93,7 @@ class ServiceLine:
     rendering: Party | None = None  # only when it differs from the claim's rendering
     prior: Adjudication | None = None
     control_number: str | None = None  # REF*6R: our charge id, echoed back in 835 REF*6R
+    drug: DrugIdentification | None = None  # 2410 when the line bills a drug supply
 
 
 @dataclass(frozen=True)
@@ -316,6 +332,10 @@ def _claim(body: SegmentWriter, claim: Claim, sep: Separators) -> None:
         body.add("DTP", "472", "D8", line.service_date.strftime("%Y%m%d"))
         if line.control_number:
             body.add("REF", "6R", line.control_number[:50])
+        if line.drug is not None:
+            # 2410 sits after the 2400 REFs and before the 2420 provider loops.
+            body.add("LIN", "", "N4", line.drug.ndc)
+            body.add("CTP", "", "", "", _quantity(line.drug.quantity), [line.drug.unit])
         if line.rendering is not None:
             _person(body, "82", line.rendering, "XX", demographics=False, address=False)
         if line.prior is not None:
@@ -375,6 +395,14 @@ def _person(
 def _address(body: SegmentWriter, address: Address) -> None:
     body.add("N3", _clean(address.line1, 55), _clean(address.line2 or "", 55))
     body.add("N4", _clean(address.city, 30), address.state, address.postal_code)
+
+
+def _quantity(value: Decimal) -> str:
+    """An X12 R value: no exponent, no trailing zeros (84.0 -> 84, 27.50 -> 27.5)."""
+    if value <= 0:
+        raise ValueError(f"a drug quantity must be positive, not {value}")
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _clean(value: str, limit: int) -> str:
