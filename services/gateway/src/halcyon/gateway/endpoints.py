@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from halcyon.gateway.domain.openapi import merge_openapi
 from halcyon.gateway.runtime import GatewayRuntime, gateway_of
-from halcyon.shared.catalogue import build_asyncapi, catalogue_markdown
+from halcyon.shared.catalogue import build_asyncapi, catalogue_html, catalogue_markdown
 from halcyon.shared.http.problems import problem
 
 router = APIRouter(tags=["gateway"])
@@ -120,6 +120,12 @@ async def asyncapi() -> JSONResponse:
     return JSONResponse(build_asyncapi())
 
 
-@router.get("/events", summary="The event catalogue as a page (Markdown)")
-async def events() -> PlainTextResponse:
+@router.get("/events", summary="The event catalogue as a page partners read (HTML)")
+async def events() -> HTMLResponse:
+    # Self-contained (inline CSS, no scripts or CDN), so it renders behind any firewall.
+    return HTMLResponse(catalogue_html())
+
+
+@router.get("/events.md", summary="The event catalogue as Markdown (as in docs/events.md)")
+async def events_markdown() -> PlainTextResponse:
     return PlainTextResponse(catalogue_markdown(), media_type="text/markdown; charset=utf-8")

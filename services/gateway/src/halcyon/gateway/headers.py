@@ -27,6 +27,13 @@ _CONSOLE_CSP = (
     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# The event catalogue page (/events) is one static document with its CSS inline and no
+# script: only that inline style is allowed.
+_CATALOGUE_CSP = (
+    b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+    b"base-uri 'none'; form-action 'none'"
+)
+CATALOGUE_PAGE = "/events"
 CONSOLE_PREFIX = "/console"
 _REPLACED = {b"cache-control", b"pragma", b"content-security-policy", b"x-trace-id"} | {
     name for name, _ in _ALWAYS
@@ -53,6 +60,8 @@ class SecurityHeadersMiddleware:
         path = scope["path"]
         is_console = path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
         csp = _DOCS_CSP if is_docs else _CONSOLE_CSP if is_console else _API_CSP
+        if path == CATALOGUE_PAGE:
+            csp = _CATALOGUE_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
