@@ -10,7 +10,10 @@ from halcyon.shared.contracts import EventContract
 
 class ChargeCreated(EventContract):
     """A charge was captured from a signed encounter: one CPT code with its units and
-    price. A corrected encounter yields a new charge naming the one it corrects."""
+    price. A corrected encounter yields a new charge naming the one it corrects.
+    A dispensed dose of a drug the agency bought (buy and bill) is also a charge: the
+    HCPCS drug code (S0013, esketamine per mg) in ``cpt``, the dose's inventory ledger
+    entry in ``ledger_entry_id`` and the product's NDC in ``ndc`` when known."""
 
     event_type = "halcyon.billing.charge.created.v1"
     topic = "billing.charge.v1"
@@ -38,6 +41,9 @@ class ChargeCreated(EventContract):
     amount_cents: int
     service_date: date
     corrects_charge_id: str | None = None
+    # Drug-supply charges only: the dispense it bills (one charge per ledger entry).
+    ledger_entry_id: str | None = None
+    ndc: str | None = None  # 11 digits, 5-4-2, no hyphens
 
 
 class AuthorizationChanged(EventContract):
