@@ -67,8 +67,11 @@ async def test_the_catalogue_page_is_html_partner_topics_first_and_self_containe
     assert page.text[v1 + 1] == (
         "Deprecated, published until 2027-06-30, use halcyon.partner.registry_dose.reported.v2."
     )
-    assert ["field", "type", "required", "description"] == page.text[
-        page.text.index("field", v1) : page.text.index("field", v1) + 4
+    assert page.text[page.text.index("field", v1) : page.text.index("field", v1) + 4] == [
+        "field",
+        "type",
+        "required",
+        "description",
     ]
     # The example envelope is shown as text a partner can copy, not as markup.
     assert '"tenantid": "agency-cedar-ridge"' in response.text.replace("&quot;", '"')
