@@ -11,12 +11,16 @@ from halcyon.shared.contracts.clinical import ClientRegistered, EncounterClinici
 from halcyon.shared.envelope import EventEnvelope
 
 
-async def publish(bootstrap: str, topic: str, *envelopes: EventEnvelope) -> None:
+async def publish(
+    bootstrap: str, topic: str, *envelopes: EventEnvelope, key: str | None = None
+) -> None:
+    """Publish raw envelopes, keyed by subject; one ``key`` for all keeps them in order."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
         for envelope in envelopes:
-            await producer.send_and_wait(topic, envelope.to_bytes(), key=envelope.subject.encode())
+            partition_key = (key or envelope.subject).encode()
+            await producer.send_and_wait(topic, envelope.to_bytes(), key=partition_key)
     finally:
         await producer.stop()
 

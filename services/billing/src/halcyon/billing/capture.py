@@ -1,4 +1,5 @@
-"""Charge capture: a signed encounter becomes priced charges, exactly once.
+"""Charge capture: a signed encounter, or a dispensed dose of a drug the agency bought
+(buy and bill), becomes priced charges, exactly once.
 
 Every step is idempotent on its own document (deterministic ids, conditional
 updates), so a redelivered event, or a crash between two steps followed by a
@@ -14,17 +15,30 @@ from typing import Any
 
 from halcyon.billing.domain.charges import ActiveCharge, plan_capture, reversal_id, stored_facts
 from halcyon.billing.domain.coding import ChargeLine, Clinician, EncounterFacts, code_encounter
+from halcyon.billing.domain.drugs import (
+    DrugLine,
+    NotBilled,
+    dosing_visit_id,
+    drug_charge_id,
+    drug_line_for,
+    service_date_of,
+)
 from halcyon.billing.domain.payers import SELF_PAY, authorization_for, coverage_for, fee_for
 from halcyon.billing.store import (
     Authorizations,
     CapturedEncounters,
     Charges,
     Coverages,
+    Dispenses,
+    DrugCodes,
     FeeSchedules,
     Ledger,
+    Sites,
+    StaffDirectory,
 )
 from halcyon.shared.contracts.billing import AuthorizationChanged, ChargeCreated, ChargePriced
 from halcyon.shared.contracts.clinical import EncounterSigned
+from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import DuplicateRecord, OutboxEvent
 from halcyon.shared.service import ServiceRuntime
@@ -32,6 +46,10 @@ from halcyon.shared.service import ServiceRuntime
 log = logging.getLogger("halcyon.billing.capture")
 SOURCE = "/halcyon/billing"
 ACTIVE = ["open", "claimed", "held"]
+# Where a dose was given when billing has not seen the visit's note: the clinic (CMS POS 11).
+DOSING_PLACE_OF_SERVICE = "11"
+AWAITING_VISIT = "no diagnosis yet: waiting for the dosing visit's signed note"
+NO_VISIT = "no diagnosis: the dose names no dosing visit"
 
 
 def facts_of(event: EncounterSigned) -> EncounterFacts:
@@ -64,6 +82,10 @@ class ChargeCapture:
         self.fees = runtime.repo(FeeSchedules)
         self.authorizations = runtime.repo(Authorizations)
         self.ledger = runtime.repo(Ledger)
+        self.drug_codes = runtime.repo(DrugCodes)
+        self.dispenses = runtime.repo(Dispenses)
+        self.sites = runtime.repo(Sites)
+        self.staff = runtime.repo(StaffDirectory)
 
     async def capture(self, tenant: str, event: EncounterSigned, causation_id: str) -> None:
         done = await self.encounters.get(tenant, event.encounter_id)
@@ -71,6 +93,9 @@ class ChargeCapture:
             log.info(
                 "encounter %s revision %s already captured", event.encounter_id, event.revision
             )
+            # A crash may have come between recording the note and releasing the visit's
+            # drug charges: releasing again is conditional, so it is safe to repeat.
+            await self._release_drug_charges(tenant, done)
             return
         facts = facts_of(event)
         coding = code_encounter(facts)
@@ -88,7 +113,7 @@ class ChargeCapture:
             await self._reverse(tenant, by_id[old_id], event.revision, causation_id)
         for new_id, line in plan.create:
             await self._create(tenant, event, new_id, line, payer, coverage, causation_id)
-        await self.encounters.update(
+        recorded = await self.encounters.update(
             tenant,
             {"_id": event.encounter_id},
             {
@@ -96,6 +121,7 @@ class ChargeCapture:
                     "revision": event.revision,
                     "client_id": event.client_id,
                     "site_id": event.site_id,
+                    "appointment_id": event.appointment_id,
                     "service_date": event.service_date.isoformat(),
                     "diagnoses": list(event.diagnoses),
                     "place_of_service": event.place_of_service,
@@ -105,6 +131,203 @@ class ChargeCapture:
             },
             upsert=True,
         )
+        if recorded is not None:
+            await self._release_drug_charges(tenant, recorded)
+
+    async def capture_dispense(
+        self, tenant: str, event: DoseDispensed, causation_id: str
+    ) -> str | None:
+        """Buy and bill: a dose of a drug the agency bought becomes a drug-supply charge.
+
+        The charge's ``encounter_id`` is the dosing visit: the dispense's
+        ``appointment_id`` when inventory names one, else its ``ledger_entry_id``
+        (``dosing_visit_id``). One charge per ledger entry (``chg:dose:<ledger entry>``),
+        so a redelivered dispense finds its charge there and creates nothing; the charge
+        and its ``ChargeCreated`` are one insert. A sponsor-supplied or unknown substance
+        gets no charge, only a ``dispenses`` record saying why. Returns the charge id.
+        """
+        configured = await self.drug_codes.find(tenant, {})
+        decision = drug_line_for(event.substance, event.product_id, event.quantity_mg, configured)
+        site = await self.sites.get(tenant, event.site_id)
+        service_date = service_date_of(
+            event.administered_at, site.get("timezone") if site else None
+        )
+        if isinstance(decision, NotBilled):
+            log.info("dose %s not billed: %s", event.ledger_entry_id, decision.reason)
+            await self._record_dispense(tenant, event, service_date, None, decision.reason)
+            return None
+        charge_id = drug_charge_id(event.ledger_entry_id)
+        await self._create_drug_charge(
+            tenant, event, decision, charge_id, service_date, causation_id
+        )
+        await self._record_dispense(tenant, event, service_date, charge_id, None)
+        if event.appointment_id:
+            # The visit's note may have been captured while this charge was being written.
+            visit = await self.encounters.find_one(tenant, {"appointment_id": event.appointment_id})
+            if visit is not None:
+                await self._release_drug_charges(tenant, visit)
+        return charge_id
+
+    async def _create_drug_charge(
+        self,
+        tenant: str,
+        event: DoseDispensed,
+        line: DrugLine,
+        charge_id: str,
+        service_date: date,
+        causation_id: str,
+    ) -> None:
+        visit_id = dosing_visit_id(event.appointment_id, event.ledger_entry_id)
+        visit = (
+            await self.encounters.find_one(tenant, {"appointment_id": event.appointment_id})
+            if event.appointment_id
+            else None
+        )
+        payer, coverage = await self._payer_on(tenant, event.client_id, service_date)
+        entries = await self.fees.find(
+            tenant, {"site_id": event.site_id, "payer": payer, "cpt": line.hcpcs}
+        )
+        fee = fee_for(entries, line.hcpcs, (), service_date)
+        holds = []
+        if fee is None:
+            holds.append(f"no fee schedule for {line.hcpcs} at this site and payer")
+        if visit is None:
+            # A claim line needs a diagnosis; the dose event carries none, the note does.
+            holds.append(AWAITING_VISIT if event.appointment_id else NO_VISIT)
+        amount = fee.rate_cents * line.units if fee else 0
+        # The prescriber ordered the drug: the line's rendering provider when identity
+        # gave billing their NPI.
+        prescriber = await self.staff.get(tenant, event.prescriber_id)
+        document = {
+            "_id": charge_id,
+            "kind": "charge",
+            "source": "dispense",
+            "encounter_id": visit_id,
+            "appointment_id": event.appointment_id,
+            "ledger_entry_id": event.ledger_entry_id,
+            "revision": 1,
+            "client_id": event.client_id,
+            "site_id": event.site_id,
+            "line_key": f"drug-{event.ledger_entry_id}",
+            "cpt": line.hcpcs,
+            "modifiers": [],
+            "units": line.units,
+            "minutes": None,
+            "substance": event.substance,
+            "product_id": event.product_id,
+            "lot_id": event.lot_id,
+            "quantity_mg": float(line.quantity_mg),
+            "ndc": line.ndc,
+            "amount_cents": amount,
+            "service_date": service_date.isoformat(),
+            "place_of_service": visit["place_of_service"] if visit else DOSING_PLACE_OF_SERVICE,
+            "diagnoses": list(visit["diagnoses"]) if visit else [],
+            "diagnosis_pointers": [1] if visit and visit["diagnoses"] else [],
+            "awaiting_visit": visit is None,
+            "rendering_staff_id": event.prescriber_id,
+            "rendering_npi": prescriber.get("npi") if prescriber else None,
+            "facts": "",
+            "payer": payer,
+            "coverage_id": coverage["_id"] if coverage else None,
+            "status": "held" if holds else "open",
+            "hold_reasons": holds,
+            "created_at": datetime.now(UTC),
+        }
+        created = ChargeCreated(
+            charge_id=charge_id,
+            encounter_id=visit_id,
+            client_id=event.client_id,
+            site_id=event.site_id,
+            cpt=line.hcpcs,
+            units=line.units,
+            amount_cents=amount,
+            service_date=service_date,
+            ledger_entry_id=event.ledger_entry_id,
+            ndc=line.ndc,
+        )
+        try:
+            await self.charges.insert(
+                tenant, document, [self._outbox(tenant, created, causation_id)]
+            )
+        except DuplicateRecord:
+            log.info("dose %s already charged as %s", event.ledger_entry_id, charge_id)
+        if coverage is not None:
+            await self._use_authorization(
+                tenant,
+                coverage["_id"],
+                charge_id,
+                line.hcpcs,
+                line.units,
+                service_date,
+                causation_id,
+            )
+        if payer == SELF_PAY and amount:
+            await _ledger_entry(
+                self.ledger,
+                tenant,
+                f"led:{charge_id}",
+                event.client_id,
+                amount,
+                f"{event.substance} {line.quantity_mg} mg ({line.hcpcs} x{line.units}) "
+                f"on {service_date.isoformat()}",
+                charge_id,
+            )
+
+    async def _record_dispense(
+        self,
+        tenant: str,
+        event: DoseDispensed,
+        service_date: date,
+        charge_id: str | None,
+        reason: str | None,
+    ) -> None:
+        """What billing did with a dose, keyed by the ledger entry (an upsert: repeatable)."""
+        await self.dispenses.update(
+            tenant,
+            {"_id": event.ledger_entry_id},
+            {
+                "$set": {
+                    "client_id": event.client_id,
+                    "site_id": event.site_id,
+                    "appointment_id": event.appointment_id,
+                    "substance": event.substance,
+                    "product_id": event.product_id,
+                    "quantity_mg": event.quantity_mg,
+                    "service_date": service_date.isoformat(),
+                    "billed": charge_id is not None,
+                    "charge_id": charge_id,
+                    "not_billed_reason": reason,
+                }
+            },
+            upsert=True,
+        )
+
+    async def _release_drug_charges(self, tenant: str, visit: dict[str, Any]) -> None:
+        """The dosing visit's note is signed: its drug charges take the note's diagnoses
+        and place of service, and become billable unless something else holds them."""
+        appointment_id = visit.get("appointment_id")
+        if not appointment_id or not visit.get("diagnoses"):
+            return
+        waiting = await self.charges.find(
+            tenant, {"encounter_id": appointment_id, "awaiting_visit": True}
+        )
+        for charge in waiting:
+            holds = [h for h in charge.get("hold_reasons", []) if h != AWAITING_VISIT]
+            # Conditional on still waiting: two releases racing change it once.
+            await self.charges.update(
+                tenant,
+                {"_id": charge["_id"], "awaiting_visit": True, "status": "held"},
+                {
+                    "$set": {
+                        "awaiting_visit": False,
+                        "diagnoses": list(visit["diagnoses"]),
+                        "diagnosis_pointers": [1],
+                        "place_of_service": visit["place_of_service"],
+                        "hold_reasons": holds,
+                        "status": "held" if holds else "open",
+                    }
+                },
+            )
 
     async def reprice(self, tenant: str, site_id: str) -> dict[str, int]:
         """Price held charges of a site again (a fee schedule entry was added since capture)."""

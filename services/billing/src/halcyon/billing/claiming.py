@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from halcyon.billing.domain.claim837 import (
@@ -12,6 +13,7 @@ from halcyon.billing.domain.claim837 import (
     Adjudication,
     BillingProvider,
     Claim,
+    DrugIdentification,
     Envelope,
     OtherPayer,
     Party,
@@ -102,6 +104,13 @@ def _patient(client: dict[str, Any], coverage: dict[str, Any]) -> Party:
 
 def _payer(payer: dict[str, Any]) -> Party:
     return Party(name=payer["name"], identifier=payer["payer_id"])
+
+
+def _drug(charge: dict[str, Any]) -> DrugIdentification | None:
+    """A drug-supply charge with a known NDC names it on its line (2410, quantity in mg)."""
+    if not charge.get("ndc") or not charge.get("quantity_mg"):
+        return None
+    return DrugIdentification(charge["ndc"], Decimal(str(charge["quantity_mg"])))
 
 
 def _provider(profile: dict[str, Any]) -> BillingProvider:
@@ -406,6 +415,7 @@ class ClaimBatcher:
                     place_of_service=charge["place_of_service"],
                     rendering=self._rendering(charge) if npi and npi != first_npi else None,
                     prior=prior,
+                    drug=_drug(charge),
                 )
             )
         others: tuple[OtherPayer, ...] = ()

@@ -1,15 +1,17 @@
-"""Billing's event handlers: the client read model and charge capture."""
+"""Billing's event handlers: the client, staff and site read models, and charge capture
+from signed encounters and from dispensed doses (buy and bill)."""
 
 from __future__ import annotations
 
 from halcyon.billing.capture import ChargeCapture
-from halcyon.billing.store import ClientDirectory, StaffDirectory
+from halcyon.billing.store import ClientDirectory, Sites, StaffDirectory
 from halcyon.shared.contracts.clinical import (
     ClientDetailsChanged,
     ClientRegistered,
     EncounterSigned,
 )
-from halcyon.shared.contracts.identity import StaffMemberChanged
+from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
+from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.service import ServiceRuntime
 
@@ -18,6 +20,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     clients = runtime.repo(ClientDirectory)
     capture = ChargeCapture(runtime)
     staff = runtime.repo(StaffDirectory)
+    sites = runtime.repo(Sites)
 
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
@@ -26,6 +29,16 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             delivery.envelope.tenantid,
             {"_id": event.staff_id},
             {"$set": {"display_name": event.display_name, "npi": event.npi}},
+            upsert=True,
+        )
+
+    @consumer.handles(SiteChanged)
+    async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
+        # A dose's date of service is the site's calendar day (state transfer: upsert).
+        await sites.update(
+            delivery.envelope.tenantid,
+            {"_id": event.site_id},
+            {"$set": {"name": event.name, "timezone": event.timezone}},
             upsert=True,
         )
 
@@ -70,3 +83,10 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     @consumer.handles(EncounterSigned)
     async def encounter_signed(event: EncounterSigned, delivery: Delivery) -> None:
         await capture.capture(delivery.envelope.tenantid, event, delivery.envelope.id)
+
+    @consumer.handles(DoseDispensed)
+    async def dose_dispensed(event: DoseDispensed, delivery: Delivery) -> None:
+        # Buy and bill: esketamine the agency bought is charged per mg (S0013); sponsor-
+        # supplied investigational drugs are recorded as not billed. Idempotent per
+        # ledger entry (the charge id derives from it).
+        await capture.capture_dispense(delivery.envelope.tenantid, event, delivery.envelope.id)

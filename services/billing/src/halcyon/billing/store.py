@@ -59,6 +59,30 @@ class CapturedEncounters(TenantRepository):
     """The last revision of each signed encounter that charge capture applied."""
 
     collection_name = "encounters"
+    # A dose's drug charge takes its diagnoses from the note of the same dosing visit.
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("appointment_id", ASCENDING)]),)
+
+
+class Sites(TenantRepository):
+    """Read model of sites (their time zone gives a dose its date of service), fed by
+    identity's ``SiteChanged``."""
+
+    collection_name = "sites"
+
+
+class DrugCodes(TenantRepository):
+    """Per agency and substance: billed or not, the HCPCS code and its unit in mg, and
+    the NDC of each stocked product (buy and bill). ``_id`` is ``<tenant>:<substance>``."""
+
+    collection_name = "drug_codes"
+
+
+class Dispenses(TenantRepository):
+    """Every dose inventory reported, and what billing did with it: the drug-supply
+    charge it became, or why it was not billed (sponsor-supplied, no drug code)."""
+
+    collection_name = "dispenses"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
 
 
 class Charges(TenantRepository):
@@ -133,6 +157,9 @@ ALL = [
     Authorizations,
     BillingProfiles,
     CapturedEncounters,
+    Sites,
+    DrugCodes,
+    Dispenses,
     Charges,
     Claims,
     ClaimFiles,

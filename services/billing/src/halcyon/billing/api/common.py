@@ -32,6 +32,8 @@ Remittances = Annotated[store.Remittances, repository(store.Remittances)]
 Payments = Annotated[store.Payments, repository(store.Payments)]
 WorkQueue = Annotated[store.WorkQueue, repository(store.WorkQueue)]
 Ledger = Annotated[store.Ledger, repository(store.Ledger)]
+DrugCodes = Annotated[store.DrugCodes, repository(store.DrugCodes)]
+Dispenses = Annotated[store.Dispenses, repository(store.Dispenses)]
 
 
 def outbox(caller: Caller, contract: Any) -> OutboxEvent:
