@@ -39,7 +39,7 @@ EXAMPLE_PUBLISHED_AT = datetime(2026, 3, 2, 17, 45, 12, 318000, tzinfo=UTC)
 EXAMPLE_TENANT = "agency-cedar-ridge"
 # Audit events come from every service and partner reports from the service that owns the
 # fact; other events come from the service named in their type.
-_EXAMPLE_SOURCES = {"audit": "/halcyon/clinical", "partner": "/halcyon/inventory"}
+_EXAMPLE_SOURCES = {"audit": "/halcyon/clinical"}  # every service audits; one example
 
 DELIVERY = (
     "Every event is a CloudEvents 1.0 JSON envelope (plus tenantid, correlationid, "
@@ -120,7 +120,11 @@ def example_envelope(contract: type[EventContract]) -> dict[str, Any]:
     request_at = EXAMPLE_PUBLISHED_AT - timedelta(milliseconds=240)
     envelope = EventEnvelope(
         id=_fixed_uuid7(contract.event_type, EXAMPLE_PUBLISHED_AT),
-        source=_EXAMPLE_SOURCES.get(context, f"/halcyon/{context}"),
+        source=(
+            f"/halcyon/{contract.published_by}"
+            if contract.published_by
+            else _EXAMPLE_SOURCES.get(context, f"/halcyon/{context}")
+        ),
         type=contract.event_type,
         subject=data.subject(),
         time=EXAMPLE_PUBLISHED_AT,

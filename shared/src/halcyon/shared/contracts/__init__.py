@@ -31,6 +31,8 @@ class EventContract(BaseModel):
     example: ClassVar[dict[str, Any]] = {}
     # Set on a version being replaced: the ISO date after which it is no longer published.
     deprecated_after: ClassVar[str | None] = None
+    # The service that publishes it, when the type's context does not say (partner feeds).
+    published_by: ClassVar[str | None] = None
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

@@ -15,6 +15,17 @@ from halcyon.shared.contracts import EventContract
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
+# Field descriptions partners read in the catalogue's field tables.
+REPORT_ID = "Id of this report; the same in v1 and v2 of one dose. Drop duplicates by it."
+PARTICIPANT = (
+    "Pseudonym of the participant: a keyed hash, stable per agency for registries, the same "
+    "in dose and session reports; it cannot be turned back into the client."
+)
+PROTOCOL = "The research protocol, e.g. mdma-ptsd."
+SUPPLEMENTAL = "A supplemental (booster) dose within the session."
+ADMINISTERED_ON = "The day it was given, in the site's time zone (never the time of day)."
+
+
 class RegistryDoseReported(EventContract):
     """A controlled-substance dose given in a research protocol, for research registries.
 
@@ -28,6 +39,7 @@ class RegistryDoseReported(EventContract):
     """
 
     event_type = "halcyon.partner.registry_dose.reported.v1"
+    published_by = "inventory"
     topic = "partner.registry.dose.v1"
     subject_field = "report_id"
     deprecated_after: ClassVar[str | None] = "2027-06-30"
@@ -41,13 +53,13 @@ class RegistryDoseReported(EventContract):
         "administered_on": "2026-03-02",
     }
 
-    report_id: str
-    participant: str  # pseudonym, stable per agency for the registry audience
-    protocol_id: str
-    substance: str
-    quantity_mg: float
-    supplemental: bool
-    administered_on: date
+    report_id: Annotated[str, Field(description=REPORT_ID)]
+    participant: Annotated[str, Field(description=PARTICIPANT)]
+    protocol_id: Annotated[str, Field(description=PROTOCOL)]
+    substance: Annotated[str, Field(description="What was given, e.g. MDMA, esketamine.")]
+    quantity_mg: Annotated[float, Field(description="The dose in milligrams (v2: exact).")]
+    supplemental: Annotated[bool, Field(description=SUPPLEMENTAL)]
+    administered_on: Annotated[date, Field(description=ADMINISTERED_ON)]
 
 
 # -- v2 of the dose report -----------------------------------------------------------
@@ -86,6 +98,7 @@ class RegistryDoseReportedV2(EventContract):
     """
 
     event_type = "halcyon.partner.registry_dose.reported.v2"
+    published_by = "inventory"
     topic = "partner.registry.dose.v2"
     subject_field = "report_id"
     example: ClassVar[dict[str, Any]] = {
@@ -99,14 +112,17 @@ class RegistryDoseReportedV2(EventContract):
         "administered_on": "2026-11-20",
     }
 
-    report_id: str
-    participant: str  # pseudonym, stable per agency for the registry audience
-    protocol_id: str
-    substance: str
-    dose: DoseAmount
-    route: AdministrationRoute | None = None
-    supplemental: bool
-    administered_on: date
+    report_id: Annotated[str, Field(description=REPORT_ID)]
+    participant: Annotated[str, Field(description=PARTICIPANT)]
+    protocol_id: Annotated[str, Field(description=PROTOCOL)]
+    substance: Annotated[str, Field(description="What was given, e.g. MDMA, esketamine.")]
+    dose: Annotated[DoseAmount, Field(description="The exact dose and its unit.")]
+    route: Annotated[
+        AdministrationRoute | None,
+        Field(description="Route of administration; null when the product does not tell it."),
+    ] = None
+    supplemental: Annotated[bool, Field(description=SUPPLEMENTAL)]
+    administered_on: Annotated[date, Field(description=ADMINISTERED_ON)]
 
 
 # -- dosing sessions -----------------------------------------------------------------
@@ -139,6 +155,7 @@ class RegistrySessionReported(EventContract):
     """
 
     event_type = "halcyon.partner.registry_session.reported.v1"
+    published_by = "clinical"
     topic = "partner.registry.session.v1"
     subject_field = "report_id"
     example: ClassVar[dict[str, Any]] = {
@@ -153,12 +170,21 @@ class RegistrySessionReported(EventContract):
         "supplemental_dose_given": True,
     }
 
-    report_id: str  # a pseudonymous id of the session, not the note's id
-    participant: str  # pseudonym, stable per agency for the registry audience
-    protocol_id: str
-    session_on: date
-    session_number: Annotated[int, Field(ge=1)] | None = None
-    duration_minutes: Annotated[int, Field(ge=0)]
-    adverse_events: AdverseEventCounts
-    vitals_alerts: Annotated[int, Field(ge=0)]
-    supplemental_dose_given: bool
+    report_id: Annotated[
+        str, Field(description="A pseudonymous id of the session (not the note's id).")
+    ]
+    participant: Annotated[str, Field(description=PARTICIPANT)]
+    protocol_id: Annotated[str, Field(description=PROTOCOL)]
+    session_on: Annotated[date, Field(description="The session's day in the site's time zone.")]
+    session_number: Annotated[
+        int | None,
+        Field(ge=1, description="Rank among the participant's dosing sessions in the protocol."),
+    ] = None
+    duration_minutes: Annotated[int, Field(ge=0, description="From start to discharge.")]
+    adverse_events: Annotated[
+        AdverseEventCounts, Field(description="Counted by severity; never described.")
+    ]
+    vitals_alerts: Annotated[
+        int, Field(ge=0, description="Readings that crossed the protocol's thresholds.")
+    ]
+    supplemental_dose_given: Annotated[bool, Field(description=SUPPLEMENTAL)]

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from halcyon.clinical.domain.common import AwareDatetime, Icd10Code, Id, LongText, ShortText
 from halcyon.clinical.domain.forms import BUILTIN_FORMS
+from halcyon.shared.calendar import site_day
 from halcyon.shared.errors import Conflict, Forbidden, RuleViolation
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -268,12 +268,7 @@ def verify(note: dict[str, Any]) -> bool:
 
 def service_date(started_at: datetime, site_timezone: str | None) -> date:
     """The date of service is the site's local date (a 7 pm Denver session is not 'tomorrow')."""
-    if not site_timezone:
-        return started_at.astimezone(UTC).date()
-    try:
-        return started_at.astimezone(ZoneInfo(site_timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return started_at.astimezone(UTC).date()
+    return site_day(started_at, site_timezone)
 
 
 def billing_minutes(started_at: datetime, ended_at: datetime) -> int:

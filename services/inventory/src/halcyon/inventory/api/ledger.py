@@ -56,6 +56,7 @@ from halcyon.inventory.posting import (
     entry_id,
 )
 from halcyon.inventory.store import Ledger, Postings, Registrations
+from halcyon.shared.calendar import site_day
 from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.contracts.partner import (
     DoseAmount,
@@ -257,19 +258,16 @@ async def dispense(
         # Research registries get their own minimum-necessary event (ADR 0007), written
         # in the same single-document write as the ledger entry: v1 and, during v1's
         # deprecation period, v2 alongside it with the same report id (docs/partners.md).
+        secret = runtime.settings.field_encryption_key
         v1 = RegistryDoseReported(
-            report_id=dispensed_id,
-            participant=pseudonym(
-                runtime.settings.field_encryption_key,
-                caller.tenant_id,
-                "registry",
-                appointment["client_id"],
-            ),
+            # Keyed hash, not the ledger entry id: a UUIDv7 would tell the exact time.
+            report_id=pseudonym(secret, caller.tenant_id, "registry", f"dose:{dispensed_id}"),
+            participant=pseudonym(secret, caller.tenant_id, "registry", appointment["client_id"]),
             protocol_id=protocol_id,
             substance=place.product["substance"],
             quantity_mg=body.quantity_mg,
             supplemental=body.supplemental,
-            administered_on=at.date(),
+            administered_on=site_day(at, appointment.get("site_timezone")),
         )
         v2 = RegistryDoseReportedV2(
             **v1.model_dump(exclude={"quantity_mg"}),

@@ -1,0 +1,19 @@
+"""Calendar days at a site: the day people at the site would name, not UTC's."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def site_day(at: datetime, site_timezone: str | None) -> date:
+    """The site's local date of ``at`` (a 7 pm Denver session is not 'tomorrow').
+
+    An unknown or missing zone falls back to UTC rather than failing a write.
+    """
+    if not site_timezone:
+        return at.astimezone(UTC).date()
+    try:
+        return at.astimezone(ZoneInfo(site_timezone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return at.astimezone(UTC).date()
