@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from services.billing.tests.billing_support import (
     read_envelopes,
     wrap,
 )
+from services.billing.tests.x12_validation import x12valid
 from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
@@ -166,3 +168,120 @@ async def test_esketamine_dose_is_charged_once_per_mg_and_mdma_is_not_billed(
     assert announced["encounter_id"] == appointment_id
     assert not [d for d in created if d.get("ledger_entry_id") == mdma_entry]
     assert sorted(d["cpt"] for d in created) == ["0820T", "0822T", "S0013"]
+
+
+ADDRESS = {"line1": "1 MAIN ST", "city": "PORTLAND", "state": "OR", "postal_code": "972011234"}
+
+
+async def test_an_insured_clients_drug_line_goes_on_the_837p_with_its_ndc(
+    start_service: StartService,
+    servers: Servers,
+    token_issuer: TestTokenIssuer,
+    topic_prefix: str,
+    unique: str,
+    tmp_path: Path,
+) -> None:
+    billing = start_service("billing")
+    tenant = f"agency-{unique}"
+    client_id, appointment_id = f"cl-{unique}", f"appt-{unique}"
+    headers = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "biller")])
+    await publish(
+        servers.kafka_bootstrap,
+        f"{topic_prefix}clinical.client.v1",
+        wrap(client_registered(client_id), tenant),
+    )
+    async with httpx.AsyncClient(base_url=billing.url, headers=headers, timeout=60) as http:
+
+        async def client_known() -> bool:
+            return (await http.get(f"/clients/{client_id}/charges")).status_code == 200
+
+        await eventually(client_known, within=90, message="client read model")
+        r = await http.put(
+            "/sites/site-1/billing-profile",
+            json={
+                "provider_name": "Halcyon Clinic",
+                "npi": "1234567893",
+                "tax_id": "123456789",
+                "address": ADDRESS,
+                "submitter_id": "HALCYONSUB",
+                "receiver_id": "RECV01",
+            },
+        )
+        assert r.status_code == 200, r.text
+        payer = (
+            await http.post(
+                "/payers",
+                json={"name": "Acme Health", "payer_id": "60054", "claim_filing_indicator": "CI"},
+            )
+        ).json()["id"]
+        r = await http.post(
+            f"/clients/{client_id}/coverages",
+            json={
+                "payer": payer,
+                "rank": "primary",
+                "starts_on": "2026-01-01",
+                "member_id": "M123",
+                "subscriber": {
+                    "given_name": "Ada",
+                    "family_name": "Byron",
+                    "date_of_birth": "1990-01-02",
+                    "address": ADDRESS,
+                },
+            },
+        )
+        assert r.status_code == 201, r.text
+        r = await http.post(
+            "/fee-schedules",
+            json={
+                "site_id": "site-1",
+                "payer": payer,
+                "cpt": "S0013",
+                "rate_cents": 2500,
+                "starts_on": "2026-01-01",
+            },
+        )
+        assert r.status_code == 201, r.text
+        r = await http.put(
+            "/drug-codes/esketamine",
+            json={
+                "billable": True,
+                "hcpcs": "S0013",
+                "products": [{"product_id": SPRAVATO_84, "ndc": "50458-028-03"}],
+            },
+        )
+        assert r.status_code == 200, r.text
+        # The note first this time: the dose's charge is billable as soon as it is made.
+        note = dosing_signed(f"enc-{unique}", client_id, appointment_id=appointment_id)
+        await publish(
+            servers.kafka_bootstrap, f"{topic_prefix}clinical.encounter.v1", wrap(note, tenant)
+        )
+
+        async def charges(n: int) -> list[dict[str, Any]] | None:
+            items: list[dict[str, Any]] = (await http.get(f"/clients/{client_id}/charges")).json()[
+                "items"
+            ]
+            return items if len(items) >= n else None
+
+        await eventually(lambda: charges(2), within=90, message="the note's charges")
+        esketamine = dose(
+            f"led-{unique}", client_id, "esketamine", 84.0, appointment_id=appointment_id
+        )
+        await publish(
+            servers.kafka_bootstrap,
+            f"{topic_prefix}inventory.dispense.v1",
+            from_inventory(esketamine, tenant),
+        )
+        found = await eventually(lambda: charges(3), within=90, message="the drug charge")
+        drug = next(c for c in found if c["cpt"] == "S0013")
+        assert (drug["status"], drug["payer"], drug["diagnoses"]) == ("open", payer, ["F43.10"])
+
+        batch = await http.post("/claims/batches", json={"site_id": "site-1", "payer": payer})
+        assert batch.status_code == 201, batch.text
+        # Claims group charges by encounter; the drug's is the dosing appointment, so it
+        # has a claim of its own (the note's monitoring codes have no fee here: held).
+        assert [c["total_cents"] for c in batch.json()["claims"]] == [84 * 2500]
+        text = (await http.get(f"/claim-files/{batch.json()['file']['id']}")).text
+        ok, output = x12valid(text, tmp_path, "drug.837")
+        assert ok, output
+        assert "SV1*HC:S0013*2100*UN*84***1~" in text
+        assert "LIN**N4*50458002803~\nCTP****84*ME~" in text
