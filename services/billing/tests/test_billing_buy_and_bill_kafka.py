@@ -250,6 +250,21 @@ async def test_an_insured_clients_drug_line_goes_on_the_837p_with_its_ndc(
             },
         )
         assert r.status_code == 200, r.text
+        refused = [
+            {"billable": True},  # billed as what?
+            {"billable": False},  # not billed: say why
+            {"billable": True, "hcpcs": "S0013", "products": [{"product_id": "p", "ndc": "12"}]},
+        ]
+        for body in refused:
+            r = await http.put("/drug-codes/esketamine", json=body)
+            assert r.status_code == 422, (body, r.text)
+        nurse = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "nurse")])
+        off = {"billable": False, "not_billed_reason": "samples"}
+        r = await http.put("/drug-codes/esketamine", json=off, headers=nurse)
+        assert r.status_code == 403
+        codes = {c["substance"]: c for c in (await http.get("/drug-codes")).json()["items"]}
+        assert codes["esketamine"]["products"][0]["ndc"] == "50458002803"  # unchanged
+        assert codes["mdma"]["billable"] is False and codes["mdma"]["default"] is True
         # The note first this time: the dose's charge is billable as soon as it is made.
         note = dosing_signed(f"enc-{unique}", client_id, appointment_id=appointment_id)
         await publish(

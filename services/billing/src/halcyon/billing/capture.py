@@ -191,9 +191,11 @@ class ChargeCapture:
         holds = []
         if fee is None:
             holds.append(f"no fee schedule for {line.hcpcs} at this site and payer")
-        if visit is None:
-            # A claim line needs a diagnosis; the dose event carries none, the note does.
-            holds.append(AWAITING_VISIT if event.appointment_id else NO_VISIT)
+        # A claim line needs a diagnosis; the dose event carries none, the visit's note does.
+        diagnosed = visit is not None and bool(visit.get("diagnoses"))
+        awaiting = not diagnosed and event.appointment_id is not None
+        if not diagnosed:
+            holds.append(AWAITING_VISIT if awaiting else NO_VISIT)
         amount = fee.rate_cents * line.units if fee else 0
         # The prescriber ordered the drug: the line's rendering provider when identity
         # gave billing their NPI.
@@ -221,9 +223,9 @@ class ChargeCapture:
             "amount_cents": amount,
             "service_date": service_date.isoformat(),
             "place_of_service": visit["place_of_service"] if visit else DOSING_PLACE_OF_SERVICE,
-            "diagnoses": list(visit["diagnoses"]) if visit else [],
-            "diagnosis_pointers": [1] if visit and visit["diagnoses"] else [],
-            "awaiting_visit": visit is None,
+            "diagnoses": list(visit["diagnoses"]) if visit and diagnosed else [],
+            "diagnosis_pointers": [1] if diagnosed else [],
+            "awaiting_visit": awaiting,
             "rendering_staff_id": event.prescriber_id,
             "rendering_npi": prescriber.get("npi") if prescriber else None,
             "facts": "",
