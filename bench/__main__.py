@@ -8,10 +8,12 @@ Floors are measured first on the same machine, then the platform. Progress on st
    process having applied it (outbox relay → Kafka → idempotent consumer), vs a raw
    aiokafka produce→consume round trip on the same broker.
 3. Consumer scaling: events/s applied by 1..N instances of one consumer group.
-   Then the FerretDB write lock before/after (bench/write_lock.py): one lock for all
-   databases vs one per database, on two private servers from the same binary.
+   Then the local FerretDB's two patches before/after (bench/ferretdb.py): one write
+   lock for all databases vs one per database, and stock query pushdown vs equality
+   pushdown, each on private servers from the same binary.
 4. The whole platform (bench/platform_bench.py) on a synthetic agency (bench/agency.py):
-   booking, note signed → charge, partner read rate, 100 concurrent dispenses, chart open.
+   booking, dose dispensed → charge (and note signed → charge), partner read rate,
+   100 concurrent dispenses, chart open.
 Results: bench/results/<date>.json and .md, and bench/results/latest.md.
 """
 
@@ -36,8 +38,8 @@ from halcyon.shared.testing.servers import ensure_servers, repo_root
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
 from bench.agency import AgencySize, progress
+from bench.ferretdb import query_pushdown, write_lock_scope
 from bench.platform_bench import run_platform
-from bench.write_lock import write_lock_scope
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -260,6 +262,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             process.kill()
         if args.write_lock_rounds:
             results["write_lock_scope"] = await write_lock_scope(args.write_lock_rounds)
+        if args.pushdown_documents:
+            sizes = tuple(sorted({1000, args.pushdown_documents // 4, args.pushdown_documents}))
+            results["query_pushdown"] = await query_pushdown(sizes)
         if not args.skip_platform:
             results["platform"] = await run_platform(
                 servers, floor.url, raw, args, Path(tempfile.mkdtemp(prefix="halcyon-bench-p-"))
@@ -371,6 +376,9 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
     lock = results.get("write_lock_scope")
     if lock:
         table[-1:-1] = write_lock_rows(lock)
+    pushdown = results.get("query_pushdown")
+    if pushdown:
+        table[-1:-1] = pushdown_rows(pushdown)
     platform = results.get("platform")
     if platform:
         table[-1:-1] = platform_rows(platform)
@@ -383,6 +391,7 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
 
 PLATFORM_MEASURES = (
     "booking",
+    "dose_dispensed_to_charge",
     "note_signed_to_charge",
     "partner_read",
     "concurrent_dispenses",
@@ -399,9 +408,12 @@ def platform_rows(p: dict[str, Any]) -> list[str]:
     b = p.get("booking", {})
     if "error" not in b:
         rows += booking_rows(b)
+    dc = p.get("dose_dispensed_to_charge", {})
+    if dc and "error" not in dc:
+        rows += charge_rows(dc, "dose dispensed", "platform_dispensed_to_charge")
     c = p.get("note_signed_to_charge", {})
-    if "error" not in c:
-        rows += charge_rows(c)
+    if c and "error" not in c:
+        rows += charge_rows(c, "note signed", "platform_note_signed_to_charge")
     r = p.get("partner_read", {})
     if "error" not in r and "skipped" not in r:
         rows += partner_rows(r)
@@ -430,11 +442,11 @@ def booking_rows(b: dict[str, Any]) -> list[str]:
     return rows
 
 
-def charge_rows(c: dict[str, Any]) -> list[str]:
+def charge_rows(c: dict[str, Any], cause: str, key: str) -> list[str]:
     rows: list[str] = []
-    raw, mine = c["floor_raw_aiokafka_round_trip"], c["platform_note_signed_to_charge"]
+    raw, mine = c["floor_raw_aiokafka_round_trip"], c[key]
     rows.append(
-        f"| note signed → charge created, p50 / p99 ms | raw aiokafka {raw['p50_ms']} / "
+        f"| {cause} → charge created, p50 / p99 ms | raw aiokafka {raw['p50_ms']} / "
         f"{raw['p99_ms']} | {mine['p50_ms']} / {mine['p99_ms']} "
         f"| {c['p50_ratio_platform_vs_floor']} / {c['p99_ratio_platform_vs_floor']} |"
     )
@@ -492,6 +504,32 @@ def write_lock_rows(lock: dict[str, Any]) -> list[str]:
     ]
 
 
+def ratio(after: float, before: float) -> float:
+    return round(after / before, 4) if before else float("nan")
+
+
+def pushdown_rows(pushdown: dict[str, Any]) -> list[str]:
+    rows = []
+    for size in map(str, pushdown["documents"]):
+        before, after = pushdown["before_stock"][size], pushdown["after_pushdown"][size]
+        find_before, find_after = (
+            before["find_by_appointment_p50_ms"],
+            after["find_by_appointment_p50_ms"],
+        )
+        rows += [
+            f"| FerretDB get {{_id, tenant_id}}, {size} docs, p50 / p99 ms | stock (before) "
+            f"{before['get_p50_ms']} / {before['get_p99_ms']} | pushdown (after) "
+            f"{after['get_p50_ms']} / {after['get_p99_ms']} "
+            f"| p50 {ratio(after['get_p50_ms'], before['get_p50_ms'])} |",
+            f"| FerretDB find {{tenant_id, appointment_id}}, {size} docs, p50 / p99 ms "
+            f"| stock (before) {before['find_by_appointment_p50_ms']} / "
+            f"{before['find_by_appointment_p99_ms']} | pushdown (after) "
+            f"{after['find_by_appointment_p50_ms']} / {after['find_by_appointment_p99_ms']} "
+            f"| p50 {ratio(find_after, find_before)} |",
+        ]
+    return rows
+
+
 def agency_line(p: dict[str, Any]) -> str:
     a = p["agency"]
     return (
@@ -523,6 +561,12 @@ def main() -> None:
     parser.add_argument("--dispenses", type=int, default=100, help="fired at once")
     parser.add_argument(
         "--write-lock-rounds", type=int, default=2, help="FerretDB lock before/after; 0 skips"
+    )
+    parser.add_argument(
+        "--pushdown-documents",
+        type=int,
+        default=40000,
+        help="largest collection for the FerretDB pushdown before/after; 0 skips",
     )
     parser.add_argument("--skip-platform", action="store_true", help="only (a)-(c)")
     args = parser.parse_args()

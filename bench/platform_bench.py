@@ -257,9 +257,81 @@ async def signed_to_charge(ctx: Context, events: int, raw: dict[str, float]) -> 
     }
     return {
         "measured": "intake note signed (clinical, 200 received) → charge in billing's store",
-        "why": "billing captures charges from EncounterSigned; a dispensed dose creates none",
+        "why": "billing captures visit charges from EncounterSigned",
         "floor_raw_aiokafka_round_trip": raw,
         "platform_note_signed_to_charge": mine,
+        "p50_ratio_platform_vs_floor": ratio(mine["p50_ms"], raw["p50_ms"]),
+        "p99_ratio_platform_vs_floor": ratio(mine["p99_ms"], raw["p99_ms"]),
+    }
+
+
+async def dispensed_to_charge(
+    ctx: Context, stock: ResearchStock, appointments: list[str], raw: dict[str, float]
+) -> dict[str, Any]:
+    """Dose dispensed (inventory answered 201) → the drug charge in billing's store.
+
+    Inventory writes the DEA ledger entry and ``DoseDispensed`` in one document; the
+    outbox relay publishes it; billing's consumer prices the drug and writes the charge
+    with ``ChargeCreated``. The synthetic agency bills its study drug per milligram
+    (J3490, unclassified drug) so every dispense has a charge to wait for; real agencies
+    bill esketamine this way (sponsor-supplied MDMA is not billed, ADR 0603).
+    """
+    s = ctx.agency.course.staff
+    ok(
+        await ctx.gw.put(
+            "/api/billing/drug-codes/mdma",
+            s.biller,
+            json={"billable": True, "hcpcs": "J3490", "mg_per_unit": 1.0},
+        )
+    )
+    dose_mg = 80.0
+    lot = await stocked_lot(ctx, stock, dose_mg * len(appointments))
+    await sessions_known_to_inventory(ctx, appointments)
+    billing = connect(ctx.servers.mongo_url)
+    charges = billing[ctx.platform.database("billing")]["charges"]
+    latencies: list[float] = []
+    at = iso(datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10))
+    try:
+        for i, appointment_id in enumerate(appointments):  # the first one warms up
+            entry = ok(
+                await ctx.gw.post(
+                    "/api/inventory/dispenses",
+                    s.nurse,
+                    json={
+                        "appointment_id": appointment_id,
+                        "lot_id": lot,
+                        "location_id": stock.location,
+                        "quantity_mg": dose_mg,
+                        "supplemental": False,
+                        "administered_by": s.nurse.id,
+                        "witness_id": s.lead.id,
+                        "prescriber_id": s.prescriber.id,
+                        "administered_at": at,
+                    },
+                ),
+                201,
+            )
+            dispensed = time.perf_counter()
+            query = {"tenant_id": ctx.agency.tenant, "ledger_entry_id": entry["id"]}
+            deadline = time.monotonic() + 60
+            while await charges.find_one(query) is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no charge for dispense {entry['id']} within 60 s")
+                await asyncio.sleep(0.002)
+            if i:
+                latencies.append((time.perf_counter() - dispensed) * 1000)
+                progress("dose dispensed → charge", i, len(appointments) - 1)
+    finally:
+        await billing.close()
+    mine = {
+        "events": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+    return {
+        "measured": "dispense (inventory, 201 received) → drug charge in billing's store",
+        "floor_raw_aiokafka_round_trip": raw,
+        "platform_dispensed_to_charge": mine,
         "p50_ratio_platform_vs_floor": ratio(mine["p50_ms"], raw["p50_ms"]),
         "p99_ratio_platform_vs_floor": ratio(mine["p99_ms"], raw["p99_ms"]),
     }
@@ -349,14 +421,19 @@ async def partner_read(servers: Servers, messages: int) -> dict[str, Any]:
 # -- 4. concurrent dispenses --------------------------------------------------------------
 
 
-async def concurrent_dispenses(ctx: Context, dispenses: int, dose_mg: float) -> dict[str, Any]:
-    """``dispenses`` dosing sessions in progress each ask for ``dose_mg`` at once from a
-    lot holding half of that: exactly half must succeed, and nothing may be oversold."""
+@dataclass
+class ResearchStock:
+    registration: str
+    product: str
+    location: str
+
+
+async def research_stock(ctx: Context) -> ResearchStock:
+    """A researcher registration for the MDMA protocol, a product and a safe."""
     s = ctx.agency.course.staff
     gw = ctx.gw
     site = ctx.agency.home
     now = datetime.now(UTC).replace(microsecond=0)
-    appointments = ctx.agency.dosing_appointments[:dispenses]
     registration = ok(
         await gw.post(
             "/api/inventory/registrations",
@@ -396,6 +473,23 @@ async def concurrent_dispenses(ctx: Context, dispenses: int, dose_mg: float) -> 
         ),
         201,
     )["id"]
+    ok(
+        await gw.post(
+            f"/api/inventory/registrations/{registration}/inventories",
+            s.compliance,
+            json={"kind": "initial", "taken_at": "opening", "items": []},
+        ),
+        201,
+    )
+    return ResearchStock(registration, product, location)
+
+
+async def stocked_lot(ctx: Context, stock: ResearchStock, stock_mg: float) -> str:
+    """A new lot of the product holding ``stock_mg`` in the safe."""
+    s = ctx.agency.course.staff
+    gw = ctx.gw
+    product, location = stock.product, stock.location
+    now = datetime.now(UTC).replace(microsecond=0)
     lot = ok(
         await gw.post(
             "/api/inventory/lots",
@@ -412,15 +506,6 @@ async def concurrent_dispenses(ctx: Context, dispenses: int, dose_mg: float) -> 
     )["id"]
     ok(
         await gw.post(
-            f"/api/inventory/registrations/{registration}/inventories",
-            s.compliance,
-            json={"kind": "initial", "taken_at": "opening", "items": []},
-        ),
-        201,
-    )
-    stock_mg = dose_mg * len(appointments) / 2
-    ok(
-        await gw.post(
             "/api/inventory/receipts",
             s.compliance,
             json={
@@ -428,12 +513,17 @@ async def concurrent_dispenses(ctx: Context, dispenses: int, dose_mg: float) -> 
                 "location_id": location,
                 "quantity_mg": stock_mg,
                 "received_on": now.date().isoformat(),
-                "order_form_number": "222-2026-900001",
+                "order_form_number": f"222-2026-{uuid.uuid4().int % 1_000_000:06d}",
             },
         ),
         201,
     )
-    # Inventory learns of sessions from AppointmentChanged: wait until it knows all started.
+    return str(lot)
+
+
+async def sessions_known_to_inventory(ctx: Context, appointments: list[str]) -> float:
+    """Inventory learns of sessions from AppointmentChanged: wait until it knows all
+    started; returns how long that took (s)."""
     inventory = connect(ctx.servers.mongo_url)
     book = inventory[ctx.platform.database("inventory")]["appointments"]
     try:
@@ -444,9 +534,23 @@ async def concurrent_dispenses(ctx: Context, dispenses: int, dose_mg: float) -> 
             if time.monotonic() > deadline:
                 raise TimeoutError("inventory did not learn of the dosing sessions")
             await asyncio.sleep(0.3)
-        inventory_lag_s = round(time.perf_counter() - waited, 1)
+        return round(time.perf_counter() - waited, 1)
     finally:
         await inventory.close()
+
+
+async def concurrent_dispenses(
+    ctx: Context, stock: ResearchStock, appointments: list[str], dose_mg: float
+) -> dict[str, Any]:
+    """Dosing sessions in progress each ask for ``dose_mg`` at once from a lot holding
+    half of that: exactly half must succeed, and nothing may be oversold."""
+    s = ctx.agency.course.staff
+    gw = ctx.gw
+    now = datetime.now(UTC).replace(microsecond=0)
+    stock_mg = dose_mg * len(appointments) / 2
+    registration, location = stock.registration, stock.location
+    lot = await stocked_lot(ctx, stock, stock_mg)
+    inventory_lag_s = await sessions_known_to_inventory(ctx, appointments)
 
     statuses: list[int] = []
     at = iso(now - timedelta(minutes=10))
@@ -565,7 +669,9 @@ async def run_platform(
         try:
             size = AgencySize.at(args.scale)
             generator = Generator(gw, size, concurrency=args.concurrency)
-            agency = await generator.build(dosing_sessions=args.dispenses)
+            # Dosing sessions in progress: some dispensed one by one (dispensed → charge),
+            # the rest all at once (concurrent dispenses).
+            agency = await generator.build(dosing_sessions=args.dispenses + args.charge_events)
             ctx = Context(servers, platform, gw, agency, generator, floor_url)
             results: dict[str, Any] = {"platform_start_s": start_s}
 
@@ -584,7 +690,16 @@ async def run_platform(
                 signed_to_charge(ctx, args.charge_events, raw_round_trip),
             )
             await measure("partner_read", partner_read(servers, args.partner_messages))
-            await measure("concurrent_dispenses", concurrent_dispenses(ctx, args.dispenses, 80.0))
+            stock = await research_stock(ctx)
+            sessions = agency.dosing_appointments
+            charged, concurrent = sessions[: args.charge_events], sessions[args.charge_events :]
+            await measure(
+                "dose_dispensed_to_charge",
+                dispensed_to_charge(ctx, stock, charged, raw_round_trip),
+            )
+            await measure(
+                "concurrent_dispenses", concurrent_dispenses(ctx, stock, concurrent, 80.0)
+            )
             results["agency"] = agency.summary()
             return results
         finally:

@@ -34,7 +34,10 @@
 #   HALCYON_FERRETDB_SERIALIZE_WRITES  default 1: build FerretDB with
 #                                 ferretdb/halcyon_serialize_writes.go, which makes
 #                                 single-document updates atomic (stock 1.24 races,
-#                                 see that file); 0 builds stock FerretDB
+#                                 see that file), and ferretdb/halcyon_pushdown.go,
+#                                 which lets SQLite filter equality queries (stock
+#                                 1.24 decodes the whole collection for anything but
+#                                 {_id}); 0 builds stock FerretDB
 #   HALCYON_FERRETDB_WRITE_LOCK   unset: one write lock per database (the default);
 #                                 "global": one for all databases (the patch's first
 #                                 version; only the benchmark's before/after uses it)
@@ -69,8 +72,9 @@ KAFKA_POM="$HERE/kafka/pom.xml"
 KAFKA_LOG4J="$HERE/kafka/log4j2.properties"
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 FERRETDB_PATCH="$HERE/ferretdb/halcyon_serialize_writes.go"
+FERRETDB_PUSHDOWN="$HERE/ferretdb/halcyon_pushdown.go"
 if [[ ${HALCYON_FERRETDB_SERIALIZE_WRITES:-1} == 1 ]]; then
-  FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-serialized-$(sha256sum "$FERRETDB_PATCH" | cut -c1-12)"
+  FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-serialized-$(cat "$FERRETDB_PATCH" "$FERRETDB_PUSHDOWN" | sha256sum | cut -c1-12)"
 else
   FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-stock"
 fi
@@ -206,6 +210,13 @@ _build_ferretdb() {
     sed -i 's/^\th\.initCommands()$/\th.initCommands()\n\th.halcyonSerializeWrites()/' "$src/internal/handler/handler.go"
     grep -q 'halcyonSerializeWrites()' "$src/internal/handler/handler.go" \
       || die "could not apply ferretdb/halcyon_serialize_writes.go to FerretDB $FERRETDB_VERSION (h.initCommands() not found); set HALCYON_FERRETDB_SERIALIZE_WRITES=0 for a stock build"
+    # Equality filters pushed down to SQL (see halcyon_pushdown.go): one call after the
+    # stock _id-only pushdown in both Query and Explain.
+    cp "$FERRETDB_PUSHDOWN" "$src/internal/backends/sqlite/"
+    perl -0pi -e 's/(\t\t\targs = \[\]any\{string\(must\.NotFail\(sjson\.MarshalSingleValue\(v\)\)\)\}\n\t\t\}\n\t\}\n)/$1\tif hw, ha := halcyonWhereClause(params.Filter); hw != "" {\n\t\twhereClause, args = hw, ha\n\t}\n/g' \
+      "$src/internal/backends/sqlite/collection.go"
+    [[ $(grep -c 'halcyonWhereClause(params.Filter)' "$src/internal/backends/sqlite/collection.go") == 2 ]] \
+      || die "could not apply ferretdb/halcyon_pushdown.go to FerretDB $FERRETDB_VERSION (the _id pushdown in Query/Explain changed); set HALCYON_FERRETDB_SERIALIZE_WRITES=0 for a stock build"
   fi
   if ! (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
         go build -trimpath -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb >>"$glog" 2>&1); then

@@ -1,17 +1,26 @@
-"""Before/after of the FerretDB write lock: one lock for all databases vs one per database.
+"""Before/after of the two patches the launcher builds into the local FerretDB.
 
-The local FerretDB is built with ``deploy/local/ferretdb/halcyon_serialize_writes.go``,
-which serializes write commands so single-document updates are atomic (stock FerretDB
-1.x races). Its first version held ONE lock for every database, so scheduling writing a
-dosing session's ~400 slot claims made every other service's writes wait. The lock is
-now per database (each service has its own). ``HALCYON_FERRETDB_WRITE_LOCK=global``
-restores the old behaviour, so this module starts one server of each kind from the same
-binary and runs the same two workloads against both, alternating:
+Each is switched by an environment variable read at start-up, so both sides run from
+the same binary on private servers, alternating, in the same run.
+
+**Write lock scope.** ``deploy/local/ferretdb/halcyon_serialize_writes.go`` serializes
+write commands so single-document updates are atomic (stock FerretDB 1.x races). Its
+first version held ONE lock for every database, so scheduling writing a dosing
+session's ~400 slot claims made every other service's writes wait. The lock is now per
+database (each service has its own); ``HALCYON_FERRETDB_WRITE_LOCK=global`` restores the
+old behaviour. The same two workloads run against both, alternating:
 
 1. six services' databases, each with a few writers doing outbox-style writes (insert a
    document with a pending event, then a conditional ``$inc``): writes/s and p50/p99;
 2. a small write's latency in one database while another database takes 400-document
    batches (a dosing booking's slot claims): p50/p99 of the small write.
+
+**Query pushdown** (``deploy/local/ferretdb/halcyon_pushdown.go``). Stock FerretDB 1.x
+on SQLite hands SQL a filter only when it is exactly ``{_id}`` (and even then misses the
+index); anything else decodes the whole collection in Go. The patch pushes equality on
+top-level fields down; ``HALCYON_FERRETDB_PUSHDOWN=stock`` turns it off. Measured on a
+slot-claims-like collection: a repository ``get`` (``{_id, tenant_id}``) and a find by
+``{tenant_id, appointment_id}``, p50/p99 each, as the collection grows.
 """
 
 from __future__ import annotations
@@ -55,15 +64,15 @@ def free_port(start: int = 27100) -> int:
 
 
 @contextmanager
-def ferretdb(lock: str) -> Iterator[str]:
+def ferretdb(port_from: int, **variables: str) -> Iterator[str]:
     """A private FerretDB from the project's launcher (same cached binary), then gone."""
-    run_dir = Path(tempfile.mkdtemp(prefix=f"halcyon-bench-lock-{lock}-"))
-    port = free_port(27100 if lock == "global" else 27300)
+    run_dir = Path(tempfile.mkdtemp(prefix="halcyon-bench-ferretdb-"))
+    port = free_port(port_from)
     env = {
         **os.environ,
         "HALCYON_RUN_DIR": str(run_dir),
         "HALCYON_MONGO_PORT": str(port),
-        "HALCYON_FERRETDB_WRITE_LOCK": lock,
+        **variables,
     }
     script = str(repo_root() / "deploy" / "local" / "servers.sh")
     subprocess.run([script, "start-mongo"], env=env, check=True, capture_output=True)
@@ -152,7 +161,10 @@ async def write_lock_scope(rounds: int = 2, writes: int = 60) -> dict[str, Any]:
     totals: dict[str, dict[str, list[dict[str, float]]]] = {
         lock: {"parallel": [], "beside_batches": []} for lock in ("global", "database")
     }
-    with ferretdb("global") as global_url, ferretdb("database") as database_url:
+    with (
+        ferretdb(27100, HALCYON_FERRETDB_WRITE_LOCK="global") as global_url,
+        ferretdb(27300, HALCYON_FERRETDB_WRITE_LOCK="database") as database_url,
+    ):
         step = 0
         for _ in range(rounds):
             for lock, url in (("global", global_url), ("database", database_url)):
@@ -176,5 +188,82 @@ async def write_lock_scope(rounds: int = 2, writes: int = 60) -> dict[str, Any]:
         ),
         "small_write_p99_ratio_after_vs_before": round(
             after["beside_batches"]["p99_ms"] / before["beside_batches"]["p99_ms"], 3
+        ),
+    }
+
+
+async def lookups(url: str, sizes: tuple[int, ...], probes: int) -> dict[str, dict[str, float]]:
+    """Grow a slot-claims-like collection and time the two lookups at each size."""
+    client = connect(url)
+    run = uuid.uuid4().hex[:6]
+    claims = client[f"pushdown_{run}"]["slot_claims"]
+    out: dict[str, dict[str, float]] = {}
+    try:
+        await claims.create_index([("tenant_id", 1), ("appointment_id", 1)])
+        have = 0
+        for size in sizes:
+            while have < size:
+                batch = [
+                    {
+                        "_id": f"t{i % 2}|room-{i % 7}|{i}",
+                        "tenant_id": f"t{i % 2}",
+                        "appointment_id": f"a{i // 100}",
+                        "resource": f"room-{i % 7}",
+                    }
+                    for i in range(have, min(size, have + 2000))
+                ]
+                await claims.insert_many(batch, ordered=False)
+                have += len(batch)
+            by_id: list[float] = []
+            by_appointment: list[float] = []
+            for n in range(probes):
+                i = (n * 7919) % size
+                started = time.perf_counter()
+                tenant = f"t{i % 2}"
+                claim_id = f"{tenant}|room-{i % 7}|{i}"
+                assert await claims.find_one({"_id": claim_id, "tenant_id": tenant})
+                by_id.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                query = {"tenant_id": tenant, "appointment_id": f"a{i // 100}"}
+                found = [d async for d in claims.find(query)]
+                by_appointment.append((time.perf_counter() - started) * 1000)
+                assert found
+            out[str(size)] = {
+                "get_p50_ms": round(percentile(by_id, 50), 2),
+                "get_p99_ms": round(percentile(by_id, 99), 2),
+                "find_by_appointment_p50_ms": round(percentile(by_appointment, 50), 2),
+                "find_by_appointment_p99_ms": round(percentile(by_appointment, 99), 2),
+            }
+        await client.drop_database(f"pushdown_{run}")
+    finally:
+        await client.close()
+    return out
+
+
+async def query_pushdown(
+    sizes: tuple[int, ...] = (1000, 10000, 40000), probes: int = 20
+) -> dict[str, Any]:
+    """The same lookups on stock pushdown (before) and the patch (after)."""
+    with (
+        ferretdb(27500, HALCYON_FERRETDB_PUSHDOWN="stock") as stock_url,
+        ferretdb(27700) as patched_url,
+    ):
+        progress("FerretDB query pushdown", 0, 2)
+        before = await lookups(stock_url, sizes, probes)
+        progress("FerretDB query pushdown", 1, 2)
+        after = await lookups(patched_url, sizes, probes)
+        progress("FerretDB query pushdown", 2, 2)
+    largest = str(sizes[-1])
+    return {
+        "documents": list(sizes),
+        "before_stock": before,
+        "after_pushdown": after,
+        "get_p50_ratio_after_vs_before_at_largest": round(
+            after[largest]["get_p50_ms"] / before[largest]["get_p50_ms"], 4
+        ),
+        "find_p50_ratio_after_vs_before_at_largest": round(
+            after[largest]["find_by_appointment_p50_ms"]
+            / before[largest]["find_by_appointment_p50_ms"],
+            4,
         ),
     }
