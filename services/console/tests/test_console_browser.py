@@ -84,8 +84,15 @@ UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
 async def assert_accessible_basics(page: Page) -> None:
     """Every visible input has a label, and a focused control shows a visible outline."""
     assert await page.evaluate(UNLABELLED) == []
+    await page.wait_for_load_state("load")
     await page.keyboard.press("Tab")
     await page.keyboard.press("Tab")
+    # After a redirect to a fragment (#note-…) the first Tabs can land on the document
+    # itself while the page settles; keep tabbing until a control has the focus.
+    for _ in range(8):
+        if await page.evaluate("() => document.activeElement !== document.body"):
+            break
+        await page.keyboard.press("Tab")
     outline = await page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", ""), outline
 
