@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 def site_day(at: datetime, site_timezone: str | None) -> date:
     """The site's local date of ``at`` (a 7 pm Denver session is not 'tomorrow').
 
-    An unknown or missing zone falls back to UTC rather than failing a write.
+    An unknown or missing zone falls back to UTC rather than failing a write; a naive
+    ``at`` is taken as UTC (what the services store).
     """
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
     if not site_timezone:
         return at.astimezone(UTC).date()
     try:

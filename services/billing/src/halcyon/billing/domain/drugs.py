@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from halcyon.shared.calendar import site_day
 
 SPONSOR_SUPPLIED = "investigational drug supplied by the study sponsor: not billed"
 
@@ -149,11 +150,4 @@ def ndc11(ndc: str) -> str:
 def service_date_of(administered_at: datetime, timezone: str | None) -> date:
     """The date of service is the site's calendar day of the dose, not UTC's
     (an evening dose in Denver is the next day in UTC). Unknown zone: UTC."""
-    if timezone:
-        try:
-            return administered_at.astimezone(ZoneInfo(timezone)).date()
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    if administered_at.tzinfo is None:
-        return administered_at.date()
-    return administered_at.astimezone(ZoneInfo("UTC")).date()
+    return site_day(administered_at, timezone)
