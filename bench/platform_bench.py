@@ -198,6 +198,25 @@ async def booking(ctx: Context, requests: int, concurrency: int) -> dict[str, An
     }
 
 
+async def charge_stored(charges: Any, query: dict[str, Any], within_s: float = 60) -> float:
+    """Milliseconds until billing's store holds a charge matching ``query``."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + within_s
+    while await charges.find_one(query) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no charge matching {query} within {within_s:g} s")
+        await asyncio.sleep(0.002)
+    return (time.perf_counter() - started) * 1000
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        "events": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
+
+
 # -- 2. note signed → charge created ------------------------------------------------
 
 
@@ -238,23 +257,13 @@ async def signed_to_charge(ctx: Context, events: int, raw: dict[str, float]) -> 
                 201,
             )
             ok(await ctx.gw.post(f"/api/clinical/notes/{note['id']}/sign", s.lead, json={}))
-            signed = time.perf_counter()
-            query = {"tenant_id": tenant, "client_id": client_id}
-            deadline = time.monotonic() + 60
-            while await charges.find_one(query) is None:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no charge for the note of {client_id} within 60 s")
-                await asyncio.sleep(0.002)
+            waited = await charge_stored(charges, {"tenant_id": tenant, "client_id": client_id})
             if i:
-                latencies.append((time.perf_counter() - signed) * 1000)
+                latencies.append(waited)
                 progress("note signed → charge", i, len(clients) - 1)
     finally:
         await billing.close()
-    mine = {
-        "events": len(latencies),
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p99_ms": round(percentile(latencies, 99), 2),
-    }
+    mine = latency_summary(latencies)
     return {
         "measured": "intake note signed (clinical, 200 received) → charge in billing's store",
         "why": "billing captures visit charges from EncounterSigned",
@@ -311,23 +320,14 @@ async def dispensed_to_charge(
                 ),
                 201,
             )
-            dispensed = time.perf_counter()
             query = {"tenant_id": ctx.agency.tenant, "ledger_entry_id": entry["id"]}
-            deadline = time.monotonic() + 60
-            while await charges.find_one(query) is None:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"no charge for dispense {entry['id']} within 60 s")
-                await asyncio.sleep(0.002)
+            waited = await charge_stored(charges, query)
             if i:
-                latencies.append((time.perf_counter() - dispensed) * 1000)
+                latencies.append(waited)
                 progress("dose dispensed → charge", i, len(appointments) - 1)
     finally:
         await billing.close()
-    mine = {
-        "events": len(latencies),
-        "p50_ms": round(percentile(latencies, 50), 2),
-        "p99_ms": round(percentile(latencies, 99), 2),
-    }
+    mine = latency_summary(latencies)
     return {
         "measured": "dispense (inventory, 201 received) → drug charge in billing's store",
         "floor_raw_aiokafka_round_trip": raw,
