@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -40,8 +41,21 @@ from halcyon.shared.contracts.billing import AuthorizationChanged, ChargeCreated
 from halcyon.shared.contracts.clinical import EncounterSigned
 from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import DuplicateRecord, OutboxEvent
+from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
 from halcyon.shared.service import ServiceRuntime
+
+
+@dataclass(frozen=True)
+class ChargeFacts:
+    """What follow-up bookkeeping needs to know of a charge just created."""
+
+    charge_id: str
+    client_id: str
+    code: str  # CPT or HCPCS
+    units: int
+    amount_cents: int
+    service_date: date
+
 
 log = logging.getLogger("halcyon.billing.capture")
 SOURCE = "/halcyon/billing"
@@ -253,27 +267,15 @@ class ChargeCapture:
             )
         except DuplicateRecord:
             log.info("dose %s already charged as %s", event.ledger_entry_id, charge_id)
-        if coverage is not None:
-            await self._use_authorization(
-                tenant,
-                coverage["_id"],
-                charge_id,
-                line.hcpcs,
-                line.units,
-                service_date,
-                causation_id,
-            )
-        if payer == SELF_PAY and amount:
-            await _ledger_entry(
-                self.ledger,
-                tenant,
-                f"led:{charge_id}",
-                event.client_id,
-                amount,
-                f"{event.substance} {line.quantity_mg} mg ({line.hcpcs} x{line.units}) "
-                f"on {service_date.isoformat()}",
-                charge_id,
-            )
+        await self._after_charge(
+            tenant,
+            ChargeFacts(charge_id, event.client_id, line.hcpcs, line.units, amount, service_date),
+            coverage,
+            payer,
+            f"{event.substance} {line.quantity_mg} mg ({line.hcpcs} x{line.units}) "
+            f"on {service_date.isoformat()}",
+            causation_id,
+        )
 
     async def _record_dispense(
         self,
@@ -447,26 +449,16 @@ class ChargeCapture:
             )
         except DuplicateRecord:
             log.info("charge %s already captured", charge_id)
-        if coverage is not None:
-            await self._use_authorization(
-                tenant,
-                coverage["_id"],
-                charge_id,
-                line.cpt,
-                line.units,
-                event.service_date,
-                causation_id,
-            )
-        if payer == SELF_PAY and amount:
-            await _ledger_entry(
-                self.ledger,
-                tenant,
-                f"led:{charge_id}",
-                event.client_id,
-                amount,
-                f"{line.cpt} x{line.units} on {event.service_date.isoformat()}",
-                charge_id,
-            )
+        await self._after_charge(
+            tenant,
+            ChargeFacts(
+                charge_id, event.client_id, line.cpt, line.units, amount, event.service_date
+            ),
+            coverage,
+            payer,
+            f"{line.cpt} x{line.units} on {event.service_date.isoformat()}",
+            causation_id,
+        )
 
     async def _reverse(
         self, tenant: str, original: dict[str, Any], revision: int, causation_id: str
@@ -528,6 +520,38 @@ class ChargeCapture:
                 -int(original["amount_cents"]),
                 "charge corrected",
                 rid,
+            )
+
+    async def _after_charge(
+        self,
+        tenant: str,
+        charge: ChargeFacts,
+        coverage: Document | None,
+        payer: str,
+        ledger_text: str,
+        causation_id: str,
+    ) -> None:
+        """What every new charge does next: use the coverage's authorized units, and for
+        self-pay put the amount on the client's ledger (both repeatable by charge id)."""
+        if coverage is not None:
+            await self._use_authorization(
+                tenant,
+                coverage["_id"],
+                charge.charge_id,
+                charge.code,
+                charge.units,
+                charge.service_date,
+                causation_id,
+            )
+        if payer == SELF_PAY and charge.amount_cents:
+            await _ledger_entry(
+                self.ledger,
+                tenant,
+                f"led:{charge.charge_id}",
+                charge.client_id,
+                charge.amount_cents,
+                ledger_text,
+                charge.charge_id,
             )
 
     async def _use_authorization(
