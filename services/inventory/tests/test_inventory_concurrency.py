@@ -89,3 +89,64 @@ async def test_100_concurrent_dispenses_against_stock_for_10_exactly_10_succeed(
         assert await db["dosing_sessions"].count_documents({"tenant_id": agency.tenant}) == 10
         balance = await db["balances"].find_one({"tenant_id": agency.tenant})
         assert balance["holds"] == []
+
+
+async def test_two_instances_appending_to_one_ledger_keep_the_chain_intact(
+    start_service: StartService,
+    servers: Servers,
+    token_issuer: TestTokenIssuer,
+    topic_prefix: str,
+    unique: str,
+    mongo_client: AsyncMongoClient[Document],
+) -> None:
+    """Each instance remembers its chain's last entry and lets one append at a time; the
+    other instance's appends make that memory stale, and the unique sequence number must
+    still send it back to re-read the head: no gap, no fork, nothing lost."""
+    first, second = start_service("inventory"), start_service("inventory")
+    agency = Agency(
+        first.url,
+        servers.kafka_bootstrap,
+        topic_prefix,
+        f"t_{unique}_inventory",
+        token_issuer,
+        mongo_client,
+    )
+    limits = httpx.Limits(max_connections=60, max_keepalive_connections=60)
+    async with (
+        httpx.AsyncClient(base_url=first.url, timeout=120, limits=limits) as one,
+        httpx.AsyncClient(base_url=second.url, timeout=120, limits=limits) as other,
+    ):
+        await agency.set_up(one, stock_mg=80 * 40)
+        appointments = [f"appt-{unique}-{i:03d}" for i in range(40)]
+        await agency.announce(
+            [
+                appointment(a, agency.site, f"client-{i}", [agency.nurse])
+                for i, a in enumerate(appointments)
+            ]
+        )
+        await agency.wait_for("appointments", 40)
+        # Both instances must know the sessions (each consumes the announcements).
+        responses = await asyncio.gather(
+            *[
+                (one if i % 2 else other).post(
+                    "/dispenses", json=agency.dose(a), headers=agency.as_nurse
+                )
+                for i, a in enumerate(appointments)
+            ]
+        )
+        assert Counter(r.status_code for r in responses) == {201: 40}, [
+            r.text for r in responses if r.status_code != 201
+        ]
+        verified = await one.get(
+            f"/registrations/{agency.registration_id}/ledger/verify", headers=agency.as_officer
+        )
+        assert verified.json()["intact"] is True, verified.json()
+        ledger = await other.get(
+            f"/registrations/{agency.registration_id}/ledger",
+            params={"limit": 200},
+            headers=agency.as_officer,
+        )
+        entries = ledger.json()["items"]
+        assert Counter(e["kind"] for e in entries)["dispense"] == 40
+        assert sorted(e["seq"] for e in entries) == list(range(1, len(entries) + 1))
+        assert await agency.balance() == 0

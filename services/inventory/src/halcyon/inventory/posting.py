@@ -39,6 +39,7 @@ from halcyon.shared.contracts.inventory import StockLow
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import Conflict, Unavailable
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
+from halcyon.shared.service import ServiceRuntime
 
 log = logging.getLogger("halcyon.inventory.posting")
 SOURCE = "/halcyon/inventory"
@@ -136,6 +137,41 @@ def _draft(doc: Document) -> EntryDraft:
     )
 
 
+class ChainTips:
+    """This process's view of each ledger chain's last entry, and one appender per chain.
+
+    Appends race on ``seq = head + 1`` under a unique index; concurrent dispenses on one
+    registration used to re-read the head and retry until each won a round (O(n^2)
+    attempts: 100 at once passed the gateway's timeout). Within a process they now take
+    turns, and the next one starts from the entry just written instead of querying the
+    head. Other instances still collide on the unique index, which re-reads the head,
+    so the chain stays correct across processes; this only removes needless rounds.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._tips: dict[tuple[str, str], Document] = {}
+
+    def lock(self, tenant: str, registration_id: str) -> asyncio.Lock:
+        return self._locks.setdefault((tenant, registration_id), asyncio.Lock())
+
+    def tip(self, tenant: str, registration_id: str) -> Document | None:
+        return self._tips.get((tenant, registration_id))
+
+    def remember(self, tenant: str, registration_id: str, entry: Document | None) -> None:
+        if entry is None:
+            self._tips.pop((tenant, registration_id), None)
+        else:
+            self._tips[(tenant, registration_id)] = entry
+
+
+def chain_tips(runtime: ServiceRuntime) -> ChainTips:
+    """The process's chain tips, shared by every writer of this service instance."""
+    tips = runtime.extras.setdefault("ledger_chain_tips", ChainTips())
+    assert isinstance(tips, ChainTips)
+    return tips
+
+
 class LedgerWriter:
     def __init__(
         self,
@@ -145,7 +181,9 @@ class LedgerWriter:
         dosing: DosingSessions,
         *,
         precheck: bool = True,
+        tips: ChainTips | None = None,
     ) -> None:
+        self._tips = tips or ChainTips()
         self._precheck = precheck
         self._postings = postings
         self._balances = balances
@@ -293,26 +331,35 @@ class LedgerWriter:
         return appended
 
     async def _append(self, tenant: str, entry_id: str, draft: EntryDraft) -> Document:
-        for attempt in range(APPEND_ATTEMPTS):
-            existing = await self._ledger.get(tenant, entry_id)
-            if existing is not None:
-                return existing
-            head = await self._ledger.head(tenant, draft.registration_id)
-            doc: Document = {
-                **draft.body,
-                "_id": entry_id,
-                "tenant_id": tenant,
-                "registration_id": draft.registration_id,
-                "seq": (int(head["seq"]) + 1) if head else 1,
-                "prev_hash": head["hash"] if head else GENESIS,
-                "recorded_at": truncate_to_millis(datetime.now(UTC)),
-            }
-            doc["hash"] = entry_hash(doc)
-            try:
-                return await self._ledger.insert(tenant, doc, draft.events)
-            except DuplicateRecord:
-                # Another entry took this sequence number (or this entry landed meanwhile).
-                await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))
+        registration = draft.registration_id
+        async with self._tips.lock(tenant, registration):
+            for attempt in range(APPEND_ATTEMPTS):
+                existing = await self._ledger.get(tenant, entry_id)
+                if existing is not None:
+                    return existing
+                head = self._tips.tip(tenant, registration)
+                if head is None:
+                    head = await self._ledger.head(tenant, registration)
+                doc: Document = {
+                    **draft.body,
+                    "_id": entry_id,
+                    "tenant_id": tenant,
+                    "registration_id": registration,
+                    "seq": (int(head["seq"]) + 1) if head else 1,
+                    "prev_hash": head["hash"] if head else GENESIS,
+                    "recorded_at": truncate_to_millis(datetime.now(UTC)),
+                }
+                doc["hash"] = entry_hash(doc)
+                try:
+                    saved = await self._ledger.insert(tenant, doc, draft.events)
+                except DuplicateRecord:
+                    # Another instance took this sequence number (or this entry landed
+                    # meanwhile): forget the tip, re-read the head.
+                    self._tips.remember(tenant, registration, None)
+                    await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))
+                    continue
+                self._tips.remember(tenant, registration, doc)
+                return saved
         raise Unavailable("the ledger is too busy to append right now; please retry")
 
     # -- undo and recovery -------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from halcyon.inventory.domain.deadlines import biennial_alert_needed, biennial_due
 from halcyon.inventory.follow_ups import repair_count_follow_ups
-from halcyon.inventory.posting import LedgerWriter
+from halcyon.inventory.posting import LedgerWriter, chain_tips
 from halcyon.inventory.settings import InventorySettings
 from halcyon.inventory.store import (
     Balances,
@@ -36,6 +36,7 @@ def ledger_writer(runtime: ServiceRuntime) -> LedgerWriter:
         runtime.repo(Balances),
         runtime.repo(Ledger),
         runtime.repo(DosingSessions),
+        tips=chain_tips(runtime),
     )
 
 

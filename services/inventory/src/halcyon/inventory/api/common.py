@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from halcyon.inventory.posting import LedgerWriter
+from halcyon.inventory.posting import LedgerWriter, chain_tips
 from halcyon.inventory.store import (
     AppointmentBook,
     Balances,
@@ -56,6 +56,7 @@ def writer(runtime: Runtime) -> LedgerWriter:
         runtime.repo(Balances),
         runtime.repo(Ledger),
         runtime.repo(DosingSessions),
+        tips=chain_tips(runtime),
     )
 
 
