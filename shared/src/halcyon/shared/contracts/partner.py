@@ -14,7 +14,6 @@ from typing import Annotated, Any, ClassVar, Literal
 from halcyon.shared.contracts import EventContract
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-
 # Field descriptions partners read in the catalogue's field tables.
 REPORT_ID = "Id of this report; the same in v1 and v2 of one dose. Drop duplicates by it."
 PARTICIPANT = (
