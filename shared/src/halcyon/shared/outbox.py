@@ -56,9 +56,15 @@ class Lease:
         self.name = name
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.ttl = timedelta(seconds=ttl_seconds)
+        self._held_until: datetime | None = None  # the expiry this holder last wrote
 
     async def acquire(self) -> bool:
         now = datetime.now(UTC)
+        # Renew only when half the lease has gone: until it expires nobody else can take
+        # it, and the relay asks before every drain, so a write each time would put a
+        # database round trip (behind its write lock) in front of every event.
+        if self._held_until is not None and now < self._held_until - self.ttl / 2:
+            return True
         try:
             doc = await self._leases.find_one_and_update(
                 {"_id": self.name, "$or": [{"holder": self.holder}, {"expires_at": {"$lt": now}}]},
@@ -66,11 +72,14 @@ class Lease:
                 upsert=True,
             )
         except DuplicateKeyError:
+            self._held_until = None
             return False  # someone else holds a live lease (the upsert raced with it)
         del doc
+        self._held_until = now + self.ttl
         return True
 
     async def release(self) -> None:
+        self._held_until = None
         await self._leases.delete_one({"_id": self.name, "holder": self.holder})
 
 
