@@ -118,12 +118,17 @@ class BenchPlatform(Platform):
             env["HALCYON_GATEWAY_ADDRESS_RATE_LIMIT"] = json.dumps(
                 {"per_minute": 600_000, "burst": 60_000}
             )
+            # Sign-in is public (limited per address); at --scale 0.05 the generator signs
+            # in 75 clinicians from one address within seconds.
+            env["HALCYON_GATEWAY_PUBLIC_RATE_LIMIT"] = json.dumps(
+                {"per_minute": 60_000, "burst": 6_000}
+            )
         return super()._spawn(service, app, **env)
 
 
 class RefreshingGateway(Gateway):
-    """Signs a person in again when their access token expires: a generator run at a
-    larger scale outlives the tokens' lifetime."""
+    """Signs a person in again when their access token expires (a generator run at a
+    larger scale outlives the tokens' lifetime) and honours a 429's Retry-After."""
 
     async def call(
         self, method: str, path: str, who: Person | None = None, **kwargs: Any
@@ -131,6 +136,11 @@ class RefreshingGateway(Gateway):
         response = await super().call(method, path, who, **kwargs)
         if who is not None and response.status_code == 401 and "expired" in response.text:
             await self.sign_in(who)
+            response = await super().call(method, path, who, **kwargs)
+        for _ in range(30):  # a polite client: wait as long as a 429 says, then retry
+            if response.status_code != 429:
+                break
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             response = await super().call(method, path, who, **kwargs)
         return response
 
