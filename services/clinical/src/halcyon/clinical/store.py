@@ -40,11 +40,21 @@ class ClientRepository(TenantRepository):
     async def likely_duplicates(
         self, tenant_id: str, name_key: str, dob: str, fingerprint: str | None = None
     ) -> list[Document]:
-        """Same folded name and date of birth, or the same national identifier."""
-        same: list[dict[str, Any]] = [{"name_key": name_key, "date_of_birth": dob}]
-        if fingerprint:
-            same.append({"national_identifier.fingerprint": fingerprint})
-        return await self.find(tenant_id, {"$or": same}, limit=5)
+        """Same folded name and date of birth, or the same national identifier.
+
+        Two plain queries rather than one ``$or``: each is an equality the index (and the
+        local FerretDB's pushdown, ADR 0002) answers directly, so registering a client
+        does not read every client of the agency.
+        """
+        found = await self.find(tenant_id, {"name_key": name_key, "date_of_birth": dob}, limit=5)
+        if fingerprint and len(found) < 5:
+            seen = {d["_id"] for d in found}
+            for doc in await self.find(
+                tenant_id, {"national_identifier.fingerprint": fingerprint}, limit=5
+            ):
+                if doc["_id"] not in seen and len(found) < 5:
+                    found.append(doc)
+        return found
 
     async def search(
         self,
