@@ -130,12 +130,21 @@ class RefreshingGateway(Gateway):
     """Signs a person in again when their access token expires (a generator run at a
     larger scale outlives the tokens' lifetime) and honours a 429's Retry-After."""
 
+    def __init__(self, platform: Platform) -> None:
+        super().__init__(platform)
+        self._signing_in: dict[str, asyncio.Lock] = {}
+
     async def call(
         self, method: str, path: str, who: Person | None = None, **kwargs: Any
     ) -> httpx.Response:
+        stale = who.access_token if who is not None else None
         response = await super().call(method, path, who, **kwargs)
         if who is not None and response.status_code == 401 and "expired" in response.text:
-            await self.sign_in(who)
+            # One sign-in per person however many requests found the token expired: the
+            # others would replay the same TOTP code, which identity refuses.
+            async with self._signing_in.setdefault(who.email, asyncio.Lock()):
+                if who.access_token == stale:
+                    await self.sign_in(who)
             response = await super().call(method, path, who, **kwargs)
         for _ in range(30):  # a polite client: wait as long as a 429 says, then retry
             if response.status_code != 429:
