@@ -38,7 +38,7 @@ from halcyon.shared.testing.processes import ServiceProcess
 from halcyon.shared.testing.servers import Servers
 
 from bench.agency import Agency, AgencySize, Generator, bounded, progress
-from tests.e2e.journey import iso, ok
+from tests.e2e.journey import ResearchStock, iso, new_lot, ok, receive, research_stock
 from tests.e2e.platform import Gateway, Person, Platform
 
 
@@ -328,7 +328,7 @@ async def dispensed_to_charge(
                     json={
                         "appointment_id": appointment_id,
                         "lot_id": lot,
-                        "location_id": stock.location,
+                        "location_id": stock.location_id,
                         "quantity_mg": dose_mg,
                         "supplemental": False,
                         "administered_by": s.nurse.id,
@@ -440,104 +440,12 @@ async def partner_read(servers: Servers, messages: int) -> dict[str, Any]:
 # -- 4. concurrent dispenses --------------------------------------------------------------
 
 
-@dataclass
-class ResearchStock:
-    registration: str
-    product: str
-    location: str
-
-
-async def research_stock(ctx: Context) -> ResearchStock:
-    """A researcher registration for the MDMA protocol, a product and a safe."""
-    s = ctx.agency.course.staff
-    gw = ctx.gw
-    site = ctx.agency.home
-    now = datetime.now(UTC).replace(microsecond=0)
-    registration = ok(
-        await gw.post(
-            "/api/inventory/registrations",
-            s.compliance,
-            json={
-                "site_id": site.id,
-                "dea_number": "BC7654329",
-                "registrant_name": "Halcyon Synthetic",
-                "kind": "researcher",
-                "schedules": ["I", "II"],
-                "protocol_id": "mdma-ptsd",
-                "expires_on": (now + timedelta(days=365)).date().isoformat(),
-            },
-        ),
-        201,
-    )["id"]
-    product = ok(
-        await gw.post(
-            "/api/inventory/products",
-            s.admin,
-            json={
-                "substance": "MDMA",
-                "schedule": "I",
-                "form": "capsule",
-                "strength_mg": 20,
-                "units_per_container": 30,
-                "low_stock_threshold_mg": 40,
-            },
-        ),
-        201,
-    )["id"]
-    location = ok(
-        await gw.post(
-            "/api/inventory/locations",
-            s.compliance,
-            json={"registration_id": registration, "name": "Safe", "kind": "safe"},
-        ),
-        201,
-    )["id"]
-    ok(
-        await gw.post(
-            f"/api/inventory/registrations/{registration}/inventories",
-            s.compliance,
-            json={"kind": "initial", "taken_at": "opening", "items": []},
-        ),
-        201,
-    )
-    return ResearchStock(registration, product, location)
-
-
 async def stocked_lot(ctx: Context, stock: ResearchStock, stock_mg: float) -> str:
     """A new lot of the product holding ``stock_mg`` in the safe."""
     s = ctx.agency.course.staff
-    gw = ctx.gw
-    product, location = stock.product, stock.location
-    now = datetime.now(UTC).replace(microsecond=0)
-    lot = ok(
-        await gw.post(
-            "/api/inventory/lots",
-            s.compliance,
-            json={
-                "product_id": product,
-                "lot_number": f"BENCH-{uuid.uuid4().hex[:6]}",
-                "expires_on": (now + timedelta(days=365)).date().isoformat(),
-                "supplier_name": "Research Supply Co",
-                "supplier_dea_number": "RS7654321",
-            },
-        ),
-        201,
-    )["id"]
-    ok(
-        await gw.post(
-            "/api/inventory/receipts",
-            s.compliance,
-            json={
-                "lot_id": lot,
-                "location_id": location,
-                "quantity_mg": stock_mg,
-                "received_on": now.date().isoformat(),
-                "order_form_number": f"222-2026-{uuid.uuid4().int % 1_000_000:06d}",
-            },
-        ),
-        201,
-    )
-    return str(lot)
+    lot = await new_lot(ctx.gw, s, stock, f"BENCH-{uuid.uuid4().hex[:6]}")
+    await receive(ctx.gw, s, stock, lot, stock_mg, f"222-2026-{uuid.uuid4().int % 1_000_000:06d}")
+    return lot
 
 
 async def sessions_known_to_inventory(ctx: Context, appointments: list[str]) -> float:
@@ -567,7 +475,7 @@ async def concurrent_dispenses(
     gw = ctx.gw
     now = datetime.now(UTC).replace(microsecond=0)
     stock_mg = dose_mg * len(appointments) / 2
-    registration, location = stock.registration, stock.location
+    registration, location = stock.registration_id, stock.location_id
     lot = await stocked_lot(ctx, stock, stock_mg)
     inventory_lag_s = await sessions_known_to_inventory(ctx, appointments)
 
@@ -709,7 +617,9 @@ async def run_platform(
                 signed_to_charge(ctx, args.charge_events, raw_round_trip),
             )
             await measure("partner_read", partner_read(servers, args.partner_messages))
-            stock = await research_stock(ctx)
+            stock = await research_stock(
+                gw, agency.course.staff, agency.home.id, "Halcyon Synthetic"
+            )
             sessions = agency.dosing_appointments
             charged, concurrent = sessions[: args.charge_events], sessions[args.charge_events :]
             await measure(

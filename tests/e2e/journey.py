@@ -130,6 +130,110 @@ async def set_up_agency(gw: Gateway, name: str = "Halcyon Boulder") -> Course:
     return Course(site_id=site_id, staff=staff)
 
 
+@dataclass(frozen=True)
+class ResearchStock:
+    """A researcher registration for the MDMA protocol, its product and a safe."""
+
+    registration_id: str
+    product_id: str
+    location_id: str
+
+
+async def research_stock(
+    gw: Gateway, s: Staff, site_id: str, registrant_name: str
+) -> ResearchStock:
+    """Register for MDMA research at the site, add the product and a safe, and record
+    the opening inventory (required before any receipt, 21 CFR 1304.11)."""
+    now = datetime.now(UTC)
+    registration = ok(
+        await gw.post(
+            "/api/inventory/registrations",
+            s.compliance,
+            json={
+                "site_id": site_id,
+                "dea_number": "BC7654329",
+                "registrant_name": registrant_name,
+                "kind": "researcher",
+                "schedules": ["I", "II"],
+                "protocol_id": "mdma-ptsd",
+                "expires_on": (now + timedelta(days=365)).date().isoformat(),
+            },
+        ),
+        201,
+    )["id"]
+    product = ok(
+        await gw.post(
+            "/api/inventory/products",
+            s.admin,
+            json={
+                "substance": "MDMA",
+                "schedule": "I",
+                "form": "capsule",
+                "strength_mg": 20,
+                "units_per_container": 30,
+                "low_stock_threshold_mg": 40,
+            },
+        ),
+        201,
+    )["id"]
+    location = ok(
+        await gw.post(
+            "/api/inventory/locations",
+            s.compliance,
+            json={"registration_id": registration, "name": "Safe", "kind": "safe"},
+        ),
+        201,
+    )["id"]
+    ok(
+        await gw.post(
+            f"/api/inventory/registrations/{registration}/inventories",
+            s.compliance,
+            json={"kind": "initial", "taken_at": "opening", "items": []},
+        ),
+        201,
+    )
+    return ResearchStock(registration, product, location)
+
+
+async def new_lot(gw: Gateway, s: Staff, stock: ResearchStock, lot_number: str) -> str:
+    now = datetime.now(UTC)
+    lot = ok(
+        await gw.post(
+            "/api/inventory/lots",
+            s.compliance,
+            json={
+                "product_id": stock.product_id,
+                "lot_number": lot_number,
+                "expires_on": (now + timedelta(days=365)).date().isoformat(),
+                "supplier_name": "Research Supply Co",
+                "supplier_dea_number": "RS7654321",
+            },
+        ),
+        201,
+    )["id"]
+    return str(lot)
+
+
+async def receive(
+    gw: Gateway, s: Staff, stock: ResearchStock, lot_id: str, quantity_mg: float, form_222: str
+) -> Any:
+    """A receipt into the safe on a DEA Form 222."""
+    return ok(
+        await gw.post(
+            "/api/inventory/receipts",
+            s.compliance,
+            json={
+                "lot_id": lot_id,
+                "location_id": stock.location_id,
+                "quantity_mg": quantity_mg,
+                "received_on": datetime.now(UTC).date().isoformat(),
+                "order_form_number": form_222,
+            },
+        ),
+        201,
+    )
+
+
 def client_email(course: Course, given: str) -> str:
     return f"client-{given.lower()}-{course.site_id[-6:]}@example.test"
 

@@ -27,8 +27,11 @@ from tests.e2e.journey import (
     iso,
     local_day,
     mails,
+    new_lot,
     ok,
+    receive,
     register_client,
+    research_stock,
     set_up_agency,
     until_ok,
     x12valid,
@@ -336,86 +339,11 @@ async def test_mdma_course_from_registration_to_remittance(
                 traced_as=f"dosing-{step}",
             )
         )
-    registration = ok(
-        await gw.post(
-            "/api/inventory/registrations",
-            s.compliance,
-            json={
-                "site_id": site,
-                "dea_number": "BC7654329",
-                "registrant_name": "Halcyon Boulder",
-                "kind": "researcher",
-                "schedules": ["I", "II"],
-                "protocol_id": "mdma-ptsd",
-                "expires_on": (now + timedelta(days=365)).date().isoformat(),
-            },
-        ),
-        201,
-    )
-    course.registration_id = registration["id"]
-    product = ok(
-        await gw.post(
-            "/api/inventory/products",
-            s.admin,
-            json={
-                "substance": "MDMA",
-                "schedule": "I",
-                "form": "capsule",
-                "strength_mg": 20,
-                "units_per_container": 30,
-                "low_stock_threshold_mg": 40,
-            },
-        ),
-        201,
-    )
-    course.location_id = ok(
-        await gw.post(
-            "/api/inventory/locations",
-            s.compliance,
-            json={"registration_id": course.registration_id, "name": "Safe", "kind": "safe"},
-        ),
-        201,
-    )["id"]
-    course.lot_id = ok(
-        await gw.post(
-            "/api/inventory/lots",
-            s.compliance,
-            json={
-                "product_id": product["id"],
-                "lot_number": "MD-2026-01",
-                "expires_on": (now + timedelta(days=365)).date().isoformat(),
-                "supplier_name": "Research Supply Co",
-                "supplier_dea_number": "RS7654321",
-            },
-        ),
-        201,
-    )["id"]
-    ok(
-        await gw.post(
-            f"/api/inventory/registrations/{course.registration_id}/inventories",
-            s.compliance,
-            json={"kind": "initial", "taken_at": "opening", "items": []},
-        ),
-        201,
-    )
+    stock = await research_stock(gw, s, site, "Halcyon Boulder")
+    course.registration_id, course.location_id = stock.registration_id, stock.location_id
+    course.lot_id = await new_lot(gw, s, stock, "MD-2026-01")
 
-    async def receive(quantity: float, form_222: str) -> Any:
-        return ok(
-            await gw.post(
-                "/api/inventory/receipts",
-                s.compliance,
-                json={
-                    "lot_id": course.lot_id,
-                    "location_id": course.location_id,
-                    "quantity_mg": quantity,
-                    "received_on": now.date().isoformat(),
-                    "order_form_number": form_222,
-                },
-            ),
-            201,
-        )
-
-    await receive(100, "222-2026-000101")
+    await receive(gw, s, stock, course.lot_id, 100, "222-2026-000101")
     first_dose_at = now - timedelta(hours=3)
 
     def dose(quantity: float, at: datetime, supplemental: bool = False) -> dict[str, Any]:
@@ -456,7 +384,7 @@ async def test_mdma_course_from_registration_to_remittance(
     assert ok(await gw.get(balances, s.compliance)) == before
     entries_after = ok(await gw.get(ledger_url, s.compliance, params={"limit": 100}))["items"]
     assert len(entries_after) == len(entries_before)
-    await receive(300, "222-2026-000102")
+    await receive(gw, s, stock, course.lot_id, 300, "222-2026-000102")
     first = ok(await dispense(dose(120, first_dose_at), traced_as="dispense"), 201)
     second = ok(
         await dispense(dose(60, first_dose_at + timedelta(hours=2), supplemental=True)), 201
