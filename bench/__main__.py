@@ -39,7 +39,7 @@ from halcyon.shared.testing.tokens import TestTokenIssuer
 
 from bench.agency import AgencySize, progress
 from bench.ferretdb import query_pushdown, write_lock_scope
-from bench.platform_bench import run_platform
+from bench.platform_bench import MEASURES, run_platform
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -389,24 +389,14 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
     return path
 
 
-PLATFORM_MEASURES = (
-    "booking",
-    "dose_dispensed_to_charge",
-    "note_signed_to_charge",
-    "partner_read",
-    "concurrent_dispenses",
-    "chart_open",
-)
-
-
 def platform_rows(p: dict[str, Any]) -> list[str]:
     rows: list[str] = [
         f"| {name}: failed | | {p[name]['error'][:120]} | |"
-        for name in PLATFORM_MEASURES
+        for name in MEASURES
         if "error" in p.get(name, {})
     ]
     b = p.get("booking", {})
-    if "error" not in b:
+    if b and "error" not in b:
         rows += booking_rows(b)
     dc = p.get("dose_dispensed_to_charge", {})
     if dc and "error" not in dc:
@@ -415,13 +405,13 @@ def platform_rows(p: dict[str, Any]) -> list[str]:
     if c and "error" not in c:
         rows += charge_rows(c, "note signed", "platform_note_signed_to_charge")
     r = p.get("partner_read", {})
-    if "error" not in r and "skipped" not in r:
+    if r and "error" not in r and "skipped" not in r:
         rows += partner_rows(r)
     d = p.get("concurrent_dispenses", {})
-    if "error" not in d:
+    if d and "error" not in d:
         rows += dispense_rows(d)
     ch = p.get("chart_open", {})
-    if "error" not in ch:
+    if ch and "error" not in ch:
         rows += chart_rows(ch)
     return rows
 
@@ -537,7 +527,14 @@ def agency_line(p: dict[str, Any]) -> str:
         f"clinicians, {a['clients']} clients, {a['appointments']} appointments "
         f"({a['dosing_sessions_in_progress']} dosing sessions in progress); "
         f"generated through the gateway in {sum(a['seconds'].values()):.0f} s "
-        f"({', '.join(f'{k} {v} s' for k, v in a['seconds'].items())}).\n"
+        f"({', '.join(f'{k} {v} s' for k, v in a['seconds'].items())}). "
+        "Before each measure the platform settled (no consumer group behind) in: "
+        + ", ".join(
+            f"{name} {p[name]['settled_after_s']} s"
+            for name in MEASURES
+            if "settled_after_s" in p.get(name, {})
+        )
+        + ".\n"
     )
 
 
@@ -569,6 +566,13 @@ def main() -> None:
         help="largest collection for the FerretDB pushdown before/after; 0 skips",
     )
     parser.add_argument("--skip-platform", action="store_true", help="only (a)-(c)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=MEASURES,
+        default=list(MEASURES),
+        help="platform measures to run (default: all)",
+    )
     args = parser.parse_args()
     results = asyncio.run(run(args))
     print(f"results: {write_results(results, args)}")

@@ -2,18 +2,19 @@
 
 1. booking through the gateway vs the same booking directly on scheduling vs a bare
    async FastAPI endpoint;
-2. "dosing note signed" (clinical) → "charge created" (billing) vs a raw aiokafka
-   produce→consume round trip. Dispensing does not create a charge in this design:
-   billing captures charges from ``EncounterSigned`` (a signed note), and a dispensed
-   dose only attaches to the note. The note signed here is a single-signature intake note
-   (a dosing note would need a dispensed dose and a co-signature per measurement; the path
-   clinical outbox → Kafka → billing capture is the same);
+2. "dose dispensed" (inventory) → "charge created" (billing: the drug-supply charge of
+   ADR 0603) vs a raw aiokafka produce→consume round trip on the same broker; also
+   "note signed" (clinical) → "charge created" (the visit's charge);
 3. a partner consumer (SASL/SCRAM, partner listener, ACLs) vs a raw aiokafka consumer on
    the internal listener, same topic, same message count;
 4. 100 concurrent dispenses from a lot holding half of what they ask: throughput and
    oversold units (must be 0);
 5. opening a client chart through the gateway vs a raw PyMongo find loop on the same
    collection.
+
+Before each measure the platform settles: every consumer group has read to the end of
+its topics (the generator leaves thousands of events behind), so a measure times its own
+load, not the digestion of the one before. The wait is recorded as ``settled_after_s``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from halcyon.shared.mongo import connect
 from halcyon.shared.partners import PartnerGrant, provision_partner
 from halcyon.shared.testing.processes import ServiceProcess
@@ -580,6 +582,56 @@ async def chart_open(ctx: Context, requests: int, concurrency: int) -> dict[str,
 # -- the run --------------------------------------------------------------------------
 
 
+async def consumer_lag(servers: Servers, prefix: str) -> int:
+    """Events the platform's consumer groups (``prefix``...) have not yet committed."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers.kafka_bootstrap)
+    offsets = AIOKafkaConsumer(bootstrap_servers=servers.kafka_bootstrap)
+    await admin.start()
+    await offsets.start()
+    try:
+        lag = 0
+        for group, *_ in await admin.list_consumer_groups():
+            if not str(group).startswith(prefix):
+                continue
+            committed = await admin.list_consumer_group_offsets(group)
+            if not committed:
+                continue
+            ends = await offsets.end_offsets(list(committed))
+            lag += sum(
+                max(0, ends[tp] - meta.offset) for tp, meta in committed.items() if meta.offset >= 0
+            )
+        return lag
+    finally:
+        await offsets.stop()
+        await admin.close()
+
+
+async def settle(servers: Servers, prefix: str, within_s: float = 600) -> float:
+    """Wait until no consumer group of the platform lags; seconds waited."""
+    started = time.perf_counter()
+    deadline = started + within_s
+    quiet = 0
+    while time.perf_counter() < deadline:
+        lag = await consumer_lag(servers, prefix)
+        quiet = quiet + 1 if lag == 0 else 0
+        if quiet >= 2:  # two readings a second apart: not just between two batches
+            break
+        sys.stderr.write(f"\rsettling: {lag} events behind            ")
+        await asyncio.sleep(1)
+    sys.stderr.write("\n")
+    return round(time.perf_counter() - started, 1)
+
+
+MEASURES = (
+    "booking",
+    "chart_open",
+    "note_signed_to_charge",
+    "partner_read",
+    "dose_dispensed_to_charge",
+    "concurrent_dispenses",
+)
+
+
 async def run_platform(
     servers: Servers,
     floor_url: str,
@@ -602,13 +654,18 @@ async def run_platform(
             ctx = Context(servers, platform, gw, agency, generator, floor_url)
             results: dict[str, Any] = {"platform_start_s": start_s}
 
-            async def measure(name: str, work: Awaitable[dict[str, Any]]) -> None:
+            async def measure(name: str, work: Coroutine[Any, Any, dict[str, Any]]) -> None:
+                if name not in args.only:
+                    work.close()  # never started
+                    return
+                settled = await settle(servers, platform.prefix)
                 # One measurement failing (a timeout on a loaded machine) keeps the others.
                 try:
                     results[name] = await work
                 except Exception as error:  # recorded in the results
                     results[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
                     print(f"\n{name} failed: {results[name]['error']}", file=sys.stderr)
+                results[name]["settled_after_s"] = settled
 
             await measure("booking", booking(ctx, args.bookings, args.concurrency))
             await measure("chart_open", chart_open(ctx, args.charts, args.concurrency))
@@ -617,6 +674,9 @@ async def run_platform(
                 signed_to_charge(ctx, args.charge_events, raw_round_trip),
             )
             await measure("partner_read", partner_read(servers, args.partner_messages))
+            if not {"dose_dispensed_to_charge", "concurrent_dispenses"} & set(args.only):
+                results["agency"] = agency.summary()
+                return results
             stock = await research_stock(
                 gw, agency.course.staff, agency.home.id, "Halcyon Synthetic"
             )

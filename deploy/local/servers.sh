@@ -41,6 +41,9 @@
 #   HALCYON_FERRETDB_WRITE_LOCK   unset: one write lock per database (the default);
 #                                 "global": one for all databases (the patch's first
 #                                 version; only the benchmark's before/after uses it)
+#   HALCYON_FERRETDB_SQLITE_QUERY unset; else appended to FerretDB's --sqlite-url, e.g.
+#                                 "_pragma=busy_timeout(2000)" (FerretDB's default is
+#                                 10000 ms; used to diagnose write stalls)
 #   JAVA                          default: $JAVA_HOME/bin/java or java
 set -euo pipefail
 set +m # no job control: background children stay in our process group until setsid
@@ -349,7 +352,7 @@ launch_mongo() {
     exec setsid "$FERRETDB_BIN" \
       --listen-addr="$HOST:$MONGO_PORT" \
       --handler=sqlite \
-      --sqlite-url="file:$MONGO_DATA/" \
+      --sqlite-url="file:$MONGO_DATA/${HALCYON_FERRETDB_SQLITE_QUERY:+?$HALCYON_FERRETDB_SQLITE_QUERY}" \
       --state-dir="$MONGO_STATE" \
       --debug-addr=- \
       --telemetry=disable \
