@@ -15,24 +15,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from halcyon.shared.testing.processes import free_port
-from halcyon.shared.testing.servers import ensure_servers, repo_root
+from halcyon.shared.testing.servers import ensure_servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 from pymongo import AsyncMongoClient
 
 from bench.agency import bounded
 from bench.platform_bench import percentile
+from bench.profiling import start_profiled, stop_profiled
 
 RESULTS = Path(__file__).parent / "results"
 SITE = "site-1"
@@ -89,14 +84,6 @@ async def drive(url: str, tenant: str, issuer: TestTokenIssuer, args: argparse.N
     admin = issuer.headers(tenant_id=tenant, roles=[("*", "agency_admin")])
     desk = issuer.headers(tenant_id=tenant, roles=[(SITE, "front_desk")])
     async with httpx.AsyncClient(base_url=url, timeout=120) as http:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.5)
         room = await http.post("/rooms", headers=admin, json={"site_id": SITE, "name": "Office"})
         assert room.status_code == 201, room.text
         room_id = room.json()["id"]
@@ -138,42 +125,16 @@ def main() -> None:
     issuer = TestTokenIssuer()
     unique = uuid.uuid4().hex[:8]
     tenant = f"prof-{unique}"
-    database = f"prof_{unique}_scheduling"
-    port = free_port()
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"profile-booking-{stamp}"
-    asyncio.run(seed(servers.mongo_url, database, tenant, args.claims))
-    env = {
-        **os.environ,
-        "HALCYON_ENVIRONMENT": "test",
-        "HALCYON_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "HALCYON_MONGO_URL": servers.mongo_url,
-        "HALCYON_TOPIC_PREFIX": f"p{unique}.",
-        "HALCYON_JWT_PUBLIC_KEY": issuer.public_pem,
-        "HALCYON_LOG_LEVEL": "WARNING",
-        "HALCYON_SCHEDULING_DATABASE_NAME": database,
-        "HALCYON_SPAN_FILE": "",
-        "PYTHONPATH": str(repo_root()),
-    }
-    profiler = [] if args.no_profiler else ["-m", "pyinstrument", "-r", "text", "-o", f"{out}.txt"]
-    log = open(Path(tempfile.mkdtemp()) / "scheduling.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            *profiler,
-            *("-m", "uvicorn", "halcyon.scheduling.app:app"),
-            *("--port", str(port), "--no-access-log"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    asyncio.run(seed(servers.mongo_url, f"prof_{unique}_scheduling", tenant, args.claims))
+    profile = None if args.no_profiler else Path(f"{out}.txt")
+    scheduling = start_profiled("scheduling", servers, issuer, unique, profile)
     try:
-        asyncio.run(drive(f"http://127.0.0.1:{port}", tenant, issuer, args))
+        asyncio.run(drive(scheduling.url, tenant, issuer, args))
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        stop_profiled(scheduling)
     if not args.no_profiler:
         print(f"profile: {out}.txt")
 

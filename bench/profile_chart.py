@@ -12,36 +12,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from halcyon.shared.testing.processes import free_port
-from halcyon.shared.testing.servers import ensure_servers, repo_root
+from halcyon.shared.testing.servers import ensure_servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
 from bench.agency import bounded
+from bench.profiling import start_profiled, stop_profiled
 
 RESULTS = Path(__file__).parent / "results"
 
 
 async def drive(url: str, headers: dict[str, str], reads: int) -> float:
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.5)
         ids = []
         for n in range(20):
             created = await http.post(
@@ -73,50 +60,16 @@ def main() -> None:
     servers = ensure_servers()
     issuer = TestTokenIssuer()
     unique = uuid.uuid4().hex[:8]
-    port = free_port()
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"profile-chart-{stamp}"
-    env = {
-        **os.environ,
-        "HALCYON_ENVIRONMENT": "test",
-        "HALCYON_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-        "HALCYON_MONGO_URL": servers.mongo_url,
-        "HALCYON_TOPIC_PREFIX": f"p{unique}.",
-        "HALCYON_JWT_PUBLIC_KEY": issuer.public_pem,
-        "HALCYON_LOG_LEVEL": "WARNING",
-        "HALCYON_CLINICAL_DATABASE_NAME": f"prof_{unique}_clinical",
-        "HALCYON_SPAN_FILE": "",
-        "PYTHONPATH": str(repo_root()),
-    }
-    log = open(Path(tempfile.mkdtemp()) / "clinical.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pyinstrument",
-            "-r",
-            "text",
-            "-o",
-            f"{out}.txt",
-            "-m",
-            "uvicorn",
-            "halcyon.clinical.app:app",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    clinical = start_profiled("clinical", servers, issuer, unique, Path(f"{out}.txt"))
     try:
         headers = issuer.headers(tenant_id=f"prof-{unique}", roles=[("site-1", "front_desk")])
-        rate = asyncio.run(drive(f"http://127.0.0.1:{port}", headers, args.reads))
+        rate = asyncio.run(drive(clinical.url, headers, args.reads))
         print(f"chart reads under the profiler: {rate:.1f}/s")
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        stop_profiled(clinical)
     print(f"profile: {out}.txt")
 
 

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -30,8 +30,11 @@ class ServiceProcess:
         log_dir: Path,
         port: int | None = None,
         app: str | None = None,
+        interpreter_args: Sequence[str] = (),
     ) -> None:
         self.service = service
+        # Run before "-m uvicorn", e.g. a profiler: ("-m", "pyinstrument", "-o", "out.txt").
+        self.interpreter_args = tuple(interpreter_args)
         self.port = port or free_port()
         self.env = {**os.environ, **env}
         self.app = app or f"halcyon.{service}.app:app"
@@ -47,6 +50,7 @@ class ServiceProcess:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
+                *self.interpreter_args,
                 "-m",
                 "uvicorn",
                 self.app,
