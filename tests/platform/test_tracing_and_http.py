@@ -125,7 +125,6 @@ async def test_bad_input_gets_problem_response_and_writes_nothing(
     tenant = f"agency-{unique}"
     headers = token_issuer.headers(tenant_id=tenant, roles=[("site-1", "front_desk")])
     bad_bodies = [
-        (b"{not json", "application/json"),
         (
             b'{"given_name": 5, "family_name": [], "date_of_birth": "yesterday", '
             b'"home_site_id": "s"}',
@@ -143,6 +142,16 @@ async def test_bad_input_gets_problem_response_and_writes_nothing(
         ),
     ]
     async with httpx.AsyncClient(base_url=clinical.url) as http:
+        # A body that is not JSON at all is a malformed request (400), refused by the
+        # shared input guard before validation (ADR 0010).
+        unreadable = await http.post(
+            "/clients",
+            content=b"{not json",
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert unreadable.status_code == 400, unreadable.text
+        assert unreadable.headers["content-type"] == "application/problem+json"
+        assert unreadable.json()["type"].endswith("/malformed-json")
         for body, content_type in bad_bodies:
             response = await http.post(
                 "/clients", content=body, headers={**headers, "content-type": content_type}
@@ -185,9 +194,21 @@ async def test_retried_post_with_idempotency_key_creates_one_client(
     assert first.json()["id"] == second.json()["id"]
     assert second.headers.get("idempotent-replayed") == "true"
     assert reused.status_code == 422 and reused.json()["type"].endswith("/idempotency-key-reused")
+    # A retry sent the instant the answer arrives is a replay, never "still running" (the
+    # outcome is stored before the last byte goes out; CI once saw a 409 here).
+    families = ["Lovelace", "Noether", "Johnson", "Kovalevskaya", "Franklin", "Hamilton"]
+    async with httpx.AsyncClient(base_url=clinical.url) as http:
+        for n, family in enumerate(families):
+            again = {**headers, "Idempotency-Key": f"register-{n}"}
+            body = {**NEW_CLIENT, "family_name": family}
+            made = await http.post("/clients", json=body, headers=again)
+            retried = await http.post("/clients", json=body, headers=again)
+            assert (made.status_code, retried.status_code) == (201, 201), retried.text
+            assert retried.json()["id"] == made.json()["id"]
     client = connect(servers.mongo_url)
     try:
-        assert await client[f"t_{unique}_clinical"]["clients"].count_documents({}) == 1
+        clients = client[f"t_{unique}_clinical"]["clients"]
+        assert await clients.count_documents({}) == 1 + len(families)
     finally:
         await client.close()
 

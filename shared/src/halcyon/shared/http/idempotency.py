@@ -52,6 +52,10 @@ class IdempotencyMiddleware:
             return
         try:
             caller = await authenticator.verify(bearer_token(request.headers.get("authorization")))
+            revocations = getattr(request.app.state, "revocations", None)
+            if revocations is not None:
+                revocations.refuse_if_revoked(caller)  # no replayed answer for an ended session
+            caller.require_second_factor()  # nor for a token the route itself would refuse
         except DomainError:
             await self.app(scope, receive, send)  # the route's own auth answers 401
             return
@@ -118,23 +122,15 @@ class IdempotencyMiddleware:
             sent_body = True
             return {"type": "http.request", "body": body, "more_body": False}
 
+        # The outcome is recorded before the caller sees the last byte: a client that
+        # retries the moment it has its answer must get the replay, not "in progress".
         captured: dict[str, Any] = {"status": 500, "headers": {}, "body": b""}
+        held: list[Message] = []
+        settled = False
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                captured["status"] = message["status"]
-                captured["headers"] = {
-                    k.decode("latin-1"): v.decode("latin-1")
-                    for k, v in message.get("headers", [])
-                    if k.lower() in (b"content-type", b"location")
-                }
-            elif message["type"] == "http.response.body":
-                captured["body"] += message.get("body", b"")
-            await send(message)
-
-        try:
-            await self.app(scope, replay_body, capture)
-        finally:
+        async def settle() -> None:
+            nonlocal settled
+            settled = True
             if 200 <= captured["status"] < 300:
                 await keys.update_one(
                     {"_id": record_id},
@@ -149,3 +145,32 @@ class IdempotencyMiddleware:
                 )
             else:
                 await keys.delete_one({"_id": record_id})
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = {
+                    k.decode("latin-1"): v.decode("latin-1")
+                    for k, v in message.get("headers", [])
+                    if k.lower() in (b"content-type", b"location")
+                }
+                held.append(message)
+                return
+            if message["type"] == "http.response.body":
+                captured["body"] += message.get("body", b"")
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                await settle()
+                for each in held:
+                    await send(each)
+                held.clear()
+                return
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            if not settled:
+                captured["status"] = 500  # never finished: release the key for a retry
+                await settle()
