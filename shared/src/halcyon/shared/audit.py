@@ -7,6 +7,7 @@ stores it append-only. HIPAA (45 CFR 164.312(b)) asks for exactly this trail.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from halcyon.shared.auth import Caller
@@ -68,6 +69,32 @@ class AuditTrail:
             [OutboxEvent(envelope, AccessAudited.topic)],
         )
         return event
+
+    async def record_reads(
+        self,
+        caller: Caller,
+        *,
+        resource: str,
+        client_ids: Iterable[str | None],
+        resource_id: str | None = None,
+        site_id: str | None = None,
+        action: str = "read",
+        request: Request | None = None,
+    ) -> None:
+        """One entry per client whose data the response shows, so identity's log answers
+        "who saw this client's records" for lists and files too; one entry without a
+        client when the response shows none (the read itself is still on record)."""
+        named: list[str | None] = [*sorted({c for c in client_ids if c})]
+        for client_id in named or [None]:
+            await self.record(
+                caller,
+                action=action,
+                resource=resource,
+                resource_id=resource_id,
+                client_id=client_id,
+                site_id=site_id,
+                request=request,
+            )
 
 
 def _source_address(request: Request | None) -> str | None:

@@ -16,10 +16,19 @@ from typing import Any
 import httpx
 import jwt
 from halcyon.shared.errors import Forbidden, Unauthenticated, Unavailable
+from halcyon.shared.second_factor import SECOND_FACTOR_METHODS as SECOND_FACTOR_METHODS
+from halcyon.shared.second_factor import SECOND_FACTOR_ROLES as SECOND_FACTOR_ROLES
+from halcyon.shared.second_factor import second_factor_required as second_factor_required
 from jwt import PyJWK
 
 ACCEPTED_ALGORITHMS = ["RS256", "EdDSA"]
 ALL_SITES = "*"
+
+
+class SecondFactorRequired(Unauthenticated):
+    """The token has no second factor, and this person or this action needs one."""
+
+    slug, title = "second-factor-required", "Sign in again with your one-time code"
 
 
 @dataclass(frozen=True)
@@ -38,10 +47,29 @@ class Caller:
     # Break-the-glass grants (client ids) carried by the token, each time-limited by it.
     emergency_clients: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # How the person authenticated (RFC 8176 ``amr``: "pwd", "otp"), when, and in which
+    # sign-in session (identity's refresh family): revocation names sessions.
+    amr: tuple[str, ...] = ()
+    auth_time: int | None = None
+    session_id: str | None = None
+    expires_at: int | None = None
 
     @property
     def is_service(self) -> bool:
         return self.user_id.startswith("service:")
+
+    @property
+    def has_second_factor(self) -> bool:
+        return bool(SECOND_FACTOR_METHODS & set(self.amr))
+
+    def require_second_factor(self, what: str = "this action") -> None:
+        """Refuse a person's token that was not issued after a second factor."""
+        if self.is_service or self.has_second_factor:
+            return
+        raise SecondFactorRequired(
+            f"{what} needs a second factor: sign in again with your one-time code",
+            second_factor_required=True,
+        )
 
     def roles_at(self, site_id: str | None) -> set[str]:
         return {
@@ -170,7 +198,15 @@ class Authenticator:
             token_id=claims.get("jti"),
             emergency_clients=tuple(claims.get("btg", [])),
             extra={"name": claims.get("name"), "btg_reason": claims.get("btg_reason")},
+            amr=tuple(str(m) for m in claims.get("amr", [])),
+            auth_time=_int_or_none(claims.get("auth_time")),
+            session_id=str(claims["sid"]) if claims.get("sid") else None,
+            expires_at=_int_or_none(claims.get("exp")),
         )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -145,8 +145,8 @@ def envelope_model(contract: type[EventContract]) -> type[BaseModel]:
     fields: dict[str, Any] = {
         name: (info.annotation, info) for name, info in EventEnvelope.model_fields.items()
     }
-    fields["type"] = (Literal[contract.event_type], ...)  # type: ignore[valid-type]
-    fields["dataschema"] = (Literal[contract.schema_uri()], ...)  # type: ignore[valid-type]
+    fields["type"] = (Literal[contract.event_type], ...)
+    fields["dataschema"] = (Literal[contract.schema_uri()], ...)
     fields["data"] = (contract, ...)
     return create_model(f"{contract.__name__}Event", **fields)
 

@@ -26,6 +26,19 @@ class DomainError(Exception):
         return PROBLEM_BASE + self.slug
 
 
+class BadRequest(DomainError):
+    status, slug, title = 400, "bad-request", "The request cannot be read"
+
+
+class InvalidCursor(BadRequest, ValueError):
+    """A pagination cursor we did not hand out (or one mangled on the way back).
+
+    Also a ``ValueError`` so code that guarded ``decode_cursor`` with ``except ValueError``
+    keeps working; unguarded, it renders as a 400 problem rather than a 500."""
+
+    slug, title = "invalid-cursor", "The pagination cursor is not valid"
+
+
 class NotFound(DomainError):
     status, slug, title = 404, "not-found", "No such record"
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from halcyon.shared.contracts import EventContract, UnknownEventType
 from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import Document, create_indexes
+from halcyon.shared.mongo import Document, create_indexes, note_kafka_sends
 from halcyon.shared.settings import ServiceSettings
 from opentelemetry import trace
 from pydantic import ValidationError
@@ -51,10 +52,54 @@ def create_broker(settings: ServiceSettings) -> KafkaBroker:
     )
 
 
+def is_partner_topic(topic: str) -> bool:
+    """``partner.<audience>.…`` (after any test or environment prefix)."""
+    return "partner" in topic.split(".")[:-2]
+
+
+class PartnerProducer:
+    """A plain idempotent producer for partner topics: partners get exactly the documented
+    CloudEvents headers (``content-type``, ``ce_id``, ``ce_type``, ``ce_tenantid``), none of
+    the internal ``traceparent``/correlation headers the instrumented broker adds."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def send(self, topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    acks="all",
+                    enable_idempotence=True,
+                    request_timeout_ms=15_000,
+                )
+                await producer.start()
+                self._producer = producer
+        await self._producer.send_and_wait(
+            topic,
+            value,
+            key=key.encode(),
+            headers=[(name, text.encode()) for name, text in headers.items()],
+        )
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+            self._producer = None
+
+
 def publisher_for(
-    broker: KafkaBroker,
+    broker: KafkaBroker, partner: PartnerProducer | None = None
 ) -> Callable[[str, str, bytes, dict[str, str]], Awaitable[None]]:
     async def publish(topic: str, key: str, value: bytes, headers: dict[str, str]) -> None:
+        note_kafka_sends(1)  # counts only inside an action (the relay's sends count nowhere)
+        if partner is not None and is_partner_topic(topic):
+            await partner.send(topic, key, value, headers)
+            return
         await broker.publish(value, topic=topic, key=key.encode(), headers=headers)
 
     return publish
@@ -117,8 +162,8 @@ class EventConsumer:
     ) -> Callable[[Callable[[C, Delivery], Awaitable[None]]], Handler]:
         def register(func: Callable[[C, Delivery], Awaitable[None]]) -> Handler:
             topic = self._settings.topic(contract.topic)
-            self._handlers[topic][contract.event_type] = (contract, func)  # type: ignore[assignment]
-            return func  # type: ignore[return-value]
+            self._handlers[topic][contract.event_type] = (contract, func)
+            return func
 
         return register
 

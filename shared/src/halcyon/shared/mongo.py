@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from halcyon.shared.envelope import EventEnvelope
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from halcyon.shared.errors import InvalidCursor
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReturnDocument, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -39,9 +43,67 @@ class DuplicateRecord(Exception):
     """An insert hit a unique index (e.g. an MRN already in use)."""
 
 
-def connect(url: str) -> AsyncMongoClient[Document]:
+@dataclass
+class RoundTrips:
+    """What one action cost: database commands by name, and Kafka sends it caused.
+
+    Kafka sends are the events an action queued in an outbox (the relay publishes each
+    once, after the action) plus any it published itself.
+    """
+
+    database_commands: Counter[str] = field(default_factory=Counter)
+    kafka_sends: int = 0
+
+    @property
+    def database_total(self) -> int:
+        return sum(self.database_commands.values())
+
+
+_round_trips: ContextVar[RoundTrips | None] = ContextVar("halcyon_round_trips", default=None)
+
+
+@contextmanager
+def counting_round_trips() -> Iterator[RoundTrips]:
+    """Count the round trips of the code run inside (this task and tasks it starts)."""
+    counts = RoundTrips()
+    token = _round_trips.set(counts)
+    try:
+        yield counts
+    finally:
+        _round_trips.reset(token)
+
+
+def note_kafka_sends(count: int) -> None:
+    counts = _round_trips.get()
+    if counts is not None:
+        counts.kafka_sends += count
+
+
+class RoundTripListener(monitoring.CommandListener):
+    """PyMongo command monitoring: each command started counts against the current action.
+
+    PyMongo calls it in the task that runs the command, so the context variable is the
+    action's; commands of background work (the outbox relay, consumers) count nowhere.
+    """
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        counts = _round_trips.get()
+        if counts is not None:
+            counts.database_commands[event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def connect(url: str, *, count_round_trips: bool = False) -> AsyncMongoClient[Document]:
     # tz_aware: every datetime read back is UTC-aware, matching what we store.
-    return AsyncMongoClient(url, tz_aware=True, uuidRepresentation="standard")
+    listeners = [RoundTripListener()] if count_round_trips else []
+    return AsyncMongoClient(
+        url, tz_aware=True, uuidRepresentation="standard", event_listeners=listeners
+    )
 
 
 def pending_event(envelope: EventEnvelope, trace_carrier: Mapping[str, str]) -> Document:
@@ -79,6 +141,7 @@ class OutboxWriter:
             entry = pending_event(event.envelope, carrier)
             entry["topic"] = f"{self._topic_prefix}{event.topic}"
             out.append(entry)
+        note_kafka_sends(len(out))
         return out
 
 
@@ -96,10 +159,23 @@ def encode_cursor(value: Any) -> str:
 
 
 def decode_cursor(cursor: str) -> Any:
+    """The key a cursor stands for: a string or an integer, as ``encode_cursor`` made it.
+
+    Anything else (not base64, not JSON, an object, a float) is refused: the value goes
+    into a query, so a crafted cursor must never become an operator or an odd type."""
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise ValueError("invalid cursor") from exc
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")), parse_constant=_nan)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidCursor("use next_cursor from the previous page, unchanged") from exc
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InvalidCursor("use next_cursor from the previous page, unchanged")
+    if isinstance(value, int) and abs(value) >= 2**63:
+        raise InvalidCursor("use next_cursor from the previous page, unchanged")
+    return value
+
+
+def _nan(name: str) -> Any:
+    raise ValueError(f"{name} is not a cursor")
 
 
 @dataclass(frozen=True)
@@ -172,6 +248,12 @@ class TenantRepository:
 
     async def count(self, tenant_id: str, query: Mapping[str, Any] | None = None) -> int:
         return await self._collection.count_documents(self._scope(tenant_id, query))
+
+    async def distinct(
+        self, tenant_id: str, key: str, query: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """The distinct values of ``key`` among the tenant's matching records."""
+        return list(await self._collection.distinct(key, self._scope(tenant_id, query)))
 
     async def page(
         self,

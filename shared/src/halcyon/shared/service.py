@@ -24,13 +24,16 @@ from fastapi.responses import JSONResponse
 from halcyon.shared.audit import AuditTrail, OutboxRecords
 from halcyon.shared.auth import Authenticator
 from halcyon.shared.contracts import EventContract
-from halcyon.shared.contracts.identity import AccessAudited
+from halcyon.shared.contracts.identity import AccessAudited, AccessRevoked
+from halcyon.shared.http.guard import InputGuardMiddleware, InputLimits
 from halcyon.shared.http.idempotency import IdempotencyMiddleware
-from halcyon.shared.http.middleware import RequestIdMiddleware
+from halcyon.shared.http.middleware import RequestIdMiddleware, RoundTripMiddleware
+from halcyon.shared.http.openapi import install_truthful_openapi
 from halcyon.shared.http.problems import install_problem_handlers, problem
-from halcyon.shared.kafka import EventConsumer, create_broker, publisher_for
+from halcyon.shared.kafka import EventConsumer, PartnerProducer, create_broker, publisher_for
 from halcyon.shared.mongo import Document, OutboxWriter, TenantRepository, connect
 from halcyon.shared.outbox import OutboxRelay
+from halcyon.shared.revocation import RevocationList, RevocationListener
 from halcyon.shared.settings import ServiceSettings
 from halcyon.shared.telemetry import instrument_fastapi, setup_logging, setup_telemetry
 from pymongo.asynchronous.database import AsyncDatabase
@@ -118,14 +121,15 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = connect(settings.mongo_url)
+        client = connect(settings.mongo_url, count_round_trips=settings.count_round_trips)
         database = client[settings.database_name]
         outbox = OutboxWriter(settings.topic_prefix)
         consumer = EventConsumer(broker, settings, database)
+        partner_producer = PartnerProducer(settings.kafka_bootstrap)
         relay = OutboxRelay(
             database,
             [cls.collection_name for cls in wiring.repositories] + ["outbox"],
-            publisher_for(broker),
+            publisher_for(broker, partner_producer),
             service_name=settings.service_name,
             poll_seconds=settings.outbox_poll_seconds,
         )
@@ -152,7 +156,12 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
         published: list[type[EventContract]] = [*wiring.publishes, AccessAudited]
         topics = [settings.topic(c.topic) for c in published]
         topics += [t for topic in consumer.topics for t in (topic, f"{topic}.dlq")]
+        topics.append(settings.topic(AccessRevoked.topic))  # every process reads it
         await _start_broker(broker, settings, topics)
+        revocations = RevocationListener(
+            settings.kafka_bootstrap, settings.topic(AccessRevoked.topic), app.state.revocations
+        )
+        revocations.start()
         app.state.runtime = runtime
         app.state.database = database
         app.state.broker = broker
@@ -165,6 +174,7 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
         try:
             yield
         finally:
+            await revocations.stop()
             await relay.stop()
             for task in [relay_task, *background]:
                 task.cancel()
@@ -172,6 +182,7 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await broker.stop()
+            await partner_producer.stop()
             await client.close()
 
     app = FastAPI(
@@ -188,12 +199,26 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
             public_key_pem=settings.jwt_public_key_pem,
         )
     app.state.settings = settings
+    # Sessions ended before their tokens expire (ADR 0104); current_caller consults it.
+    app.state.revocations = RevocationList()
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(
+        InputGuardMiddleware,
+        limits=InputLimits(
+            max_body_bytes=settings.max_body_bytes,
+            larger_bodies=tuple(settings.larger_bodies.items()),
+            max_depth=settings.max_json_depth,
+            max_string_chars=settings.max_string_chars,
+        ),
+    )
     app.add_middleware(RequestIdMiddleware)
+    if settings.count_round_trips:  # outermost: the idempotency check's commands count too
+        app.add_middleware(RoundTripMiddleware)
     for router in wiring.routers:
         app.include_router(router)
-    _add_health(app, broker)
+    _add_health(app, broker, settings.service_name)
+    install_truthful_openapi(app, max_string_chars=settings.max_string_chars)
     instrument_fastapi(app)
     return app
 
@@ -220,7 +245,7 @@ async def _start_broker(broker: Any, settings: ServiceSettings, topics: Sequence
     raise RuntimeError(f"Kafka at {settings.kafka_bootstrap} did not answer")
 
 
-def _add_health(app: FastAPI, broker: Any) -> None:
+def _add_health(app: FastAPI, broker: Any, service_name: str) -> None:
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -242,7 +267,9 @@ def _add_health(app: FastAPI, broker: Any) -> None:
         except Exception as exc:
             checks["broker"] = f"unreachable: {exc}"
         if all(v == "ok" for v in checks.values()):
-            return JSONResponse({"status": "ready", "checks": checks})
+            # The name lets a starter tell this service from another one that got the
+            # same port first (two test processes racing for a free port).
+            return JSONResponse({"status": "ready", "service": service_name, "checks": checks})
         return problem(
             503, "not-ready", "Not ready", "a dependency is unreachable", request, checks=checks
         )

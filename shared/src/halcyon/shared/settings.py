@@ -63,6 +63,18 @@ class ServiceSettings(BaseSettings):
     )
     topic_partitions: int = Field(default_factory=lambda: int(_platform("TOPIC_PARTITIONS", "3")))
     outbox_poll_seconds: float = 0.2
+    # Count each request's database commands and Kafka sends (PyMongo command
+    # monitoring) and report them as response headers and span attributes; the
+    # round-trip budget tests turn it on (HALCYON_COUNT_ROUND_TRIPS=1).
+    count_round_trips: bool = Field(
+        default_factory=lambda: _platform("COUNT_ROUND_TRIPS", "0") == "1"
+    )
+    # Input guard (ADR 0010): each service limits its own bodies, whoever calls it.
+    max_body_bytes: int = 1_048_576
+    # Routes allowed larger bodies than max_body_bytes (path -> bytes), e.g. billing's 835s.
+    larger_bodies: dict[str, int] = Field(default_factory=dict)
+    max_json_depth: int = 32
+    max_string_chars: int = 100_000
     consumer_max_attempts: int = 5
     consumer_backoff_seconds: float = 0.2
     # Fault injection for resilience tests only: exit right after applying the event

@@ -72,6 +72,8 @@ class ConsentChanged(EventContract):
         "status": "active",
         "effective_at": "2026-01-14T17:05:12Z",
         "expires_at": "2027-01-14T17:05:12Z",
+        "recipient": None,
+        "purpose": None,
     }
 
     consent_id: str
@@ -81,6 +83,11 @@ class ConsentChanged(EventContract):
     status: str  # active | revoked | expired
     effective_at: datetime
     expires_at: datetime | None = None
+    # Part 2 and release-of-information consents: to whom (42 CFR 2.31(a)(3)) and why
+    # (2.31(a)(4): treatment | payment | health_care_operations | specific). Billing sends
+    # a Part 2 claim only to a payer named by an active consent for payment (ADR 0607).
+    recipient: str | None = None
+    purpose: str | None = None
 
 
 class ScreeningCompleted(EventContract):
@@ -147,12 +154,15 @@ class EncounterSigned(EventContract):
         "diagnoses": ["F43.10"],
         "place_of_service": "11",
         "telehealth": False,
+        "audio_only": False,
+        "part2": False,
         "revision": 1,
         "signed_at": "2026-03-02T15:01:40Z",
         "service_codes": ["90837"],
         "addendum_id": None,
     }
 
+    # The note's id; for a group note, one id per member present (ADR 0306).
     encounter_id: str
     client_id: str
     site_id: str
@@ -168,6 +178,12 @@ class EncounterSigned(EventContract):
     diagnoses: list[str]  # ICD-10-CM, primary first
     place_of_service: str  # CMS POS code, e.g. "11" office, "10" telehealth at home
     telehealth: bool = False
+    # Telehealth by audio only (no video): billed with the payer's audio-only modifier.
+    audio_only: bool = False
+    # 42 CFR Part 2 protected: the note, its episode's program is a Part 2 program, or a
+    # diagnosis is a substance-use disorder (F10-F19 except F17 nicotine; ADR 0607).
+    # Billing holds the claim until a Part 2 consent covers payment to the payer.
+    part2: bool = False
     # Set when an addendum changed billable facts: billing corrects, never duplicates.
     revision: int = 1
     signed_at: datetime
@@ -265,6 +281,34 @@ class SafetyAlertRaised(EventContract):
     instrument: str
     reason: str
     raised_at: datetime
+
+
+class RemsMonitoringFormDue(EventContract):
+    """A SPRAVATO REMS Patient Monitoring Form is due (or overdue): the session's
+    clinicians are reminded until it is recorded as submitted. Ids and dates only."""
+
+    event_type = "halcyon.clinical.rems_form.due.v1"
+    topic = "clinical.rems_form.v1"
+    subject_field = "client_id"
+    example: ClassVar[dict[str, Any]] = {
+        "form_id": "019caf36-ef78-7003-80c5-1da347cc5f3e",
+        "note_id": "019caf36-ef78-7003-80c5-1da347cc5f3e",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "session_on": "2026-03-02",
+        "due_on": "2026-03-09",
+        "stage": "due_soon",
+        "staff_ids": ["01906eaa-b680-7616-8440-883e2c14d881"],
+    }
+
+    form_id: str  # the dosing note's id: one form per session
+    note_id: str
+    client_id: str
+    site_id: str
+    session_on: date  # the site's local day of the session
+    due_on: date  # the site's local day by which the form is submitted
+    stage: str  # due_soon | overdue
+    staff_ids: list[str]
 
 
 class AssessmentScored(EventContract):

@@ -48,6 +48,7 @@ class SiteChanged(EventContract):
             },
         ],
         "active": True,
+        "jurisdiction": "US-CO",
     }
 
     site_id: str
@@ -56,6 +57,9 @@ class SiteChanged(EventContract):
     address: dict[str, str] = {}
     dea_registrations: list[DeaRegistration] = []
     active: bool = True
+    # Whose rules apply: "US-CO" (ISO 3166-2 US state) or "AU" / "AU-VIC" (Australia).
+    # Absent on sites created before it: read as a US site.
+    jurisdiction: str | None = None
 
 
 class Licence(BaseModel):
@@ -71,6 +75,9 @@ class AuthorisedPrescriberApproval(BaseModel):
     drug: str
     ethics_approval: str
     expires_on: date
+    # The condition the approval is for (TGA: MDMA for PTSD, psilocybin for
+    # treatment-resistant depression); an approval covers only its indication.
+    indication: str | None = None
 
 
 class StaffMemberChanged(EventContract):
@@ -175,3 +182,27 @@ class AccessAudited(EventContract):
     break_the_glass: bool = False
     request_id: str | None = None
     source_address: str | None = None
+
+
+class AccessRevoked(EventContract):
+    """Sign-in sessions ended before their access tokens expire (sign-out, deactivation,
+    role change, authenticator reset). Every service and the gateway refuse those tokens
+    from the moment they read this, until ``expires_at`` (when the tokens die anyway)."""
+
+    event_type = "halcyon.identity.access.revoked.v1"
+    topic = "identity.access-revoked.v1"
+    subject_field = "user_id"
+    example: ClassVar[dict[str, Any]] = {
+        "user_id": "01906eaf-c378-74b8-b17d-6e49deb7b9dc",
+        "session_ids": ["0193a1c2-5d1e-7c4a-9b2f-3e8d7a6b5c41"],
+        "reason": "role_changed",
+        "revoked_at": "2026-12-05T09:00:00Z",
+        "expires_at": "2026-12-05T09:30:00Z",
+    }
+
+    user_id: str
+    session_ids: list[str]
+    reason: str  # signed_out | deactivated | role_changed | mfa_reset | password_reset | ...
+    revoked_at: datetime
+    # After this moment every access token of these sessions has expired by itself.
+    expires_at: datetime

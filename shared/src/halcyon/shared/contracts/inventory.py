@@ -24,6 +24,7 @@ class DoseDispensed(EventContract):
         "product_id": "0191b813-efc0-7a87-a157-cb4f27fb949c",
         "lot_id": "019afeda-8c58-7b7b-8d6e-4f8c864714bf",
         "quantity_mg": 120.0,
+        "quantity_ug": 120000,
         "supplemental": False,
         "administered_by": "01906eaf-c378-74b8-b17d-6e49deb7b9dc",
         "witness_id": "019147c0-cf40-7166-b437-189e15485eba",
@@ -39,12 +40,14 @@ class DoseDispensed(EventContract):
     substance: str
     product_id: str
     lot_id: str
-    quantity_mg: float
+    quantity_mg: float  # the same figure as quantity_ug, for older consumers
     supplemental: bool = False
     administered_by: str
     witness_id: str
     prescriber_id: str
     administered_at: datetime
+    # Exact quantity in micrograms (ADR 0502); absent only in events from before it.
+    quantity_ug: int | None = None
 
 
 class StockLow(EventContract):
@@ -60,6 +63,8 @@ class StockLow(EventContract):
         "substance": "mdma",
         "balance": 540.0,
         "threshold": 600.0,
+        "balance_ug": 540000,
+        "threshold_ug": 600000,
     }
 
     lot_id: str
@@ -68,6 +73,9 @@ class StockLow(EventContract):
     substance: str
     balance: float
     threshold: float
+    # Exact figures in micrograms (ADR 0502); balance/threshold are the same in mg.
+    balance_ug: int | None = None
+    threshold_ug: int | None = None
 
 
 class DiscrepancyOpened(EventContract):
@@ -84,6 +92,8 @@ class DiscrepancyOpened(EventContract):
         "expected": 540.0,
         "counted": 480.0,
         "suspected_theft_or_loss": True,
+        "expected_ug": 540000,
+        "counted_ug": 480000,
     }
 
     discrepancy_id: str
@@ -93,6 +103,9 @@ class DiscrepancyOpened(EventContract):
     expected: float
     counted: float
     suspected_theft_or_loss: bool = False
+    # Exact figures in micrograms (ADR 0502); expected/counted are the same in mg.
+    expected_ug: int | None = None
+    counted_ug: int | None = None
 
 
 class ComplianceDeadlineDue(EventContract):
@@ -117,3 +130,41 @@ class ComplianceDeadlineDue(EventContract):
     due_on: date
     overdue: bool = False
     discrepancy_id: str | None = None
+
+
+class LedgerAnchored(EventContract):
+    """A signed checkpoint of a ledger chain's head (ADR 0503), for identity's append-only
+    audit log: kept outside inventory's database, so deleting the newest ledger entries
+    (which leaves a shorter chain that verifies in itself) is still detected. The
+    signature is Ed25519 over the signed fields plus the tenant id (the envelope's)."""
+
+    event_type = "halcyon.inventory.ledger.anchored.v1"
+    topic = "inventory.anchor.v1"
+    subject_field = "registration_id"
+    example: ClassVar[dict[str, Any]] = {
+        "anchor_id": "019002e0-b800-729c-830e-0604515ced98:412",
+        "registration_id": "019002e0-b800-729c-830e-0604515ced98",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "dea_number": "RD1234567",
+        "seq": 412,
+        "entry_id": "019caf49-1018-7fe1-810b-4fe83303852f-0",
+        "head_hash": "5f0c6a4be0b8f0d2d1c3a9e7b6f5a4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7",
+        "anchored_at": "2026-03-02T16:05:00.000+00:00",
+        "key_id": "3e1f5b7a9c2d4e6f",
+        "format": "halcyon-ledger-checkpoint/1",
+        "signature": "q8v3...base64...==",
+        "public_key": "MCowBQYDK2VwAyEA...base64...=",
+    }
+
+    anchor_id: str
+    registration_id: str
+    site_id: str
+    dea_number: str
+    seq: int
+    entry_id: str
+    head_hash: str
+    anchored_at: str  # exactly as signed
+    key_id: str
+    format: str
+    signature: str
+    public_key: str

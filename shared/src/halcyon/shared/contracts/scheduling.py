@@ -1,4 +1,5 @@
-"""Events the scheduling service publishes: every appointment status change."""
+"""Events the scheduling service publishes: every appointment status change, and
+dosing sessions flagged when their protocol conditions stop holding."""
 
 from __future__ import annotations
 
@@ -70,6 +71,51 @@ class AppointmentChanged(EventContract):
     protocol_step: str | None = None
     video_link: str | None = None
     previous_starts_at: datetime | None = None
+    # Who was in the room at check-in/start (staff ids); None: not recorded, i.e. the
+    # booked clinicians. Inventory checks the protocol's clinicians are present per dose.
+    present_staff_ids: list[str] | None = None
+
+
+class FailedConditionOut(BaseModel):
+    code: str
+    detail: str
+
+
+class DosingSessionFlagged(EventContract):
+    """A client's future dosing session no longer meets its protocol's conditions (a
+    consent was revoked, a later screening found the client ineligible): the session's
+    clinicians are told. The appointment stays booked; check-in and dosing are refused
+    until the conditions hold again."""
+
+    event_type = "halcyon.scheduling.dosing_session.flagged.v1"
+    topic = "scheduling.appointment.v1"
+    subject_field = "appointment_id"
+    example: ClassVar[dict[str, Any]] = {
+        "appointment_id": "019cafa6-cc30-7107-96b1-0b70f2e5fcee",
+        "client_id": "019a4fa3-d7a8-7948-a603-f61dc036b5c5",
+        "site_id": "019002a9-c980-7fba-841b-02c41ed0fd8a",
+        "site_timezone": "America/Denver",
+        "appointment_type": "mdma_dosing",
+        "protocol_id": "mdma-ptsd",
+        "starts_at": "2026-03-16T15:30:00Z",
+        "clinician_ids": ["01906eaa-b680-7616-8440-883e2c14d881"],
+        "failed_conditions": [
+            {
+                "code": "informed_consent",
+                "detail": "no active signed psychedelic_informed consent for protocol mdma-ptsd",
+            }
+        ],
+    }
+
+    appointment_id: str
+    client_id: str
+    site_id: str
+    site_timezone: str
+    appointment_type: str
+    protocol_id: str
+    starts_at: datetime
+    clinician_ids: list[str]
+    failed_conditions: list[FailedConditionOut]
 
 
 class WaitlistOfferMade(EventContract):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -13,11 +14,37 @@ from pathlib import Path
 
 import httpx
 
+_HANDED_OUT: set[int] = set()
+# Below Linux's ephemeral range (32768-60999): the kernel never gives these to outgoing
+# connections, and each port is handed out once per test process, so two services
+# started one after the other cannot be given the same port.
+_PORTS = range(20000, 32000)
+_RANDOM = random.SystemRandom()  # not the global one: hypothesis seeds that
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    for _ in range(200):
+        port = _RANDOM.choice(_PORTS)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    with socket.socket() as sock:  # a crowded machine: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _service_of(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return str(body["service"]) if isinstance(body, dict) and "service" in body else None
 
 
 class ServiceProcess:
@@ -82,7 +109,12 @@ class ServiceProcess:
             try:
                 response = httpx.get(f"{self.url}/readyz", timeout=2.0)
                 if response.status_code == 200:
-                    return self
+                    answered = _service_of(response)
+                    if answered in (None, self.service):
+                        return self
+                    # Another process holds the port: ours will fail to bind and exit
+                    # (reported above with its log); never take the other for ours.
+                    last = f"port {self.port} is answered by {answered}"
                 last = response.text
             except httpx.HTTPError as exc:
                 last = str(exc)

@@ -51,14 +51,22 @@ class TestTokenIssuer:
         roles: Iterable[tuple[str, str]] = (("*", "agency_admin"),),
         mfa: bool = True,
         ttl_seconds: int = 600,
+        session_id: str | None = None,
         **extra: Any,
     ) -> str:
+        """A token as identity issues it; ``mfa=True`` (the default) means the person signed
+        in with password and one-time code (``amr`` ["pwd", "otp"]), as every role that
+        reads client records must, so tests keep their meaning under the second-factor
+        checks; pass ``mfa=False`` for a password-only session."""
         now = int(time.time())
         claims = {
             "sub": user_id or f"user-{uuid.uuid4().hex[:8]}",
             "tid": tenant_id,
             "roles": [{"site": site, "role": role} for site, role in roles],
             "mfa": mfa,
+            "amr": ["pwd", "otp"] if mfa else ["pwd"],
+            "auth_time": now,
+            "sid": session_id or uuid.uuid4().hex,
             "aud": self.audience,
             "iss": self.issuer,
             "iat": now,
