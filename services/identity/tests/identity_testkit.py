@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -9,6 +10,10 @@ from typing import Any
 
 import httpx
 import pyotp
+from aiokafka import AIOKafkaProducer
+from halcyon.shared.contracts.clinical import ClientRegistered
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.second_factor import SECOND_FACTOR_ROLES
 from halcyon.shared.settings import DEVELOPMENT_SECRET
 from halcyon.shared.testing.processes import ServiceProcess
 
@@ -16,7 +21,7 @@ from tests.fixtures import StartService
 
 OPERATOR = {"X-Platform-Operator-Secret": DEVELOPMENT_SECRET}
 PASSWORD = "correct horse battery staple"
-MFA_ROLES = {"prescriber", "nurse", "compliance_officer"}
+MFA_ROLES = SECOND_FACTOR_ROLES  # every role (ADR 0103)
 VALID_NPI = "1234567893"
 VALID_DEA = "AB1234563"
 SITE = {
@@ -47,6 +52,29 @@ def start_service_verifying_with(
     )
 
 
+async def client_registered(identity: ServiceProcess, tenant_id: str, client_id: str) -> None:
+    """Clinical's event that a client was registered at the agency, as clinical sends it:
+    identity grants break-the-glass only for clients of the caller's agency."""
+    event = ClientRegistered(
+        client_id=client_id,
+        home_site_id="site-1",
+        given_name="Robin",
+        family_name="Client",
+        date_of_birth="1980-02-03",
+    )
+    envelope = EventEnvelope.wrap(event, source="/halcyon/clinical", tenant_id=tenant_id)
+    producer = AIOKafkaProducer(bootstrap_servers=identity.env["HALCYON_KAFKA_BOOTSTRAP"])
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            identity.env.get("HALCYON_TOPIC_PREFIX", "") + ClientRegistered.topic,
+            envelope.to_bytes(),
+            key=client_id.encode(),
+        )
+    finally:
+        await producer.stop()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -64,6 +92,20 @@ class Member:
     agency_id: str
     totp_secret: str | None = None
     tokens: dict[str, Any] = field(default_factory=dict)
+    # Identity accepts only a step later than the last one used (no replay).
+    last_step: int = -1
+
+    async def fresh_otp(self) -> str:
+        """A code one step either side of now, later than any this person gave; waits
+        for the next step when both are spent (a third sign-in within 30 s)."""
+        assert self.totp_secret is not None
+        while True:
+            now = time.time()
+            for step in (int(now // 30), int(now // 30) + 1):
+                if step > self.last_step:
+                    self.last_step = step
+                    return str(pyotp.TOTP(self.totp_secret).at(step * 30))
+            await asyncio.sleep(30 - now % 30 + 0.5)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -89,6 +131,7 @@ async def create_agency(http: httpx.AsyncClient, name: str = "Agency") -> Agency
     assert response.status_code == 201, response.text
     body = response.json()
     admin = Member(body["admin_id"], email, "agency_admin", body["agency_id"])
+    await enrol_totp(http, admin)  # admins read charts too: a second factor (ADR 0103)
     signed = await sign_in(http, admin)
     assert signed.status_code == 200, signed.text
     admin.tokens = signed.json()
@@ -106,7 +149,7 @@ async def sign_in(
     if otp is not None:
         body["otp_code"] = otp
     elif member.totp_secret:
-        body["otp_code"] = otp_now(member.totp_secret)
+        body["otp_code"] = await member.fresh_otp()
     return await http.post("/auth/sign-in", json=body)
 
 
@@ -115,11 +158,11 @@ async def enrol_totp(http: httpx.AsyncClient, member: Member) -> str:
     started = await http.post("/auth/mfa/enrol", json=login)
     assert started.status_code == 200, started.text
     secret = str(started.json()["secret"])
+    member.totp_secret, member.last_step = secret, -1
     confirmed = await http.post(
-        "/auth/mfa/confirm", json={**login, "otp_code": pyotp.TOTP(secret).now()}
+        "/auth/mfa/confirm", json={**login, "otp_code": await member.fresh_otp()}
     )
     assert confirmed.status_code == 204, confirmed.text
-    member.totp_secret = secret
     return secret
 
 
@@ -157,28 +200,6 @@ async def add_staff(
 
 async def read_topic(bootstrap: str, topic: str, want: int, within: float = 60.0) -> list[Any]:
     """Events on a Kafka topic (from the beginning), once at least ``want`` have arrived."""
-    from aiokafka import AIOKafkaConsumer
-    from halcyon.shared.envelope import EventEnvelope
-    from halcyon.shared.testing.plugin import eventually
+    from halcyon.shared.testing.topics import read_envelopes
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"reader-{uuid.uuid4().hex[:6]}",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[Any] = []
-    try:
-
-        async def more() -> bool:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                found.extend(EventEnvelope.from_bytes(r.value) for r in records)
-            return len(found) >= want
-
-        await eventually(more, within=within, interval=0, message=f"{want} events on {topic}")
-    finally:
-        await consumer.stop()
-    return found
+    return list(await read_envelopes(bootstrap, topic, want, within=within))

@@ -14,6 +14,7 @@ from services.identity.tests.identity_testkit import (
     SITE,
     add_staff,
     bearer,
+    client_registered,
     create_agency,
     start_identity,
     start_service_verifying_with,
@@ -71,18 +72,31 @@ async def test_reads_in_another_service_reach_compliance_and_break_the_glass_is_
             json={"client_id": "client-77", "reason": "client collapsed in the waiting room"},
             headers=front_desk.headers,
         )
-        assert desk.status_code == 403
+        # Emergency access is for clinicians: front desk is refused (and nothing granted).
+        assert desk.status_code == 403, desk.text
         grants = await http.get("/break-the-glass", headers=compliance.headers)
         assert grants.json()["items"] == []
 
         assert (await remote.get("/clients/client-77", headers=outsider.headers)).status_code == 403
         reason = "client in acute crisis, covering for their therapist"
-        granted = await http.post(
+        # Not a client of this agency (yet): no grant.
+        unknown = await http.post(
             "/break-the-glass",
             json={"client_id": "client-77", "reason": reason},
             headers=outsider.headers,
         )
-        assert granted.status_code == 201, granted.text
+        assert unknown.status_code == 422, unknown.text
+        await client_registered(identity, agency.id, "client-77")
+
+        async def emergency_grant() -> httpx.Response | None:
+            response = await http.post(
+                "/break-the-glass",
+                json={"client_id": "client-77", "reason": reason},
+                headers=outsider.headers,
+            )
+            return response if response.status_code == 201 else None
+
+        granted = await eventually(emergency_grant, message="identity knows client-77")
         emergency = granted.json()["access_token"]
         claims = jwt.decode(emergency, options={"verify_signature": False})
         assert claims["btg"] == ["client-77"] and claims["btg_reason"] == reason

@@ -8,7 +8,12 @@ import pyotp
 import pytest
 from halcyon.identity.domain.credentials import expiring_credentials
 from halcyon.identity.domain.personnel import NewStaffMember, SiteIn
-from halcyon.identity.domain.roles import mfa_required
+from halcyon.identity.domain.roles import (
+    STAFF_ROLES,
+    access_changed,
+    mfa_required,
+    refresh_needs_second_factor,
+)
 from halcyon.identity.domain.sign_in import (
     LockoutPolicy,
     WeakPassword,
@@ -70,11 +75,25 @@ def test_personnel_file_refuses_unknown_roles_bad_npi_and_extra_fields() -> None
         NewStaffMember(**{**base, "is_superuser": True})
 
 
-def test_mfa_is_required_for_prescribers_nurses_and_compliance_only() -> None:
-    for role in ["prescriber", "nurse", "compliance_officer"]:
-        assert mfa_required([role])
-    for role in ["agency_admin", "front_desk", "therapist", "biller"]:
-        assert not mfa_required([role])
+def test_mfa_is_required_for_every_role_that_reads_client_records() -> None:
+    # Every staff role reads client records (front desk demographics, billers claims with
+    # diagnoses, admins the chart): none signs in with a password alone (HIPAA
+    # 164.312(d)). A role added to STAFF_ROLES fails here until someone decides.
+    for role in sorted(STAFF_ROLES):
+        assert mfa_required([role]), role
+    assert not mfa_required([])
+
+
+def test_a_promotion_ends_sessions_and_a_refresh_without_second_factor_is_refused() -> None:
+    therapist = [{"site": "s1", "role": "therapist"}]
+    prescriber = [{"site": "s1", "role": "prescriber"}]
+    front_desk = [{"site": "s1", "role": "front_desk"}]
+    assert access_changed(front_desk, prescriber, True, True) == "role_changed"
+    assert access_changed(therapist, therapist, True, False) == "deactivated"
+    assert access_changed(therapist, list(therapist), True, True) is None
+    assert refresh_needs_second_factor(prescriber, second_factor=False)
+    assert not refresh_needs_second_factor(prescriber, second_factor=True)
+    assert refresh_needs_second_factor(front_desk, second_factor=False)
     assert mfa_required(["therapist", "prescriber"])
 
 

@@ -8,12 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from halcyon.shared.testing.plugin import eventually
 
 from services.identity.tests.identity_testkit import (
     SITE,
     Agency,
     Member,
     add_staff,
+    client_registered,
     create_agency,
     start_identity,
 )
@@ -53,6 +55,18 @@ async def test_each_role_gets_what_its_work_needs_and_403_for_the_rest(
         for role in ROLES[1:]:
             people[role] = await add_staff(http, agency, role)
         someone = (await add_staff(http, agency, "front_desk", sign_in_now=False)).id
+        await client_registered(identity, agency.id, "c-1")
+
+        async def client_known() -> bool | None:
+            # One grant once identity has clinical's event: the matrix then runs on it.
+            response = await http.post(
+                "/break-the-glass",
+                json={"client_id": "c-1", "reason": "client in crisis at the desk"},
+                headers=people["therapist"].headers,
+            )
+            return True if response.status_code == 201 else None
+
+        await eventually(client_known, message="identity knows client c-1")
 
         # (method, path, body factory, roles allowed)
         matrix: list[tuple[str, str, Callable[[], Any] | None, set[str]]] = [
@@ -74,8 +88,13 @@ async def test_each_role_gets_what_its_work_needs_and_403_for_the_rest(
                 {"therapist", "prescriber", "nurse"},
             ),
             ("POST", "/credentials/expiry-scan", None, {"agency_admin"}),
-            ("POST", "/signing-keys/rotate", None, {"agency_admin"}),
+            # One key signs every agency's tokens: no tenant role may rotate it (ADR 0105).
+            ("POST", "/signing-keys/rotate", None, set()),
         ]
+        # The audit trail and break-the-glass need a second factor whoever asks (ADR 0103):
+        # people who signed in with a password only (none, now that every role enrols)
+        # would be told so before their role is.
+        needs_second_factor = ("/audit/", "/break-the-glass")
         failures = []
         for method, path, body, allowed in matrix:
             for role, member in people.items():
@@ -84,6 +103,10 @@ async def test_each_role_gets_what_its_work_needs_and_403_for_the_rest(
                 )
                 if role in allowed:
                     ok = response.status_code in (200, 201, 204)
+                elif path.startswith(needs_second_factor) and not member.totp_secret:
+                    ok = response.status_code == 401 and response.json()["type"].endswith(
+                        "/second-factor-required"
+                    )
                 else:
                     ok = (
                         response.status_code == 403
@@ -107,12 +130,17 @@ async def test_an_admin_of_agency_b_sees_nothing_of_agency_a(start_service: Star
         b: Agency = await create_agency(http, "Agency B")
         a_site = (await http.post("/sites", json=SITE, headers=a.admin.headers)).json()["id"]
         a_therapist = await add_staff(http, a, "therapist", a_site)
-        granted = await http.post(
-            "/break-the-glass",
-            json={"client_id": "a-client", "reason": "client in crisis at the desk"},
-            headers=a_therapist.headers,
-        )
-        assert granted.status_code == 201
+        await client_registered(identity, a.id, "a-client")
+
+        async def emergency_grant() -> httpx.Response | None:
+            response = await http.post(
+                "/break-the-glass",
+                json={"client_id": "a-client", "reason": "client in crisis at the desk"},
+                headers=a_therapist.headers,
+            )
+            return response if response.status_code == 201 else None
+
+        granted = await eventually(emergency_grant, message="identity knows a-client")
         b_compliance = await add_staff(http, b, "compliance_officer")
         grant_id = granted.json()["grant_id"]
         b_admin = b.admin.headers
@@ -167,3 +195,12 @@ async def test_an_admin_of_agency_b_sees_nothing_of_agency_a(start_service: Star
         assert (await http.post("/credentials/expiry-scan", headers=b_admin)).json() == {
             "queued": 0
         }
+        # Last (its refusal would show in B's trail above).
+        # B's therapist cannot break the glass on A's client: to B it does not exist.
+        b_therapist = await add_staff(http, b, "therapist")
+        refused = await http.post(
+            "/break-the-glass",
+            json={"client_id": "a-client", "reason": "client in crisis at the desk"},
+            headers=b_therapist.headers,
+        )
+        assert refused.status_code == 422, refused.text

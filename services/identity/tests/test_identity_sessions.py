@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from halcyon.shared.second_factor import SECOND_FACTOR_ROLES
 from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.processes import free_port
 
@@ -32,16 +33,18 @@ def _claims(token: str) -> dict[str, Any]:
     return dict(jwt.decode(token, options={"verify_signature": False}))
 
 
-async def test_mfa_is_enforced_for_prescribers_nurses_and_compliance(
-    start_service: StartService,
-) -> None:
+async def test_mfa_is_enforced_for_every_role(start_service: StartService) -> None:
+    """Every role reads client records, so every role signs in with a second factor
+    (HIPAA 164.312(d), ADR 0103): front desk, billers and admins included."""
     identity = start_identity(start_service)
     async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
         agency = await create_agency(http)
-        for role in ["prescriber", "nurse", "compliance_officer"]:
+        roles = sorted(SECOND_FACTOR_ROLES)
+        assert {"front_desk", "biller", "agency_admin", "therapist"} <= set(roles)
+        for role in roles:
             member = await add_staff(http, agency, role, sign_in_now=False)
             not_enrolled = await sign_in(http, member)
-            assert not_enrolled.status_code == 403, not_enrolled.text
+            assert not_enrolled.status_code == 403, (role, not_enrolled.text)
             assert not_enrolled.json()["mfa_enrolment_required"] is True
             secret = await enrol_totp(http, member)
             no_code = await sign_in(http, member, otp="")
@@ -49,17 +52,33 @@ async def test_mfa_is_enforced_for_prescribers_nurses_and_compliance(
             assert no_code.json()["type"].endswith("/mfa-required")
             wrong = "000000" if otp_now(secret) != "000000" else "111111"
             assert (await sign_in(http, member, otp=wrong)).status_code == 401
-            signed = await sign_in(http, member, otp=otp_now(secret))
+            code = otp_now(secret)
+            signed = await sign_in(http, member, otp=code)
             assert signed.status_code == 200, signed.text
             assert _claims(signed.json()["access_token"])["mfa"] is True
-            replayed = await sign_in(http, member, otp=otp_now(secret))
+            assert _claims(signed.json()["access_token"])["amr"] == ["pwd", "otp"]
+            replayed = await sign_in(http, member, otp=code)
             assert replayed.status_code == 401, "a used one-time code must not work twice"
-        therapist = await add_staff(http, agency, "therapist")
-        assert _claims(therapist.tokens["access_token"])["mfa"] is False
-        # Optional for other roles, but once enrolled it is asked for.
-        await enrol_totp(http, therapist)
-        assert (await sign_in(http, therapist, otp="")).status_code == 401
-        assert (await sign_in(http, therapist)).status_code == 200
+
+
+async def test_parallel_code_guesses_get_no_more_tries_than_the_lockout_allows(
+    start_service: StartService,
+) -> None:
+    """Someone who has the password and fires many sign-ins at once gets at most the
+    policy's number of codes checked; the rest, and then the right code, meet the lock."""
+    identity = start_identity(start_service, HALCYON_IDENTITY_LOCKOUT_MAX_FAILURES="3")
+    async with httpx.AsyncClient(base_url=identity.url, timeout=60) as http:
+        agency = await create_agency(http)
+        desk = await add_staff(http, agency, "front_desk")  # enrolled, signed in once
+        right = await desk.fresh_otp()
+        guesses = [f"{n:06d}" for n in range(12) if f"{n:06d}" != right]
+        answers = await asyncio.gather(*[sign_in(http, desk, otp=guess) for guess in guesses[:10]])
+        statuses = sorted(a.status_code for a in answers)
+        checked = statuses.count(401)
+        assert checked <= 3, statuses
+        assert set(statuses) <= {401, 423}, statuses
+        locked = await sign_in(http, desk, otp=right)
+        assert locked.status_code == 423, locked.text
 
 
 async def test_lockout_after_repeated_failures_is_audited(start_service: StartService) -> None:
@@ -67,19 +86,19 @@ async def test_lockout_after_repeated_failures_is_audited(start_service: StartSe
     async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
         agency = await create_agency(http)
         compliance = await add_staff(http, agency, "compliance_officer")
-        therapist = await add_staff(http, agency, "therapist", sign_in_now=False)
+        desk = await add_staff(http, agency, "front_desk", sign_in_now=False)
         for _ in range(3):
-            wrong = await sign_in(http, therapist, password="not the password at all")
+            wrong = await sign_in(http, desk, password="not the password at all")
             assert wrong.status_code == 401
-        locked = await sign_in(http, therapist)  # the right password, too late
+        locked = await sign_in(http, desk)  # the right password, too late
         assert locked.status_code == 423, locked.text
         assert locked.json()["type"].endswith("/account-locked")
-        file = await http.get(f"/staff/{therapist.id}", headers=agency.admin.headers)
+        file = await http.get(f"/staff/{desk.id}", headers=agency.admin.headers)
         assert file.json()["locked"] is True
 
         async def login_denials() -> list[dict[str, Any]] | None:
             found = await http.get(
-                "/audit/access", params={"user_id": therapist.id}, headers=compliance.headers
+                "/audit/access", params={"user_id": desk.id}, headers=compliance.headers
             )
             assert found.status_code == 200, found.text
             denied = [
@@ -95,9 +114,10 @@ async def test_lockout_after_repeated_failures_is_audited(start_service: StartSe
         assert "account locked" in reasons
         assert all(d["service"] == "identity" for d in denials)
         # An admin lifts the lock; the person gets in again.
-        unlocked = await http.post(f"/staff/{therapist.id}/unlock", headers=agency.admin.headers)
+        unlocked = await http.post(f"/staff/{desk.id}/unlock", headers=agency.admin.headers)
         assert unlocked.status_code == 204
-        assert (await sign_in(http, therapist)).status_code == 200
+        await enrol_totp(http, desk)  # every role signs in with a code (ADR 0103)
+        assert (await sign_in(http, desk)).status_code == 200
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
@@ -140,13 +160,13 @@ async def test_password_reset_token_works_once(start_service: StartService) -> N
     identity = start_identity(start_service, HALCYON_IDENTITY_SMTP_PORT=str(smtp_port))
     async with httpx.AsyncClient(base_url=identity.url, timeout=30) as http:
         agency = await create_agency(http)
-        therapist = await add_staff(http, agency, "therapist")
+        desk = await add_staff(http, agency, "front_desk")
         unknown = await http.post(
             "/auth/password-reset", json={"agency_id": agency.id, "email": "nobody@example.org"}
         )
         assert unknown.status_code == 202
         asked = await http.post(
-            "/auth/password-reset", json={"agency_id": agency.id, "email": therapist.email}
+            "/auth/password-reset", json={"agency_id": agency.id, "email": desk.email}
         )
         assert asked.status_code == 202
         assert asked.json() == unknown.json()  # nothing tells which emails have accounts
@@ -154,7 +174,7 @@ async def test_password_reset_token_works_once(start_service: StartService) -> N
 
         async def reset_mail() -> list[dict[str, Any]]:
             async with httpx.AsyncClient(base_url=sink.url) as mailbox:
-                found = await mailbox.get("/messages", params={"to": therapist.email})
+                found = await mailbox.get("/messages", params={"to": desk.email})
                 return [m for m in found.json() if "Reset your Halcyon password" in m["subject"]]
 
         [mail] = await eventually(reset_mail, message="reset email in the mailbox")
@@ -177,11 +197,11 @@ async def test_password_reset_token_works_once(start_service: StartService) -> N
             json={"reset_token": token, "new_password": "yet another passphrase"},
         )
         assert twice.status_code == 401
-        assert (await sign_in(http, therapist, password=PASSWORD)).status_code == 401
-        assert (await sign_in(http, therapist, password=new_password)).status_code == 200
+        assert (await sign_in(http, desk, password=PASSWORD)).status_code == 401
+        assert (await sign_in(http, desk, password=new_password)).status_code == 200
         # The sessions from before the reset are over.
         stale = await http.post(
-            "/auth/refresh", json={"refresh_token": therapist.tokens["refresh_token"]}
+            "/auth/refresh", json={"refresh_token": desk.tokens["refresh_token"]}
         )
         assert stale.status_code == 401
 

@@ -25,6 +25,7 @@ from halcyon.shared.settings import DEVELOPMENT_SECRET
 from pymongo import AsyncMongoClient
 
 from services.identity.tests.identity_testkit import (
+    OPERATOR,
     bearer,
     create_agency,
     sign_in,
@@ -135,7 +136,10 @@ async def test_tokens_from_before_a_rotation_verify_until_they_expire(
         agency = await create_agency(http)
         before = agency.admin.tokens["access_token"]
         assert (await remote.get("/whoami", headers=bearer(before))).status_code == 200
-        rotated = await http.post("/signing-keys/rotate", headers=bearer(before))
+        # Only the platform operator rotates the key every agency's tokens are signed with.
+        refused = await http.post("/signing-keys/rotate", headers=bearer(before))
+        assert refused.status_code == 403, refused.text
+        rotated = await http.post("/signing-keys/rotate", headers=OPERATOR)
         assert rotated.status_code == 200, rotated.text
         old_kid = jwt.get_unverified_header(before)["kid"]
         assert rotated.json()["retired"] == [old_kid]

@@ -6,6 +6,11 @@ from datetime import timedelta
 from typing import Any
 
 from halcyon.identity import handlers
+from halcyon.identity.admin_listener import (
+    OperatorPathsOnAdminListener,
+    admin_server,
+    serve_admin,
+)
 from halcyon.identity.api import audit, auth, directory, platform
 from halcyon.identity.jobs import CredentialExpiryJob
 from halcyon.identity.keys import LocalAuthenticator, SigningKeys
@@ -14,14 +19,22 @@ from halcyon.identity.store import (
     AccessAuditLog,
     AgencyRepository,
     BreakTheGlassRepository,
+    ClientDirectory,
+    LedgerAnchorLog,
     PasswordResetRepository,
     RefreshTokenRepository,
+    RevocationRepository,
     ServiceClientRepository,
     SigningKeyRepository,
     SiteRepository,
     StaffRepository,
 )
-from halcyon.shared.contracts.identity import CredentialExpiring, SiteChanged, StaffMemberChanged
+from halcyon.shared.contracts.identity import (
+    AccessRevoked,
+    CredentialExpiring,
+    SiteChanged,
+    StaffMemberChanged,
+)
 from halcyon.shared.crypto import FieldCipher
 from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app
 
@@ -59,13 +72,17 @@ async def _credential_expiry(runtime: ServiceRuntime) -> Any:
     await job.run_forever(runtime.database, settings.credential_scan_interval_seconds)
 
 
+async def _operator_listener(runtime: ServiceRuntime) -> None:
+    await serve_admin(_admin, runtime)
+
+
 wiring = ServiceWiring(
     title="Halcyon identity",
     description=(
         "Agencies, sites, staff personnel files, sign-in and tokens (JWKS), "
         "the access audit log and break-the-glass."
     ),
-    routers=[auth.router, directory.router, audit.router, platform.router],
+    routers=[auth.router, directory.router, audit.router, audit.append_only, platform.router],
     repositories=[
         AgencyRepository,
         SiteRepository,
@@ -76,10 +93,15 @@ wiring = ServiceWiring(
         ServiceClientRepository,
         AccessAuditLog,
         BreakTheGlassRepository,
+        LedgerAnchorLog,
+        RevocationRepository,
+        ClientDirectory,
     ],
-    publishes=[SiteChanged, StaffMemberChanged, CredentialExpiring],
+    publishes=[SiteChanged, StaffMemberChanged, CredentialExpiring, AccessRevoked],
     handlers=handlers.register,
-    on_start=[_wire, _credential_expiry],
+    on_start=[_wire, _credential_expiry, _operator_listener],
 )
 
 app = create_service_app(settings, wiring)
+app.add_middleware(OperatorPathsOnAdminListener, settings=settings)
+_admin = admin_server(app, settings)

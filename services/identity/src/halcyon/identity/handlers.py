@@ -1,12 +1,20 @@
-"""Identity's event handlers: the access audit log, fed by every service."""
+"""Identity's event handlers: the access audit log, fed by every service, and the
+anchors of inventory's ledger chains."""
 
 from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
 
-from halcyon.identity.store import AccessAuditLog, BreakTheGlassRepository
+from halcyon.identity.store import (
+    AccessAuditLog,
+    BreakTheGlassRepository,
+    ClientDirectory,
+    LedgerAnchorLog,
+)
+from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.contracts.identity import AccessAudited
+from halcyon.shared.contracts.inventory import LedgerAnchored
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
 from halcyon.shared.service import ServiceRuntime
@@ -15,6 +23,31 @@ from halcyon.shared.service import ServiceRuntime
 def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     log = runtime.repo(AccessAuditLog)
     grants = runtime.repo(BreakTheGlassRepository)
+    anchors = runtime.repo(LedgerAnchorLog)
+    clients = runtime.repo(ClientDirectory)
+
+    @consumer.handles(LedgerAnchored)
+    async def ledger_anchored(event: LedgerAnchored, delivery: Delivery) -> None:
+        # Insert-only, keyed by the anchor id: a checkpoint of inventory's ledger kept
+        # where inventory's database administrator cannot reach it (ADR 0503).
+        entry = {
+            "_id": event.anchor_id,
+            **event.model_dump(),
+            "event_id": delivery.envelope.id,
+            "stored_at": datetime.now(UTC),
+        }
+        with contextlib.suppress(DuplicateRecord):
+            await anchors.insert(delivery.envelope.tenantid, entry)
+
+    @consumer.handles(ClientRegistered)
+    async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
+        # Only the id: identity needs to know the client is this agency's, nothing more.
+        await clients.update(
+            delivery.envelope.tenantid,
+            {"_id": event.client_id},
+            {"$set": {"registered_at": delivery.envelope.time}},
+            upsert=True,
+        )
 
     @consumer.handles(AccessAudited)
     async def access_audited(event: AccessAudited, delivery: Delivery) -> None:

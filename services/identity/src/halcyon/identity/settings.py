@@ -31,6 +31,10 @@ class IdentitySettings(ServiceSettings):
     # How often the credential-expiry job looks (it is idempotent per credential).
     credential_scan_interval_seconds: float = 86400.0
     credential_warning_days: int = 30
+    # The operator's internal listener (ADR 0105): when set, operator paths answer only
+    # here, never on the public port.
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _refuse_development_operator_secret(self) -> IdentitySettings:

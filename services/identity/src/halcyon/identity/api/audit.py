@@ -9,18 +9,28 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from halcyon.identity.api.common import AppendOnly, ClockDep, Keys, Settings
 from halcyon.identity.domain.roles import BREAK_THE_GLASS, READ_AUDIT
 from halcyon.identity.domain.sign_in import access_claims
-from halcyon.identity.store import AccessAuditLog, BreakTheGlassRepository
+from halcyon.identity.store import (
+    AccessAuditLog,
+    BreakTheGlassRepository,
+    ClientDirectory,
+    LedgerAnchorLog,
+)
 from halcyon.shared.errors import Conflict, Forbidden, NotFound, RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
+from halcyon.shared.references import resolve
 from halcyon.shared.service import Audit, repository
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from uuid6 import uuid7
 
-router = APIRouter()
+# Reading the audit trail and breaking the glass both need a second factor (ADR 0103).
+router = APIRouter(dependencies=[SecondFactor])
+# Changing the log is refused for everyone the same way (405), second factor or not.
+append_only = APIRouter()
 AuditLog = Annotated[AccessAuditLog, repository(AccessAuditLog)]
 Grants = Annotated[BreakTheGlassRepository, repository(BreakTheGlassRepository)]
+Clients = Annotated[ClientDirectory, repository(ClientDirectory)]
 Paging = Annotated[PageParams, Depends(page_params)]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 # A reason someone else can judge later: "emergency" alone does not say why.
@@ -116,24 +126,104 @@ def _refuse_change() -> None:
     )
 
 
-@router.delete("/audit/access", tags=["audit"], summary="Refused: the log is append-only")
+# Always the answer of the refusing routes: declared, so the OpenAPI tells the truth.
+APPEND_ONLY: dict[int | str, dict[str, Any]] = {405: {"description": "The log is append-only"}}
+
+
+@append_only.delete(
+    "/audit/access",
+    tags=["audit"],
+    summary="Refused: the log is append-only",
+    responses=APPEND_ONLY,
+)
 async def delete_log(caller: CurrentCaller) -> None:
     _refuse_change()
 
 
-@router.delete("/audit/access/{audit_id}", tags=["audit"], summary="Refused: append-only")
+@append_only.delete(
+    "/audit/access/{audit_id}",
+    tags=["audit"],
+    summary="Refused: append-only",
+    responses=APPEND_ONLY,
+)
 async def delete_entry(audit_id: str, caller: CurrentCaller) -> None:
     _refuse_change()
 
 
-@router.put("/audit/access/{audit_id}", tags=["audit"], summary="Refused: append-only")
+@append_only.put(
+    "/audit/access/{audit_id}",
+    tags=["audit"],
+    summary="Refused: append-only",
+    responses=APPEND_ONLY,
+)
 async def replace_entry(audit_id: str, caller: CurrentCaller) -> None:
     _refuse_change()
 
 
-@router.patch("/audit/access/{audit_id}", tags=["audit"], summary="Refused: append-only")
+@append_only.patch(
+    "/audit/access/{audit_id}",
+    tags=["audit"],
+    summary="Refused: append-only",
+    responses=APPEND_ONLY,
+)
 async def change_entry(audit_id: str, caller: CurrentCaller) -> None:
     _refuse_change()
+
+
+# -- anchors of inventory's ledger chains (ADR 0503) ------------------------------------------
+Anchors = Annotated[LedgerAnchorLog, repository(LedgerAnchorLog)]
+CHECKPOINT_FIELDS = (
+    "format",
+    "anchor_id",
+    "tenant_id",
+    "registration_id",
+    "dea_number",
+    "seq",
+    "entry_id",
+    "head_hash",
+    "anchored_at",
+    "key_id",
+    "signature",
+    "public_key",
+)
+
+
+@router.get(
+    "/audit/ledger-anchors",
+    tags=["audit"],
+    summary="Signed checkpoints of a controlled-substance ledger, kept outside inventory",
+)
+async def ledger_anchors(
+    request: Request,
+    caller: CurrentCaller,
+    anchors: Anchors,
+    audit: Audit,
+    registration_id: Annotated[str, Query(min_length=1, max_length=64)],
+) -> list[dict[str, Any]]:
+    """The checkpoints as inventory signed them: an auditor hands them to inventory's
+    ``POST /registrations/{id}/ledger/verify`` (or checks them with the public key)."""
+    try:
+        caller.require(READ_AUDIT)
+    except Forbidden:
+        await audit.record(
+            caller,
+            action="read",
+            resource="identity/ledger-anchors",
+            outcome="denied",
+            request=request,
+        )
+        raise
+    found = await anchors.find(
+        caller.tenant_id, {"registration_id": registration_id}, sort=(("seq", 1),)
+    )
+    await audit.record(
+        caller,
+        action="read",
+        resource="identity/ledger-anchors",
+        resource_id=registration_id,
+        request=request,
+    )
+    return [{k: d.get(k) for k in CHECKPOINT_FIELDS} for d in found]
 
 
 # -- break-the-glass --------------------------------------------------------------------------
@@ -186,6 +276,7 @@ async def break_the_glass(
     request: Request,
     caller: CurrentCaller,
     grants: Grants,
+    clients: Clients,
     keys: Keys,
     settings: Settings,
     clock: ClockDep,
@@ -194,6 +285,8 @@ async def break_the_glass(
     if caller.is_service or caller.emergency_clients:
         raise Forbidden("break-the-glass is for a signed-in clinician, one grant at a time")
     caller.require(BREAK_THE_GLASS)
+    # Another agency's client and a made-up id alike: 422, no grant, no token (ADR 0011).
+    await resolve(clients, caller, body.client_id, "client", field="client_id")
     now = clock()
     ttl = timedelta(seconds=settings.break_the_glass_ttl_seconds)
     grant_id = str(uuid7())
@@ -226,13 +319,16 @@ async def break_the_glass(
         tenant_id=caller.tenant_id,
         roles=[{"site": g.site_id, "role": g.role} for g in caller.grants],
         name=name,
-        mfa=caller.mfa,
+        mfa=caller.has_second_factor,
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         now=now,
         ttl=ttl,
         break_the_glass=[body.client_id],
         break_the_glass_reason=body.reason,
+        # Same session and same way of signing in: ending the session ends this token too.
+        session_id=caller.session_id,
+        auth_time=caller.auth_time,
     )
     return BreakTheGlassOut(
         grant_id=grant_id,

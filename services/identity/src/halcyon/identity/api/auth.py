@@ -16,7 +16,7 @@ from halcyon.identity.api.common import (
     PlatformOperator,
     Settings,
 )
-from halcyon.identity.domain.roles import SERVICE, mfa_required
+from halcyon.identity.domain.roles import SERVICE, mfa_required, refresh_needs_second_factor
 from halcyon.identity.domain.sign_in import (
     LockoutPolicy,
     WeakPassword,
@@ -38,11 +38,14 @@ from halcyon.identity.store import (
     AgencyRepository,
     PasswordResetRepository,
     RefreshTokenRepository,
+    RevocationRepository,
     ServiceClientRepository,
     StaffRepository,
 )
+from halcyon.identity.usecases import find_agencies
+from halcyon.identity.usecases.sessions import end_sessions
 from halcyon.shared.audit import AuditTrail
-from halcyon.shared.auth import Caller
+from halcyon.shared.auth import Caller, SecondFactorRequired
 from halcyon.shared.errors import Conflict, Forbidden, RuleViolation, Unauthenticated
 from halcyon.shared.mongo import DuplicateRecord
 from halcyon.shared.service import Audit, repository
@@ -55,6 +58,7 @@ RefreshTokens = Annotated[RefreshTokenRepository, repository(RefreshTokenReposit
 Resets = Annotated[PasswordResetRepository, repository(PasswordResetRepository)]
 Agencies = Annotated[AgencyRepository, repository(AgencyRepository)]
 ServiceClients = Annotated[ServiceClientRepository, repository(ServiceClientRepository)]
+Revocations = Annotated[RevocationRepository, repository(RevocationRepository)]
 
 AgencyId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 EmailIn = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254)]
@@ -92,6 +96,19 @@ class ResetRequest(Strict):
 class ResetConfirm(Strict):
     reset_token: str = Field(min_length=1, max_length=512)
     new_password: str = Field(max_length=256)
+
+
+class EmailLookup(Strict):
+    email: EmailIn
+
+
+class AgencyOption(BaseModel):
+    agency_id: str
+    name: str
+
+
+class AgencyOptions(BaseModel):
+    agencies: list[AgencyOption]
 
 
 class TokenOut(BaseModel):
@@ -161,10 +178,12 @@ async def _failed_attempt(
     audit: AuditTrail,
     request: Request,
     why: str,
+    counted: dict[str, Any] | None = None,
 ) -> Unauthenticated:
-    """Count a failure atomically; the N-th in a row locks the account (and says so in the log)."""
+    """Count a failure atomically (unless ``counted``: the attempt was reserved before the
+    check); the N-th in a row locks the account (and says so in the log)."""
     policy = _policy(settings)
-    updated = await staff.update(
+    updated = counted or await staff.update(
         tenant_id, {"_id": doc["_id"]}, {"$inc": {"auth.failed_attempts": 1}}
     )
     failures = int(((updated or {}).get("auth") or {}).get("failed_attempts", 0))
@@ -228,8 +247,11 @@ async def issue_tokens(
     settings: IdentitySettings,
     now: datetime,
     family_id: str | None = None,
+    auth_time: datetime | None = None,
 ) -> TokenOut:
     ttl = timedelta(seconds=settings.access_token_ttl_seconds)
+    family_id = family_id or str(uuid7())
+    signed_in_at = auth_time or now
     claims = access_claims(
         subject=doc["_id"],
         tenant_id=tenant_id,
@@ -240,6 +262,8 @@ async def issue_tokens(
         issuer=settings.jwt_issuer,
         now=now,
         ttl=ttl,
+        session_id=family_id,
+        auth_time=int(signed_in_at.timestamp()),
     )
     refresh = new_opaque_token(tenant_id)
     await refresh_tokens.insert(
@@ -247,8 +271,9 @@ async def issue_tokens(
         {
             "_id": token_hash(refresh),
             "user_id": doc["_id"],
-            "family_id": family_id or str(uuid7()),
+            "family_id": family_id,
             "mfa": mfa,
+            "auth_time": signed_in_at,
             "issued_at": now,
             "expires_at": now + timedelta(seconds=settings.refresh_token_ttl_seconds),
             "used_at": None,
@@ -260,6 +285,16 @@ async def issue_tokens(
         expires_in=int(ttl.total_seconds()),
         refresh_token=refresh,
     )
+
+
+@router.post(
+    "/auth/agencies",
+    response_model=AgencyOptions,
+    summary="The agencies an email can sign in to (the same shape when there are none)",
+)
+async def agencies_for_email(body: EmailLookup, staff: Staff, agencies: Agencies) -> AgencyOptions:
+    found = await find_agencies.agencies_for_email(body.email, staff, agencies)
+    return AgencyOptions(agencies=[AgencyOption(agency_id=a.agency_id, name=a.name) for a in found])
 
 
 @router.post("/auth/sign-in", response_model=TokenOut, summary="Sign in with password (+ TOTP)")
@@ -292,12 +327,38 @@ async def sign_in(
             )
         if not body.otp_code:
             raise MfaRequired("enter the 6-digit code from your authenticator app")
+        # Reserve this attempt before checking the code: sign-ins sent in parallel each
+        # take one of the policy's slots, so no more codes are tried per lock window than
+        # the policy allows (counting after the check let every request in flight guess).
+        policy = _policy(settings)
+        reserved = await staff.update(
+            body.agency_id,
+            {
+                "_id": doc["_id"],
+                "$and": [
+                    {
+                        "$or": [
+                            {"auth.failed_attempts": None},
+                            {"auth.failed_attempts": {"$lt": policy.max_failures}},
+                        ]
+                    },
+                    {"$or": [{"auth.locked_until": None}, {"auth.locked_until": {"$lte": now}}]},
+                ],
+            },
+            {"$inc": {"auth.failed_attempts": 1}},
+        )
+        if reserved is None:
+            await _audit_login(
+                audit, body.agency_id, doc, body.email, "denied", "account locked", request
+            )
+            raise AccountLocked("too many failed attempts; try again later or reset the password")
         secret = cipher.decrypt(body.agency_id, auth["totp_secret"])
         step = accepted_totp_step(secret, body.otp_code, now, auth.get("totp_last_step"))
         if step is None:
             raise await _failed_attempt(
-                staff, doc, body.agency_id, settings, now, audit, request, "wrong one-time code"
-            )
+                staff, doc, body.agency_id, settings, now, audit, request,
+                "wrong one-time code", counted=reserved,
+            )  # fmt: skip
         # The step moves forward only once: a replayed code loses this race.
         moved = await staff.update(
             body.agency_id,
@@ -347,11 +408,14 @@ async def enrol_mfa(
     if (doc.get("auth") or {}).get("totp_enabled"):
         raise Conflict("an authenticator is already enrolled; ask an admin to reset it")
     secret = new_totp_secret()
-    await staff.update(
+    # Conditional: an enrolment that completed since the read above is never reopened.
+    started = await staff.update(
         body.agency_id,
-        {"_id": doc["_id"]},
+        {"_id": doc["_id"], "auth.totp_enabled": {"$ne": True}},
         {"$set": {"auth.totp_pending": cipher.encrypt(body.agency_id, secret)}},
     )
+    if started is None:
+        raise Conflict("an authenticator is already enrolled; ask an admin to reset it")
     return MfaEnrolment(secret=secret, otpauth_uri=provisioning_uri(secret, doc["email"]))
 
 
@@ -378,9 +442,10 @@ async def confirm_mfa(
     step = accepted_totp_step(cipher.decrypt(body.agency_id, pending), body.otp_code, now)
     if step is None:
         raise RuleViolation("that code does not match the authenticator being enrolled")
-    await staff.update(
+    # Only over no authenticator: a second enrolment racing the first cannot replace it.
+    confirmed = await staff.update(
         body.agency_id,
-        {"_id": doc["_id"], "auth.totp_pending": pending},
+        {"_id": doc["_id"], "auth.totp_pending": pending, "auth.totp_enabled": {"$ne": True}},
         {
             "$set": {
                 "auth.totp_secret": pending,
@@ -390,6 +455,8 @@ async def confirm_mfa(
             }
         },
     )
+    if confirmed is None:
+        raise Conflict("an authenticator is already enrolled; ask an admin to reset it")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -406,6 +473,7 @@ async def refresh(
     request: Request,
     staff: Staff,
     refresh_tokens: RefreshTokens,
+    revocations: Revocations,
     keys: Keys,
     settings: Settings,
     clock: ClockDep,
@@ -416,6 +484,13 @@ async def refresh(
     hashed = token_hash(body.refresh_token)
     record = await refresh_tokens.get(tenant, hashed)
     if record is None or record.get("revoked_at") is not None:
+        why = (record or {}).get("revoked_reason")
+        if why in {"role_changed", "mfa_reset"}:
+            raise SecondFactorRequired(
+                "your access changed: sign in again (with your one-time code if your role "
+                "needs one)",
+                second_factor_required=True,
+            )
         raise Unauthenticated("refresh token revoked or unknown; sign in again")
     if record["expires_at"] <= now:
         raise Unauthenticated("refresh token expired; sign in again")
@@ -426,8 +501,18 @@ async def refresh(
     )
     if claimed is None:
         # A rotated token came back: it was stolen or replayed. End the whole session
-        # family so neither the thief nor the victim keeps a live token (RFC 9700 4.14.2).
-        await refresh_tokens.revoke_where(tenant, {"family_id": record["family_id"]}, now)
+        # family so neither the thief nor the victim keeps a live token (RFC 9700 4.14.2),
+        # access tokens included.
+        await end_sessions(
+            tenant,
+            record["user_id"],
+            "refresh_reused",
+            refresh_tokens=refresh_tokens,
+            revocations=revocations,
+            settings=settings,
+            now=now,
+            family_id=record["family_id"],
+        )
         await audit.record(
             Caller(user_id=record["user_id"], tenant_id=tenant),
             action="refresh",
@@ -447,26 +532,63 @@ async def refresh(
     ):
         await refresh_tokens.revoke_where(tenant, {"family_id": record["family_id"]}, now)
         raise Unauthenticated("account no longer allowed to sign in")
+    # Roles are read again now; a session that began without a second factor cannot
+    # carry roles that need one (a promotion means a fresh sign-in with the code).
+    second_factor = bool(record.get("mfa"))
+    if refresh_needs_second_factor(doc["roles"], second_factor):
+        await refresh_tokens.revoke_where(
+            tenant, {"family_id": record["family_id"]}, now, reason="second_factor_required"
+        )
+        await audit.record(
+            Caller(user_id=record["user_id"], tenant_id=tenant),
+            action="refresh",
+            resource="identity/session",
+            resource_id=record["family_id"],
+            outcome="denied",
+            reason="roles need a second factor the session never gave",
+            request=request,
+        )
+        raise SecondFactorRequired(
+            "your role now needs a second factor: sign in again with your one-time code",
+            second_factor_required=True,
+        )
     return await issue_tokens(
         doc,
         tenant,
-        mfa=bool(record.get("mfa")),
+        mfa=second_factor,
         keys=keys,
         refresh_tokens=refresh_tokens,
         settings=settings,
         now=now,
         family_id=record["family_id"],
+        auth_time=record.get("auth_time"),
     )
 
 
 @router.post(
     "/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke this session"
 )
-async def sign_out(body: RefreshIn, refresh_tokens: RefreshTokens, clock: ClockDep) -> Response:
+async def sign_out(
+    body: RefreshIn,
+    refresh_tokens: RefreshTokens,
+    revocations: Revocations,
+    settings: Settings,
+    clock: ClockDep,
+) -> Response:
     tenant = _refresh_tenant(body.refresh_token)
     record = await refresh_tokens.get(tenant, token_hash(body.refresh_token))
-    if record is not None:
-        await refresh_tokens.revoke_where(tenant, {"family_id": record["family_id"]}, clock())
+    if record is not None and record.get("revoked_at") is None:
+        # The access tokens of the session stop too, everywhere, not in 15 minutes.
+        await end_sessions(
+            tenant,
+            record["user_id"],
+            "signed_out",
+            refresh_tokens=refresh_tokens,
+            revocations=revocations,
+            settings=settings,
+            now=clock(),
+            family_id=record["family_id"],
+        )
     # Same answer either way: signing out twice is fine.
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -524,6 +646,8 @@ async def confirm_password_reset(
     staff: Staff,
     resets: Resets,
     refresh_tokens: RefreshTokens,
+    revocations: Revocations,
+    settings: Settings,
     clock: ClockDep,
     audit: Audit,
 ) -> Response:
@@ -559,7 +683,15 @@ async def confirm_password_reset(
             }
         },
     )
-    await refresh_tokens.revoke_where(tenant, {"user_id": doc["_id"]}, now)
+    await end_sessions(
+        tenant,
+        doc["_id"],
+        "password_reset",
+        refresh_tokens=refresh_tokens,
+        revocations=revocations,
+        settings=settings,
+        now=now,
+    )
     await audit.record(
         Caller(user_id=doc["_id"], tenant_id=tenant),
         action="password_reset",

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from halcyon.identity.api.common import ClockDep, PlatformOperator
+from halcyon.identity.api.common import ClockDep, PlatformOperator, Settings
 from halcyon.identity.domain.personnel import (
     NewStaffMember,
     PersonnelFile,
@@ -14,14 +14,22 @@ from halcyon.identity.domain.personnel import (
     Strict,
     Text,
 )
-from halcyon.identity.domain.roles import AGENCY_ADMIN, MANAGE_AGENCY, READ_SITES, READ_STAFF
+from halcyon.identity.domain.roles import (
+    AGENCY_ADMIN,
+    MANAGE_AGENCY,
+    READ_SITES,
+    READ_STAFF,
+    access_changed,
+)
 from halcyon.identity.domain.sign_in import WeakPassword, check_password_policy, hash_password
 from halcyon.identity.store import (
     AgencyRepository,
     RefreshTokenRepository,
+    RevocationRepository,
     SiteRepository,
     StaffRepository,
 )
+from halcyon.identity.usecases.sessions import end_sessions
 from halcyon.shared.auth import ALL_SITES, Caller
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.envelope import EventEnvelope
@@ -38,6 +46,7 @@ Agencies = Annotated[AgencyRepository, repository(AgencyRepository)]
 Sites = Annotated[SiteRepository, repository(SiteRepository)]
 Staff = Annotated[StaffRepository, repository(StaffRepository)]
 RefreshTokens = Annotated[RefreshTokenRepository, repository(RefreshTokenRepository)]
+Revocations = Annotated[RevocationRepository, repository(RevocationRepository)]
 Paging = Annotated[PageParams, Depends(page_params)]
 SOURCE = "/halcyon/identity"
 
@@ -95,8 +104,9 @@ def _site_event(site_id: str, body: SiteIn, tenant_id: str) -> OutboxEvent:
         name=body.name,
         timezone=body.timezone,
         address={k: v for k, v in body.address.model_dump().items() if v is not None},
-        dea_registrations=[d.model_dump() for d in body.dea_registrations],  # type: ignore[misc]
+        dea_registrations=[d.model_dump() for d in body.dea_registrations],
         active=body.active,
+        jurisdiction=body.jurisdiction,
     )
     return OutboxEvent(EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id), event.topic)
 
@@ -107,11 +117,10 @@ def _staff_event(staff_id: str, body: PersonnelFile, tenant_id: str) -> OutboxEv
         display_name=body.display_name,
         email=body.email,
         roles=[r.model_dump() for r in body.roles],
-        licences=[c.model_dump() for c in body.licences],  # type: ignore[misc]
-        dea_registrations=[c.model_dump() for c in body.dea_registrations],  # type: ignore[misc]
+        licences=[c.model_dump() for c in body.licences],
+        dea_registrations=[c.model_dump() for c in body.dea_registrations],
         authorised_prescriber_approvals=[
-            c.model_dump()  # type: ignore[misc]
-            for c in body.authorised_prescriber_approvals
+            c.model_dump() for c in body.authorised_prescriber_approvals
         ],
         npi=body.npi,
         supervisor_id=body.supervisor_id,
@@ -142,7 +151,7 @@ async def create_agency(
     admin = PersonnelFile(
         display_name=body.admin.display_name,
         email=body.admin.email,
-        roles=[{"site": ALL_SITES, "role": AGENCY_ADMIN}],  # type: ignore[list-item]
+        roles=[{"site": ALL_SITES, "role": AGENCY_ADMIN}],
     )
     # Admin first: an agency document without an admin would be unusable.
     await staff.insert(
@@ -315,6 +324,8 @@ async def update_staff(
     sites: Sites,
     staff: Staff,
     refresh_tokens: RefreshTokens,
+    revocations: Revocations,
+    settings: Settings,
     clock: ClockDep,
 ) -> StaffMember:
     current = await staff.get(caller.tenant_id, staff_id)
@@ -334,9 +345,21 @@ async def update_staff(
     except DuplicateRecord:
         raise Conflict(f"{body.email} already has an account in your agency") from None
     assert doc is not None
-    if not body.active:
-        # Someone who leaves loses their sessions now, not when a refresh token expires.
-        await refresh_tokens.revoke_where(caller.tenant_id, {"user_id": staff_id}, clock())
+    reason = access_changed(
+        current["roles"], fields["roles"], current.get("active", True), body.active
+    )
+    if reason:
+        # Someone who leaves, or whose roles change, loses every session and its access
+        # tokens now, not when a token expires (ADR 0103, 0104).
+        await end_sessions(
+            caller.tenant_id,
+            staff_id,
+            reason,
+            refresh_tokens=refresh_tokens,
+            revocations=revocations,
+            settings=settings,
+            now=clock(),
+        )
     return _staff(doc, clock())
 
 
@@ -374,6 +397,8 @@ async def reset_mfa(
     caller: CurrentCaller,
     staff: Staff,
     refresh_tokens: RefreshTokens,
+    revocations: Revocations,
+    settings: Settings,
     clock: ClockDep,
     audit: Audit,
     request: Request,
@@ -396,7 +421,15 @@ async def reset_mfa(
             }
         },
     )
-    await refresh_tokens.revoke_where(caller.tenant_id, {"user_id": staff_id}, clock())
+    await end_sessions(
+        caller.tenant_id,
+        staff_id,
+        "mfa_reset",
+        refresh_tokens=refresh_tokens,
+        revocations=revocations,
+        settings=settings,
+        now=clock(),
+    )
     await audit.record(
         caller,
         action="mfa_reset",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
-from halcyon.identity.api.common import Keys, Settings, is_platform_operator
+from fastapi import APIRouter, Query, Response
+from halcyon.identity.api.common import Keys, PlatformOperator, Settings
 from halcyon.identity.domain.roles import MANAGE_AGENCY
 from halcyon.identity.jobs import CredentialExpiryJob
 from halcyon.shared.auth import ALL_SITES
 from halcyon.shared.errors import Forbidden
-from halcyon.shared.http.deps import CurrentCaller, current_caller
+from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.service import Runtime
 
 router = APIRouter(tags=["keys"])
@@ -31,15 +31,9 @@ async def jwks(keys: Keys, response: Response) -> dict[str, Any]:
     "/signing-keys/rotate",
     summary="Start signing with a new key; the old one stays published until its tokens expire",
 )
-async def rotate_signing_key(
-    request: Request,
-    keys: Keys,
-    settings: Settings,
-    authorization: Annotated[str | None, Header()] = None,
-) -> dict[str, Any]:
-    if not is_platform_operator(request, settings):
-        caller = await current_caller(request, authorization)
-        caller.require(MANAGE_AGENCY, ALL_SITES)
+async def rotate_signing_key(_: PlatformOperator, keys: Keys) -> dict[str, Any]:
+    # One key signs every agency's tokens: only the platform operator, never a tenant's
+    # admin, may change it (ADR 0105).
     return await keys.rotate()
 
 

@@ -66,6 +66,10 @@ class SiteIn(Strict):
     address: Address
     dea_registrations: list[DeaRegistrationIn] = []
     active: bool = True
+    # "US-CO" (a US state, ISO 3166-2) or "AU" / "AU-VIC": whose rules apply at the site.
+    jurisdiction: (
+        Annotated[str, StringConstraints(pattern=r"^(US-[A-Z]{2}|AU(-[A-Z]{2,3})?)$")] | None
+    ) = None
 
     @field_validator("timezone")
     @classmethod
@@ -93,6 +97,8 @@ class AuthorisedPrescriberApprovalIn(Strict):
     drug: Text
     ethics_approval: Code
     expires_on: date
+    # The condition approved for (e.g. "PTSD", "treatment-resistant depression").
+    indication: Text | None = None
 
 
 class CredentialDocument(Strict):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
+
+from halcyon.shared.second_factor import SECOND_FACTOR_ROLES
 
 AGENCY_ADMIN = "agency_admin"
 FRONT_DESK = "front_desk"
@@ -21,10 +23,10 @@ STAFF_ROLES: frozenset[str] = frozenset(
     {AGENCY_ADMIN, FRONT_DESK, THERAPIST, PRESCRIBER, NURSE, BILLER, COMPLIANCE_OFFICER}
 )
 
-# Roles that touch prescriptions, controlled substances or the whole audit trail sign in
-# with TOTP (DEA EPCS, 21 CFR 1311.115, asks two factors for prescribers of controlled
-# substances; we apply the same bar to nurses who administer them and to compliance).
-MFA_REQUIRED_ROLES: frozenset[str] = frozenset({PRESCRIBER, NURSE, COMPLIANCE_OFFICER})
+# Every role reads client records, so every role signs in with TOTP (HIPAA 164.312(d);
+# DEA EPCS, 21 CFR 1311.115, for prescribers). One list for identity and every service;
+# a staff member always holds at least one role, so nobody signs in with a password only.
+MFA_REQUIRED_ROLES: frozenset[str] = SECOND_FACTOR_ROLES
 
 # Who may do what in identity itself.
 MANAGE_AGENCY = {AGENCY_ADMIN}
@@ -37,3 +39,30 @@ BREAK_THE_GLASS = {THERAPIST, PRESCRIBER, NURSE}
 
 def mfa_required(roles: Iterable[str]) -> bool:
     return bool(MFA_REQUIRED_ROLES & set(roles))
+
+
+def grants_of(roles: Iterable[Mapping[str, str]]) -> set[tuple[str, str]]:
+    return {(r["site"], r["role"]) for r in roles}
+
+
+def access_changed(
+    old_roles: Iterable[Mapping[str, str]],
+    new_roles: Iterable[Mapping[str, str]],
+    was_active: bool,
+    is_active: bool,
+) -> str | None:
+    """Why the person's live sessions must end after a personnel-file change, or None.
+
+    Any change of roles ends them: a token must never carry roles the person no longer
+    has, and new roles that need a second factor must start from a sign-in that gave one.
+    """
+    if was_active and not is_active:
+        return "deactivated"
+    if grants_of(old_roles) != grants_of(new_roles):
+        return "role_changed"
+    return None
+
+
+def refresh_needs_second_factor(roles: Iterable[Mapping[str, str]], second_factor: bool) -> bool:
+    """A refresh must not hand roles that need a second factor to a session without one."""
+    return not second_factor and mfa_required(r["role"] for r in roles)

@@ -126,6 +126,8 @@ def access_claims(
     ttl: timedelta,
     break_the_glass: Iterable[str] = (),
     break_the_glass_reason: str | None = None,
+    session_id: str | None = None,
+    auth_time: int | None = None,
 ) -> dict[str, Any]:
     issued = int(now.timestamp())
     claims: dict[str, Any] = {
@@ -133,6 +135,9 @@ def access_claims(
         "tid": tenant_id,
         "roles": [{"site": r["site"], "role": r["role"]} for r in roles],
         "mfa": mfa,
+        # How and when the person authenticated (RFC 8176 / OIDC): services check "otp".
+        "amr": authentication_methods(mfa),
+        "auth_time": auth_time if auth_time is not None else issued,
         "aud": audience,
         "iss": issuer,
         "iat": issued,
@@ -142,8 +147,15 @@ def access_claims(
         "typ": "access",
         "name": name,
     }
+    if session_id:
+        claims["sid"] = session_id  # the sign-in session (refresh family); revocation names it
     emergency = list(break_the_glass)
     if emergency:
         claims["btg"] = emergency
         claims["btg_reason"] = break_the_glass_reason
     return claims
+
+
+def authentication_methods(second_factor: bool) -> list[str]:
+    """RFC 8176 ``amr``: a password always, a one-time code when it was given."""
+    return ["pwd", "otp"] if second_factor else ["pwd"]

@@ -1,0 +1,1 @@
+"""Identity's orchestration: load, decide with the domain, write, emit."""
