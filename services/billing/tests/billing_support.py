@@ -66,33 +66,10 @@ def dosing_signed(encounter_id: str, client_id: str, **changes: Any) -> Encounte
 async def read_envelopes(
     bootstrap: str, topic: str, want: int, within: float = 90.0
 ) -> list[EventEnvelope]:
-    """Read at least ``want`` events from a topic (from the beginning)."""
-    import asyncio
-    import time
-    import uuid
+    """What a topic holds (from the beginning) once ``want`` events arrived or ``within``
+    ran out, plus 1.5 s more: anything beyond ``want`` (a duplicate) must show up too."""
+    from halcyon.shared.testing import topics
 
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
+    return await topics.read_envelopes(
+        bootstrap, topic, want, within=within, linger_ms=1500, required=False
     )
-    await consumer.start()
-    found: list[EventEnvelope] = []
-    try:
-        deadline = time.monotonic() + within
-        while len(found) < want and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                found.extend(EventEnvelope.from_bytes(r.value) for r in records if r.value)
-            await asyncio.sleep(0)
-        # A little longer: anything beyond ``want`` (a duplicate) must show up too.
-        batch = await consumer.getmany(timeout_ms=1500)
-        for records in batch.values():
-            found.extend(EventEnvelope.from_bytes(r.value) for r in records if r.value)
-    finally:
-        await consumer.stop()
-    return found

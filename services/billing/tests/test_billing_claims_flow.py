@@ -358,7 +358,8 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
 
         # An addendum after billing: the prescriber monitored 4 hours, not 8. The claimed
         # 0820T is reversed and flagged for a corrected claim; the authorization gets its
-        # 8 units back and 4 are used by the new charge.
+        # 8 units back and 4 are used by the new charge. The nurse's 0822T is concurrent
+        # time, so it is bounded by the prescriber's 4 hours too: reversed, 4 units now.
         addendum = dosing_signed(f"e1-{unique}", client_id, revision=2, clinicians=[
             EncounterClinician(
                 staff_id="md-1", role="prescriber", npi="1003000126",
@@ -380,7 +381,8 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         old = by_id[f"chg:e1-{unique}:r1:monitoring-first"]
         assert old["status"] == "reversed" and old["needs_corrected_claim"] is True
         assert by_id[f"chg:e1-{unique}:r2:monitoring-first"]["units"] == 4
-        assert by_id[f"chg:e1-{unique}:r1:monitoring-staff-rn-1"]["status"] == "claimed"
+        assert by_id[f"chg:e1-{unique}:r1:monitoring-staff-rn-1"]["status"] == "reversed"
+        assert by_id[f"chg:e1-{unique}:r2:monitoring-staff-rn-1"]["units"] == 4
         auth_events = await read_envelopes(
             servers.kafka_bootstrap, f"{topic_prefix}billing.authorization.v1", 4
         )
@@ -390,12 +392,12 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         r = await http.post(f"/claims/{claim_ref['id']}/replacement")
         assert r.status_code == 201, r.text
         corrected = r.json()
-        assert corrected["claims"][0]["total_cents"] == 4 * 20000 + 8 * 8000
+        assert corrected["claims"][0]["total_cents"] == 4 * 20000 + 4 * 8000
         text4 = (await http.get(f"/claim-files/{corrected['file']['id']}")).text
         ok, output = x12valid(text4, tmp_path, "replacement.837")
         assert ok, output
         assert "*11:B:7*" in text4 and f"REF*F8*ICNT{unique}~" in text4
-        assert "SV1*HC:0820T*800*UN*4" in text4 and "SV1*HC:0822T*640*UN*8" in text4
+        assert "SV1*HC:0820T*800*UN*4" in text4 and "SV1*HC:0822T*320*UN*4" in text4
         again = await http.post(f"/claims/{claim_ref['id']}/replacement")
         assert again.status_code == 422
 

@@ -9,6 +9,7 @@ import pytest
 from halcyon.billing.domain.drugs import (
     DrugLine,
     NotBilled,
+    dispensed_mg,
     dosing_visit_id,
     drug_charge_id,
     drug_line_for,
@@ -22,7 +23,7 @@ S0013_FEE = [{"_id": "f1", "cpt": "S0013", "rate_cents": 2500, "starts_on": "202
 
 
 def test_56_mg_of_esketamine_is_56_units_of_s0013_priced_per_unit() -> None:
-    line = drug_line_for("esketamine", SPRAVATO_56, 56.0)
+    line = drug_line_for("esketamine", SPRAVATO_56, Decimal("56.0"))
     assert isinstance(line, DrugLine)
     assert (line.hcpcs, line.units, line.quantity_mg) == ("S0013", 56, Decimal(56))
     fee = fee_for(S0013_FEE, line.hcpcs, (), date(2026, 11, 2))
@@ -30,22 +31,22 @@ def test_56_mg_of_esketamine_is_56_units_of_s0013_priced_per_unit() -> None:
 
 
 def test_84_mg_is_84_units_and_a_partial_unit_rounds_up() -> None:
-    assert drug_line_for("Esketamine", SPRAVATO_56, 84.0) == DrugLine(
+    assert drug_line_for("Esketamine", SPRAVATO_56, Decimal("84.0")) == DrugLine(
         "S0013", 84, Decimal(84), None
     )
-    partial = drug_line_for("esketamine", SPRAVATO_56, 27.5)
+    partial = drug_line_for("esketamine", SPRAVATO_56, Decimal("27.5"))
     assert isinstance(partial, DrugLine) and partial.units == 28
 
 
 @pytest.mark.parametrize("substance", ["mdma", "psilocybin", "MDMA"])
 def test_sponsor_supplied_investigational_drugs_are_not_billed(substance: str) -> None:
-    result = drug_line_for(substance, "prod-1", 120.0)
+    result = drug_line_for(substance, "prod-1", Decimal("120.0"))
     assert isinstance(result, NotBilled)
     assert "study sponsor" in result.reason
 
 
 def test_an_unknown_substance_bills_nothing_and_says_why() -> None:
-    result = drug_line_for("ketamine", "prod-1", 50.0)
+    result = drug_line_for("ketamine", "prod-1", Decimal("50.0"))
     assert result == NotBilled("no drug code configured for 'ketamine': not billed")
 
 
@@ -62,21 +63,24 @@ def test_the_agency_configuration_overrides_the_defaults_and_carries_the_ndc() -
         {"substance": "ketamine", "billable": True, "hcpcs": "J3490", "mg_per_unit": 10},
         {"substance": "psilocybin", "billable": False, "not_billed_reason": "compassionate use"},
     ]
-    line = drug_line_for("esketamine", SPRAVATO_56, 56, configured)
+    line = drug_line_for("esketamine", SPRAVATO_56, Decimal("56"), configured)
     assert line == DrugLine("S0013", 56, Decimal(56), "50458002802")
     # Another esketamine product the agency gave no NDC for: still billed, no NDC.
-    other = drug_line_for("esketamine", "prod-other", 56, configured)
+    other = drug_line_for("esketamine", "prod-other", Decimal("56"), configured)
     assert isinstance(other, DrugLine) and other.ndc is None
-    ketamine = drug_line_for("ketamine", "prod-k", 35, configured)
+    ketamine = drug_line_for("ketamine", "prod-k", Decimal("35"), configured)
     assert isinstance(ketamine, DrugLine) and (ketamine.hcpcs, ketamine.units) == ("J3490", 4)
-    assert drug_line_for("psilocybin", "p", 25, configured) == NotBilled("compassionate use")
+    psilocybin = drug_line_for("psilocybin", "p", Decimal("25"), configured)
+    assert psilocybin == NotBilled("compassionate use")
     # An NDC the producer sends wins over the configured one.
-    sent = drug_line_for("esketamine", SPRAVATO_56, 56, configured, product_ndc="50458-028-03")
+    sent = drug_line_for(
+        "esketamine", SPRAVATO_56, Decimal("56"), configured, product_ndc="50458-028-03"
+    )
     assert isinstance(sent, DrugLine) and sent.ndc == "50458002803"
 
 
 def test_a_zero_dose_bills_nothing() -> None:
-    assert isinstance(drug_line_for("esketamine", SPRAVATO_56, 0), NotBilled)
+    assert isinstance(drug_line_for("esketamine", SPRAVATO_56, Decimal("0")), NotBilled)
 
 
 @pytest.mark.parametrize(
@@ -110,3 +114,10 @@ def test_the_date_of_service_is_the_sites_day() -> None:
     assert service_date_of(evening_in_denver, "America/Denver") == date(2026, 11, 2)
     assert service_date_of(evening_in_denver, None) == date(2026, 11, 3)
     assert service_date_of(evening_in_denver, "Not/AZone") == date(2026, 11, 3)
+
+
+def test_the_dispensed_dose_is_read_exactly_from_inventorys_micrograms() -> None:
+    """ADR 0502: inventory sends exact micrograms beside the float of older consumers."""
+    assert dispensed_mg(62_500, 62.5) == Decimal("62.5")
+    assert dispensed_mg(100, 0.1) == Decimal("0.1")
+    assert dispensed_mg(None, 0.1) == Decimal("0.1")  # an event from before the change

@@ -43,3 +43,21 @@ def test_270_follows_the_tr3_subscriber_inquiry_and_counts_its_segments() -> Non
     assert int(segments[se][1]) == se - st + 1
     assert ["EQ", "30"] in segments and ["DTP", "291", "D8", "20261201"] in segments
     assert ["NM1", "IL", "1", "BYRON", "ADA", "", "", "", "MI", "M123"] in segments
+
+
+def test_270_names_are_ascii_like_the_837p() -> None:
+    text = write_270(
+        sender_id="HALCYONSUB",
+        receiver_id="RECV01",
+        control_number=6,
+        created_at=datetime(2026, 11, 27, 15, 0, tzinfo=UTC),
+        payer=Party("Salud Española", "60054"),
+        provider=BillingProvider(
+            "Halcyon Clinic", "1234567893", "123456789", Address("1 MAIN", "X", "OR", "972011234")
+        ),
+        subscriber=Party("Núñez", "M123", given_name="José", date_of_birth=date(1990, 1, 2)),
+        trace_number="E-2",
+        on=date(2026, 12, 1),
+    )
+    assert text.isascii()
+    assert "NM1*IL*1*NUNEZ*JOSE****MI*M123~" in text and "NM1*PR*2*SALUD ESPANOLA*" in text

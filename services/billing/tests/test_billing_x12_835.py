@@ -1,19 +1,18 @@
-"""Reading the sample 835s (005010X221A1) leniently; refusing what cannot be understood."""
+"""Reading the sample 835s (005010X221A1) strictly; refusing what cannot be posted whole."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from halcyon.billing.domain.posting import ClaimRef, plan_posting
 from halcyon.billing.domain.remittance import read_835
 from halcyon.billing.domain.x12 import X12Error
 
-SAMPLES = Path(__file__).parent / "data" / "x12" / "835"
-
-
-def sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+from services.billing.tests.x12_835_support import (
+    REFUSED_AS_IS,
+    interchange,
+    repaired,
+    sample,
+)
 
 
 def test_managed_care_two_partly_paid_claims_with_deductible_and_contractual() -> None:
@@ -59,10 +58,18 @@ def test_one_line_file_paid_denied_and_partly_paid() -> None:
     assert len({c.payer_claim_number for c in tx.claims}) == 3
 
 
-def test_file_without_envelope_and_wrong_se_count_is_read_with_warnings() -> None:
-    remittance = read_835(sample("bcbsnc-st-only-1-claim-co42-pr2-pr3.835"))
-    assert any("no ISA/GS envelope" in w for w in remittance.warnings)
-    assert any("SE01" in w and "33" in w for w in remittance.warnings)
+@pytest.mark.parametrize("name", sorted(REFUSED_AS_IS))
+def test_samples_with_a_broken_envelope_are_refused_naming_the_segment(name: str) -> None:
+    segment, words = REFUSED_AS_IS[name]
+    with pytest.raises(X12Error) as caught:
+        read_835(sample(name))
+    assert caught.value.segment == segment and words in str(caught.value)
+
+
+def test_file_without_envelope_read_once_enveloped() -> None:
+    remittance = read_835(repaired("bcbsnc-st-only-1-claim-co42-pr2-pr3.835"))
+    # Its third SVC has its amounts in the wrong elements: read as 0, said so.
+    assert remittance.warnings == ["SVC #30 has no SVC02 charge: read as 0"]
     [tx] = remittance.transactions
     [claim] = tx.claims
     assert claim.patient_responsibility_cents == 14254
@@ -70,10 +77,8 @@ def test_file_without_envelope_and_wrong_se_count_is_read_with_warnings() -> Non
     assert {("CO", "42", 3460), ("PR", "2", 11754), ("PR", "3", 2500)} <= groups
 
 
-def test_unpadded_isa_three_transactions_and_plb_only() -> None:
-    remittance = read_835(sample("nevada-medicaid-3-st-denied-plb-only.835"))
-    assert any("ISA is 72 characters" in w for w in remittance.warnings)
-    assert any("IEA02" in w for w in remittance.warnings)
+def test_three_transactions_and_plb_only() -> None:
+    remittance = read_835(repaired("nevada-medicaid-3-st-denied-plb-only.835"))
     first, second, third = remittance.transactions
     assert [c.is_denial for c in first.claims + second.claims] == [True, True, True]
     assert third.claims == ()
@@ -95,10 +100,10 @@ def test_components_in_a_separator_other_than_isa16_are_read_with_a_warning() ->
 
 
 def test_dental_nine_claims_with_the_same_number_get_distinct_payment_ids() -> None:
-    remittance = read_835(sample("x12org-dental-9-claims-single-check-co45-pr3.835"))
+    remittance = read_835(repaired("x12org-dental-9-claims-single-check-co45-pr3.835"))
     [tx] = remittance.transactions
     assert len(tx.claims) == 9 and tx.balances
-    plan = plan_posting(remittance, {})
+    plan = plan_posting("agency-1", remittance, {})
     assert len({p.payment_id for p in plan.claims}) == 9
     assert all(p.work_item == "unmatched" for p in plan.claims)
 
@@ -106,7 +111,7 @@ def test_dental_nine_claims_with_the_same_number_get_distinct_payment_ids() -> N
 def test_posting_plan_matches_claims_by_clp01_and_routes_denials() -> None:
     remittance = read_835(sample("pyx12-denied-claim-co16-oa-a7.835"))
     ref = ClaimRef("claim-1", "client-1", "payer-1")
-    plan = plan_posting(remittance, {"2005555A": ref})
+    plan = plan_posting("agency-1", remittance, {"2005555A": ref})
     [posting] = plan.claims
     assert posting.claim == ref and posting.claim_status == "denied"
     assert posting.work_item == "denial"
@@ -114,23 +119,42 @@ def test_posting_plan_matches_claims_by_clp01_and_routes_denials() -> None:
 
 def test_payment_ids_are_stable_across_reads() -> None:
     raw = sample("tr3-managed-care-2-claims-co45-pr1.835")
-    first = [p.payment_id for p in plan_posting(read_835(raw), {}).claims]
-    again = [p.payment_id for p in plan_posting(read_835(raw), {}).claims]
+    first = [p.payment_id for p in plan_posting("agency-1", read_835(raw), {}).claims]
+    again = [p.payment_id for p in plan_posting("agency-1", read_835(raw), {}).claims]
     assert first == again and len(set(first)) == 2
 
 
 @pytest.mark.parametrize(
     ("text", "segment", "words"),
     [
-        (b"HELLO WORLD", "HEL", "starts with ISA"),
-        (b"ISA*00*x~", "ISA", "fewer than 16 elements"),
-        (b"ST*835*1~BPR*I*abc*C*CHK~SE*3*1~", "BPR", "BPR02 is not an amount"),
-        (b"ST*835*1~TRN*1*9~SE*3*1~", "BPR", "no BPR"),
-        (b"ST*835*1~BPR*I*10*C*CHK~CLP*A1*1*ten*10~SE*4*1~", "CLP", "CLP03"),
-        (b"ST*835*1~BPR*I*10*C*CHK~CLP*A1*1*10*10~CAS*CO*45~SE*5*1~", "CAS", "CAS03"),
-        (b"ST*835*1~BPR*I*10*C*CHK~SVC*HC:90837*10*10~SE*4*1~", "SVC", "outside a claim"),
-        (b"ST*837*1~SE*2*1~", "ST", "not 835"),
-        (b"ST*835*1~BPR*I*0*C*NON~PLB*1*20261231*WO~SE*4*1~", "PLB", "PLB04"),
+        (b"HELLO WORLD", "HEL", "starts with a 106-character ISA"),
+        (b"ISA*00*x~", "ISA", "ends inside the ISA"),
+        (interchange(["BPR*I*abc*C*CHK", "TRN*1*9*1"]), "BPR", "BPR02 is not an X12 decimal"),
+        (interchange(["TRN*1*9*1"]), "BPR", "no BPR"),
+        (interchange(["BPR*I*10*C*CHK"]), "TRN", "no TRN02"),
+        (interchange(["BPR*I*10*C*CHK", "TRN*1*9*1", "CLP*A1*1*ten*10"]), "CLP", "CLP03"),
+        (
+            interchange(["BPR*I*10*C*CHK", "TRN*1*9*1", "CLP*A1*1*10*10", "CAS*CO*45"]),
+            "CAS",
+            "CAS03",
+        ),
+        (
+            interchange(["BPR*I*10*C*CHK", "TRN*1*9*1", "CLP*A1*1*10*10", "CAS*XX*45*1"]),
+            "CAS",
+            "not a group code",
+        ),
+        (
+            interchange(["BPR*I*10*C*CHK", "TRN*1*9*1", "SVC*HC:90837*10*10"]),
+            "SVC",
+            "outside a claim",
+        ),
+        (interchange([]).replace(b"ST*835", b"ST*837"), "ST", "not 835"),
+        (interchange([]).replace(b"GS*HP", b"GS*HC"), "GS", "not HP"),
+        (
+            interchange(["BPR*I*0*C*NON", "TRN*1*9*1", "PLB*1*20261231*WO"]),
+            "PLB",
+            "PLB04",
+        ),
     ],
 )
 def test_what_cannot_be_understood_is_refused_naming_the_segment(

@@ -1,13 +1,15 @@
-"""Billing's event handlers: the client, staff and site read models, and charge capture
-from signed encounters and from dispensed doses (buy and bill)."""
+"""Billing's event handlers: the client, staff, site and Part 2 consent read models, and
+charge capture from signed encounters and from dispensed doses (buy and bill)."""
 
 from __future__ import annotations
 
-from halcyon.billing.capture import ChargeCapture
 from halcyon.billing.store import ClientDirectory, Sites, StaffDirectory
+from halcyon.billing.usecases.charge_capture import ChargeCapture
+from halcyon.billing.usecases.part2_claims import Part2Holds
 from halcyon.shared.contracts.clinical import (
     ClientDetailsChanged,
     ClientRegistered,
+    ConsentChanged,
     EncounterSigned,
 )
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
@@ -21,6 +23,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     capture = ChargeCapture(runtime)
     staff = runtime.repo(StaffDirectory)
     sites = runtime.repo(Sites)
+    part2 = Part2Holds(runtime)
 
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
@@ -83,6 +86,11 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     @consumer.handles(EncounterSigned)
     async def encounter_signed(event: EncounterSigned, delivery: Delivery) -> None:
         await capture.capture(delivery.envelope.tenantid, event, delivery.envelope.id)
+
+    @consumer.handles(ConsentChanged)
+    async def consent_changed(event: ConsentChanged, delivery: Delivery) -> None:
+        # 42 CFR Part 2: a consent for payment releases held claims; revocation holds again.
+        await part2.consent_changed(delivery.envelope.tenantid, event)
 
     @consumer.handles(DoseDispensed)
     async def dose_dispensed(event: DoseDispensed, delivery: Delivery) -> None:

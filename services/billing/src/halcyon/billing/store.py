@@ -131,7 +131,10 @@ class Payments(TenantRepository):
     """Claim payments from 835s, provider-level adjustments (PLB) and client payments."""
 
     collection_name = "payments"
-    indexes = (IndexModel([("tenant_id", ASCENDING), ("claim_id", ASCENDING)]),)
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("claim_id", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("remittance_id", ASCENDING)]),
+    )
 
 
 class WorkQueue(TenantRepository):
@@ -146,6 +149,20 @@ class Ledger(TenantRepository):
 
     collection_name = "ledger"
     indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class Part2Consents(TenantRepository):
+    """Clinical's 42 CFR Part 2 consents (recipient, purpose, status): may a claim go out?"""
+
+    collection_name = "part2_consents"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class EligibilityInquiries(TenantRepository):
+    """Each 270 sent (keyed by its trace number) and what its 271 answered."""
+
+    collection_name = "eligibility_inquiries"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("coverage_id", ASCENDING)]),)
 
 
 ALL = [
@@ -168,4 +185,6 @@ ALL = [
     Payments,
     WorkQueue,
     Ledger,
+    Part2Consents,
+    EligibilityInquiries,
 ]

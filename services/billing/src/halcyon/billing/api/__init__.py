@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from halcyon.billing.api import accounts, charges, claims, drugs, remittances, setup
+from halcyon.billing.api import (
+    accounts,
+    charges,
+    claims,
+    dashboards,
+    drugs,
+    eligibility,
+    remittances,
+    setup,
+)
 
 routers: list[APIRouter] = [
     setup.router,
@@ -12,4 +21,6 @@ routers: list[APIRouter] = [
     claims.router,
     remittances.router,
     accounts.router,
+    eligibility.router,
+    dashboards.router,
 ]

@@ -6,9 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from halcyon.billing.api.common import BILLERS, Charges, Clients, client_or_404, public
-from halcyon.billing.capture import ChargeCapture
+from halcyon.billing.store import Sites
+from halcyon.billing.usecases.charge_capture import ChargeCapture
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.references import resolve_site
 from halcyon.shared.service import Audit, Runtime
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,4 +75,5 @@ class RepriceIn(BaseModel):
 )
 async def reprice(body: RepriceIn, caller: CurrentCaller, runtime: Runtime) -> dict[str, int]:
     caller.require(BILLERS, body.site_id)
+    await resolve_site(runtime.repo(Sites), caller, body.site_id)
     return await ChargeCapture(runtime).reprice(caller.tenant_id, body.site_id)

@@ -9,20 +9,22 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse
 from halcyon.billing.api.common import (
     BILLERS,
+    Authorizations,
     Charges,
     ClaimFiles,
     Claims,
     Clients,
     Counters,
     Coverages,
+    Part2Consents,
     Payers,
     Profiles,
     guard,
     public,
 )
-from halcyon.billing.claiming import ClaimBatcher, Repos, status_event
 from halcyon.billing.domain.claims import check_transition
 from halcyon.billing.store import StaffDirectory
+from halcyon.billing.usecases.claiming import ClaimBatcher, Repos, status_event
 from halcyon.shared.errors import NotFound
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
@@ -49,9 +51,23 @@ def _batcher(
     files: ClaimFiles,
     counters: Counters,
     staff: Staff,
+    authorizations: Authorizations,
+    part2_consents: Part2Consents,
 ) -> ClaimBatcher:
     return ClaimBatcher(
-        Repos(profiles, payers, coverages, clients, charges, claims, files, counters, staff)
+        Repos(
+            profiles,
+            payers,
+            coverages,
+            clients,
+            charges,
+            claims,
+            files,
+            counters,
+            staff,
+            authorizations,
+            part2_consents,
+        )
     )
 
 
@@ -184,6 +200,8 @@ async def read_claim(
 async def list_claims(
     caller: CurrentCaller,
     claims: Claims,
+    audit: Audit,
+    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
     site_id: Annotated[str, Query(min_length=1, max_length=80)],
     claim_status: Annotated[str | None, Query(alias="status", max_length=20)] = None,
@@ -193,6 +211,17 @@ async def list_claims(
     if claim_status:
         query["status"] = claim_status
     found = await claims.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    # A claim carries the client's diagnoses: listing it is a read of that client's data.
+    for doc in found.items:
+        await audit.record(
+            caller,
+            action="read",
+            resource="claim",
+            resource_id=doc["_id"],
+            client_id=doc["client_id"],
+            site_id=site_id,
+            request=request,
+        )
     return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)
 
 
@@ -200,15 +229,25 @@ async def list_claims(
     "/claim-files/{file_id}", response_class=PlainTextResponse, summary="The 837P file as sent"
 )
 async def read_file(
-    file_id: str, caller: CurrentCaller, files: ClaimFiles, audit: Audit, request: Request
+    file_id: str,
+    caller: CurrentCaller,
+    files: ClaimFiles,
+    claims: Claims,
+    audit: Audit,
+    request: Request,
 ) -> PlainTextResponse:
     doc = await files.get(caller.tenant_id, file_id)
     if doc is None:
         raise NotFound(f"no claim file {file_id}")
     caller.require(BILLERS, doc["site_id"])
-    await audit.record(
-        caller, action="read", resource="claim_file", resource_id=file_id, request=request
+    # The 837P holds each claim's patient, diagnoses and services: a read of each client.
+    patients = await claims.distinct(
+        caller.tenant_id, "client_id", {"_id": {"$in": list(doc.get("claim_ids", []))}}
     )
+    await audit.record_reads(
+        caller, resource="claim_file", resource_id=file_id, client_ids=patients,
+        site_id=doc["site_id"], request=request,
+    )  # fmt: skip
     return PlainTextResponse(doc["content"], media_type="application/edi-x12")
 
 

@@ -34,6 +34,9 @@ WorkQueue = Annotated[store.WorkQueue, repository(store.WorkQueue)]
 Ledger = Annotated[store.Ledger, repository(store.Ledger)]
 DrugCodes = Annotated[store.DrugCodes, repository(store.DrugCodes)]
 Dispenses = Annotated[store.Dispenses, repository(store.Dispenses)]
+EligibilityInquiries = Annotated[store.EligibilityInquiries, repository(store.EligibilityInquiries)]
+Part2Consents = Annotated[store.Part2Consents, repository(store.Part2Consents)]
+Sites = Annotated[store.Sites, repository(store.Sites)]
 
 
 def outbox(caller: Caller, contract: Any) -> OutboxEvent:

@@ -16,8 +16,8 @@ from halcyon.billing.api.common import (
     public,
 )
 from halcyon.billing.domain.x12 import X12Error
-from halcyon.billing.remitting import RemittancePoster
-from halcyon.shared.errors import Conflict, NotFound, RuleViolation
+from halcyon.billing.usecases.remittances import RemittancePoster
+from halcyon.shared.errors import Conflict, DomainError, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.service import Audit
@@ -31,10 +31,30 @@ class X12Refused(RuleViolation):
     slug, title = "x12-not-understood", "The X12 file cannot be understood"
 
 
+class FileTooLarge(DomainError):
+    status, slug, title = 413, "payload-too-large", "The file is too large"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it passes ``limit``: never read whole first."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FileTooLarge(f"the file is larger than {limit // (1024 * 1024)} MB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise FileTooLarge(f"the file is larger than {limit // (1024 * 1024)} MB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @router.post(
     "/remittances",
     status_code=status.HTTP_201_CREATED,
-    summary="Ingest an X12 835 (raw body). Lenient: imperfections become warnings",
+    summary="Ingest an X12 835 (raw body): posted whole and once, or refused (422) naming the "
+    "segment",
 )
 async def ingest_835(
     request: Request,
@@ -48,11 +68,9 @@ async def ingest_835(
     filename: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     caller.require(BILLERS)
-    raw = await request.body()
+    raw = await read_body(request, MAX_835_BYTES)
     if not raw.strip():
         raise RuleViolation("the body is empty: send the 835 file as the request body")
-    if len(raw) > MAX_835_BYTES:
-        raise RuleViolation("the file is larger than 10 MB")
     poster = RemittancePoster(remittances, claims, payments, work, ledger)
     try:
         result = await poster.ingest(caller, raw, filename)
@@ -69,6 +87,7 @@ async def read_remittance(
     remittance_id: str,
     caller: CurrentCaller,
     remittances: Remittances,
+    payments: Payments,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
@@ -76,9 +95,14 @@ async def read_remittance(
     doc = await remittances.get(caller.tenant_id, remittance_id)
     if doc is None:
         raise NotFound(f"no remittance {remittance_id}")
-    await audit.record(
-        caller, action="read", resource="remittance", resource_id=remittance_id, request=request
+    # What the file posted names the clients it paid for: a read of each one's account.
+    paid_for = await payments.distinct(
+        caller.tenant_id, "client_id", {"remittance_id": remittance_id}
     )
+    await audit.record_reads(
+        caller, resource="remittance", resource_id=remittance_id, client_ids=paid_for,
+        request=request,
+    )  # fmt: skip
     return public(doc)
 
 
@@ -98,14 +122,17 @@ async def list_payments(
     caller.require(BILLERS)
     query = {"remittance_id": remittance_id} if remittance_id else {}
     found = await payments.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
-    await audit.record(caller, action="read", resource="payment", request=request)
+    await audit.record_reads(
+        caller, resource="payment", client_ids=(d.get("client_id") for d in found.items),
+        request=request,
+    )  # fmt: skip
     return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)
 
 
 @router.get(
     "/work-queue",
     response_model=PageOut[dict[str, Any]],
-    summary="Denials and unmatched payments to work",
+    summary="Denials and unmatched payments to work, filtered by CARC, group code or RARC",
 )
 async def list_work(
     caller: CurrentCaller,
@@ -114,13 +141,29 @@ async def list_work(
     work: WorkQueue,
     page: Annotated[PageParams, Depends(page_params)],
     kind: Annotated[str | None, Query(max_length=20)] = None,
+    carc: Annotated[str | None, Query(max_length=5, description="a CARC, e.g. 27")] = None,
+    group: Annotated[
+        str | None, Query(pattern="^(CO|PR|OA|PI|CR)$", description="CAS group code")
+    ] = None,
+    rarc: Annotated[str | None, Query(max_length=8, description="a RARC, e.g. N14")] = None,
 ) -> PageOut[dict[str, Any]]:
     caller.require(BILLERS)
     query: dict[str, Any] = {"status": "open"}
     if kind:
         query["kind"] = kind
+    if carc and group:
+        query["codes"] = f"{group}-{carc}"  # that reason in that group, not just both present
+    elif carc:
+        query["carc_codes"] = carc
+    elif group:
+        query["group_codes"] = group
+    if rarc:
+        query["remarks"] = rarc
     found = await work.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
-    await audit.record(caller, action="read", resource="work_queue", request=request)
+    await audit.record_reads(
+        caller, resource="work_queue", client_ids=(d.get("client_id") for d in found.items),
+        request=request,
+    )  # fmt: skip
     return PageOut(items=[public(d) for d in found.items], next_cursor=found.next_cursor)
 
 

@@ -13,6 +13,7 @@ from halcyon.billing.api.common import (
     Clients,
     Counters,
     Coverages,
+    EligibilityInquiries,
     FeeSchedules,
     Payers,
     Profiles,
@@ -21,9 +22,10 @@ from halcyon.billing.api.common import (
     outbox,
     public,
 )
-from halcyon.billing.domain.claim837 import Address, BillingProvider, Party
+from halcyon.billing.domain.claim837 import Address, BillingProvider, ClaimRefused, Party
 from halcyon.billing.domain.eligibility270 import write_270
 from halcyon.billing.domain.payers import SELF_PAY
+from halcyon.billing.usecases.eligibility import EligibilityResponses, inquiry_trace
 from halcyon.shared.contracts.billing import AuthorizationChanged
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
@@ -71,6 +73,8 @@ class PayerIn(Body):
     claim_filing_indicator: str = Field(
         pattern=r"^(11|12|13|14|15|16|17|AM|BL|CH|CI|DS|FI|HM|LM|MA|MB|MC|OF|TV|VA|WC|ZZ)$"
     )
+    # Audio-only telehealth: CPT modifier 93, or FQ where the payer follows CMS's usage.
+    audio_only_modifier: Literal["93", "FQ"] = "93"
 
 
 @router.post("/payers", status_code=status.HTTP_201_CREATED, summary="Add a payer")
@@ -231,7 +235,7 @@ class AuthorizationIn(Dated):
     cpt: Code
     units_authorized: int = Field(ge=1, le=10_000)
     reference: X12Id | None = None  # the payer's authorization number (REF*G1)
-    ends_on: date  # type: ignore[assignment]  # an authorization always ends
+    ends_on: date  # an authorization always ends
 
 
 @router.post(
@@ -390,6 +394,7 @@ async def eligibility_request(
     payers: Payers,
     profiles: Profiles,
     counters: Counters,
+    inquiries: EligibilityInquiries,
     audit: Audit,
     request: Request,
 ) -> PlainTextResponse:
@@ -411,9 +416,27 @@ async def eligibility_request(
     profile = await profiles.get(caller.tenant_id, site)
     if payer is None or profile is None:
         raise RuleViolation("the payer or the site's billing profile is missing")
+    try:
+        _inquiry_270(profile, payer, coverage, 0, body.on)  # refuse before any write
+    except ClaimRefused as exc:
+        raise RuleViolation(f"{exc.field}: {exc.problem}", field=exc.field) from None
     control = await counters.next(caller.tenant_id, "interchange")
+    text = _inquiry_270(profile, payer, coverage, control, body.on)
+    # The 271 that answers comes back with this trace: it names the coverage to update.
+    await EligibilityResponses(inquiries, coverages, payers).record_inquiry(
+        caller, inquiry_trace(control), dict(coverage), body.on
+    )
+    await audit.record(
+        caller, action="create", resource="eligibility", client_id=client_id, request=request
+    )
+    return PlainTextResponse(text, status_code=201, media_type="application/edi-x12")
+
+
+def _inquiry_270(
+    profile: dict[str, Any], payer: dict[str, Any], coverage: dict[str, Any], control: int, on: date
+) -> str:
     person = coverage["subscriber"]
-    text = write_270(
+    return write_270(
         sender_id=profile["submitter_id"],
         receiver_id=profile["receiver_id"],
         control_number=control,
@@ -431,11 +454,7 @@ async def eligibility_request(
             given_name=person["given_name"],
             date_of_birth=date.fromisoformat(person["date_of_birth"]),
         ),
-        trace_number=f"E{control}",
-        on=body.on,
+        trace_number=inquiry_trace(control),
+        on=on,
         usage=profile.get("usage", "P"),
     )
-    await audit.record(
-        caller, action="create", resource="eligibility", client_id=client_id, request=request
-    )
-    return PlainTextResponse(text, status_code=201, media_type="application/edi-x12")

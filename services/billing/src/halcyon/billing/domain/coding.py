@@ -15,6 +15,15 @@ from datetime import date, datetime
 TELEHEALTH_POS = frozenset({"02", "10"})
 # CPT Appendix P / AMA: modifier 95 = synchronous telemedicine via real-time audio-video.
 TELEHEALTH_MODIFIER = "95"
+# Audio-only (no video) is not what 95 describes. CPT modifier 93 (2022) = synchronous
+# telemedicine via audio-only; CMS modifier FQ = furnished using audio-only technology.
+# Which one a payer wants is the payer's setting (``audio_only_modifier``).
+AUDIO_ONLY_MODIFIERS = frozenset({"93", "FQ"})
+DEFAULT_AUDIO_ONLY_MODIFIER = "93"
+# Documentation missing: the charge is held (and in the work queue) until an addendum.
+NO_PSYCHOTHERAPY_MINUTES = (
+    "psychotherapy minutes are not documented: add them by addendum to bill the session"
+)
 PSYCHOTHERAPY_KINDS = frozenset({"psychotherapy", "preparation", "integration"})
 MONITORING_PRIMARY = "0820T"
 MONITORING_SECOND = "0821T"
@@ -54,6 +63,7 @@ class EncounterFacts:
     monitoring_minutes: int | None = None
     with_patient_present: bool = True
     telehealth: bool = False
+    audio_only: bool = False  # telehealth without video
     revision: int = 1
 
 
@@ -70,10 +80,12 @@ class ChargeLine:
     rendering_staff_id: str | None
     rendering_npi: str | None
     minutes: int | None = None
+    # Set when documentation is missing: the charge is held with this reason, never dropped.
+    hold: str | None = None
 
     def billable_facts(self) -> tuple[object, ...]:
         """What a payer sees; a revision changing any of these needs a correction."""
-        return (
+        facts: tuple[object, ...] = (
             self.cpt,
             self.units,
             self.modifiers,
@@ -81,6 +93,9 @@ class ChargeLine:
             self.diagnosis_pointers,
             self.rendering_npi,
         )
+        # Only held lines carry the hold (charges captured before it existed keep their
+        # facts): documenting the minutes later must replace the held charge.
+        return (*facts, self.hold) if self.hold else facts
 
 
 @dataclass(frozen=True)
@@ -138,8 +153,21 @@ def telehealth_place_of_service(facts: EncounterFacts) -> tuple[str, list[str]]:
     ]
 
 
-def code_encounter(facts: EncounterFacts) -> Coding:
-    """All charge lines a signed encounter earns."""
+def telehealth_modifiers(facts: EncounterFacts, audio_only_modifier: str) -> tuple[str, ...]:
+    """95 for audio-video; the payer's audio-only modifier (93 or FQ) without video; never both."""
+    if not facts.telehealth:
+        return ()
+    if facts.audio_only:
+        if audio_only_modifier not in AUDIO_ONLY_MODIFIERS:
+            raise ValueError(f"audio-only modifier {audio_only_modifier!r} is not 93 or FQ")
+        return (audio_only_modifier,)
+    return (TELEHEALTH_MODIFIER,)
+
+
+def code_encounter(
+    facts: EncounterFacts, audio_only_modifier: str = DEFAULT_AUDIO_ONLY_MODIFIER
+) -> Coding:
+    """All charge lines a signed encounter earns (``audio_only_modifier``: the payer's)."""
     if facts.signed_at is None:
         return Coding(lines=(), notes=("note is not signed: nothing is billable",))
     notes: list[str] = []
@@ -148,11 +176,18 @@ def code_encounter(facts: EncounterFacts) -> Coding:
     pointers = diagnosis_pointers(facts.diagnoses)
     if not pointers:
         notes.append("no ICD-10 diagnosis documented: lines are held until one is added")
-    modifiers: tuple[str, ...] = (TELEHEALTH_MODIFIER,) if facts.telehealth else ()
+    modifiers = telehealth_modifiers(facts, audio_only_modifier)
     rendering = _primary_clinician(facts)
     lines: list[ChargeLine] = []
 
-    def add(key: str, cpt: str, units: int, who: Clinician | None, minutes: int | None) -> None:
+    def add(
+        key: str,
+        cpt: str,
+        units: int,
+        who: Clinician | None,
+        minutes: int | None,
+        hold: str | None = None,
+    ) -> None:
         lines.append(
             ChargeLine(
                 key=key,
@@ -164,6 +199,7 @@ def code_encounter(facts: EncounterFacts) -> Coding:
                 rendering_staff_id=who.staff_id if who else None,
                 rendering_npi=who.npi if who else None,
                 minutes=minutes,
+                hold=hold,
             )
         )
 
@@ -174,6 +210,11 @@ def code_encounter(facts: EncounterFacts) -> Coding:
         code = family_psychotherapy_code(minutes, facts.with_patient_present)
         if code:
             add("family-psychotherapy", code, 1, rendering, minutes)
+        elif minutes is None:
+            # The session happened; only its time is missing: a held charge, not nothing.
+            base = "90847" if facts.with_patient_present else "90846"
+            add("family-psychotherapy", base, 1, rendering, None, NO_PSYCHOTHERAPY_MINUTES)
+            notes.append(NO_PSYCHOTHERAPY_MINUTES)
         else:
             notes.append(f"family psychotherapy of {minutes or 0} min: 26 min are needed")
     elif facts.kind == "group":
@@ -182,6 +223,11 @@ def code_encounter(facts: EncounterFacts) -> Coding:
         code = psychotherapy_code(minutes)
         if code:
             add("psychotherapy", code, 1, rendering, minutes)
+        elif minutes is None:
+            # Held under the shortest code until an addendum documents the minutes; the
+            # addendum's revision reverses it and captures the right code.
+            add("psychotherapy", "90832", 1, rendering, None, NO_PSYCHOTHERAPY_MINUTES)
+            notes.append(NO_PSYCHOTHERAPY_MINUTES)
         else:
             notes.append(f"psychotherapy of {minutes or 0} min: 16 min are needed")
     elif facts.kind == "dosing" and minutes:
@@ -223,8 +269,16 @@ def _monitoring_lines(
     def minutes_of(clinician: Clinician) -> int | None:
         return clinician.minutes if clinician.minutes is not None else facts.monitoring_minutes
 
-    def line(key: str, cpt: str, who: Clinician) -> ChargeLine | None:
+    def line(key: str, cpt: str, who: Clinician, cap: int | None = None) -> ChargeLine | None:
         minutes = minutes_of(who)
+        if cap is not None and minutes is not None and minutes > cap:
+            # 0821T/0822T are *concurrent* with the first professional: time beyond the
+            # first's monitoring time is not concurrent and is not billable as an add-on.
+            notes.append(
+                f"{cpt} for {who.staff_id}: {minutes} min counted as {cap} min, "
+                "the first clinician's monitoring time (add-on time is concurrent time)"
+            )
+            minutes = cap
         units = monitoring_units(minutes)
         if units == 0:
             notes.append(f"{cpt} for {who.staff_id}: {minutes or 0} min is under one unit (31)")
@@ -256,6 +310,9 @@ def _monitoring_lines(
     if len(firsts) > 1:
         notes.append("more than one first monitoring clinician: only the first is billed 0820T")
     add_ons: list[ChargeLine] = []
+    # One person is billed once (nobody is concurrent with themself), and 0821T describes
+    # the *second* physician/QHP: a third has no code.
+    billed = {firsts[0].staff_id} if firsts else set()
     for clinician in monitors:
         if clinician.monitoring_role == "second":
             cpt = MONITORING_SECOND
@@ -263,8 +320,18 @@ def _monitoring_lines(
             cpt = MONITORING_STAFF
         else:
             continue
+        if clinician.staff_id in billed:
+            notes.append(f"{clinician.staff_id} is already billed for this session's monitoring")
+            continue
+        if cpt == MONITORING_SECOND and any(a.cpt == MONITORING_SECOND for a in add_ons):
+            notes.append(f"{clinician.staff_id}: only one second physician/QHP is billed (0821T)")
+            continue
+        billed.add(clinician.staff_id)
         add_on = line(
-            f"monitoring-{clinician.monitoring_role}-{clinician.staff_id}", cpt, clinician
+            f"monitoring-{clinician.monitoring_role}-{clinician.staff_id}",
+            cpt,
+            clinician,
+            cap=primary.minutes if primary is not None else None,
         )
         if add_on:
             add_ons.append(add_on)

@@ -100,10 +100,18 @@ def drug_code_from(doc: Mapping[str, Any]) -> DrugCode:
     )
 
 
+def dispensed_mg(quantity_ug: int | None, quantity_mg: float) -> Decimal:
+    """The dose inventory dispensed, exactly: its micrograms when the event carries them
+    (ADR 0502), else the float of older events read through its shortest text."""
+    if quantity_ug is not None:
+        return Decimal(quantity_ug) / 1000
+    return Decimal(repr(quantity_mg))
+
+
 def drug_line_for(
     substance: str,
     product_id: str,
-    quantity_mg: float | Decimal,
+    quantity_mg: Decimal,
     configured: Iterable[Mapping[str, Any]] = (),
     product_ndc: str | None = None,
 ) -> DrugLine | NotBilled:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from halcyon.billing.domain.claim837 import BillingProvider, Party
+from halcyon.billing.domain.claim837 import BillingProvider, Party, ascii_text
 from halcyon.billing.domain.x12 import SegmentWriter, Separators
 
 IMPLEMENTATION = "005010X279A1"
@@ -51,13 +51,28 @@ def write_270(
         created_at.strftime("%H%M"),
     )
     body.add("HL", "1", "", "20", "1")  # 2000A information source: the payer
-    body.add("NM1", "PR", "2", payer.name.upper()[:60], "", "", "", "", "PI", payer.identifier)
+    body.add(
+        "NM1",
+        "PR",
+        "2",
+        _name(payer.name, 60, "payer.name"),
+        "",
+        "",
+        "",
+        "",
+        "PI",
+        payer.identifier,
+    )
     body.add("HL", "2", "1", "21", "1")  # 2000B information receiver: the billing provider
-    body.add("NM1", "1P", "2", provider.name.upper()[:60], "", "", "", "", "XX", provider.npi)
+    body.add(
+        "NM1", "1P", "2", _name(provider.name, 60, "billing_provider.name"), "", "", "", "", "XX",
+        provider.npi,
+    )  # fmt: skip
     body.add("HL", "3", "2", "22", "0")  # 2000C subscriber
     body.add("TRN", "1", trace_number, f"1{provider.tax_id}")
     body.add(
-        "NM1", "IL", "1", subscriber.name.upper()[:60], (subscriber.given_name or "").upper()[:35],
+        "NM1", "IL", "1", _name(subscriber.name, 60, "subscriber.name"),
+        _name(subscriber.given_name or "", 35, "subscriber.given_name"),
         "", "", "", "MI", subscriber.identifier,
     )  # fmt: skip
     if subscriber.date_of_birth is not None:
@@ -69,3 +84,8 @@ def write_270(
     tail.add("GE", "1", str(control_number))
     tail.add("IEA", "1", isa_control)
     return head.text() + body.text() + tail.text()
+
+
+def _name(value: str, limit: int, field: str) -> str:
+    """ASCII (Núñez -> NUNEZ, as on the 837P) and upper-case; refused when not transliterable."""
+    return " ".join(ascii_text(value, field).upper().split())[:limit]

@@ -1,31 +1,43 @@
-"""Reading X12 835 remittance advice (005010X221A1), leniently.
+"""Reading X12 835 remittance advice (005010X221A1), strictly (ADR 0604).
 
-Real remittances are often imperfect. What can be read with confidence is
-read, each imperfection becomes a warning, and only what cannot be understood
-(no separators, an amount that is not a number, a claim outside a transaction)
-is refused with an :class:`X12Error` naming the segment, before anything is posted.
+Money is posted from what is read here, so only a complete interchange is read
+(``x12_envelope``: separators, trailers, counts, X12 amounts); anything else is an
+:class:`X12Error` naming the segment, raised before anything is posted. The one
+imperfection still read with a warning is a composite (SVC01) split by a separator
+other than ISA16: it names a procedure code, never money or identity. An 835 whose
+check does not balance (BPR02 vs CLP04 and PLB) is posted with a warning: it is the
+payer's statement of what it paid.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import cast
 
-from halcyon.billing.domain.x12 import (
-    Segment,
-    Separators,
-    X12Error,
-    parse_cents,
-    read_separators,
-    split_segments,
+from halcyon.billing.domain.x12 import Segment, Separators, X12Error
+from halcyon.billing.domain.x12_envelope import (
+    FunctionalGroup,
+    Interchange,
+    TransactionSet,
+    read_cents,
+    read_interchange,
 )
 
 # CLP02 claim status codes (X12 code source 507 as used by 005010X221A1).
 DENIED_STATUS = "4"
 REVERSAL_STATUS = "22"
+IMPLEMENTATION = "005010X221"
+# CAS01 claim adjustment group codes: contractual, patient responsibility, other,
+# payer initiated, correction/reversal.
+GROUP_CODES = ("CO", "PR", "OA", "PI", "CR")
 KNOWN_COMPONENT_SEPARATORS = (":", ">", "<", "|", "^", "\\")
+# Adjustments, service lines and remarks one claim payment may carry. Each is stored in
+# the payment, the claim and the work item, which must each fit one MongoDB document
+# (16 MB); a real claim payment (at most 999 service lines) has far fewer.
+MAX_CLAIM_PAYMENT_ITEMS = 6000
+MAX_WARNINGS = 50
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,14 @@ class ClaimPayment:
 
     @property
     def denial_codes(self) -> list[str]:
-        return sorted({f"{a.group}-{a.reason}" for a in self.all_adjustments if a.group != "PR"})
+        """Every CARC with its group (``PR-27``), patient responsibility included: a denial
+        whose only reason is in the PR group still says why."""
+        return sorted({f"{a.group}-{a.reason}" for a in self.all_adjustments})
+
+    @property
+    def remark_codes(self) -> list[str]:
+        """RARCs: service LQ*HE and claim MIA/MOA remarks."""
+        return sorted({r for s in self.services for r in s.remarks} | set(self.remarks))
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,7 @@ class RemittanceTransaction:
     handling: str  # BPR01: I = remittance with payment, H = notification only ...
     method: str  # BPR04: ACH, CHK, NON ...
     trace_number: str  # TRN02: check or EFT number
+    key: str  # the interchange (sender + ISA13), GS06 and ST02: unique per transaction
     payer_name: str
     payer_id: str
     payee_name: str
@@ -121,122 +141,101 @@ class RemittanceTransaction:
 
 @dataclass
 class Remittance:
-    file_sha256: str
-    separators: Separators
+    file_sha256: str  # of the bytes as received
+    interchange: Interchange
     transactions: list[RemittanceTransaction]
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def separators(self) -> Separators:
+        return self.interchange.separators
 
-def claim_payment_id(transaction: RemittanceTransaction, claim: ClaimPayment) -> str:
-    """The same claim payment in the same check gives the same id, whatever file carries it."""
-    basis = "|".join(
-        [
-            transaction.payer_id or transaction.payer_name,
-            transaction.trace_number,
-            claim.patient_control_number,
-            claim.payer_claim_number,
-            claim.status,
-            str(claim.paid_cents),
-            str(claim.occurrence),
-        ]
+
+def _key(*parts: str) -> str:
+    """A short stable id from parts; length-prefixed, so no two part lists collide."""
+    return hashlib.sha256("".join(f"{len(p)}:{p}" for p in parts).encode()).hexdigest()[:32]
+
+
+def claim_payment_id(tenant: str, transaction: RemittanceTransaction, claim: ClaimPayment) -> str:
+    """The file's own keys, never an amount: interchange (sender + ISA13), GS06, ST02,
+    TRN02, CLP01, CLP07, and which of the identical (CLP01, CLP07) pairs this is. The
+    agency comes first: ids are unique in a collection all agencies share, and two agencies
+    may hold the same file (a billing company, a misrouted resend)."""
+    return "pay:" + _key(
+        tenant,
+        transaction.key,
+        transaction.trace_number,
+        claim.patient_control_number,
+        claim.payer_claim_number,
+        str(claim.occurrence),
     )
-    return "pay:" + hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 
-def provider_adjustment_id(transaction: RemittanceTransaction, index: int) -> str:
-    basis = f"{transaction.payer_id}|{transaction.trace_number}|plb|{index}"
-    return "plb:" + hashlib.sha256(basis.encode()).hexdigest()[:32]
+def provider_adjustment_id(tenant: str, transaction: RemittanceTransaction, index: int) -> str:
+    """The agency's ``index``-th PLB adjustment (reason/amount pair) of the transaction."""
+    return "plb:" + _key(tenant, transaction.key, transaction.trace_number, "plb", str(index))
 
 
 def read_835(raw: bytes) -> Remittance:
-    """Parse an 835 interchange. Raises X12Error for what cannot be understood."""
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    """Read a complete 835 interchange. Raises X12Error (naming the segment) for anything
+    that is not one; never another exception."""
+    interchange = read_interchange(raw)
     warnings: list[str] = []
-    separators, body = read_separators(text, warnings)
-    segments = split_segments(body, separators)
-    reader = _Reader(segments, separators, warnings)
-    transactions = reader.read()
-    if not transactions:
-        raise X12Error("ST", None, "no 835 transaction set (ST*835) in the file")
-    return Remittance(digest, separators, transactions, warnings)
+    transactions: list[RemittanceTransaction] = []
+    for group, transaction in interchange.transactions():
+        gs = group.header
+        if group.functional_id != "HP":
+            raise X12Error("GS", gs.position, f"GS01 is {group.functional_id!r}, not HP (835)")
+        if not group.version.startswith(IMPLEMENTATION):
+            raise X12Error(
+                "GS", gs.position, f"GS08 is {group.version!r}, not {IMPLEMENTATION}A1 (835)"
+            )
+        st = transaction.header
+        if transaction.identifier != "835":
+            raise X12Error("ST", st.position, f"ST01 is {transaction.identifier!r}, not 835")
+        reader = _Reader(interchange, group, warnings)
+        transactions.append(reader.transaction(transaction))
+    if len(warnings) > MAX_WARNINGS:
+        # Kept in the summary and the file record: bounded, however many segments warn;
+        # money first (a check that does not balance), then the rest in file order.
+        warnings = sorted(warnings, key=lambda w: "BPR02" not in w)
+        more = len(warnings) - MAX_WARNINGS
+        warnings = [*warnings[:MAX_WARNINGS], f"... and {more} more warnings"]
+    return Remittance(hashlib.sha256(raw).hexdigest(), interchange, transactions, warnings)
 
 
 class _Reader:
-    def __init__(self, segments: list[Segment], separators: Separators, warnings: list[str]):
-        self.segments = segments
-        self.sep = separators
+    def __init__(
+        self, interchange: Interchange, group: FunctionalGroup, warnings: list[str]
+    ) -> None:
+        self.interchange = interchange
+        self.group = group
+        self.sep = interchange.separators
         self.warnings = warnings
 
-    def read(self) -> list[RemittanceTransaction]:
-        transactions: list[RemittanceTransaction] = []
-        isa_control: str | None = None
-        gs_count = 0
-        group_st = 0
-        current: list[Segment] | None = None
-        for seg in self.segments:
-            if seg.tag == "ISA":
-                isa_control = seg.get(13)
-            elif seg.tag == "GS":
-                gs_count += 1
-                group_st = 0
-                if seg.get(1) and seg.get(1) != "HP":
-                    self.warnings.append(f"GS01 is {seg.get(1)!r}, not HP (claim payment)")
-            elif seg.tag == "ST":
-                if current is not None:
-                    self.warnings.append(f"ST at #{seg.position} opened before SE closed the last")
-                    transactions.append(self._transaction(current, closed=False))
-                if seg.get(1) != "835":
-                    raise X12Error("ST", seg.position, f"ST01 is {seg.get(1)!r}, not 835")
-                current = [seg]
-                group_st += 1
-            elif seg.tag == "SE":
-                if current is None:
-                    raise X12Error("SE", seg.position, "SE without an ST")
-                current.append(seg)
-                transactions.append(self._transaction(current, closed=True))
-                current = None
-            elif seg.tag == "GE":
-                if seg.get(1) and seg.get(1) != str(group_st):
-                    self.warnings.append(
-                        f"GE01 says {seg.get(1)} transaction sets, found {group_st}"
-                    )
-            elif seg.tag == "IEA":
-                if isa_control is not None and seg.get(2) != isa_control:
-                    self.warnings.append(f"IEA02 {seg.get(2)} does not match ISA13 {isa_control}")
-            elif current is not None:
-                current.append(seg)
-            else:
-                raise X12Error(seg.tag, seg.position, "segment outside any ST/SE transaction set")
-        if current is not None:
-            self.warnings.append("the last transaction set has no SE")
-            transactions.append(self._transaction(current, closed=False))
-        if isa_control is not None and gs_count == 0:
-            self.warnings.append("no GS functional group")
-        return transactions
+    def transaction(self, transaction: TransactionSet) -> RemittanceTransaction:
+        self.current = transaction.header
+        try:
+            return self._transaction(transaction)
+        except X12Error:
+            raise
+        except (ValueError, ArithmeticError, LookupError, TypeError) as exc:
+            # A defect of this reader rather than of the file; the sender still gets a
+            # problem naming where reading stopped, never a 500.
+            at = self.current
+            raise X12Error(at.tag, at.position, f"cannot be read: {exc}") from None
 
-    def _transaction(self, segs: list[Segment], *, closed: bool) -> RemittanceTransaction:
+    def _transaction(self, transaction: TransactionSet) -> RemittanceTransaction:
+        segs = list(transaction.segments)
         st = segs[0]
-        if closed:
-            se = segs[-1]
-            declared = se.get(1)
-            if declared != str(len(segs)):
-                self.warnings.append(
-                    f"SE01 of transaction {st.get(2)} says {declared} segments, counted {len(segs)}"
-                )
-            if se.get(2) and se.get(2) != st.get(2):
-                self.warnings.append(f"SE02 {se.get(2)} does not match ST02 {st.get(2)}")
-            segs = segs[:-1]
         bpr = next((s for s in segs if s.tag == "BPR"), None)
         if bpr is None:
             raise X12Error("BPR", st.position, f"transaction {st.get(2)} has no BPR (payment)")
-        payment = parse_cents(bpr, 2)
+        payment = read_cents(bpr, 2)
         trn = next((s for s in segs if s.tag == "TRN"), None)
-        if trn is None:
-            self.warnings.append(f"transaction {st.get(2)} has no TRN: trace number unknown")
+        if trn is None or not trn.get(2):
+            # TRN02 (check or EFT number) is required and part of every payment's identity.
+            raise X12Error("TRN", st.position, f"transaction {st.get(2)} has no TRN02 (trace)")
         payer_name = payer_id = payee_name = payee_id = ""
         claims: list[ClaimPayment] = []
         plbs: list[ProviderAdjustment] = []
@@ -260,6 +259,7 @@ class _Reader:
             claim = None
 
         for seg in segs[1:]:
+            self.current = seg
             tag = seg.tag
             if tag == "N1" and claim is None:
                 if seg.get(1) == "PR":
@@ -275,20 +275,21 @@ class _Reader:
                     raise X12Error("CLP", seg.position, "CLP01 (patient control number) is empty")
                 key = (number, seg.get(7))
                 seen[key] = seen.get(key, 0) + 1
-                paid = parse_cents(seg, 4)
-                charge = parse_cents(seg, 3)
+                paid = read_cents(seg, 4)
+                charge = read_cents(seg, 3)
                 claim = {
                     "number": number,
                     "status": seg.get(2),
                     "charge": charge,
                     "paid": paid,
-                    "pr": parse_cents(seg, 5, required=False) if seg.get(5) else None,
+                    "pr": read_cents(seg, 5, required=False) if seg.get(5) else None,
                     "filing": seg.get(6),
                     "icn": seg.get(7),
                     "adjustments": [],
                     "services": [],
                     "remarks": [],
                     "occurrence": seen[key] - 1,
+                    "position": seg.position,
                 }
                 if not seg.get(2):
                     raise X12Error("CLP", seg.position, "CLP02 (claim status) is empty")
@@ -321,14 +322,20 @@ class _Reader:
                 close_claim()
                 plbs.extend(self._provider_adjustments(seg, len(plbs)))
         close_claim()
-        if not payer_id and trn is not None:
+        if not payer_id:
             payer_id = trn.get(3)
-        transaction = RemittanceTransaction(
+        read = RemittanceTransaction(
             control_number=st.get(2),
             payment_cents=payment,
             handling=bpr.get(1),
             method=bpr.get(4),
-            trace_number=trn.get(2) if trn else "",
+            trace_number=trn.get(2),
+            key=_key(
+                self.interchange.sender,
+                self.interchange.control_number,
+                self.group.control_number,
+                transaction.control_number,
+            ),
             payer_name=payer_name,
             payer_id=payer_id,
             payee_name=payee_name,
@@ -337,11 +344,11 @@ class _Reader:
             claims=tuple(claims),
             provider_adjustments=tuple(plbs),
         )
-        if not transaction.balances:
+        if not read.balances:
             self.warnings.append(
                 f"transaction {st.get(2)}: BPR02 does not equal claim payments minus PLB"
             )
-        return transaction
+        return read
 
     def _service_start(self, seg: Segment) -> dict[str, object]:
         composite = seg.get(1)
@@ -353,8 +360,8 @@ class _Reader:
         return {
             "procedure": parts[1],
             "modifiers": tuple(p for p in parts[2:6] if p),
-            "charge": parse_cents(seg, 2, required=False),
-            "paid": parse_cents(seg, 3, required=False),
+            "charge": read_cents(seg, 2, required=False),
+            "paid": read_cents(seg, 3, required=False),
             "units": seg.get(5) or None,
             "date": None,
             "adjustments": [],
@@ -367,7 +374,7 @@ class _Reader:
         for other in KNOWN_COMPONENT_SEPARATORS:
             if other != self.sep.component and other in composite:
                 self.warnings.append(
-                    f"SVC #{seg.position} separates components with {other!r}, "
+                    f"{seg.tag} #{seg.position} separates components with {other!r}, "
                     f"not the ISA16 {self.sep.component!r}"
                 )
                 return composite.split(other)
@@ -386,7 +393,7 @@ class _Reader:
                     fiscal_period=seg.get(2),
                     reason=parts[0],
                     reference=parts[1] if len(parts) > 1 else "",
-                    amount_cents=parse_cents(seg, index + 1),
+                    amount_cents=read_cents(seg, index + 1),
                 )
             )
         if not out:
@@ -396,8 +403,12 @@ class _Reader:
 
 def _adjustments(seg: Segment) -> list[Adjustment]:
     group = seg.get(1)
-    if not group:
-        raise X12Error("CAS", seg.position, "CAS01 (group code) is missing")
+    if group not in GROUP_CODES:
+        raise X12Error(
+            "CAS",
+            seg.position,
+            f"CAS01 {group[:10]!r} is not a group code ({'/'.join(GROUP_CODES)})",
+        )
     out = []
     for index in range(2, 20, 3):
         reason = seg.get(index)
@@ -407,7 +418,7 @@ def _adjustments(seg: Segment) -> list[Adjustment]:
             Adjustment(
                 group=group,
                 reason=reason,
-                amount_cents=parse_cents(seg, index + 1),
+                amount_cents=read_cents(seg, index + 1),
                 quantity=seg.get(index + 2) or None,
             )
         )
@@ -432,6 +443,18 @@ def _service(raw: dict[str, object]) -> ServicePayment:
 def _claim(raw: dict[str, object]) -> ClaimPayment:
     adjustments: tuple[Adjustment, ...] = tuple(cast(list[Adjustment], raw["adjustments"]))
     services: tuple[ServicePayment, ...] = tuple(cast(list[ServicePayment], raw["services"]))
+    items = (
+        len(adjustments)
+        + len(cast(list[str], raw["remarks"]))
+        + sum(1 + len(s.adjustments) + len(s.remarks) for s in services)
+    )
+    if items > MAX_CLAIM_PAYMENT_ITEMS:
+        raise X12Error(
+            "CLP",
+            int(raw["position"]),  # type: ignore[call-overload]
+            f"claim payment {raw['number']} is too large: {items} adjustments, service lines "
+            f"and remarks (at most {MAX_CLAIM_PAYMENT_ITEMS})",
+        )
     patient = raw["pr"]
     if patient is None:
         # CLP05 absent: the PR-group adjustments are what the patient owes.
@@ -453,7 +476,10 @@ def _claim(raw: dict[str, object]) -> ClaimPayment:
 
 
 def _date(raw: str) -> date | None:
+    """CCYYMMDD, else None (a date is informative here, never money or identity)."""
+    if len(raw) != 8 or not raw.isascii() or not raw.isdigit():
+        return None
     try:
-        return datetime.strptime(raw, "%Y%m%d").date()
+        return date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
     except ValueError:
         return None

@@ -13,6 +13,7 @@ from halcyon.billing.domain.claim837 import (
     Adjudication,
     BillingProvider,
     Claim,
+    ClaimRefused,
     DrugIdentification,
     Envelope,
     OtherPayer,
@@ -20,8 +21,11 @@ from halcyon.billing.domain.claim837 import (
     ServiceLine,
     write_837p,
 )
+from halcyon.billing.domain.claims import split_into_claims
 from halcyon.billing.domain.coding import add_ons_have_primary
+from halcyon.billing.domain.part2 import HOLD_REASON, consent_for_payment
 from halcyon.billing.domain.payers import RELATIONSHIP_CODES, coverage_for
+from halcyon.billing.store import Authorizations as AuthorizationsRepo
 from halcyon.billing.store import (
     BillingProfiles,
     ClaimFiles,
@@ -29,6 +33,7 @@ from halcyon.billing.store import (
     ClientDirectory,
     Counters,
     Coverages,
+    Part2Consents,
     Payers,
     StaffDirectory,
 )
@@ -43,6 +48,8 @@ from halcyon.shared.mongo import OutboxEvent
 from uuid6 import uuid7
 
 SOURCE = "/halcyon/billing"
+# The claim number of a claim rendered only to be refused (before the counter moves).
+TRIAL_NUMBER = "T000000000"
 
 
 @dataclass
@@ -56,6 +63,10 @@ class Repos:
     files: ClaimFiles
     counters: Counters
     staff: StaffDirectory
+    # Optional so older wiring keeps working: without them no REF*G1 / no Part 2 consents
+    # are known (a Part 2 claim then stays held).
+    authorizations: AuthorizationsRepo | None = None
+    part2_consents: Part2Consents | None = None
 
 
 def status_event(caller: Caller, claim: dict[str, Any], status: str) -> OutboxEvent:
@@ -129,6 +140,35 @@ class ClaimBatcher:
     def __init__(self, repos: Repos) -> None:
         self.r = repos
         self.names: dict[str, str] = {}
+        self.auth_refs: dict[str, str] = {}  # charge id -> prior authorization number
+
+    async def load_authorizations(self, tenant: str, charges: list[dict[str, Any]]) -> None:
+        """The payer's authorization number for each charge an authorization counted."""
+        if self.r.authorizations is None or not charges:
+            return
+        ids = [c["_id"] for c in charges]
+        found = await self.r.authorizations.find(tenant, {"applied_charges": {"$in": ids}})
+        for auth in found:
+            if not auth.get("reference"):
+                continue
+            for charge_id in auth.get("applied_charges", []):
+                self.auth_refs[charge_id] = str(auth["reference"])
+
+    async def part2_hold(
+        self,
+        tenant: str,
+        client_id: str,
+        payer: dict[str, Any],
+        charges: list[dict[str, Any]],
+    ) -> str | None:
+        """Why these charges may not go to this payer under 42 CFR Part 2, or None."""
+        if not any(c.get("part2") for c in charges):
+            return None
+        consents: list[dict[str, Any]] = []
+        if self.r.part2_consents is not None:
+            consents = await self.r.part2_consents.find(tenant, {"client_id": client_id})
+        found = consent_for_payment(consents, payer["name"], payer["payer_id"], datetime.now(UTC))
+        return None if found is not None else HOLD_REASON
 
     async def batch(self, caller: Caller, site_id: str, payer_ref: str) -> dict[str, Any]:
         tenant = caller.tenant_id
@@ -145,10 +185,7 @@ class ClaimBatcher:
         by_encounter: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for charge in open_charges:
             by_encounter[charge["encounter_id"]].append(charge)
-        drafts: list[tuple[dict[str, Any], Claim]] = []
-        planned: list[
-            tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]]]
-        ] = []
+        planned: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
         skipped: list[dict[str, str]] = []
         for encounter_id, charges in by_encounter.items():
             client = await self.r.clients.get(tenant, charges[0]["client_id"])
@@ -164,40 +201,68 @@ class ClaimBatcher:
                     {"encounter_id": encounter_id, "reason": "add-on code without 0820T"}
                 )
                 continue
+            held = await self.part2_hold(tenant, charges[0]["client_id"], payer, charges)
+            if held:
+                skipped.append({"encounter_id": encounter_id, "reason": held})
+                continue
+            # Over 50 lines: several claims, each with its own lines and exact total.
+            try:
+                parts = split_into_claims(lines)
+            except ValueError as exc:
+                # Add-ons must stay with their 0820T: more of them than a claim holds
+                # cannot be split. Refused before anything is written.
+                raise RuleViolation(
+                    f"encounter {encounter_id} cannot be billed: lines: {exc}",
+                    field="lines",
+                    encounter_id=encounter_id,
+                ) from None
+            for part in parts:
+                planned.append((client, coverage, [charges[i] for i in part]))
+        if not planned:
+            return {"file": None, "claims": [], "skipped": skipped}
+        await self.load_authorizations(tenant, [c for _, _, part in planned for c in part])
+        # Write the file once before touching anything (charges, counters): a claim that
+        # cannot be expressed in X12 is refused while nothing has been written.
+        trial = [
+            self._claim(
+                self._claim_doc("trial", f"T{i:09d}", site_id, payer_ref, coverage, part, "P"),
+                client,
+                coverage,
+                payer,
+                part,
+                profile,
+            )
+            for i, (client, coverage, part) in enumerate(planned)
+        ]
+        self._render(
+            profile,
+            0,
+            trial,
+            encounters={
+                c.claim_number: p[2][0]["encounter_id"] for c, p in zip(trial, planned, strict=True)
+            },
+        )
+        final: list[tuple[dict[str, Any], Claim]] = []
+        for client, coverage, charges in planned:
             claim_id = str(uuid7())
             number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
-            doc = self._claim_doc(claim_id, number, site_id, payer_ref, coverage, charges, "P")
-            claim = self._claim(doc, client, coverage, payer, charges, profile)
-            planned.append((doc, client, coverage, charges))
-            drafts.append((doc, claim))
-        if not drafts:
-            return {"file": None, "claims": [], "skipped": skipped}
-        # Write the file once before touching any charge: a claim that cannot be
-        # expressed in X12 is refused while nothing has been written.
-        self._render(profile, 0, [claim for _, claim in drafts])
-        final: list[tuple[dict[str, Any], Claim]] = []
-        for doc, client, coverage, charges in planned:
             claimed = []
             for charge in charges:
                 # Conditional: a charge goes on exactly one claim even if two batches race.
                 done = await self.r.charges.update(
                     tenant,
                     {"_id": charge["_id"], "status": "open"},
-                    {"$set": {"status": "claimed", "claim_id": doc["_id"]}},
+                    {"$set": {"status": "claimed", "claim_id": claim_id}},
                 )
                 if done is not None:
                     claimed.append(done)
             if not claimed:
                 continue
-            if len(claimed) != len(charges):  # another batch took some lines meanwhile
-                doc = self._claim_doc(
-                    doc["_id"], doc["claim_number"], site_id, payer_ref, coverage, claimed, "P"
-                )
+            doc = self._claim_doc(claim_id, number, site_id, payer_ref, coverage, claimed, "P")
             final.append((doc, self._claim(doc, client, coverage, payer, claimed, profile)))
         if not final:
             return {"file": None, "claims": [], "skipped": skipped}
-        drafts = final
-        return await self._write_file(caller, profile, payer_ref, drafts, skipped)
+        return await self._write_file(caller, profile, payer_ref, final, skipped)
 
     async def secondary(self, caller: Caller, primary_id: str) -> dict[str, Any]:
         tenant = caller.tenant_id
@@ -224,12 +289,15 @@ class ClaimBatcher:
             raise RuleViolation("payer, coverage, client or billing profile is missing")
         assert primary_coverage and primary_payer and payer and client and profile
         charges = await self.r.charges.find(tenant, {"_id": {"$in": primary["charge_ids"]}})
+        held = await self.part2_hold(tenant, primary["client_id"], payer, charges)
+        if held:
+            raise RuleViolation(f"the secondary claim is held: {held}", hold="part2")
         await self.load_names(tenant, charges)
+        await self.load_authorizations(tenant, charges)
         claim_id = str(uuid7())
-        number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
         doc = self._claim_doc(
             claim_id,
-            number,
+            TRIAL_NUMBER,
             primary["site_id"],
             payer["_id"],
             dict(secondary_coverage),
@@ -248,6 +316,9 @@ class ClaimBatcher:
             primary_coverage,
             primary_payer,
         )
+        self._render(profile, 0, [claim])  # refuse before the counter moves
+        doc["claim_number"] = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
+        claim = replace(claim, claim_number=doc["claim_number"])
         result = await self._write_file(caller, profile, payer["_id"], [(doc, claim)], [])
         await self.r.claims.update(
             tenant, {"_id": primary_id}, {"$set": {"secondary_claim_id": claim_id}}
@@ -291,11 +362,14 @@ class ClaimBatcher:
         profile = await self.r.profiles.get(tenant, original["site_id"])
         if coverage is None or payer is None or client is None or profile is None:
             raise RuleViolation("payer, coverage, client or billing profile is missing")
+        held = await self.part2_hold(tenant, original["client_id"], payer, lines)
+        if held:
+            raise RuleViolation(f"the corrected claim is held: {held}", hold="part2")
         await self.load_names(tenant, lines)
+        await self.load_authorizations(tenant, lines)
         claim_id = str(uuid7())
-        number = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
         doc = self._claim_doc(
-            claim_id, number, original["site_id"], payer["_id"], coverage, lines, "P"
+            claim_id, TRIAL_NUMBER, original["site_id"], payer["_id"], coverage, lines, "P"
         )
         doc["replaces_claim_id"] = original_id
         doc["frequency"] = "7"
@@ -305,6 +379,8 @@ class ClaimBatcher:
             payer_claim_number=original.get("payer_claim_number") or original["claim_number"],
         )
         self._render(profile, 0, [claim])  # refuse before any write
+        doc["claim_number"] = f"H{await self.r.counters.next(tenant, 'claim'):09d}"
+        claim = replace(claim, claim_number=doc["claim_number"])
         for charge in kept:
             await self.r.charges.update(
                 tenant,
@@ -389,6 +465,10 @@ class ClaimBatcher:
         first_npi = first["rendering_npi"] if first else None
         rendering = self._rendering(first) if first else None
         adjudicated = {a["charge_id"]: a for a in (primary or {}).get("line_adjudications", [])}
+        # REF*G1: one authorization for the claim goes in 2300; several go on their lines.
+        references = {c["_id"]: self.auth_refs.get(c["_id"]) for c in charges}
+        distinct = {r for r in references.values() if r}
+        claim_authorization = next(iter(distinct)) if len(distinct) == 1 else None
         lines = []
         for charge in charges:
             prior = None
@@ -416,6 +496,9 @@ class ClaimBatcher:
                     rendering=self._rendering(charge) if npi and npi != first_npi else None,
                     prior=prior,
                     drug=_drug(charge),
+                    prior_authorization=(
+                        references[charge["_id"]] if claim_authorization is None else None
+                    ),
                 )
             )
         others: tuple[OtherPayer, ...] = ()
@@ -453,12 +536,18 @@ class ClaimBatcher:
             rendering=rendering,
             group_number=coverage.get("group_number"),
             other_payers=others,
+            prior_authorization=claim_authorization,
         )
 
     @staticmethod
     def _render(
-        profile: dict[str, Any], control: int, claims: list[Claim], now: datetime | None = None
+        profile: dict[str, Any],
+        control: int,
+        claims: list[Claim],
+        now: datetime | None = None,
+        encounters: dict[str, str] | None = None,
     ) -> str:
+        """The 837P text; a claim a payer would reject is a 422 naming the field."""
         envelope = Envelope(
             sender_id=profile["submitter_id"],
             receiver_id=profile["receiver_id"],
@@ -470,6 +559,17 @@ class ClaimBatcher:
         )
         try:
             return write_837p(envelope, _provider(profile), claims)
+        except ClaimRefused as exc:
+            where: dict[str, Any] = {"field": exc.field}
+            encounter = (encounters or {}).get(exc.claim_number or "")
+            if encounter:
+                where["encounter_id"] = encounter
+            elif exc.claim_number:
+                where["claim_number"] = exc.claim_number
+            subject = f"encounter {encounter}" if encounter else f"claim {exc.claim_number}"
+            raise RuleViolation(
+                f"{subject} cannot be billed: {exc.field}: {exc.problem}", **where
+            ) from None
         except ValueError as exc:
             raise RuleViolation(f"the claim cannot be written as X12: {exc}") from None
 

@@ -14,11 +14,24 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from halcyon.billing.domain.charges import ActiveCharge, plan_capture, reversal_id, stored_facts
-from halcyon.billing.domain.coding import ChargeLine, Clinician, EncounterFacts, code_encounter
+from halcyon.billing.domain.charges import (
+    ActiveCharge,
+    claim_context,
+    plan_capture,
+    reversal_id,
+    stored_facts,
+)
+from halcyon.billing.domain.coding import (
+    DEFAULT_AUDIO_ONLY_MODIFIER,
+    ChargeLine,
+    Clinician,
+    EncounterFacts,
+    code_encounter,
+)
 from halcyon.billing.domain.drugs import (
     DrugLine,
     NotBilled,
+    dispensed_mg,
     dosing_visit_id,
     drug_charge_id,
     drug_line_for,
@@ -34,9 +47,18 @@ from halcyon.billing.store import (
     DrugCodes,
     FeeSchedules,
     Ledger,
+    Payers,
     Sites,
     StaffDirectory,
+    WorkQueue,
 )
+from halcyon.billing.usecases.holds import (
+    HELD_CHARGE,
+    held_charge_item_id,
+    open_item,
+    resolve_item,
+)
+from halcyon.billing.usecases.part2_claims import Part2Holds
 from halcyon.shared.contracts.billing import AuthorizationChanged, ChargeCreated, ChargePriced
 from halcyon.shared.contracts.clinical import EncounterSigned
 from halcyon.shared.contracts.inventory import DoseDispensed
@@ -57,7 +79,7 @@ class ChargeFacts:
     service_date: date
 
 
-log = logging.getLogger("halcyon.billing.capture")
+log = logging.getLogger("halcyon.billing.usecases.charge_capture")
 SOURCE = "/halcyon/billing"
 ACTIVE = ["open", "claimed", "held"]
 # Where a dose was given when billing has not seen the visit's note: the clinic (CMS POS 11).
@@ -84,6 +106,7 @@ def facts_of(event: EncounterSigned) -> EncounterFacts:
         monitoring_minutes=event.monitoring_minutes,
         with_patient_present=event.with_patient_present,
         telehealth=event.telehealth,
+        audio_only=event.audio_only,
         revision=event.revision,
     )
 
@@ -100,6 +123,9 @@ class ChargeCapture:
         self.dispenses = runtime.repo(Dispenses)
         self.sites = runtime.repo(Sites)
         self.staff = runtime.repo(StaffDirectory)
+        self.payers = runtime.repo(Payers)
+        self.work = runtime.repo(WorkQueue)
+        self.part2 = Part2Holds(runtime)
 
     async def capture(self, tenant: str, event: EncounterSigned, causation_id: str) -> None:
         done = await self.encounters.get(tenant, event.encounter_id)
@@ -112,14 +138,33 @@ class ChargeCapture:
             await self._release_drug_charges(tenant, done)
             return
         facts = facts_of(event)
-        coding = code_encounter(facts)
+        payer, coverage = await self._payer_on(tenant, event.client_id, event.service_date)
+        # Audio-only telehealth: the payer says which modifier it wants (93 or FQ).
+        payer_doc = await self.payers.get(tenant, payer) if payer != SELF_PAY else None
+        audio_modifier = (payer_doc or {}).get("audio_only_modifier") or (
+            DEFAULT_AUDIO_ONLY_MODIFIER
+        )
+        coding = code_encounter(facts, audio_modifier)
         active_docs = await self.charges.find(
             tenant,
             {"encounter_id": event.encounter_id, "kind": "charge", "status": {"$in": ACTIVE}},
         )
-        active = [ActiveCharge(d["_id"], d["line_key"], str(d["facts"])) for d in active_docs]
-        plan = plan_capture(event.encounter_id, event.revision, coding.lines, active)
-        payer, coverage = await self._payer_on(tenant, event.client_id, event.service_date)
+        active = [
+            ActiveCharge(
+                d["_id"],
+                d["line_key"],
+                str(d["facts"]),
+                claim_context(d.get("diagnoses") or [], bool(d.get("part2"))),
+            )
+            for d in active_docs
+        ]
+        plan = plan_capture(
+            event.encounter_id,
+            event.revision,
+            coding.lines,
+            active,
+            claim_context=claim_context(event.diagnoses, event.part2),
+        )
         # Reverse before creating: authorization units are released before new ones are
         # used, so the count never shows a transient overrun that would warn scheduling.
         by_id = {d["_id"]: d for d in active_docs}
@@ -139,6 +184,7 @@ class ChargeCapture:
                     "service_date": event.service_date.isoformat(),
                     "diagnoses": list(event.diagnoses),
                     "place_of_service": event.place_of_service,
+                    "part2": event.part2,
                     "coding_notes": list(coding.notes),
                     "captured_at": datetime.now(UTC),
                 }
@@ -161,7 +207,8 @@ class ChargeCapture:
         gets no charge, only a ``dispenses`` record saying why. Returns the charge id.
         """
         configured = await self.drug_codes.find(tenant, {})
-        decision = drug_line_for(event.substance, event.product_id, event.quantity_mg, configured)
+        given = dispensed_mg(event.quantity_ug, event.quantity_mg)
+        decision = drug_line_for(event.substance, event.product_id, given, configured)
         site = await self.sites.get(tenant, event.site_id)
         service_date = service_date_of(
             event.administered_at, site.get("timezone") if site else None
@@ -317,6 +364,14 @@ class ChargeCapture:
         )
         for charge in waiting:
             holds = [h for h in charge.get("hold_reasons", []) if h != AWAITING_VISIT]
+            # The drug goes on a claim with the visit's diagnoses: Part 2 if the visit is.
+            part2_reason = (
+                await self.part2.hold_reason(tenant, charge["client_id"], charge["payer"])
+                if visit.get("part2")
+                else None
+            )
+            if part2_reason and part2_reason not in holds:
+                holds.append(part2_reason)
             # Conditional on still waiting: two releases racing change it once.
             await self.charges.update(
                 tenant,
@@ -329,9 +384,12 @@ class ChargeCapture:
                         "place_of_service": visit["place_of_service"],
                         "hold_reasons": holds,
                         "status": "held" if holds else "open",
+                        "part2": bool(visit.get("part2")),
                     }
                 },
             )
+            if part2_reason:
+                await self.part2.open(tenant, charge)
 
     async def reprice(self, tenant: str, site_id: str) -> dict[str, int]:
         """Price held charges of a site again (a fee schedule entry was added since capture)."""
@@ -345,9 +403,15 @@ class ChargeCapture:
             )
             on = date.fromisoformat(charge["service_date"])
             fee = fee_for(entries, charge["cpt"], tuple(charge["modifiers"]), on)
-            if fee is None or not charge["diagnosis_pointers"]:
+            if fee is None or not charge["diagnosis_pointers"] or charge.get("documentation_hold"):
                 continue
             amount = fee.rate_cents * int(charge["units"])
+            # Priced now; whatever else holds it (42 CFR Part 2 consent) still holds it.
+            others = [
+                h
+                for h in charge.get("hold_reasons", [])
+                if not h.startswith("no fee schedule") and h != "no diagnosis"
+            ]
             event = ChargePriced(
                 charge_id=charge["_id"],
                 encounter_id=charge["encounter_id"],
@@ -359,7 +423,13 @@ class ChargeCapture:
             done = await self.charges.update(
                 tenant,
                 {"_id": charge["_id"], "status": "held"},
-                {"$set": {"status": "open", "amount_cents": amount, "hold_reasons": []}},
+                {
+                    "$set": {
+                        "status": "held" if others else "open",
+                        "amount_cents": amount,
+                        "hold_reasons": others,
+                    }
+                },
                 [self._outbox(tenant, event, None)],
             )
             if done is None:
@@ -401,11 +471,19 @@ class ChargeCapture:
         )
         fee = fee_for(entries, line.cpt, line.modifiers, event.service_date)
         holds = []
+        if line.hold:
+            holds.append(line.hold)
         if fee is None:
             holds.append(f"no fee schedule for {line.cpt} at this site and payer")
         if not line.diagnosis_pointers:
             holds.append("no diagnosis")
-        amount = fee.rate_cents * line.units if fee else 0
+        part2_reason = (
+            await self.part2.hold_reason(tenant, event.client_id, payer) if event.part2 else None
+        )
+        if part2_reason:
+            holds.append(part2_reason)
+        # Undocumented time bills nothing until an addendum: the amount waits with it.
+        amount = fee.rate_cents * line.units if fee and not line.hold else 0
         document = {
             "_id": charge_id,
             "kind": "charge",
@@ -430,6 +508,8 @@ class ChargeCapture:
             "coverage_id": coverage["_id"] if coverage else None,
             "status": "held" if holds else "open",
             "hold_reasons": holds,
+            "part2": event.part2,
+            "documentation_hold": line.hold,
             "created_at": datetime.now(UTC),
         }
         created = ChargeCreated(
@@ -449,6 +529,25 @@ class ChargeCapture:
             )
         except DuplicateRecord:
             log.info("charge %s already captured", charge_id)
+        if line.hold:
+            await open_item(
+                self.work,
+                tenant,
+                held_charge_item_id(charge_id),
+                HELD_CHARGE,
+                line.hold,
+                {
+                    "charge_id": charge_id,
+                    "client_id": event.client_id,
+                    "site_id": event.site_id,
+                    "encounter_id": event.encounter_id,
+                    "cpt": line.cpt,
+                },
+            )
+        if part2_reason:
+            await self.part2.open(tenant, document)
+        if line.hold:
+            return  # nothing billable yet: no authorized units are used until it is documented
         await self._after_charge(
             tenant,
             ChargeFacts(
@@ -496,6 +595,13 @@ class ChargeCapture:
         with contextlib.suppress(DuplicateRecord):
             await self.charges.insert(
                 tenant, document, [self._outbox(tenant, correction, causation_id)]
+            )
+        if original.get("documentation_hold"):
+            await resolve_item(
+                self.work,
+                tenant,
+                held_charge_item_id(original["_id"]),
+                f"replaced by revision {revision} of the note",
             )
         await self.charges.update(
             tenant,

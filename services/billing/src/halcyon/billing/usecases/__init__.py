@@ -1,0 +1,1 @@
+"""Billing use cases: load, decide with the domain, write, emit."""
