@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,16 +9,16 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from halcyon.clinical.app import build_app
 from halcyon.clinical.settings import ClinicalSettings
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document, connect
-from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
+from halcyon.shared.testing.topics import read_topic
 from pymongo.asynchronous.database import AsyncDatabase
 
 
@@ -59,27 +58,9 @@ class ClinicalHarness:
         within: float = 30.0,
     ) -> list[dict[str, Any]]:
         """Read a topic from the start until ``until(envelopes)`` is true; return them all."""
-        consumer = AIOKafkaConsumer(
-            self.topic(topic),
-            bootstrap_servers=self.servers.kafka_bootstrap,
-            auto_offset_reset="earliest",
-            group_id=f"reader-{uuid.uuid4().hex[:8]}",
-            enable_auto_commit=False,
+        return await read_topic(
+            self.servers.kafka_bootstrap, self.topic(topic), until=until, within=within
         )
-        await consumer.start()
-        seen: list[dict[str, Any]] = []
-        try:
-
-            async def more() -> bool:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    seen.extend(json.loads(r.value) for r in records)
-                return bool(until(seen))
-
-            await eventually(more, within=within, interval=0, message=f"events on {topic}")
-        finally:
-            await consumer.stop()
-        return seen
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -133,3 +114,40 @@ async def register(h: ClinicalHarness, tenant: str, **fields: Any) -> dict[str, 
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+async def clear_for_dosing(
+    h: ClinicalHarness, tenant: str, client_id: str, protocol_id: str = "mdma-ptsd"
+) -> None:
+    """An active informed consent and an eligible screening, as a dosing note's signature
+    requires (ADR 0403)."""
+    from datetime import UTC, datetime, timedelta
+
+    signed = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    consent = await h.http.post(
+        f"/clients/{client_id}/consents",
+        json={
+            "kind": "psychedelic_informed",
+            "protocol_id": protocol_id,
+            "effective_at": signed,
+            "signed_by_name": "Grace Hopper",
+            "signed_at": signed,
+        },
+        headers=h.headers(tenant, "ther-1", ("site-1", "therapist")),
+    )
+    assert consent.status_code == 201, consent.text
+    screening = await h.http.post(
+        f"/clients/{client_id}/screenings",
+        json={
+            "protocol_id": protocol_id,
+            "history": {
+                "screened_on": datetime.now(UTC).date().isoformat(),
+                "systolic_bp": 122,
+                "diastolic_bp": 78,
+                "qtc_ms": 410,
+                "diagnoses": ["F43.10"],
+            },
+        },
+        headers=h.headers(tenant, "pres-1", ("site-1", "prescriber")),
+    )
+    assert screening.status_code == 201 and screening.json()["eligible"], screening.text

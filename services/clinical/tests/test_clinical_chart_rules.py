@@ -279,9 +279,27 @@ def test_impossible_vitals_are_refused() -> None:
 
 def test_spravato_rems_session_rules() -> None:
     dosed = NOW
-    bp = {"systolic_mmhg": 130}
-    complete = [{**bp, "phase": p} for p in ("pre_dose", "post_dose_40min", "discharge")]
-    assert session_gaps(ESKETAMINE_REMS, complete, dosed, dosed + timedelta(minutes=120)) == []
+    end = dosed + timedelta(minutes=120)
+
+    def bp(minutes: int, phase: str = "during") -> dict[str, Any]:
+        return {
+            "systolic_mmhg": 130,
+            "phase": phase,
+            "measured_at": dosed + timedelta(minutes=minutes),
+        }
+
+    # The REMS checks are times, whatever the label: before, 30-50 min after, before leaving.
+    complete = [bp(-5), bp(40), bp(115)]
+    assert session_gaps(ESKETAMINE_REMS, complete, dosed, end) == []
+    for edge in (30, 50):
+        assert session_gaps(ESKETAMINE_REMS, [bp(-5), bp(edge), bp(115)], dosed, end) == []
+    # Labelled "~40 min" but taken at 20 and 55 minutes: neither is the 40-minute check.
+    mislabelled = [bp(-5), bp(20, "post_dose_40min"), bp(55, "post_dose_40min"), bp(115)]
+    [gap] = session_gaps(ESKETAMINE_REMS, mislabelled, dosed, end)
+    assert "post_dose_40min" in gap and "30-50 min" in gap
+    # A discharge BP taken an hour before leaving is not "before discharge".
+    [gap] = session_gaps(ESKETAMINE_REMS, [bp(-5), bp(40), bp(60, "discharge")], dosed, end)
+    assert "discharge" in gap
     gaps = session_gaps(ESKETAMINE_REMS, complete[:1], dosed, dosed + timedelta(minutes=90))
     assert len(gaps) == 3 and "at least 120 min" in gaps[0]
 

@@ -125,7 +125,7 @@ async def test_care_team_shows_names_and_licences_from_identity(
             staff_id="staff-ther-1",
             display_name="Dr. Rosa Diaz",
             roles=[{"site": "site-1", "role": "therapist"}],
-            licences=[Licence(type="LCSW", number="12345", state="CO", expires_on="2027-01-01")],  # type: ignore[arg-type]
+            licences=[Licence(type="LCSW", number="12345", state="CO", expires_on="2027-01-01")],
         ),
         tenant,
     )

@@ -108,7 +108,7 @@ async def test_signed_note_is_locked_hashed_and_corrected_only_by_addenda(
 
     verification = (await http.get(f"/notes/{note_id}/verification", headers=author)).json()
     assert verification["valid"] and verification["content_hash"] == verification["recomputed_hash"]
-    assert content_hash(after) == signed.json()["content_hash"]  # type: ignore[arg-type]
+    assert content_hash(after) == signed.json()["content_hash"]
 
     addendum = await http.post(
         f"/notes/{note_id}/addenda",
@@ -240,9 +240,45 @@ async def test_dosing_note_billing_event_addendum_revision_and_dispensed_doses(
     created = await clinical.http.post(f"/clients/{client['id']}/notes", json=body, headers=lead)
     assert created.status_code == 201, created.text
     note_id = created.json()["id"]
-    assert (
-        await clinical.http.post(f"/notes/{note_id}/sign", json={}, headers=lead)
-    ).status_code == 200
+    # No consent, no screening on the chart: the signature names both (ADR 0403) and
+    # the note stays a draft; the session is documented once each is acknowledged.
+    refused = await clinical.http.post(f"/notes/{note_id}/sign", json={}, headers=lead)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"].endswith("/signature-refused")
+    failed = {c["code"] for c in refused.json()["failed_conditions"]}
+    assert failed == {"informed_consent", "eligible_screening"}, refused.text
+    half = await clinical.http.post(
+        f"/notes/{note_id}/sign",
+        json={"acknowledged_conditions": ["informed_consent"]},
+        headers=lead,
+    )
+    assert [c["code"] for c in half.json()["failed_conditions"]] == ["eligible_screening"]
+    signed = await clinical.http.post(
+        f"/notes/{note_id}/sign",
+        json={"acknowledged_conditions": sorted(failed)},
+        headers=lead,
+    )
+    assert signed.status_code == 200, signed.text
+    stored = await clinical.database["notes"].find_one({"_id": note_id})
+    assert stored is not None
+    assert {c["code"] for c in stored["acknowledged_conditions"]} == failed
+
+    # A signature over acknowledged conditions is visible in the audit trail, naming them.
+    def acknowledged_sign(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            e["data"]
+            for e in seen
+            if e["data"].get("resource_id") == note_id
+            and e["data"].get("action") == "sign"
+            and e["data"].get("outcome") == "success"
+        ]
+
+    audits = await clinical.events(
+        "audit.access.v1", until=lambda seen: bool(acknowledged_sign(seen))
+    )
+    [entry] = acknowledged_sign(audits)
+    assert entry["reason"] is not None, entry
+    assert all(code in entry["reason"] for code in failed), entry
     await clinical.publish(
         DoseDispensed(
             ledger_entry_id="led-1",

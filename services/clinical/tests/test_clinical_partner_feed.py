@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from clinical_testkit import (  # type: ignore[import-not-found]
     CLIENT,
     ClinicalHarness,
+    clear_for_dosing,
     clinical,
     new_tenant,
     register,
@@ -74,8 +75,11 @@ def dosing_note(started: datetime, *, supplemental: bool) -> dict[str, Any]:
     }
 
 
-async def raw_records(h: ClinicalHarness, topic: str, until: Any) -> list[bytes]:
-    """The topic's message values as bytes, from the start, once ``until(values)`` holds."""
+async def raw_records(
+    h: ClinicalHarness, topic: str, until: Any, headers: list[set[str]] | None = None
+) -> list[bytes]:
+    """The topic's message values as bytes, from the start, once ``until(values)`` holds
+    (and each record's header names in ``headers``, when given)."""
     consumer = AIOKafkaConsumer(
         h.topic(topic),
         bootstrap_servers=h.servers.kafka_bootstrap,
@@ -90,6 +94,10 @@ async def raw_records(h: ClinicalHarness, topic: str, until: Any) -> list[bytes]
         async def more() -> bool:
             batch = await consumer.getmany(timeout_ms=500)
             values.extend(r.value for records in batch.values() for r in records)
+            if headers is not None:
+                headers.extend(
+                    {name for name, _ in r.headers} for records in batch.values() for r in records
+                )
             return bool(until(values))
 
         await eventually(more, within=60, interval=0, message=f"records on {topic}")
@@ -103,6 +111,7 @@ async def test_signed_dosing_notes_reach_registries_as_counts_and_pseudonyms_onl
 ) -> None:
     tenant = new_tenant()
     client = await register(clinical, tenant)
+    await clear_for_dosing(clinical, tenant, client["id"])
     mrn = next(i["value"] for i in client["identifiers"] if i["system"] == "mrn")
     lead = clinical.headers(tenant, "ther-1", ("site-1", "therapist"))
     supervisor = clinical.headers(tenant, "sup-1", ("site-1", "therapist"))
@@ -177,11 +186,17 @@ async def test_signed_dosing_notes_reach_registries_as_counts_and_pseudonyms_onl
         envelopes = [json.loads(v) for v in values]
         return [e for e in envelopes if e["data"]["participant"] == participant]
 
+    header_names: list[set[str]] = []
     raw = await raw_records(
         clinical,
         RegistrySessionReported.topic,
         until=lambda values: report_id(second) in {e["subject"] for e in mine(values)},
+        headers=header_names,
     )
+    # Only the documented CloudEvents headers: no internal trace or correlation ids.
+    assert header_names and all(
+        names == {"content-type", "ce_id", "ce_type", "ce_tenantid"} for names in header_names
+    ), header_names
     reports = mine(raw)
     # Exactly one per dosing note, none for the psychotherapy note nor at the intern's
     # signature (both were published before the later reports on this one partition).

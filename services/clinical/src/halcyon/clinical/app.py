@@ -7,28 +7,38 @@ from halcyon.clinical import handlers
 from halcyon.clinical.api import routers
 from halcyon.clinical.settings import ClinicalSettings
 from halcyon.clinical.store import (
+    AllergyRepository,
+    AppointmentDirectory,
     AssessmentRepository,
     ClientRepository,
     ConsentRepository,
     DisclosureRepository,
     DispensedDoses,
     EpisodeRepository,
+    ExportFileRepository,
+    ExportJobRepository,
     FormRepository,
+    GroupSessionRepository,
+    MedicationRepository,
     NoteRepository,
+    ProblemRepository,
     QuestionnaireResponseRepository,
+    RemsForms,
     ScreeningRepository,
     SiteDirectory,
     StaffDirectory,
     TreatmentPlanRepository,
     VitalsRepository,
 )
-from halcyon.clinical.sweeps import run_consent_sweep
+from halcyon.clinical.sweeps import run_consent_sweep, run_export_worker
+from halcyon.clinical.usecases.rems import run_rems_form_sweep
 from halcyon.shared.contracts.clinical import (
     AssessmentScored,
     ClientDetailsChanged,
     ClientRegistered,
     ConsentChanged,
     EncounterSigned,
+    RemsMonitoringFormDue,
     SafetyAlertRaised,
     ScreeningCompleted,
     VitalsAlertRaised,
@@ -58,6 +68,14 @@ wiring = ServiceWiring(
         StaffDirectory,
         SiteDirectory,
         DispensedDoses,
+        MedicationRepository,
+        AllergyRepository,
+        ProblemRepository,
+        ExportJobRepository,
+        ExportFileRepository,
+        AppointmentDirectory,
+        RemsForms,
+        GroupSessionRepository,
     ],
     publishes=[
         ClientRegistered,
@@ -69,9 +87,10 @@ wiring = ServiceWiring(
         SafetyAlertRaised,
         AssessmentScored,
         RegistrySessionReported,
+        RemsMonitoringFormDue,
     ],
     handlers=handlers.register,
-    on_start=[run_consent_sweep],
+    on_start=[run_consent_sweep, run_export_worker, run_rems_form_sweep],
 )
 
 

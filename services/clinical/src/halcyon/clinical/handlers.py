@@ -1,12 +1,19 @@
-"""Read models fed by other contexts: staff (identity) and dispensed doses (inventory)."""
+"""Read models fed by other contexts: staff and sites (identity), dispensed doses
+(inventory), appointments (scheduling)."""
 
 from __future__ import annotations
 
 import contextlib
 
-from halcyon.clinical.store import DispensedDoses, SiteDirectory, StaffDirectory
+from halcyon.clinical.store import (
+    AppointmentDirectory,
+    DispensedDoses,
+    SiteDirectory,
+    StaffDirectory,
+)
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.inventory import DoseDispensed
+from halcyon.shared.contracts.scheduling import AppointmentChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
 from halcyon.shared.service import ServiceRuntime
@@ -16,6 +23,19 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     staff = runtime.repo(StaffDirectory)
     doses = runtime.repo(DispensedDoses)
     sites = runtime.repo(SiteDirectory)
+    appointments = runtime.repo(AppointmentDirectory)
+
+    @consumer.handles(AppointmentChanged)
+    async def appointment_changed(event: AppointmentChanged, delivery: Delivery) -> None:
+        state = event.model_dump(exclude={"appointment_id", "version"})
+        state["updated_at"] = delivery.envelope.time
+        with contextlib.suppress(DuplicateRecord):  # a newer version is already here
+            await appointments.update(
+                delivery.envelope.tenantid,
+                {"_id": event.appointment_id, "version": {"$lte": event.version}},
+                {"$set": {**state, "version": event.version}},
+                upsert=True,
+            )
 
     @consumer.handles(SiteChanged)
     async def site_changed(event: SiteChanged, delivery: Delivery) -> None:

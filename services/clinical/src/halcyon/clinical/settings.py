@@ -7,3 +7,7 @@ class ClinicalSettings(ServiceSettings):
     service_name: str = "clinical"
     # How often expired consents are looked for and announced (ConsentChanged "expired").
     consent_sweep_seconds: float = 60.0
+    # How often the bulk export worker looks for export jobs to run.
+    export_poll_seconds: float = 1.0
+    # How often signed REMS sessions get their monitoring-form deadline and reminders.
+    rems_form_sweep_seconds: float = 60.0

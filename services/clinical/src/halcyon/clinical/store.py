@@ -124,6 +124,17 @@ class ScreeningRepository(TenantRepository):
     indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
 
 
+class RemsForms(TenantRepository):
+    """One SPRAVATO REMS Patient Monitoring Form per signed session (``_id`` the note's),
+    its local due day, reminders sent and submission."""
+
+    collection_name = "rems_forms"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),
+    )
+
+
 class VitalsRepository(TenantRepository):
     collection_name = "vitals"
     indexes = (
@@ -189,6 +200,7 @@ _LIFECYCLE_FIELDS = frozenset(
         "cosigned_by",
         "cosigned_at",
         "compliance_flags",
+        "acknowledged_conditions",
         "updated_at",
     }
 )
@@ -260,3 +272,90 @@ class NoteRepository(TenantRepository):
         )
         assert doc is not None
         return int(doc["value"]) + 1
+
+
+class MedicationRepository(TenantRepository):
+    """The client's medication list (entries are stopped or marked in error, never deleted)."""
+
+    collection_name = "medications"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class AllergyRepository(TenantRepository):
+    collection_name = "allergies"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class ProblemRepository(TenantRepository):
+    collection_name = "problems"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+CHART_LIST_REPOSITORIES: dict[str, type[TenantRepository]] = {
+    "medications": MedicationRepository,
+    "allergies": AllergyRepository,
+    "problems": ProblemRepository,
+}
+
+
+class ExportJobRepository(TenantRepository):
+    """FHIR bulk export jobs; a worker claims one under a lease (ADR 0304)."""
+
+    collection_name = "export_jobs"
+    indexes = (IndexModel([("status", ASCENDING), ("lease_until", ASCENDING)]),)
+
+    async def claimable(self, now: datetime, limit: int = 5) -> list[Document]:
+        """Jobs waiting, or whose worker stopped renewing its lease, in any agency.
+
+        Cross-tenant like the consent sweep: each is then claimed with a conditional
+        update under its own ``tenant_id``.
+        """
+        cursor = self._collection.find(
+            {"status": {"$in": ["accepted", "in-progress"]}, "lease_until": {"$lt": now}},
+            projection={"_outbox": 0, "_outbox_pending": 0, "_outbox_version": 0},
+            sort=[("_id", ASCENDING)],
+            limit=limit,
+        )
+        return [doc async for doc in cursor]
+
+
+class ExportFileRepository(TenantRepository):
+    """The NDJSON files of an export job, one document per part."""
+
+    collection_name = "export_files"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("job_id", ASCENDING)]),)
+
+    async def delete_job(self, tenant_id: str, job_id: str) -> None:
+        await self._collection.delete_many(self._scope(tenant_id, {"job_id": job_id}))
+
+
+class AppointmentDirectory(TenantRepository):
+    """Read model of scheduling's appointments: the client's visits in the exported record."""
+
+    collection_name = "appointments"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class GroupSessionRepository(TenantRepository):
+    """Group sessions and their one note (ADR 0306); locked like notes once signed.
+
+    Every update filter includes ``status: "draft"``: a signed group note is never
+    matched by an edit, whatever the caller asks.
+    """
+
+    collection_name = "group_sessions"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("members.client_id", ASCENDING)]),)
+
+    async def update(
+        self,
+        tenant_id: str,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any],
+        events: Sequence[OutboxEvent] = (),
+        *,
+        upsert: bool = False,
+    ) -> Document | None:
+        if upsert:
+            raise Conflict("group sessions are created by insert, never upserted")
+        guarded = {"$and": [dict(query), {"status": "draft"}]}
+        return await super().update(tenant_id, guarded, update, events)

@@ -1,14 +1,17 @@
-"""Background work: announce consents that expired on their own."""
+"""Background work: announce consents that expired on their own; run bulk exports."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 
-from halcyon.clinical.api.chart import event
-from halcyon.clinical.api.consents import consent_changed
 from halcyon.clinical.domain.common import utcnow
-from halcyon.clinical.store import ConsentRepository
+from halcyon.clinical.domain.consents import consent_changed
+from halcyon.clinical.store import ConsentRepository, ExportFileRepository, ExportJobRepository
+from halcyon.clinical.usecases.bulk_export import run_job
+from halcyon.clinical.usecases.chart import event
+from halcyon.clinical.usecases.fhir_record import ChartSources
 from halcyon.shared.service import ServiceRuntime
 
 log = logging.getLogger("halcyon.clinical.sweeps")
@@ -38,4 +41,20 @@ async def run_consent_sweep(runtime: ServiceRuntime) -> None:
             await announce_expired_consents(consents)
         except Exception:
             log.exception("consent expiry sweep failed; retrying next round")
+        await asyncio.sleep(interval)
+
+
+async def run_export_worker(runtime: ServiceRuntime) -> None:
+    """Claim export jobs (any agency) under a lease and run them, one at a time."""
+    jobs = runtime.repo(ExportJobRepository)
+    files = runtime.repo(ExportFileRepository)
+    src = ChartSources.of(runtime.repo)
+    worker = f"{runtime.settings.service_name}-{uuid.uuid4().hex[:12]}"
+    interval = float(getattr(runtime.settings, "export_poll_seconds", 1.0))
+    while True:
+        try:
+            for job in await jobs.claimable(utcnow()):
+                await run_job(src, jobs, files, runtime.audit, job, worker)
+        except Exception:
+            log.exception("export worker round failed; retrying next round")
         await asyncio.sleep(interval)

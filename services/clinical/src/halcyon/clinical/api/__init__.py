@@ -2,25 +2,37 @@
 
 from halcyon.clinical.api import (
     assessments,
+    chart_lists,
     clients,
     consents,
     episodes,
     fhir,
+    fhir_export,
     forms,
+    group_sessions,
     notes,
+    record,
+    rems,
     screening,
     vitals,
 )
 
 routers = [
     clients.router,
+    chart_lists.router,
     episodes.router,
     forms.router,
     forms.questionnaires,
     consents.router,
     screening.router,
     notes.router,
+    rems.router,
+    group_sessions.router,
     vitals.router,
     assessments.router,
+    record.router,
+    # $export before /fhir/{type}: the generic search would take it for a type.
+    fhir_export.router,
+    fhir.capabilities,
     fhir.router,
 ]

@@ -6,20 +6,21 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.api.chart import CHART_READERS, CHART_WRITERS, Clients, event, open_chart
 from halcyon.clinical.domain.assessments import AssessmentSubmission, Instrument, score
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.store import AssessmentRepository
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, event, open_chart
 from halcyon.shared.contracts.clinical import AssessmentScored, SafetyAlertRaised
 from halcyon.shared.errors import RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
 from pydantic import BaseModel
 from uuid6 import uuid7
 
-router = APIRouter(tags=["assessments"])
+# The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
+router = APIRouter(tags=["assessments"], dependencies=[SecondFactor])
 Assessments = Annotated[AssessmentRepository, repository(AssessmentRepository)]
 
 

@@ -6,14 +6,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from halcyon.clinical.api.chart import (
-    DEMOGRAPHIC_READERS,
-    FRONT_DESK,
-    REGISTRARS,
-    Clients,
-    event,
-    open_chart,
-)
 from halcyon.clinical.domain.clients import (
     CareTeamMemberOut,
     CareTeamUpdate,
@@ -28,6 +20,14 @@ from halcyon.clinical.domain.clients import (
     name_key,
 )
 from halcyon.clinical.store import SiteDirectory, StaffDirectory
+from halcyon.clinical.usecases.chart import (
+    DEMOGRAPHIC_READERS,
+    FRONT_DESK,
+    REGISTRARS,
+    Clients,
+    event,
+    open_chart,
+)
 from halcyon.shared.auth import ALL_SITES, Caller
 from halcyon.shared.contracts.clinical import (
     ClientAddress,
@@ -39,6 +39,7 @@ from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
+from halcyon.shared.references import resolve_site
 from halcyon.shared.service import Audit, Runtime, repository
 from uuid6 import uuid7
 
@@ -140,7 +141,7 @@ async def register_client(
             "fingerprint": fingerprint,
         }
     # The MRN is taken last, after every check, so a refused request leaves no gap.
-    home_site = await sites.get(caller.tenant_id, body.home_site_id)
+    home_site = await resolve_site(sites, caller, body.home_site_id, field="home_site_id")
     document["mrn"] = format_mrn(await clients.next_mrn_sequence(caller.tenant_id))
     registered = ClientRegistered(
         client_id=client_id,
@@ -289,6 +290,7 @@ async def update_client(
     caller: CurrentCaller,
     clients: Clients,
     staff: Staff,
+    sites: Sites,
     audit: Audit,
     request: Request,
 ) -> Client:
@@ -306,6 +308,7 @@ async def update_client(
     changes = body.changes()
     if body.home_site_id:
         caller.require(REGISTRARS, body.home_site_id)  # moving a client needs both sites
+        await resolve_site(sites, caller, body.home_site_id, field="home_site_id")
     merged = {**chart.client, **changes}
     changes["name_key"] = name_key(merged["given_name"], merged["family_name"])
     changes["family_key"] = fold(merged["family_name"])

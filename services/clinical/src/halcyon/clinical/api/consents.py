@@ -6,14 +6,6 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.api.chart import (
-    CHART_READERS,
-    CONSENT_TAKERS,
-    DISCLOSERS,
-    Clients,
-    event,
-    open_chart,
-)
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.consents import (
     PART2_ABBREVIATED_NOTICE,
@@ -21,6 +13,7 @@ from halcyon.clinical.domain.consents import (
     DisclosureRequest,
     Part2ConsentRefused,
     authorise_disclosure,
+    consent_changed,
     consent_status,
     ensure_revocable,
 )
@@ -31,7 +24,14 @@ from halcyon.clinical.store import (
     EpisodeRepository,
     NoteRepository,
 )
-from halcyon.shared.contracts.clinical import ConsentChanged
+from halcyon.clinical.usecases.chart import (
+    CHART_READERS,
+    CONSENT_TAKERS,
+    DISCLOSERS,
+    Clients,
+    event,
+    open_chart,
+)
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
@@ -98,23 +98,6 @@ def _consent(doc: Document) -> Consent:
     fields = {k: v for k, v in doc.items() if k in Consent.model_fields}
     fields["status"] = consent_status(doc, utcnow())
     return Consent(id=doc["_id"], **fields)
-
-
-def consent_changed(doc: Document, status: str) -> ConsentChanged:
-    return ConsentChanged(
-        consent_id=doc["_id"],
-        client_id=doc["client_id"],
-        kind=doc["kind"],
-        protocol_id=doc.get("protocol_id"),
-        status=status,
-        # When this status took effect: signed, revoked, or reached its expiry.
-        effective_at=(
-            doc["expires_at"]
-            if status == "expired"
-            else doc.get("revoked_at") or doc["effective_at"]
-        ),
-        expires_at=doc.get("expires_at"),
-    )
 
 
 @router.post(

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.api.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.episodes import (
     ClientSignature,
@@ -17,15 +16,17 @@ from halcyon.clinical.domain.episodes import (
     ensure_open,
 )
 from halcyon.clinical.store import EpisodeRepository, TreatmentPlanRepository
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
 from pydantic import BaseModel
 from uuid6 import uuid7
 
-router = APIRouter(tags=["episodes and treatment plans"])
+# The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
+router = APIRouter(tags=["episodes and treatment plans"], dependencies=[SecondFactor])
 Episodes = Annotated[EpisodeRepository, repository(EpisodeRepository)]
 Plans = Annotated[TreatmentPlanRepository, repository(TreatmentPlanRepository)]
 

@@ -1,4 +1,4 @@
-"""FHIR R4 read API (resources built and validated with fhir.resources.R4B)."""
+"""FHIR R4 API: metadata, reads and searches (resources built with fhir.resources.R4B)."""
 
 from __future__ import annotations
 
@@ -6,34 +6,34 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from halcyon.clinical.api.chart import CHART_READERS, Clients, open_chart
-from halcyon.clinical.domain import fhir
+from halcyon.clinical.api.fhir_export import public_url
+from halcyon.clinical.api.fhir_media import FhirJSONResponse
+from halcyon.clinical.domain import fhir, fhir_record
 from halcyon.clinical.domain.common import utcnow
-from halcyon.clinical.domain.consents import consent_status
-from halcyon.clinical.store import (
-    AssessmentRepository,
-    ConsentRepository,
-    EpisodeRepository,
-    NoteRepository,
-    VitalsRepository,
-)
+from halcyon.clinical.store import NoteRepository
+from halcyon.clinical.usecases import fhir_search
+from halcyon.clinical.usecases.chart import CHART_READERS, Clients, open_chart
+from halcyon.clinical.usecases.fhir_record import ChartSources
 from halcyon.shared.errors import NotFound
-from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
+from halcyon.shared.service import Audit, repository, runtime_of
 
-router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
-FHIR_JSON = "application/fhir+json"
+# The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
+router = APIRouter(
+    prefix="/fhir",
+    tags=["FHIR R4"],
+    dependencies=[SecondFactor],
+    default_response_class=FhirJSONResponse,
+)
+# What the server can do is no one's health information: a client reads it before signing
+# in (FHIR's capabilities interaction), so it sits outside the second-factor router.
+capabilities = APIRouter(prefix="/fhir", tags=["FHIR R4"], default_response_class=FhirJSONResponse)
 Notes = Annotated[NoteRepository, repository(NoteRepository)]
-Episodes = Annotated[EpisodeRepository, repository(EpisodeRepository)]
-Readings = Annotated[VitalsRepository, repository(VitalsRepository)]
-Assessments = Annotated[AssessmentRepository, repository(AssessmentRepository)]
-Consents = Annotated[ConsentRepository, repository(ConsentRepository)]
-PatientParam = Annotated[str, Query(alias="patient", min_length=1, max_length=64)]
 Count = Annotated[int, Query(alias="_count", ge=1, le=200)]
 
 
 def _respond(body: dict[str, Any]) -> JSONResponse:
-    return JSONResponse(body, media_type=FHIR_JSON)
+    return FhirJSONResponse(body)
 
 
 @router.get("/Patient/{client_id}", summary="FHIR Patient")
@@ -83,116 +83,50 @@ async def read_encounter(
     return _respond(fhir.as_json(fhir.encounter(note)))
 
 
-@router.get("/Encounter", summary="FHIR Encounter search by patient")
-async def search_encounters(
-    patient: PatientParam,
+@capabilities.get("/metadata", summary="FHIR CapabilityStatement: what this server does")
+async def metadata(request: Request) -> JSONResponse:
+    base = public_url(request).removesuffix("/metadata")
+    return _respond(fhir.as_json(fhir_record.capability_statement(base, utcnow())))
+
+
+@router.get(
+    "/{resource_type}",
+    summary="FHIR search: _id, patient, date, _lastUpdated, _count, with next links",
+)
+async def search(
+    resource_type: str,
     caller: CurrentCaller,
-    clients: Clients,
-    notes: Notes,
     audit: Audit,
     request: Request,
+    ids: Annotated[str | None, Query(alias="_id", max_length=2000)] = None,
+    patient: Annotated[str | None, Query(max_length=80)] = None,
+    date: Annotated[list[str], Query(max_length=40)] = [],  # noqa: B006 - FastAPI copies
+    last_updated: Annotated[list[str], Query(alias="_lastUpdated", max_length=40)] = [],  # noqa: B006
     count: Count = 50,
+    offset: Annotated[int, Query(alias="_offset", ge=0, le=100_000)] = 0,
 ) -> JSONResponse:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        patient,
-        CHART_READERS,
-        action="read",
-        resource="fhir/Encounter",
-    )
-    docs = await notes.find(
-        caller.tenant_id, {"client_id": patient, "kind": {"$ne": "addendum"}}, limit=count
-    )
-    await chart.record("read", "fhir/Encounter")
-    return _respond(fhir.as_json(fhir.searchset([fhir.encounter(d) for d in docs])))
+    query = fhir_search.parse(
+        resource_type, ids=ids, patient=patient, dates=date, last_updated=last_updated,
+        count=count, offset=offset,
+    )  # fmt: skip
+    src = ChartSources.of(runtime_of(request).repo)
+    page, total = await fhir_search.search(src, query, caller, audit, request, utcnow())
+    more = offset + count < total
+    next_url = public_url(request, _offset=offset + count) if more else None
+    bundle = fhir_record.searchset_page(page, total, public_url(request), next_url)
+    return _respond(fhir.as_json(bundle))
 
 
-@router.get("/Observation", summary="FHIR Observations: vitals and instrument scores")
-async def search_observations(
-    patient: PatientParam,
-    caller: CurrentCaller,
-    clients: Clients,
-    readings: Readings,
-    assessments: Assessments,
-    audit: Audit,
-    request: Request,
-    count: Count = 50,
+@router.get("/{resource_type}/{resource_id}", summary="FHIR read of any resource served here")
+async def read(
+    resource_type: str, resource_id: str, caller: CurrentCaller, audit: Audit, request: Request
 ) -> JSONResponse:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        patient,
-        CHART_READERS,
-        action="read",
-        resource="fhir/Observation",
-    )
-    resources: list[Any] = []
-    for reading in await readings.find(caller.tenant_id, {"client_id": patient}, limit=count):
-        resources.extend(fhir.vitals_observations(reading))
-    for scored in await assessments.find(caller.tenant_id, {"client_id": patient}, limit=count):
-        resources.append(fhir.score_observation(scored))
-    await chart.record("read", "fhir/Observation")
-    return _respond(fhir.as_json(fhir.searchset(resources)))
-
-
-@router.get("/Condition", summary="FHIR Conditions (episode diagnoses, ICD-10-CM)")
-async def search_conditions(
-    patient: PatientParam,
-    caller: CurrentCaller,
-    clients: Clients,
-    episodes: Episodes,
-    audit: Audit,
-    request: Request,
-    count: Count = 50,
-) -> JSONResponse:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        patient,
-        CHART_READERS,
-        action="read",
-        resource="fhir/Condition",
-    )
-    resources = [
-        fhir.condition(episode, diagnosis)
-        for episode in await episodes.find(caller.tenant_id, {"client_id": patient}, limit=count)
-        for diagnosis in episode["diagnoses"]
-    ]
-    await chart.record("read", "fhir/Condition")
-    return _respond(fhir.as_json(fhir.searchset(resources)))
-
-
-@router.get("/Consent", summary="FHIR Consents")
-async def search_consents(
-    patient: PatientParam,
-    caller: CurrentCaller,
-    clients: Clients,
-    consents: Consents,
-    audit: Audit,
-    request: Request,
-    count: Count = 50,
-) -> JSONResponse:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        patient,
-        CHART_READERS,
-        action="read",
-        resource="fhir/Consent",
-    )
-    now = utcnow()
-    resources = [
-        fhir.consent(doc, consent_status(doc, now))
-        for doc in await consents.find(caller.tenant_id, {"client_id": patient}, limit=count)
-    ]
-    await chart.record("read", "fhir/Consent")
-    return _respond(fhir.as_json(fhir.searchset(resources)))
+    query = fhir_search.parse(
+        resource_type, ids=resource_id, patient=None, dates=[], last_updated=[],
+        count=1, offset=0,
+    )  # fmt: skip
+    src = ChartSources.of(runtime_of(request).repo)
+    page, _ = await fhir_search.search(src, query, caller, audit, request, utcnow())
+    if not page:
+        raise NotFound(f"no {resource_type} {resource_id} in your agency")
+    return _respond(page[0].body)

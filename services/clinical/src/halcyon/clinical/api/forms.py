@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.api.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
 from halcyon.clinical.domain.common import AwareDatetime, utcnow
 from halcyon.clinical.domain.forms import (
     BUILTIN_FORMS,
@@ -15,6 +14,7 @@ from halcyon.clinical.domain.forms import (
     validate_answers,
 )
 from halcyon.clinical.store import FormRepository, QuestionnaireResponseRepository
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params

@@ -6,14 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
-from halcyon.clinical.api.chart import (
-    CHART_READERS,
-    CHART_WRITERS,
-    Chart,
-    Clients,
-    event,
-    open_chart,
-)
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.forms import BUILTIN_FORMS, FormDefinition, validate_answers
 from halcyon.clinical.domain.notes import (
@@ -28,6 +20,7 @@ from halcyon.clinical.domain.notes import (
     ensure_cosigner,
     ensure_editable,
     ensure_signable,
+    part2_protected,
     service_codes,
     service_date,
     status_after_signing,
@@ -38,6 +31,7 @@ from halcyon.clinical.domain.vitals import monitoring_form_due, session_gaps
 from halcyon.clinical.store import (
     ConsentRepository,
     DispensedDoses,
+    EpisodeRepository,
     FormRepository,
     NoteRepository,
     ScreeningRepository,
@@ -45,10 +39,19 @@ from halcyon.clinical.store import (
     StaffDirectory,
     VitalsRepository,
 )
+from halcyon.clinical.usecases.chart import (
+    CHART_READERS,
+    CHART_WRITERS,
+    Chart,
+    Clients,
+    event,
+    open_chart,
+)
+from halcyon.clinical.usecases.gating import check_dosing_signature
 from halcyon.shared.contracts.clinical import EncounterClinician, EncounterSigned
 from halcyon.shared.contracts.partner import AdverseEventCounts, RegistrySessionReported
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, OutboxEvent
 from halcyon.shared.partners import pseudonym
@@ -56,7 +59,8 @@ from halcyon.shared.service import Audit, Runtime, repository
 from pydantic import BaseModel
 from uuid6 import uuid7
 
-router = APIRouter(tags=["encounters and notes"])
+# The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
+router = APIRouter(tags=["encounters and notes"], dependencies=[SecondFactor])
 Notes = Annotated[NoteRepository, repository(NoteRepository)]
 Forms = Annotated[FormRepository, repository(FormRepository)]
 Staff = Annotated[StaffDirectory, repository(StaffDirectory)]
@@ -65,6 +69,7 @@ Vitals = Annotated[VitalsRepository, repository(VitalsRepository)]
 Consents = Annotated[ConsentRepository, repository(ConsentRepository)]
 Screenings = Annotated[ScreeningRepository, repository(ScreeningRepository)]
 Sites = Annotated[SiteDirectory, repository(SiteDirectory)]
+Episodes = Annotated[EpisodeRepository, repository(EpisodeRepository)]
 
 
 class Note(BaseModel):
@@ -82,6 +87,7 @@ class Note(BaseModel):
     ended_at: datetime | None = None
     place_of_service: str | None = None
     telehealth: bool | None = None
+    audio_only: bool = False
     with_patient_present: bool | None = None
     clinicians: list[dict[str, Any]] = []
     diagnoses: list[str] = []
@@ -301,6 +307,7 @@ def _billable(note: Document, corrections: list[dict[str, Any]]) -> dict[str, An
 async def _encounter_signed(
     note: Document,
     staff: StaffDirectory,
+    episodes: EpisodeRepository,
     tenant_id: str,
     *,
     revision: int,
@@ -310,6 +317,8 @@ async def _encounter_signed(
     addendum_id: str | None = None,
 ) -> EncounterSigned:
     facts = _billable(note, corrections)
+    # 42 CFR Part 2: the episode's program decides as much as the note's own flag.
+    episode = await episodes.get(tenant_id, note["episode_id"]) if note.get("episode_id") else None
     ids = [c["staff_id"] for c in facts["clinicians"]]
     known = {s["_id"]: s for s in await staff.find(tenant_id, {"_id": {"$in": ids}})}
     clinicians = [
@@ -356,6 +365,12 @@ async def _encounter_signed(
         diagnoses=facts["diagnoses"],
         place_of_service=facts["place_of_service"],
         telehealth=note.get("telehealth", False),
+        audio_only=note.get("audio_only", False),
+        part2=part2_protected(
+            note_part2=bool(note.get("part2")),
+            program_part2=bool(episode and episode.get("part2")),
+            diagnoses=facts["diagnoses"],
+        ),
         revision=revision,
         signed_at=signed_at,
         service_codes=codes,
@@ -432,6 +447,7 @@ async def sign_note(
     notes: Notes,
     staff: Staff,
     sites: Sites,
+    episodes: Episodes,
     vitals: Vitals,
     consents: Consents,
     screenings: Screenings,
@@ -462,12 +478,12 @@ async def sign_note(
                 f"the session does not meet the {chosen.name} monitoring rules", gaps=gaps
             )
     signed_at = _now_ms()
-    flags = compliance_flags(
-        doc,
-        await consents.find(caller.tenant_id, {"client_id": doc["client_id"]}),
-        await screenings.find(caller.tenant_id, {"client_id": doc["client_id"]}),
-        signed_at,
+    client_consents = await consents.find(caller.tenant_id, {"client_id": doc["client_id"]})
+    client_screenings = await screenings.find(caller.tenant_id, {"client_id": doc["client_id"]})
+    acknowledged = await check_dosing_signature(
+        chart, doc, client_consents, client_screenings, body.acknowledged_conditions, signed_at
     )
+    flags = compliance_flags(doc, client_consents, client_screenings, signed_at)
     signed = {**doc, "signed_by": caller.user_id, "signed_at": signed_at}
     new_status = status_after_signing(supervisor_id)
     events = []
@@ -476,6 +492,7 @@ async def sign_note(
         encounter = await _encounter_signed(
             doc,
             staff,
+            episodes,
             caller.tenant_id,
             revision=1,
             corrections=[],
@@ -503,13 +520,21 @@ async def sign_note(
             "content_hash": content_hash(signed),
             "supervisor_id": supervisor_id,
             "compliance_flags": flags,
+            "acknowledged_conditions": acknowledged,
         },
         events=events,
         draft_version=doc.get("draft_version"),
     )
     if updated is None:
         raise Conflict("this note was signed or edited meanwhile; reload it and sign again")
-    await chart.record("sign", "clinical/note", note_id)
+    # Signing over failed protocol conditions is an override: the trail names each.
+    overridden = ", ".join(a["code"] for a in acknowledged)
+    await chart.record(
+        "sign",
+        "clinical/note",
+        note_id,
+        reason=f"acknowledged protocol conditions: {overridden}" if overridden else None,
+    )
     return _note(updated)
 
 
@@ -525,6 +550,7 @@ async def cosign_note(
     notes: Notes,
     staff: Staff,
     sites: Sites,
+    episodes: Episodes,
     vitals: Vitals,
     audit: Audit,
     request: Request,
@@ -543,6 +569,7 @@ async def cosign_note(
     encounter = await _encounter_signed(
         doc,
         staff,
+        episodes,
         caller.tenant_id,
         revision=1,
         corrections=[],
@@ -585,6 +612,7 @@ async def add_addendum(
     notes: Notes,
     staff: Staff,
     sites: Sites,
+    episodes: Episodes,
     audit: Audit,
     request: Request,
 ) -> Note:
@@ -628,6 +656,7 @@ async def add_addendum(
         encounter = await _encounter_signed(
             doc,
             staff,
+            episodes,
             caller.tenant_id,
             revision=revision,
             corrections=[e["billing_correction"] for e in earlier] + [correction],

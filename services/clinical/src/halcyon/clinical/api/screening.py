@@ -5,21 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.api.chart import CHART_READERS, PRESCRIBERS, Clients, event, open_chart
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.protocols import PROTOCOLS, Protocol, protocol
 from halcyon.clinical.domain.screening import Finding, ScreeningRequest, evaluate
-from halcyon.clinical.store import ScreeningRepository
+from halcyon.clinical.store import (
+    AllergyRepository,
+    MedicationRepository,
+    ProblemRepository,
+    ScreeningRepository,
+)
+from halcyon.clinical.usecases.chart import CHART_READERS, PRESCRIBERS, Clients, event, open_chart
+from halcyon.clinical.usecases.screening import history_with_lists
 from halcyon.shared.contracts.clinical import ScreeningCompleted
 from halcyon.shared.errors import RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
 from pydantic import BaseModel
 from uuid6 import uuid7
 
-router = APIRouter(tags=["screening"])
+# The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
+router = APIRouter(tags=["screening"], dependencies=[SecondFactor])
 Screenings = Annotated[ScreeningRepository, repository(ScreeningRepository)]
 
 
@@ -57,6 +64,9 @@ async def screen(
     caller: CurrentCaller,
     clients: Clients,
     screenings: Screenings,
+    medications: Annotated[MedicationRepository, repository(MedicationRepository)],
+    allergies: Annotated[AllergyRepository, repository(AllergyRepository)],
+    problems: Annotated[ProblemRepository, repository(ProblemRepository)],
     audit: Audit,
     request: Request,
 ) -> Screening:
@@ -74,7 +84,10 @@ async def screen(
     now = utcnow()
     if body.history.screened_on > now.date():
         raise RuleViolation("the screening date is in the future")
-    result = evaluate(chosen, body.history)
+    history = await history_with_lists(
+        caller.tenant_id, client_id, body.history, medications, allergies, problems
+    )
+    result = evaluate(chosen, history)
     doc: Document = {
         "_id": str(uuid7()),
         "client_id": client_id,
@@ -82,7 +95,8 @@ async def screen(
         "eligible": result.eligible,
         "decision": result.decision,
         "reasons": [r.model_dump() for r in result.reasons],
-        "history": body.history.model_dump(mode="json"),
+        # What was evaluated: the typed history plus what the lists added.
+        "history": history.model_dump(mode="json"),
         # Signing is the act of recording: only a prescriber reaches this line.
         "signed_by": caller.user_id,
         "signed_at": now,

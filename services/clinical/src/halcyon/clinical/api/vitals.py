@@ -6,21 +6,22 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.api.chart import CHART_READERS, CHART_WRITERS, Clients, event, open_chart
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.protocols import protocol
 from halcyon.clinical.domain.vitals import VitalsReading, breaches
 from halcyon.clinical.store import NoteRepository, VitalsRepository
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, event, open_chart
 from halcyon.shared.contracts.clinical import VitalsAlertRaised
 from halcyon.shared.errors import RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
 from pydantic import BaseModel
 from uuid6 import uuid7
 
-router = APIRouter(tags=["vitals"])
+# The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
+router = APIRouter(tags=["vitals"], dependencies=[SecondFactor])
 Readings = Annotated[VitalsRepository, repository(VitalsRepository)]
 Notes = Annotated[NoteRepository, repository(NoteRepository)]
 

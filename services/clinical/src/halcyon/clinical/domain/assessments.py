@@ -146,7 +146,7 @@ def score_scale(instrument: str, items: list[int]) -> Score:
     alert = None
     if instrument == "phq9" and items[8] > 0:
         alert = f"PHQ-9 item 9 (thoughts of death or self-harm) answered {items[8]}"
-    return Score(instrument=instrument, total=total, severity=band(spec, total), safety_alert=alert)  # type: ignore[arg-type]
+    return Score(instrument=instrument, total=total, severity=band(spec, total), safety_alert=alert)
 
 
 def score_cssrs(answers: CssrsAnswers) -> Score:

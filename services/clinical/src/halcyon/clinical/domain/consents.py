@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from halcyon.clinical.domain.common import AwareDatetime, Id, ShortText
+from halcyon.shared.contracts.clinical import ConsentChanged
 from halcyon.shared.errors import DomainError, RuleViolation
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -178,3 +180,24 @@ def ensure_revocable(consent: dict[str, Any], now: datetime) -> None:
     status = consent_status(consent, now)
     if status == "revoked":
         raise RuleViolation("this consent is already revoked")
+
+
+def consent_changed(doc: Mapping[str, Any], status: str) -> ConsentChanged:
+    """The event telling other services a consent's status changed (signed, revoked, expired)."""
+    return ConsentChanged(
+        consent_id=doc["_id"],
+        client_id=doc["client_id"],
+        kind=doc["kind"],
+        protocol_id=doc.get("protocol_id"),
+        status=status,
+        # When this status took effect: signed, revoked, or reached its expiry.
+        effective_at=(
+            doc["expires_at"]
+            if status == "expired"
+            else doc.get("revoked_at") or doc["effective_at"]
+        ),
+        expires_at=doc.get("expires_at"),
+        # What billing needs to decide whether a Part 2 claim may go to a payer.
+        recipient=doc.get("recipient"),
+        purpose=doc.get("purpose"),
+    )

@@ -387,7 +387,7 @@ def searchset(resources: Sequence[Resource]) -> Bundle:
             "total": len(resources),
             "entry": [
                 {
-                    "fullUrl": f"urn:halcyon:{r.get_resource_type()}/{r.id}",  # type: ignore[attr-defined]
+                    "fullUrl": f"urn:halcyon:{r.get_resource_type()}/{r.id}",
                     "resource": as_json(r),
                     "search": {"mode": "match"},
                 }
@@ -395,3 +395,8 @@ def searchset(resources: Sequence[Resource]) -> Bundle:
             ],
         }
     )
+
+
+# Public names for the other FHIR mappers of the chart (lists, documents, export).
+patient_ref = _patient_ref
+when = _when

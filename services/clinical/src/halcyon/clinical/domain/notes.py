@@ -15,6 +15,7 @@ from halcyon.clinical.domain.common import AwareDatetime, Icd10Code, Id, LongTex
 from halcyon.clinical.domain.forms import BUILTIN_FORMS
 from halcyon.shared.calendar import site_day
 from halcyon.shared.errors import Conflict, Forbidden, RuleViolation
+from halcyon.shared.protocol_floors import floor_of
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 NoteKind = Literal[
@@ -77,13 +78,20 @@ class DosingRecord(BaseModel):
     supplemental_dose: SupplementalDose | None = None
     monitoring_log: list[MonitoringEntry] = Field(default_factory=list, max_length=500)
     adverse_events: list[AdverseEvent] = Field(default_factory=list, max_length=100)
-    # Both therapists present for the whole session (MDMA-AT is a two-therapist model).
-    therapist_ids: Annotated[list[Id], Field(min_length=2, max_length=4)]
+    # The therapists present for the whole session: as many as the protocol's floor
+    # (MDMA-AT is a two-therapist model; esketamine and psilocybin need one).
+    therapist_ids: Annotated[list[Id], Field(min_length=1, max_length=4)]
 
     @model_validator(mode="after")
     def _distinct_therapists(self) -> DosingRecord:
-        if len(set(self.therapist_ids)) < 2:
-            raise ValueError("a dosing session needs two different therapists present")
+        floor = floor_of(self.protocol_id)
+        needed = floor.clinicians_present if floor else 2
+        if len(set(self.therapist_ids)) < needed:
+            raise ValueError(
+                f"a {self.protocol_id} dosing session needs {needed} different therapist(s) present"
+            )
+        if floor is not None and floor.substance.lower() != self.medicine:
+            raise ValueError(f"protocol {self.protocol_id} doses {floor.substance.lower()}")
         return self
 
 
@@ -102,6 +110,8 @@ class NoteDraft(BaseModel):
     ended_at: AwareDatetime
     place_of_service: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")] = "11"
     telehealth: bool = False
+    # Telehealth by telephone (no video): billed with the payer's audio-only modifier.
+    audio_only: bool = False
     with_patient_present: bool = True
     clinicians: Annotated[list[Clinician], Field(min_length=1, max_length=10)]
     diagnoses: Annotated[list[Icd10Code], Field(max_length=12)] = Field(default_factory=list)
@@ -130,6 +140,8 @@ class NoteDraft(BaseModel):
                 raise ValueError("built-in templates have only version 1")
         if self.telehealth and self.place_of_service not in {"02", "10"}:
             raise ValueError("telehealth notes use place of service 02 or 10")
+        if self.audio_only and not self.telehealth:
+            raise ValueError("an audio-only session is a telehealth session (telehealth: true)")
         if len(set(self.diagnoses)) != len(self.diagnoses):
             raise ValueError("a diagnosis is listed twice")
         return self
@@ -141,6 +153,10 @@ class NoteDraft(BaseModel):
 
 class SignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    # A dosing note failing a protocol condition is signed only once the signer has
+    # acknowledged each failed condition by its code (ADR 0403); kept on the note.
+    acknowledged_conditions: list[str] = Field(default_factory=list, max_length=10)
 
     # A supervised clinician names the supervisor; else the staff read model's is used.
     supervisor_id: Id | None = None
@@ -160,6 +176,13 @@ class BillingCorrection(BaseModel):
     clinicians: Annotated[list[Clinician], Field(min_length=1, max_length=10)] | None = None
     diagnoses: Annotated[list[Icd10Code], Field(min_length=1, max_length=12)] | None = None
     place_of_service: Annotated[str, StringConstraints(pattern=r"^[0-9]{2}$")] | None = None
+
+    @model_validator(mode="after")
+    def _distinct_diagnoses(self) -> BillingCorrection:
+        # As on the note: a claim's HI may not list the same code twice.
+        if self.diagnoses is not None and len(set(self.diagnoses)) != len(self.diagnoses):
+            raise ValueError("a diagnosis is listed twice")
+        return self
 
 
 class AddendumDraft(BaseModel):
@@ -257,6 +280,9 @@ def _canonical(value: Any) -> Any:
 def content_hash(note: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of what was signed."""
     covered = {k: _canonical(note.get(k)) for k in HASHED_FIELDS}
+    # Added later: covered only when set, so notes signed before it still verify.
+    if note.get("audio_only"):
+        covered["audio_only"] = True
     payload = json.dumps(covered, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -373,3 +399,23 @@ def compliance_flags(
         elif not latest[-1]["eligible"]:
             flags.append(f"latest screening for {protocol_id} found the client ineligible")
     return flags
+
+
+# ICD-10-CM F10-F19: mental and behavioural disorders due to psychoactive substance use.
+SUBSTANCE_USE_CATEGORIES = frozenset(f"F1{d}" for d in range(10))
+# F17 (nicotine dependence) is left out: 42 CFR 2.11 defines a substance use disorder to
+# exclude tobacco ("does not include tobacco or caffeine"), so a smoker's note is not
+# Part 2 protected by that diagnosis alone (ADR 0607).
+NOT_PART2_CATEGORIES = frozenset({"F17"})
+
+
+def is_substance_use_disorder(code: str) -> bool:
+    """An ICD-10-CM code in F10-F19 other than F17 nicotine (42 CFR 2.11)."""
+    category = code.strip().upper().replace(".", "")[:3]
+    return category in SUBSTANCE_USE_CATEGORIES and category not in NOT_PART2_CATEGORIES
+
+
+def part2_protected(*, note_part2: bool, program_part2: bool, diagnoses: list[str]) -> bool:
+    """42 CFR 2.11/2.12: a record is Part 2 when a Part 2 program made it (the note's flag or
+    its episode's program) or it identifies the patient as having a substance use disorder."""
+    return note_part2 or program_part2 or any(is_substance_use_disorder(d) for d in diagnoses)

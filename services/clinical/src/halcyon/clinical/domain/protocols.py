@@ -225,7 +225,89 @@ ESKETAMINE_REMS = Protocol(
     ),
 )
 
-PROTOCOLS: dict[str, Protocol] = {p.id: p for p in (MDMA_PTSD, ESKETAMINE_REMS)}
+PSILOCYBIN = Protocol(
+    id="psilocybin-trd",
+    name="Supervised psilocybin (adult-use service / research protocol)",
+    medicine="psilocybin",
+    exclusions=[
+        Exclusion(
+            code="primary_psychotic_disorder",
+            description="Primary psychotic disorder (personal history)",
+            rules=[
+                ConditionRule(conditions=["primary_psychotic_disorder"]),
+                DiagnosisRule(prefixes=["F20", "F22", "F23", "F24", "F25", "F28", "F29"]),
+            ],
+        ),
+        Exclusion(
+            code="bipolar_i",
+            description="Bipolar I disorder",
+            rules=[
+                ConditionRule(conditions=["bipolar_i"]),
+                DiagnosisRule(prefixes=["F31"], except_prefixes=["F31.81"]),
+            ],
+        ),
+        Exclusion(
+            code="uncontrolled_hypertension",
+            description="Uncontrolled hypertension (resting BP above 140/90 mmHg)",
+            rules=[
+                ConditionRule(conditions=["uncontrolled_hypertension"]),
+                MeasureRule(measure="systolic_bp", limit=140),
+                MeasureRule(measure="diastolic_bp", limit=90),
+            ],
+        ),
+        Exclusion(
+            code="lithium",
+            description="Taking lithium (seizure reports with psilocybin)",
+            rules=[WashoutRule(drug_names=["lithium"], washout_days=14)],
+        ),
+        Exclusion(
+            code="pregnancy_or_lactation",
+            description="Pregnant or lactating",
+            rules=[FlagRule(flag="pregnant"), FlagRule(flag="lactating")],
+        ),
+    ],
+    vitals=VitalsThresholds(systolic_max=160, diastolic_max=110, pulse_max=120, spo2_min=92),
+    # About 6 hours of supervision after the dose (Oregon service centers; COMP360).
+    session=SessionRules(minimum_monitoring_minutes=6 * 60),
+)
+
+KETAMINE = Protocol(
+    id="ketamine-trd",
+    name="Ketamine (off-label) for treatment-resistant depression",
+    medicine="ketamine",
+    exclusions=[
+        Exclusion(
+            code="primary_psychotic_disorder",
+            description="Primary psychotic disorder",
+            rules=[
+                ConditionRule(conditions=["primary_psychotic_disorder"]),
+                DiagnosisRule(prefixes=["F20", "F22", "F23", "F24", "F25", "F28", "F29"]),
+            ],
+        ),
+        Exclusion(
+            code="uncontrolled_hypertension",
+            description="Uncontrolled hypertension (resting BP above 140/90 mmHg)",
+            rules=[
+                ConditionRule(conditions=["uncontrolled_hypertension"]),
+                MeasureRule(measure="systolic_bp", limit=140),
+                MeasureRule(measure="diastolic_bp", limit=90),
+            ],
+        ),
+        Exclusion(
+            code="esketamine_or_ketamine_hypersensitivity",
+            description="Hypersensitivity to ketamine",
+            rules=[ConditionRule(conditions=["ketamine_hypersensitivity"])],
+        ),
+    ],
+    vitals=VitalsThresholds(systolic_max=180, diastolic_max=110, pulse_max=120, spo2_min=92),
+    session=SessionRules(
+        minimum_monitoring_minutes=60, required_bp_phases=["pre_dose", "discharge"]
+    ),
+)
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.id: p for p in (MDMA_PTSD, ESKETAMINE_REMS, PSILOCYBIN, KETAMINE)
+}
 
 
 def protocol(protocol_id: str) -> Protocol:

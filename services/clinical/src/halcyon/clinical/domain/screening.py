@@ -29,6 +29,8 @@ class Medication(BaseModel):
     drug_class: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,40}$")]
     # None: still taking it.
     last_dose_on: date | None = None
+    # Read from the client's medication list rather than typed into the screening.
+    on_medication_list: bool = False
 
 
 class ScreeningHistory(BaseModel):
@@ -92,13 +94,14 @@ def _matches(rule: Rule, history: ScreeningHistory) -> str | None:
             named = med.name.strip().lower() in rule.drug_names
             if med.drug_class not in rule.drug_classes and not named:
                 continue
+            listed = " (medication list)" if med.on_medication_list else ""
             if med.last_dose_on is None:
-                hits.append(f"{med.name} ({med.drug_class}) is still being taken")
+                hits.append(f"{med.name} ({med.drug_class}){listed} is still being taken")
                 continue
             clear_on = med.last_dose_on + timedelta(days=rule.washout_days)
             if clear_on > history.screened_on:
                 hits.append(
-                    f"{med.name} ({med.drug_class}) last taken {med.last_dose_on}; "
+                    f"{med.name} ({med.drug_class}){listed} last taken {med.last_dose_on}; "
                     f"{rule.washout_days}-day washout ends {clear_on}"
                 )
         return "; ".join(hits) if hits else None

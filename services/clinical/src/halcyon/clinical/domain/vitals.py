@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from halcyon.clinical.domain.common import AwareDatetime, Id
@@ -87,9 +87,41 @@ def session_gaps(
             )
     with_bp = [r for r in readings if r.get("systolic_mmhg") is not None]
     for phase in rules.required_bp_phases:
-        if not any(r.get("phase") == phase for r in with_bp):
-            gaps.append(f"no blood pressure recorded for phase {phase}")
+        low, high = bp_window(phase, dosed_at, discharged_at)
+        # The time it was measured decides, not the label a nurse picked.
+        if not any(low <= _aware(r["measured_at"]) <= high for r in with_bp):
+            gaps.append(f"no blood pressure recorded for phase {phase} ({BP_WINDOW_TEXT[phase]})")
     return gaps
+
+
+# SPRAVATO REMS: BP before the dose, at ~40 minutes after it, and before discharge.
+# "~40 minutes" is read as 30-50 minutes after the dose; "before the dose" as within the
+# 2 hours before it; "before discharge" as within the 30 minutes before the session ends.
+POST_DOSE_WINDOW_MINUTES = (30, 50)
+PRE_DOSE_LOOKBACK_MINUTES = 120
+DISCHARGE_LOOKBACK_MINUTES = 30
+BP_WINDOW_TEXT = {
+    "pre_dose": f"within {PRE_DOSE_LOOKBACK_MINUTES} min before the dose",
+    "post_dose_40min": (
+        f"{POST_DOSE_WINDOW_MINUTES[0]}-{POST_DOSE_WINDOW_MINUTES[1]} min after the dose"
+    ),
+    "discharge": f"within {DISCHARGE_LOOKBACK_MINUTES} min before discharge",
+}
+
+
+def bp_window(phase: str, dosed_at: datetime, discharged_at: datetime) -> tuple[datetime, datetime]:
+    """The instants between which a blood pressure counts for a REMS phase (inclusive)."""
+    if phase == "pre_dose":
+        return dosed_at - timedelta(minutes=PRE_DOSE_LOOKBACK_MINUTES), dosed_at
+    if phase == "post_dose_40min":
+        low, high = POST_DOSE_WINDOW_MINUTES
+        return dosed_at + timedelta(minutes=low), dosed_at + timedelta(minutes=high)
+    return discharged_at - timedelta(minutes=DISCHARGE_LOOKBACK_MINUTES), discharged_at
+
+
+def _aware(value: datetime) -> datetime:
+    # Instants read back from the database may be naive; they are UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def monitoring_form_due(protocol: Protocol, session_date: datetime) -> datetime | None:

@@ -57,7 +57,13 @@ class Chart:
     def tenant_id(self) -> str:
         return self.caller.tenant_id
 
-    async def record(self, action: str, resource: str, resource_id: str | None = None) -> None:
+    async def record(
+        self,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
         await self.audit.record(
             self.caller,
             action=action,
@@ -65,6 +71,7 @@ class Chart:
             resource_id=resource_id,
             client_id=self.client_id,
             site_id=self.site_id,
+            reason=reason,
             request=self.request,
         )
 

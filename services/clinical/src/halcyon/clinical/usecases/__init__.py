@@ -1,0 +1,1 @@
+"""Clinical use cases: load, decide with the domain, write, emit."""
