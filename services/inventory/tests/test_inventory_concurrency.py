@@ -8,12 +8,12 @@ from collections import Counter
 
 import httpx
 import pytest
-from halcyon.inventory.testkit import Agency, appointment
 from halcyon.shared.mongo import Document
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 from pymongo import AsyncMongoClient
 
+from services.inventory.tests.inventory_testkit import Agency, appointment
 from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration

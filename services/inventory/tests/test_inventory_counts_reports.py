@@ -8,15 +8,14 @@ import io
 import json
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from halcyon.inventory.domain.deadlines import theft_loss_deadlines
-from halcyon.inventory.reporting import BIENNIAL_INVENTORY, DISPENSING_LOG
-from halcyon.inventory.testkit import NEXT_YEAR, Agency, appointment, read_events
+from halcyon.inventory.domain.deadlines import site_date, theft_loss_deadlines
+from halcyon.inventory.reporting import BIENNIAL_INVENTORY, DISPENSING_LOG, LEDGER
 from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.mongo import Document
 from halcyon.shared.partners import PartnerGrant, grant_topic_prefix, provision_partner
@@ -25,6 +24,7 @@ from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 from pymongo import AsyncMongoClient
 
+from services.inventory.tests.inventory_testkit import NEXT_YEAR, Agency, appointment, read_events
 from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
@@ -125,6 +125,7 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             "product_id": agency.product_id,
             "lot_id": agency.lot_id,
             "quantity_mg": 120.0,
+            "quantity_ug": 120_000,
             "supplemental": False,
             "administered_by": agency.nurse,
             "witness_id": agency.witness,
@@ -182,11 +183,12 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         )
         assert short.status_code == 201, short.text
         result = short.json()
-        assert result["entry"]["book_mg"] == 680 and result["entry"]["difference_mg"] == -80
+        assert result["entry"]["book_mg"] == "680" and result["entry"]["difference_mg"] == "-80"
         discrepancy = result["discrepancy"]
-        assert discrepancy["expected_mg"] == 680 and discrepancy["counted_mg"] == 600
+        assert discrepancy["expected_mg"] == "680" and discrepancy["counted_mg"] == "600"
         assert discrepancy["status"] == "open"
-        due = theft_loss_deadlines(date.fromisoformat(result["entry"]["recorded_at"][:10]))
+        recorded_at = datetime.fromisoformat(result["entry"]["recorded_at"])
+        due = theft_loss_deadlines(site_date(recorded_at, "America/Denver"))
         assert {d["kind"]: d["due_on"] for d in result["deadlines"]} == {
             k: v.isoformat() for k, v in due.items()
         }
@@ -341,6 +343,30 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             f"/registrations/{agency.registration_id}/ledger/verify", headers=officer
         )
         assert verified.json()["intact"] is True
+
+        # The whole ledger leaves as CSV in chain order, hashes included, so the chain can
+        # be re-verified outside Halcyon; Schedule I-II only, as the records are kept.
+        ledger_csv = await http.get(
+            f"{reports}/ledger", params={"schedules": "I-II"}, headers=officer
+        )
+        assert ledger_csv.status_code == 200
+        assert ledger_csv.headers["content-type"].startswith("text/csv")
+        ledger_rows = _csv(ledger_csv.content)
+        assert list(ledger_rows[0]) == [c.title for c in LEDGER]
+        assert {r["Schedule"] for r in ledger_rows} == {"I"}
+        seqs = [int(r["Seq"]) for r in ledger_rows]
+        assert seqs == sorted(seqs)
+        lot_rows = [r for r in ledger_rows if r["Lot"] == history.json()["rows"][0]["lot_number"]]
+        assert [r["Change (mg)"] for r in lot_rows] == ["800", "-120", "", "", "-520"]
+        chain = await http.get(
+            f"/registrations/{agency.registration_id}/ledger",
+            params={"limit": 200},
+            headers=officer,
+        )
+        entries = {e["id"]: e for e in chain.json()["items"]}
+        for row in ledger_rows:
+            assert row["Hash"] == entries[row["Ledger entry"]]["hash"]
+            assert row["Previous hash"] == entries[row["Ledger entry"]]["prev_hash"]
 
 
 async def read_partner_feed(servers: Servers, topic: str, want: int) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from halcyon.inventory.testkit import NEXT_YEAR, TODAY, Agency, read_events
 from halcyon.shared.contracts.identity import DeaRegistration, SiteChanged, StaffMemberChanged
 from halcyon.shared.mongo import Document
 from halcyon.shared.testing.plugin import eventually
@@ -15,6 +14,7 @@ from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 from pymongo import AsyncMongoClient
 
+from services.inventory.tests.inventory_testkit import NEXT_YEAR, TODAY, Agency, read_events
 from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
@@ -127,7 +127,7 @@ async def test_transfer_destruction_return_and_biennial_alert(
         assert received["from_dea_number"] == "RD1234567"
         assert await agency.balance() == 560
         boulder_balances = await http.get(f"/registrations/{other_id}/balances", headers=both_sites)
-        assert [b["qty_mg"] for b in boulder_balances.json()["items"]] == [240]
+        assert [b["qty_mg"] for b in boulder_balances.json()["items"]] == ["240"]
 
         destruction = {
             "lot_id": agency.lot_id,

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from halcyon.inventory.domain.chain import verify_chain
-from halcyon.inventory.follow_ups import repair_count_follow_ups
-from halcyon.inventory.posting import DosingClaim, EntryDraft, LedgerWriter, Movement, Posting
 from halcyon.inventory.store import (
     Balances,
     Deadlines,
@@ -25,12 +23,21 @@ from halcyon.inventory.store import (
     Ledger,
     Postings,
 )
+from halcyon.inventory.usecases.follow_ups import repair_count_follow_ups
+from halcyon.inventory.usecases.posting import (
+    DosingClaim,
+    EntryDraft,
+    LedgerWriter,
+    Movement,
+    Posting,
+)
 from halcyon.shared.mongo import Document, OutboxEvent, OutboxWriter
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
 TENANT = "agency-recovery"
 NOW = timedelta(0)
+KEY = b"recovery-test-ledger-key"
 
 
 class Crash(Exception):
@@ -77,11 +84,13 @@ class Books:
 
     @property
     def writer(self) -> LedgerWriter:
-        return LedgerWriter(self.postings, self.balances, self.ledger, self.dosing)
+        return LedgerWriter(self.postings, self.balances, self.ledger, self.dosing, key=KEY)
 
     @property
     def writer_without_precheck(self) -> LedgerWriter:
-        return LedgerWriter(self.postings, self.balances, self.ledger, self.dosing, precheck=False)
+        return LedgerWriter(
+            self.postings, self.balances, self.ledger, self.dosing, precheck=False, key=KEY
+        )
 
     async def balance(self) -> Document:
         doc = await self.balances.get(TENANT, "lot-1@safe-1")
@@ -110,13 +119,14 @@ async def books(mongo_client: AsyncMongoClient[Document]) -> AsyncIterator[Books
     await mongo_client.drop_database(name)
 
 
-def stock(quantity: float) -> Movement:
+def stock(quantity: int) -> Movement:
+    """``quantity`` in micrograms (ADR 0502)."""
     return Movement("lot-1", "safe-1", quantity, "reg-1", "site-1", "prod-1", "MDMA")
 
 
-def posting(kind: str, quantity: float, **kwargs: Any) -> Posting:
+def posting(kind: str, quantity: int, **kwargs: Any) -> Posting:
     op_id = str(uuid.uuid4())
-    entry = EntryDraft("reg-1", {"kind": kind, "lot_id": "lot-1", "quantity_mg": quantity})
+    entry = EntryDraft("reg-1", {"kind": kind, "lot_id": "lot-1", "quantity_ug": quantity})
     return Posting(op_id, TENANT, [entry], **kwargs)
 
 
@@ -134,7 +144,7 @@ async def test_crash_after_reserving_releases_the_reservation_and_the_dosing_cla
     with pytest.raises(Crash):
         await books.writer.post(op)
     books.postings.crash_on_state = None
-    assert (await books.balance())["qty_mg"] == 720  # reserved, not yet booked
+    assert (await books.balance())["qty_ug"] == 720  # reserved, not yet booked
     assert await books.dosing.get(TENANT, "appt-1") is not None
 
     # A live request is never second-guessed: within the grace period nothing happens.
@@ -144,13 +154,13 @@ async def test_crash_after_reserving_releases_the_reservation_and_the_dosing_cla
     }
     assert await books.writer.recover(NOW) == {"rolled_back": 1, "rolled_forward": 0}
     balance = await books.balance()
-    assert balance["qty_mg"] == 800 and balance["holds"] == []
+    assert balance["qty_ug"] == 800 and balance["holds"] == []
     assert await books.dosing.get(TENANT, "appt-1") is None
     assert [e["kind"] for e in await books.entries()] == ["receipt"]
     assert (await books.postings.get(TENANT, op.op_id) or {})["state"] == "rolled_back"
     # Recovery is idempotent.
     assert await books.writer.recover(NOW) == {"rolled_back": 0, "rolled_forward": 0}
-    assert (await books.balance())["qty_mg"] == 800
+    assert (await books.balance())["qty_ug"] == 800
 
 
 async def test_crash_while_appending_is_rolled_forward_exactly_once(books: Books) -> None:
@@ -166,9 +176,9 @@ async def test_crash_while_appending_is_rolled_forward_exactly_once(books: Books
     entries = await books.entries()
     assert [e["kind"] for e in entries] == ["receipt", "dispense"]
     assert entries[1]["_id"] == op.entry_id(0)
-    assert verify_chain(entries).intact
+    assert verify_chain(entries, KEY).intact
     balance = await books.balance()
-    assert balance["qty_mg"] == 720 and balance["holds"] == []
+    assert balance["qty_ug"] == 720 and balance["holds"] == []
 
 
 async def test_crash_after_crediting_does_not_credit_twice(books: Books) -> None:
@@ -177,10 +187,10 @@ async def test_crash_after_crediting_does_not_credit_twice(books: Books) -> None
     with pytest.raises(Crash):
         await books.writer.post(op)
     books.postings.crash_on_state = None
-    assert (await books.balance())["qty_mg"] == 800
+    assert (await books.balance())["qty_ug"] == 800
 
     assert await books.writer.recover(NOW) == {"rolled_back": 0, "rolled_forward": 1}
-    assert (await books.balance())["qty_mg"] == 800
+    assert (await books.balance())["qty_ug"] == 800
     assert len(await books.entries()) == 1
 
 
@@ -195,10 +205,10 @@ async def test_the_conditional_reservation_alone_never_oversells(books: Books) -
     outcomes = Counter(type(r).__name__ for r in results)
     assert outcomes == {"list": 10, "Conflict": 40}
     balance = await books.balance()
-    assert balance["qty_mg"] == 0 and balance["holds"] == []
+    assert balance["qty_ug"] == 0 and balance["holds"] == []
     entries = await books.entries()
     assert [e["seq"] for e in entries] == list(range(1, 12))
-    assert verify_chain(entries).intact
+    assert verify_chain(entries, KEY).intact
     assert await books.dosing.count(TENANT) == 10
 
 
@@ -214,8 +224,8 @@ async def test_a_count_whose_discrepancy_was_cut_off_is_repaired(books: Books) -
             "site_id": "site-1",
             "lot_id": "lot-1",
             "location_id": "safe-1",
-            "book_mg": 680.0,
-            "counted_mg": 600.0,
+            "book_ug": 680_000,
+            "counted_ug": 600_000,
             "counted_by": "nurse",
             "discrepancy_id": f"{op_id}-d",
             "suspected_theft_or_loss": True,
@@ -228,7 +238,7 @@ async def test_a_count_whose_discrepancy_was_cut_off_is_repaired(books: Books) -
     assert await repair_count_follow_ups(recent, discrepancies, deadlines) == 1
     opened = await discrepancies.get(TENANT, f"{op_id}-d")
     assert opened is not None
-    assert (opened["expected_mg"], opened["counted_mg"]) == (680.0, 600.0)
+    assert (opened["expected_ug"], opened["counted_ug"]) == (680_000, 600_000)
     assert {d["kind"] for d in await deadlines.find(TENANT)} == {
         "dea_theft_loss_notice",
         "dea_form_106",

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from halcyon.inventory.testkit import NEXT_YEAR, TODAY, Agency, appointment
 from halcyon.shared.contracts.identity import DeaRegistration, SiteChanged
 from halcyon.shared.mongo import Document
 from halcyon.shared.testing.plugin import eventually
@@ -16,6 +15,7 @@ from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
 from pymongo import AsyncMongoClient
 
+from services.inventory.tests.inventory_testkit import NEXT_YEAR, TODAY, Agency, appointment
 from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration

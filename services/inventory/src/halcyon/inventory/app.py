@@ -10,6 +10,7 @@ from halcyon.shared.contracts.inventory import (
     ComplianceDeadlineDue,
     DiscrepancyOpened,
     DoseDispensed,
+    LedgerAnchored,
     StockLow,
 )
 from halcyon.shared.contracts.partner import RegistryDoseReported, RegistryDoseReportedV2
@@ -28,9 +29,10 @@ wiring = ServiceWiring(
         ComplianceDeadlineDue,
         RegistryDoseReported,
         RegistryDoseReportedV2,
+        LedgerAnchored,
     ],
     handlers=handlers.register,
-    on_start=[sweeps.recovery_loop, sweeps.compliance_loop],
+    on_start=[sweeps.recovery_loop, sweeps.compliance_loop, sweeps.anchor_loop],
 )
 
 app = create_service_app(InventorySettings(), wiring)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from halcyon.inventory.store import AppointmentBook, ClientDirectory, SiteDirectory, StaffDirectory
+from halcyon.inventory.usecases.gating import register_gating_facts
 from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.scheduling import AppointmentChanged
@@ -44,6 +45,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     staff = runtime.repo(StaffDirectory)
     appointments = runtime.repo(AppointmentBook)
     clients = runtime.repo(ClientDirectory)
+    register_gating_facts(consumer, runtime)
 
     @consumer.handles(SiteChanged)
     async def site_changed(event: SiteChanged, delivery: Delivery) -> None:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from reportlab.lib import colors  # type: ignore[import-untyped]
-from reportlab.lib.pagesizes import landscape, legal  # type: ignore[import-untyped]
-from reportlab.lib.styles import getSampleStyleSheet  # type: ignore[import-untyped]
-from reportlab.lib.units import inch  # type: ignore[import-untyped]
-from reportlab.pdfbase.pdfmetrics import stringWidth  # type: ignore[import-untyped]
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # type: ignore[import-untyped]
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import landscape, legal
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import inch
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 FONT_SIZE = 6
 CELL_PADDING = 7.0  # 3 pt either side (set in the table style), and a little slack
@@ -85,6 +85,28 @@ LOT_HISTORY = (
     Column("detail", "Detail"),
     Column("recorded_by", "Recorded by"),
     Column("entry_id", "Ledger entry"),
+)
+
+# The whole ledger of a registration, in chain order, with the hashes that let anyone
+# re-verify the chain after the data has left (issue 21: leave with your data).
+LEDGER = (
+    Column("seq", "Seq"),
+    Column("recorded_at", "Recorded at"),
+    Column("registrant_dea_number", "Registrant DEA number"),
+    Column("kind", "Entry"),
+    Column("substance", "Substance"),
+    Column("schedule", "Schedule"),
+    Column("form", "Finished form"),
+    Column("strength_mg", "Strength (mg)"),
+    Column("lot_number", "Lot"),
+    Column("location_name", "Location"),
+    Column("change_mg", "Change (mg)"),
+    Column("detail", "Detail"),
+    Column("recorded_by", "Recorded by"),
+    Column("archived", "Archived"),
+    Column("entry_id", "Ledger entry"),
+    Column("prev_hash", "Previous hash"),
+    Column("hash", "Hash"),
 )
 
 

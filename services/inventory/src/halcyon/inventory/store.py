@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from halcyon.shared.errors import InvalidCursor
 from halcyon.shared.mongo import Document, Page, TenantRepository, decode_cursor, encode_cursor
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
@@ -35,6 +36,20 @@ class ClientDirectory(TenantRepository):
     collection_name = "clients"
 
 
+class ClientConsents(TenantRepository):
+    """Consents from clinical (``ConsentChanged``): every dose re-checks the protocol's."""
+
+    collection_name = "consents"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class ClientScreenings(TenantRepository):
+    """Screenings from clinical (``ScreeningCompleted``): the latest one must be eligible."""
+
+    collection_name = "screenings"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
 # -- inventory's own records ------------------------------------------------------------
 
 
@@ -56,8 +71,8 @@ class Lots(TenantRepository):
 
 
 class Balances(TenantRepository):
-    """One document per lot and storage location; ``qty_mg`` never goes below zero
-    because every decrement is conditional on ``qty_mg >= quantity``."""
+    """One document per lot and storage location; ``qty_ug`` (micrograms) never goes below zero
+    because every decrement is conditional on ``qty_ug >= quantity``."""
 
     collection_name = "balances"
     indexes = (IndexModel([("tenant_id", ASCENDING), ("registration_id", ASCENDING)]),)
@@ -96,7 +111,7 @@ class Ledger(TenantRepository):
         if cursor:
             after = decode_cursor(cursor)
             if not isinstance(after, int):
-                raise ValueError("invalid cursor")
+                raise InvalidCursor("use next_cursor from the previous page, unchanged")
             query["seq"] = {"$gt": after}
         if not include_archived:
             query["archived_at"] = {"$exists": False}
@@ -131,6 +146,34 @@ class Postings(TenantRepository):
             {"state": {"$in": states}, "created_at": {"$lt": before}}, limit=500
         )
         return [doc async for doc in cursor]
+
+
+class LedgerAnchors(TenantRepository):
+    """Signed checkpoints of each chain's head (ADR 0503). Inventory's own copy; the ones
+    that count against a database administrator are identity's and the auditor's files.
+    No update or delete: a checkpoint is never changed."""
+
+    collection_name = "ledger_anchors"
+    indexes = (
+        IndexModel([("tenant_id", ASCENDING), ("registration_id", ASCENDING), ("seq", ASCENDING)]),
+    )
+
+    async def latest(self, tenant_id: str, registration_id: str) -> Document | None:
+        found = await self.find(
+            tenant_id, {"registration_id": registration_id}, sort=[("seq", DESCENDING)], limit=1
+        )
+        return found[0] if found else None
+
+    async def of_registration(self, tenant_id: str, registration_id: str) -> list[Document]:
+        return await self.find(
+            tenant_id, {"registration_id": registration_id}, sort=[("seq", ASCENDING)]
+        )
+
+    async def update(self, *args: Any, **kwargs: Any) -> Document | None:
+        raise PermissionError("ledger anchors are append-only")
+
+    async def delete(self, *args: Any, **kwargs: Any) -> int:
+        raise PermissionError("ledger anchors are append-only")
 
 
 class DosingSessions(TenantRepository):
@@ -168,6 +211,8 @@ ALL_REPOSITORIES: list[type[TenantRepository]] = [
     StaffDirectory,
     AppointmentBook,
     ClientDirectory,
+    ClientConsents,
+    ClientScreenings,
     Registrations,
     Products,
     Locations,
@@ -178,4 +223,5 @@ ALL_REPOSITORIES: list[type[TenantRepository]] = [
     DosingSessions,
     Discrepancies,
     Deadlines,
+    LedgerAnchors,
 ]

@@ -6,9 +6,7 @@ import asyncio
 import logging
 from datetime import UTC, date, datetime, timedelta
 
-from halcyon.inventory.domain.deadlines import biennial_alert_needed, biennial_due
-from halcyon.inventory.follow_ups import repair_count_follow_ups
-from halcyon.inventory.posting import LedgerWriter, chain_tips
+from halcyon.inventory.domain.deadlines import biennial_alert_needed, biennial_due, site_date
 from halcyon.inventory.settings import InventorySettings
 from halcyon.inventory.store import (
     Balances,
@@ -16,10 +14,15 @@ from halcyon.inventory.store import (
     Discrepancies,
     DosingSessions,
     Ledger,
+    LedgerAnchors,
     Postings,
     Registrations,
     RegistrationsEverywhere,
+    SiteDirectory,
 )
+from halcyon.inventory.usecases.follow_ups import repair_count_follow_ups
+from halcyon.inventory.usecases.ledger_integrity import anchor_everywhere
+from halcyon.inventory.usecases.posting import LedgerWriter, chain_tips, ledger_key
 from halcyon.shared.contracts.inventory import ComplianceDeadlineDue
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
@@ -37,6 +40,7 @@ def ledger_writer(runtime: ServiceRuntime) -> LedgerWriter:
         runtime.repo(Ledger),
         runtime.repo(DosingSessions),
         tips=chain_tips(runtime),
+        key=ledger_key(runtime),
     )
 
 
@@ -58,6 +62,7 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
     """Raise ``ComplianceDeadlineDue`` for biennial inventories (21 CFR 1304.11(c)) and
     registration renewals due within a month, and for open deadlines that have passed.
     Deterministic ids make each alert happen once."""
+    given_today = today
     today = today or datetime.now(UTC).date()
     deadlines = runtime.repo(Deadlines)
     raised = 0
@@ -91,12 +96,22 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
     recent = await runtime.repo(Ledger).counts_with_discrepancy_since(
         datetime.now(UTC) - timedelta(days=7)
     )
-    raised += await repair_count_follow_ups(recent, runtime.repo(Discrepancies), deadlines)
+    raised += await repair_count_follow_ups(
+        recent, runtime.repo(Discrepancies), deadlines, runtime.repo(SiteDirectory)
+    )
+    sites = runtime.repo(SiteDirectory)
     for deadline in await deadlines.open_everywhere():
         due = date.fromisoformat(deadline["due_on"])
-        if due >= today or deadline.get("overdue_raised"):
-            continue
         tenant = deadline["tenant_id"]
+        # Overdue once the due day has ended at the site, not in UTC.
+        site = await sites.get(tenant, deadline["site_id"])
+        site_today = (
+            site_date(datetime.now(UTC), site.get("timezone") if site else None)
+            if given_today is None
+            else given_today
+        )
+        if due >= site_today or deadline.get("overdue_raised"):
+            continue
         event = ComplianceDeadlineDue(
             deadline_id=deadline["_id"],
             site_id=deadline["site_id"],
@@ -153,6 +168,25 @@ async def _raise_once(
     except DuplicateRecord:
         return 0
     return 1
+
+
+async def anchor_loop(runtime: ServiceRuntime) -> None:
+    """Periodically anchor each chain's head outside inventory's database (ADR 0503).
+    Anchor ids come from the head, so instances running this at once write one anchor."""
+    settings = runtime.settings
+    assert isinstance(settings, InventorySettings)
+    while True:
+        try:
+            registrations = await RegistrationsEverywhere(runtime.repo(Registrations)).all()
+            await anchor_everywhere(
+                registrations,
+                runtime.repo(LedgerAnchors),
+                runtime.repo(Ledger),
+                settings.ledger_key_bytes,
+            )
+        except Exception:
+            log.exception("ledger anchoring pass failed; will retry")
+        await asyncio.sleep(settings.anchor_interval_seconds)
 
 
 async def compliance_loop(runtime: ServiceRuntime) -> None:

@@ -14,6 +14,7 @@ from halcyon.inventory.api.common import (
     LotRepo,
     ProductRepo,
     Record,
+    RefusalsAudited,
     RegistrationRepo,
     Sites,
     load,
@@ -21,14 +22,21 @@ from halcyon.inventory.api.common import (
     out,
 )
 from halcyon.inventory.domain.deadlines import biennial_due
-from halcyon.inventory.domain.models import LocationIn, LotIn, ProductIn, RegistrationIn
+from halcyon.inventory.domain.models import (
+    LocationIn,
+    LockStateIn,
+    LotIn,
+    ProductIn,
+    RegistrationIn,
+)
+from halcyon.inventory.domain.quantities import mg_to_ug
 from halcyon.inventory.domain.substances import covers
 from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from uuid6 import uuid7
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], route_class=RefusalsAudited)
 Page = Annotated[PageParams, Depends(page_params)]
 
 
@@ -149,9 +157,15 @@ async def list_balances(
 )
 async def create_product(body: ProductIn, caller: CurrentCaller, products: ProductRepo) -> Record:
     caller.require(MANAGERS)
+    measures = {"strength_mg", "low_stock_threshold_mg", "concentration_mg_per_ml"}
+    concentration = body.concentration_mg_per_ml
     doc = {
         "_id": str(uuid7()),
-        **body.model_dump(mode="json"),
+        **body.model_dump(mode="json", exclude=measures),
+        # Exact micrograms (ADR 0502); responses show them as decimal mg strings.
+        "strength_ug": mg_to_ug(body.strength_mg),
+        "low_stock_threshold_ug": mg_to_ug(body.low_stock_threshold_mg),
+        "concentration_ug_per_ml": mg_to_ug(concentration) if concentration else None,
         "created_at": datetime.now(UTC),
         "created_by": caller.user_id,
     }
@@ -190,6 +204,34 @@ async def create_location(
         "created_at": datetime.now(UTC),
     }
     return out(await locations.insert(caller.tenant_id, doc))
+
+
+@router.post(
+    "/locations/{location_id}/lock-state",
+    response_model=Record,
+    summary="Record that a storage location was found unlocked, or secured again",
+)
+async def set_lock_state(
+    location_id: str, body: LockStateIn, caller: CurrentCaller, locations: LocationRepo
+) -> Record:
+    """21 CFR 1301.75(b): while a location is recorded as unlocked, no Schedule I-II
+    stock is received or transferred into it."""
+    location = await load(locations, caller.tenant_id, location_id, "location")
+    caller.require(MANAGERS, location.get("site_id"))
+    changed = await locations.update(
+        caller.tenant_id,
+        {"_id": location_id},
+        {
+            "$set": {
+                "locked": body.locked,
+                "lock_note": body.note,
+                "lock_changed_at": datetime.now(UTC),
+                "lock_changed_by": caller.user_id,
+            }
+        },
+    )
+    assert changed is not None
+    return out(changed)
 
 
 @router.post("/lots", status_code=status.HTTP_201_CREATED, response_model=Record, summary="A lot")

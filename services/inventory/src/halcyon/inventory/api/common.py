@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
-from halcyon.inventory.posting import LedgerWriter, chain_tips
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from halcyon.inventory.domain.deadlines import site_date
+from halcyon.inventory.domain.quantities import (
+    InexactQuantity,
+    Micrograms,
+    mg_text,
+    mg_to_ug,
+    ml_to_ug,
+)
 from halcyon.inventory.store import (
     AppointmentBook,
     Balances,
@@ -23,9 +36,11 @@ from halcyon.inventory.store import (
     SiteDirectory,
     StaffDirectory,
 )
-from halcyon.shared.errors import NotFound, RuleViolation
+from halcyon.inventory.usecases.posting import LedgerWriter, chain_tips, ledger_key
+from halcyon.shared.auth import Caller
+from halcyon.shared.errors import BadRequest, DomainError, NotFound, RuleViolation, Unauthenticated
 from halcyon.shared.mongo import Document, TenantRepository
-from halcyon.shared.service import Runtime, repository
+from halcyon.shared.service import Runtime, repository, runtime_of
 from pydantic import BaseModel, ConfigDict
 
 MANAGERS = {"agency_admin", "compliance_officer"}
@@ -57,6 +72,7 @@ def writer(runtime: Runtime) -> LedgerWriter:
         runtime.repo(Ledger),
         runtime.repo(DosingSessions),
         tips=chain_tips(runtime),
+        key=ledger_key(runtime),
     )
 
 
@@ -69,7 +85,51 @@ class Record(BaseModel):
 
 def out(doc: Document) -> Record:
     fields = {k: v for k, v in doc.items() if k not in {"_id", "tenant_id"}}
-    return Record(id=str(doc["_id"]), **fields)
+    return Record(id=str(doc["_id"]), **with_milligrams(fields))
+
+
+def _mg_key(key: str) -> str | None:
+    """``quantity_ug`` → ``quantity_mg``, ``concentration_ug_per_ml`` → ``…_mg_per_ml``."""
+    if key.endswith("_ug"):
+        return key[:-3] + "_mg"
+    if "_ug_per_" in key:
+        return key.replace("_ug_per_", "_mg_per_")
+    return None
+
+
+def with_milligrams(value: Any) -> Any:
+    """Every stored microgram figure shown beside itself as exact decimal milligrams
+    (``"quantity_ug": 100`` → also ``"quantity_mg": "0.1"``): what people read (ADR 0502)."""
+    if isinstance(value, dict):
+        shown: dict[str, Any] = {}
+        for key, item in value.items():
+            shown[key] = with_milligrams(item)
+            mg_key = _mg_key(str(key))
+            if mg_key and isinstance(item, int) and not isinstance(item, bool):
+                shown[mg_key] = mg_text(item)
+        return shown
+    if isinstance(value, list):
+        return [with_milligrams(v) for v in value]
+    return value
+
+
+def dose_ug(product: Document, quantity_mg: Decimal | None, quantity_ml: Decimal | None) -> int:
+    """The quantity asked for, in micrograms: mg as given, or mL through the product's
+    concentration, exactly (a 422 otherwise)."""
+    try:
+        if quantity_mg is not None:
+            return mg_to_ug(quantity_mg)
+        concentration: Micrograms | None = product.get("concentration_ug_per_ml")
+        if not concentration:
+            raise RuleViolation(
+                f"{product.get('substance')} {product.get('form')} has no concentration on"
+                " file: give the quantity in mg",
+                field="quantity_ml",
+            )
+        assert quantity_ml is not None
+        return ml_to_ug(quantity_ml, mg_text(concentration))
+    except InexactQuantity as error:
+        raise RuleViolation(str(error), field="quantity_ml") from None
 
 
 async def load(repo: TenantRepository, tenant_id: str, record_id: str, what: str) -> Document:
@@ -118,7 +178,7 @@ class StockPlace:
             "substance": self.product["substance"],
             "schedule": self.product["schedule"],
             "form": self.product["form"],
-            "strength_mg": self.product["strength_mg"],
+            "strength_ug": self.product["strength_ug"],
             "units_per_container": self.product["units_per_container"],
             "ndc": self.product.get("ndc"),
         }
@@ -164,3 +224,83 @@ async def staff_at_site(
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+async def site_timezone(sites: SiteDirectory, tenant_id: str, site_id: str) -> str | None:
+    """The site's IANA zone as identity announced it (None: unknown, dates fall back to UTC)."""
+    site = await sites.get(tenant_id, site_id)
+    zone = site.get("timezone") if site else None
+    return str(zone) if zone else None
+
+
+async def site_today(sites: SiteDirectory, tenant_id: str, site_id: str) -> date:
+    """Today at the site: the day people there would name."""
+    return site_date(datetime.now(UTC), await site_timezone(sites, tenant_id, site_id))
+
+
+log = logging.getLogger("halcyon.inventory.audit")
+_ACTIONS = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+def _refusal_reason(refusal: Exception) -> str:
+    """Why it was refused, without echoing what was sent (it may hold health data)."""
+    if isinstance(refusal, RequestValidationError):
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in refusal.errors()})
+        return f"invalid request: {', '.join(f for f in fields if f) or 'body'}"
+    rule = refusal.extensions.get("rule") if isinstance(refusal, DomainError) else None
+    return f"{type(refusal).__name__}: {refusal}{f' ({rule})' if rule else ''}"[:500]
+
+
+class RefusalsAudited(APIRoute):
+    """Every refusal of a request (role, site, validation, rule, short stock; not a request
+    that cannot be read at all, such as a forged cursor) lands in the
+    access audit as ``denied`` with its reason (HIPAA 45 CFR 164.312(b)): an attempt that
+    failed is as much an access attempt as one that succeeded."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        resource = f"inventory{self.path_format}"
+
+        async def audited(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (DomainError, RequestValidationError) as refusal:
+                caller = getattr(request.state, "caller", None)
+                # A request that cannot be read (400: a cursor we never handed out) made no
+                # access decision; like every other malformed request it writes nothing.
+                unread = isinstance(refusal, (Unauthenticated, BadRequest))
+                if isinstance(caller, Caller) and not unread:
+                    try:
+                        await runtime_of(request).audit.record(
+                            caller,
+                            action=_ACTIONS.get(request.method, request.method.lower()),
+                            resource=resource,
+                            resource_id=next(iter(request.path_params.values()), None),
+                            outcome="denied",
+                            reason=_refusal_reason(refusal),
+                            request=request,
+                        )
+                    except Exception:  # the refusal itself must still reach the caller
+                        log.exception("could not audit a refused %s %s", request.method, resource)
+                raise
+
+        return audited
+
+
+async def audit_client_read(
+    audit: Any,
+    caller: Caller,
+    request: Request,
+    *,
+    resource: str,
+    resource_id: str,
+    client_ids: Iterable[str | None],
+    site_id: str | None = None,
+    action: str = "read",
+) -> None:
+    """One audit entry per client whose data the response shows (so identity's log
+    answers "who saw this client's records"), or one entry when it shows none."""
+    await audit.record_reads(
+        caller, action=action, resource=resource, resource_id=resource_id,
+        client_ids=client_ids, site_id=site_id, request=request,
+    )  # fmt: skip

@@ -13,17 +13,19 @@ from halcyon.inventory.api.common import (
     DeadlineRepo,
     DiscrepancyRepo,
     Record,
+    RefusalsAudited,
+    Sites,
     load,
     out,
-    today,
+    site_today,
 )
 from halcyon.inventory.domain.models import CloseDiscrepancyIn, DeadlineDoneIn, TheftLossIn
-from halcyon.inventory.follow_ups import start_theft_loss_deadlines
+from halcyon.inventory.usecases.follow_ups import start_theft_loss_deadlines
 from halcyon.shared.errors import Conflict
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 
-router = APIRouter(tags=["compliance"])
+router = APIRouter(tags=["compliance"], route_class=RefusalsAudited)
 Page = Annotated[PageParams, Depends(page_params)]
 SOURCE = "/halcyon/inventory"
 
@@ -64,6 +66,7 @@ async def suspect_theft_or_loss(
     caller: CurrentCaller,
     discrepancies: DiscrepancyRepo,
     deadlines: DeadlineRepo,
+    sites: Sites,
 ) -> list[Record]:
     doc = await load(discrepancies, caller.tenant_id, discrepancy_id, "discrepancy")
     caller.require(AUDITORS | {"nurse", "prescriber"}, doc["site_id"])
@@ -74,9 +77,8 @@ async def suspect_theft_or_loss(
         {"_id": discrepancy_id},
         {"$set": {"suspected_theft_or_loss": True, "theft_loss_note": body.note}},
     )
-    started = await start_theft_loss_deadlines(
-        deadlines, caller.tenant_id, doc, body.discovered_on or today()
-    )
+    discovered_on = body.discovered_on or await site_today(sites, caller.tenant_id, doc["site_id"])
+    started = await start_theft_loss_deadlines(deadlines, caller.tenant_id, doc, discovered_on)
     return [out(d) for d in started]
 
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
 from halcyon.inventory.api.common import (
     AUDITORS,
     DISPENSERS,
@@ -20,19 +21,31 @@ from halcyon.inventory.api.common import (
     LedgerRepo,
     PostingRepo,
     Record,
+    RefusalsAudited,
     RegistrationRepo,
+    Sites,
     Staff,
     StockPlace,
+    audit_client_read,
+    dose_ug,
     load,
     out,
+    site_timezone,
+    site_today,
     staff_at_site,
     stock_place,
-    today,
     writer,
 )
 from halcyon.inventory.domain import dosing, rules
-from halcyon.inventory.domain.chain import verify_chain
-from halcyon.inventory.domain.deadlines import RETENTION_DAYS, within_retention
+from halcyon.inventory.domain.anchors import public_key_text
+from halcyon.inventory.domain.chain import (
+    archive_seal,
+    key_id,
+    matches_its_hash,
+    truncate_to_millis,
+)
+from halcyon.inventory.domain.deadlines import retained_until, site_date, within_retention
+from halcyon.inventory.domain.jurisdiction import require_authorised_prescriber
 from halcyon.inventory.domain.models import (
     AdjustmentIn,
     CountIn,
@@ -44,9 +57,18 @@ from halcyon.inventory.domain.models import (
     TransferIn,
     WasteIn,
 )
+from halcyon.inventory.domain.quantities import mg_float, mg_text, mg_to_ug, units_text
 from halcyon.inventory.domain.substances import registration_covers, route_of
-from halcyon.inventory.follow_ups import follow_up_count, open_discrepancy
-from halcyon.inventory.posting import (
+from halcyon.inventory.store import Ledger, LedgerAnchors, Postings, Registrations
+from halcyon.inventory.usecases.follow_ups import follow_up_count, open_discrepancy
+from halcyon.inventory.usecases.gating import require_dose_conditions
+from halcyon.inventory.usecases.ledger_integrity import (
+    ChainNotIntact,
+    anchor_head,
+    checkpoint_of,
+    verify_registration,
+)
+from halcyon.inventory.usecases.posting import (
     DosingClaim,
     EntryDraft,
     LedgerWriter,
@@ -54,8 +76,8 @@ from halcyon.inventory.posting import (
     Posting,
     balance_id,
     entry_id,
+    ledger_key,
 )
-from halcyon.inventory.store import Ledger, Postings, Registrations
 from halcyon.shared.calendar import site_day
 from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.contracts.partner import (
@@ -64,33 +86,37 @@ from halcyon.shared.contracts.partner import (
     RegistryDoseReportedV2,
 )
 from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.errors import Conflict, RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.errors import Conflict, InvalidCursor, RuleViolation
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, OutboxEvent
 from halcyon.shared.partners import pseudonym
 from halcyon.shared.service import Audit, Runtime
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from uuid6 import uuid7
 
-router = APIRouter(tags=["ledger"])
+router = APIRouter(tags=["ledger"], dependencies=[SecondFactor], route_class=RefusalsAudited)
 Writer = Annotated[LedgerWriter, Depends(writer)]
 Page = Annotated[PageParams, Depends(page_params)]
 SOURCE = "/halcyon/inventory"
 DOSING_STATUSES = {"checked_in", "started"}
 
 
-def movement(place: StockPlace, quantity_mg: float) -> Movement:
+def movement(place: StockPlace, quantity_ug: int) -> Movement:
     return Movement(
         lot_id=place.lot["_id"],
         location_id=place.location["_id"],
-        quantity_mg=quantity_mg,
+        quantity_ug=quantity_ug,
         registration_id=place.registration["_id"],
         site_id=place.site_id,
         product_id=place.product["_id"],
         substance=place.product["substance"],
-        low_stock_threshold_mg=float(place.product.get("low_stock_threshold_mg") or 0),
+        low_stock_threshold_ug=int(place.product.get("low_stock_threshold_ug") or 0),
     )
+
+
+def units(place: StockPlace, quantity_ug: int) -> str:
+    return units_text(quantity_ug, int(place.product["strength_ug"]))
 
 
 async def _place(
@@ -128,19 +154,21 @@ async def receive(
         protocol_id=place.registration.get("protocol_id"),
     )
     rules.require_order_form(place.schedule, body.order_form_number)
+    rules.require_secure_storage(place.schedule, place.location, place.registration)
     if not await has_initial_inventory(ledger, caller.tenant_id, place.registration):
         raise RuleViolation(
             "take the registration's initial inventory before receiving stock",
             rule="21 CFR 1304.11(b)",
         )
     op_id = str(uuid7())
+    quantity = mg_to_ug(body.quantity_mg)
     entry = EntryDraft(
         place.registration["_id"],
         {
             "kind": "receipt",
             **place.describe(),
-            "quantity_mg": body.quantity_mg,
-            "units": body.quantity_mg / float(place.product["strength_mg"]),
+            "quantity_ug": quantity,
+            "units": units(place, quantity),
             "received_on": body.received_on.isoformat(),
             "order_form_number": body.order_form_number,
             "supplier_name": place.lot["supplier_name"],
@@ -148,7 +176,7 @@ async def receive(
             "recorded_by": caller.user_id,
         },
     )
-    posting = Posting(op_id, caller.tenant_id, [entry], credits=[movement(place, body.quantity_mg)])
+    posting = Posting(op_id, caller.tenant_id, [entry], credits=[movement(place, quantity)])
     [saved] = await ledger_writer.post(posting)
     return out(saved)
 
@@ -172,11 +200,13 @@ async def dispense(
     dosing_sessions: DosingRepo,
     audit: Audit,
     request: Request,
+    sites: Sites,
 ) -> Record:
     """21 CFR 1304.22(c): each dispensing records the substance, form and strength, the
     quantity, the person it was dispensed to, the date, and who administered it; 21 CFR
     1306.03: ordered by a practitioner with a current DEA registration for the schedule."""
     place = await _place(runtime, caller, body.lot_id, body.location_id, DISPENSERS)
+    quantity = dose_ug(place.product, body.quantity_mg, body.quantity_ml)
     now = datetime.now(UTC)
     at = body.administered_at.astimezone(UTC) if body.administered_at else now
     if at > now + timedelta(minutes=5):
@@ -194,7 +224,9 @@ async def dispense(
             f"the appointment is {appointment['status']}; doses are dispensed for a checked-in"
             " or started session"
         )
-    on = at.date()
+    await require_dose_conditions(runtime, caller, appointment, at, audit, request)
+    # Expiry dates (lot, registrations) are the site's days, not UTC's.
+    on = site_date(at, appointment.get("site_timezone"))
     protocol_id = appointment.get("protocol_id")
     registration_covers(place.registration, place.schedule, on, protocol_id=protocol_id)
     rules.require_unexpired_lot(place.lot, on)
@@ -221,18 +253,20 @@ async def dispense(
         roles={"prescriber"},
     )
     rules.require_active_prescriber(prescriber, place.schedule, on)
+    site = await sites.get(caller.tenant_id, place.site_id)
+    require_authorised_prescriber(site, prescriber, place.product["substance"], protocol_id, on)
     session = await dosing_sessions.get(caller.tenant_id, body.appointment_id)
     if body.supplemental:
         if session is None or "initial" not in session:
             raise RuleViolation("a supplemental dose follows an initial dose of this session")
         initial = dosing.GivenDose(
-            float(session["initial"]["quantity_mg"]), session["initial"]["administered_at"]
+            int(session["initial"]["quantity_ug"]), session["initial"]["administered_at"]
         )
-        dosing.check_supplemental_dose(protocol, initial, body.quantity_mg, at)
+        dosing.check_supplemental_dose(protocol, initial, quantity, at)
     else:
         if session is not None:
             raise Conflict("this appointment already had its initial dose")
-        dosing.check_initial_dose(protocol, body.quantity_mg)
+        dosing.check_initial_dose(protocol, quantity)
 
     op_id = str(uuid7())
     dispensed_id = entry_id(op_id, 0)
@@ -245,7 +279,8 @@ async def dispense(
         substance=place.product["substance"],
         product_id=place.product["_id"],
         lot_id=place.lot["_id"],
-        quantity_mg=body.quantity_mg,
+        quantity_mg=mg_float(quantity),
+        quantity_ug=quantity,
         supplemental=body.supplemental,
         administered_by=body.administered_by,
         witness_id=body.witness_id,
@@ -265,13 +300,13 @@ async def dispense(
             participant=pseudonym(secret, caller.tenant_id, "registry", appointment["client_id"]),
             protocol_id=protocol_id,
             substance=place.product["substance"],
-            quantity_mg=body.quantity_mg,
+            quantity_mg=mg_float(quantity),
             supplemental=body.supplemental,
             administered_on=site_day(at, appointment.get("site_timezone")),
         )
         v2 = RegistryDoseReportedV2(
             **v1.model_dump(exclude={"quantity_mg"}),
-            dose=DoseAmount.milligrams(body.quantity_mg),
+            dose=DoseAmount(amount=mg_text(quantity), unit="mg"),
             route=route_of(place.product["form"]),
         )
         reports: list[RegistryDoseReported | RegistryDoseReportedV2] = [v1, v2]
@@ -283,8 +318,8 @@ async def dispense(
         {
             "kind": "dispense",
             **place.describe(),
-            "quantity_mg": body.quantity_mg,
-            "units": body.quantity_mg / float(place.product["strength_mg"]),
+            "quantity_ug": quantity,
+            "units": units(place, quantity),
             "client_id": appointment["client_id"],
             "appointment_id": body.appointment_id,
             "protocol_id": protocol_id,
@@ -300,12 +335,12 @@ async def dispense(
     claim = DosingClaim(
         appointment_id=body.appointment_id,
         kind="supplemental" if body.supplemental else "initial",
-        quantity_mg=body.quantity_mg,
+        quantity_ug=quantity,
         administered_at=at,
         entry_id=dispensed_id,
     )
     posting = Posting(
-        op_id, caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)], dosing=claim
+        op_id, caller.tenant_id, [entry], debits=[movement(place, quantity)], dosing=claim
     )
     [saved] = await ledger_writer.post(posting)
     await audit.record(
@@ -340,6 +375,7 @@ async def waste(
     """21 CFR 1304.21(a) and 1317.95(d): wastage is recorded with quantity and method and
     witnessed by two authorised employees other than the person wasting."""
     place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS)
+    quantity = dose_ug(place.product, body.quantity_mg, body.quantity_ml)
     rules.require_two_witnesses(caller.user_id, body.witness_ids, "waste")
     if body.dispense_entry_id is not None:
         # Waste of a partly used dose names the dispense it came from, same lot.
@@ -356,7 +392,7 @@ async def waste(
         {
             "kind": "waste",
             **place.describe(),
-            "quantity_mg": body.quantity_mg,
+            "quantity_ug": quantity,
             "method": body.method,
             "reason": body.reason,
             "witness_ids": body.witness_ids,
@@ -366,7 +402,7 @@ async def waste(
         },
     )
     op = Posting(
-        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)]
+        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, entry.body["quantity_ug"])]
     )
     [saved] = await ledger_writer.post(op)
     return out(saved)
@@ -396,7 +432,7 @@ async def destroy(
         {
             "kind": "destruction",
             **place.describe(),
-            "quantity_mg": body.quantity_mg,
+            "quantity_ug": mg_to_ug(body.quantity_mg),
             "method": body.method,
             "reason": body.reason,
             "destroyed_on": body.destroyed_on.isoformat(),
@@ -408,7 +444,7 @@ async def destroy(
         },
     )
     op = Posting(
-        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)]
+        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, entry.body["quantity_ug"])]
     )
     [saved] = await ledger_writer.post(op)
     return out(saved)
@@ -432,7 +468,7 @@ async def return_to_supplier(
         {
             "kind": "return",
             **place.describe(),
-            "quantity_mg": body.quantity_mg,
+            "quantity_ug": mg_to_ug(body.quantity_mg),
             "returned_to": body.returned_to,
             "returned_to_dea_number": body.returned_to_dea_number,
             "order_form_number": body.order_form_number,
@@ -440,7 +476,7 @@ async def return_to_supplier(
         },
     )
     op = Posting(
-        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, body.quantity_mg)]
+        str(uuid7()), caller.tenant_id, [entry], debits=[movement(place, entry.body["quantity_ug"])]
     )
     [saved] = await ledger_writer.post(op)
     return out(saved)
@@ -461,6 +497,7 @@ async def transfer(
     runtime: Runtime,
     ledger_writer: Writer,
     ledger: LedgerRepo,
+    sites: Sites,
 ) -> list[Record]:
     """21 CFR 1304.22(a)(2)(iv),(vii): the sender records the distribution and the receiver
     the receipt; 21 CFR 1305.03: Schedule I-II move between registrants on a Form 222/CSOS."""
@@ -468,7 +505,7 @@ async def transfer(
     target = await stock_place(runtime, caller.tenant_id, body.lot_id, body.to_location_id)
     if source.registration["_id"] == target.registration["_id"]:
         raise RuleViolation("a transfer goes to another registration (another site)")
-    on = today()
+    on = await site_today(sites, caller.tenant_id, source.site_id)
     registration_covers(
         source.registration, source.schedule, on, protocol_id=source.registration.get("protocol_id")
     )
@@ -476,6 +513,7 @@ async def transfer(
         target.registration, target.schedule, on, protocol_id=target.registration.get("protocol_id")
     )
     rules.require_order_form(source.schedule, body.order_form_number)
+    rules.require_secure_storage(target.schedule, target.location, target.registration)
     if not await has_initial_inventory(ledger, caller.tenant_id, target.registration):
         raise RuleViolation(
             "the receiving registration takes its initial inventory before it receives stock",
@@ -483,8 +521,9 @@ async def transfer(
         )
     op_id = str(uuid7())
     out_id, in_id = entry_id(op_id, 0), entry_id(op_id, 1)
+    quantity = mg_to_ug(body.quantity_mg)
     common: dict[str, Any] = {
-        "quantity_mg": body.quantity_mg,
+        "quantity_ug": quantity,
         "order_form_number": body.order_form_number,
         "recorded_by": caller.user_id,
     }
@@ -518,8 +557,8 @@ async def transfer(
         op_id,
         caller.tenant_id,
         entries,
-        debits=[movement(source, body.quantity_mg)],
-        credits=[movement(target, body.quantity_mg)],
+        debits=[movement(source, quantity)],
+        credits=[movement(target, quantity)],
     )
     return [out(e) for e in await ledger_writer.post(op)]
 
@@ -539,25 +578,26 @@ async def adjust(
     """21 CFR 1304.21(a): the book changes only through an accountable record."""
     place = await stock_place(runtime, caller.tenant_id, body.lot_id, body.location_id)
     rules.require_adjusting_role(caller.roles_at(place.site_id))
+    delta = mg_to_ug(body.delta_mg)
     entry = EntryDraft(
         place.registration["_id"],
         {
             "kind": "adjustment",
             **place.describe(),
-            "quantity_mg": abs(body.delta_mg),
-            "delta_mg": body.delta_mg,
+            "quantity_ug": abs(delta),
+            "delta_ug": delta,
             "reason": body.reason,
             "discrepancy_id": body.discrepancy_id,
             "recorded_by": caller.user_id,
         },
     )
-    moved = movement(place, abs(body.delta_mg))
+    moved = movement(place, abs(delta))
     op = Posting(
         str(uuid7()),
         caller.tenant_id,
         [entry],
-        debits=[moved] if body.delta_mg < 0 else [],
-        credits=[moved] if body.delta_mg > 0 else [],
+        debits=[moved] if delta < 0 else [],
+        credits=[moved] if delta > 0 else [],
     )
     [saved] = await ledger_writer.post(op)
     return out(saved)
@@ -586,24 +626,27 @@ async def count(
     balances: BalanceRepo,
     discrepancies: DiscrepancyRepo,
     deadlines: DeadlineRepo,
+    sites: Sites,
 ) -> CountOut:
     """21 CFR 1304.11(e)(3): exact counts for Schedule I-II; 21 CFR 1301.76(b): a suspected
-    theft or significant loss starts the DEA notice and Form 106 deadlines."""
+    theft or significant loss starts the DEA notice and Form 106 deadlines (on the site's
+    day of the count, in business days without federal holidays)."""
     place = await _place(runtime, caller, body.lot_id, body.location_id, HANDLERS)
     rules.require_exact_count(
         place.schedule, body.estimated, int(place.product["units_per_container"])
     )
     balance = await balances.get(caller.tenant_id, balance_id(body.lot_id, body.location_id))
-    book = float(balance["qty_mg"]) if balance else 0.0
+    book = int(balance["qty_ug"]) if balance else 0
+    counted = mg_to_ug(body.counted_mg)
     entry = EntryDraft(
         place.registration["_id"],
         {
             "kind": "count",
             "count_kind": body.kind,
             **place.describe(),
-            "book_mg": book,
-            "counted_mg": body.counted_mg,
-            "difference_mg": round(body.counted_mg - book, 6),
+            "book_ug": book,
+            "counted_ug": counted,
+            "difference_ug": counted - book,
             "estimated": body.estimated,
             "note": body.note,
             "counted_by": caller.user_id,
@@ -611,13 +654,16 @@ async def count(
         },
     )
     op_id = str(uuid7())
-    if abs(body.counted_mg - book) > 1e-9:
+    if counted != book:
         # The entry names its discrepancy (id derived from the operation), so a crash
         # before the discrepancy is recorded is repaired by the compliance sweep.
         entry.body["discrepancy_id"] = f"{op_id}-d"
         entry.body["suspected_theft_or_loss"] = body.suspected_theft_or_loss
     [saved] = await ledger_writer.post(Posting(op_id, caller.tenant_id, [entry]))
-    discrepancy, started = await follow_up_count(discrepancies, deadlines, caller.tenant_id, saved)
+    zone = await site_timezone(sites, caller.tenant_id, place.site_id)
+    discrepancy, started = await follow_up_count(
+        discrepancies, deadlines, caller.tenant_id, saved, zone
+    )
     return CountOut(
         entry=out(saved),
         discrepancy=out(discrepancy) if discrepancy else None,
@@ -643,6 +689,7 @@ async def take_inventory(
     deadlines: DeadlineRepo,
     ledger: LedgerRepo,
     postings: PostingRepo,
+    sites: Sites,
 ) -> CountOut:
     """21 CFR 1304.11(b): an initial inventory when a registrant first handles controlled
     substances (zero if none on hand); 21 CFR 1304.11(c): a new one at least every two
@@ -658,22 +705,23 @@ async def take_inventory(
             place.schedule, item.estimated, int(place.product["units_per_container"])
         )
         places.append(place)
-    on = today()
+    on = await site_today(sites, caller.tenant_id, registration["site_id"])
     rows: list[dict[str, Any]] = []
     credits: list[Movement] = []
     for item, place in zip(body.items, places, strict=True):
         balance = await balances.get(caller.tenant_id, balance_id(item.lot_id, item.location_id))
-        book = float(balance["qty_mg"]) if balance else 0.0
+        book = int(balance["qty_ug"]) if balance else 0
+        counted = mg_to_ug(item.counted_mg)
         rows.append(
             {
                 **place.describe(),
-                "counted_mg": item.counted_mg,
-                "book_mg": book,
+                "counted_ug": counted,
+                "book_ug": book,
                 "estimated": item.estimated,
             }
         )
-        if body.kind == "initial" and item.counted_mg > 0:
-            credits.append(movement(place, item.counted_mg))
+        if body.kind == "initial" and counted > 0:
+            credits.append(movement(place, counted))
     op_id = str(uuid7())
     if body.kind == "initial":
         await _claim_initial_inventory(
@@ -711,7 +759,7 @@ async def take_inventory(
         ):
             pass
         for row in rows:
-            if abs(row["counted_mg"] - row["book_mg"]) > 1e-9:
+            if row["counted_ug"] != row["book_ug"]:
                 d = await open_discrepancy(
                     discrepancies,
                     caller.tenant_id,
@@ -719,8 +767,8 @@ async def take_inventory(
                     registration_id=registration_id,
                     lot_id=row["lot_id"],
                     location_id=row["location_id"],
-                    expected=row["book_mg"],
-                    counted=row["counted_mg"],
+                    expected=row["book_ug"],
+                    counted=row["counted_ug"],
                     suspected_theft_or_loss=False,
                     source_entry_id=saved["_id"],
                     opened_by=caller.user_id,
@@ -815,14 +863,15 @@ async def list_ledger(
             include_archived=include_archived,
         )
     except ValueError:
-        raise RuleViolation("invalid cursor", field="cursor") from None
-    await audit.record(
+        raise InvalidCursor("use next_cursor from the previous page, unchanged") from None
+    await audit_client_read(
+        audit,
         caller,
-        action="read",
+        request,
         resource="inventory/ledger",
         resource_id=registration_id,
+        client_ids=(d.get("client_id") for d in result.items),
         site_id=registration["site_id"],
-        request=request,
     )
     return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
 
@@ -836,35 +885,139 @@ class BrokenEntry(BaseModel):
 class ChainVerification(BaseModel):
     registration_id: str
     entries_checked: int
+    anchors_checked: int = 0
     intact: bool
+    head_seq: int = 0
     head_hash: str
     first_broken: BrokenEntry | None = None
+    # Checkpoints whose signature is not this ledger's (forged or edited).
+    forged_anchors: list[str] = []
+
+
+class CheckpointsIn(BaseModel):
+    """Checkpoint files an auditor kept, or copied from identity's anchor log."""
+
+    model_config = ConfigDict(extra="forbid")
+    checkpoints: list[dict[str, Any]] = Field(default_factory=list, max_length=10_000)
+
+
+async def _verification(
+    registration_id: str,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    registrations: Registrations,
+    checkpoints: list[dict[str, Any]],
+) -> ChainVerification:
+    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
+    caller.require(AUDITORS, registration["site_id"])
+    result = await verify_registration(
+        runtime.repo(Ledger),
+        runtime.repo(LedgerAnchors),
+        caller.tenant_id,
+        registration_id,
+        ledger_key(runtime),
+        checkpoints,
+    )
+    broken = result.first_break
+    return ChainVerification(
+        registration_id=registration_id,
+        entries_checked=result.entries_checked,
+        anchors_checked=result.anchors_checked,
+        intact=result.intact,
+        head_seq=result.head_seq,
+        head_hash=result.head_hash,
+        first_broken=BrokenEntry(entry_id=broken.entry_id, seq=broken.seq, reason=broken.reason)
+        if broken
+        else None,
+        forged_anchors=result.forged_anchors,
+    )
 
 
 @router.get(
     "/registrations/{registration_id}/ledger/verify",
     response_model=ChainVerification,
-    summary="Walk the hash chain; name the first entry that was altered, removed or moved",
+    summary="Walk the keyed chain and compare it with its anchors; name the first bad entry",
 )
 async def verify_ledger(
-    registration_id: str,
-    caller: CurrentCaller,
-    registrations: RegistrationRepo,
-    ledger: LedgerRepo,
+    registration_id: str, caller: CurrentCaller, runtime: Runtime, registrations: RegistrationRepo
 ) -> ChainVerification:
+    return await _verification(registration_id, caller, runtime, registrations, [])
+
+
+@router.post(
+    "/registrations/{registration_id}/ledger/verify",
+    response_model=ChainVerification,
+    summary="Verify the chain against checkpoint files kept outside inventory (auditors)",
+)
+async def verify_ledger_against(
+    registration_id: str,
+    body: CheckpointsIn,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    registrations: RegistrationRepo,
+) -> ChainVerification:
+    return await _verification(registration_id, caller, runtime, registrations, body.checkpoints)
+
+
+@router.post(
+    "/registrations/{registration_id}/ledger/anchors",
+    response_model=dict[str, Any],
+    summary="Anchor the chain's head now (identity's log and a signed checkpoint)",
+)
+async def anchor_now(
+    registration_id: str, caller: CurrentCaller, runtime: Runtime, registrations: RegistrationRepo
+) -> dict[str, Any]:
     registration = await load(registrations, caller.tenant_id, registration_id, "registration")
     caller.require(AUDITORS, registration["site_id"])
-    report = verify_chain(await ledger.chain(caller.tenant_id, registration_id))
-    broken = report.first_break
-    return ChainVerification(
-        registration_id=registration_id,
-        entries_checked=report.entries_checked,
-        intact=report.intact,
-        head_hash=report.head_hash,
-        first_broken=BrokenEntry(entry_id=broken.entry_id, seq=broken.seq, reason=broken.reason)
-        if broken
-        else None,
+    try:
+        anchor = await anchor_head(
+            runtime.repo(LedgerAnchors), runtime.repo(Ledger), registration, ledger_key(runtime)
+        )
+    except ChainNotIntact as broken:
+        raise Conflict(
+            f"the chain does not verify at entry {broken.first_break.entry_id}"
+            f" ({broken.first_break.reason}); it is not anchored",
+            entry_id=broken.first_break.entry_id,
+        ) from None
+    if anchor is None:
+        raise Conflict("the ledger has no entries to anchor yet")
+    return checkpoint_of(anchor)
+
+
+@router.get(
+    "/registrations/{registration_id}/ledger/checkpoint",
+    summary="Download the latest signed checkpoint of the chain (a file an auditor keeps)",
+)
+async def download_checkpoint(
+    registration_id: str,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    registrations: RegistrationRepo,
+    audit: Audit,
+    request: Request,
+) -> JSONResponse:
+    checkpoint = await anchor_now(registration_id, caller, runtime, registrations)
+    await audit.record(
+        caller,
+        action="export",
+        resource="inventory/ledger-checkpoint",
+        resource_id=registration_id,
+        request=request,
     )
+    name = f"ledger-checkpoint-{registration_id}-{checkpoint['seq']}.json"
+    return JSONResponse(
+        checkpoint, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.get(
+    "/ledger/checkpoint-key",
+    summary="The public key that checks checkpoint signatures (Ed25519, base64)",
+)
+async def checkpoint_key(caller: CurrentCaller, runtime: Runtime) -> dict[str, str]:
+    caller.require(AUDITORS)
+    key = ledger_key(runtime)
+    return {"algorithm": "Ed25519", "public_key": public_key_text(key), "key_id": key_id(key)}
 
 
 @router.delete(
@@ -872,24 +1025,57 @@ async def verify_ledger(
     response_model=Record,
     summary="Archive a ledger entry (refused for records younger than two years)",
 )
-async def archive_entry(entry_id: str, caller: CurrentCaller, ledger: LedgerRepo) -> Record:
+async def archive_entry(
+    entry_id: str,
+    caller: CurrentCaller,
+    runtime: Runtime,
+    ledger: LedgerRepo,
+    sites: Sites,
+    audit: Audit,
+    request: Request,
+) -> Record:
     """21 CFR 1304.04(a): every record is kept and available for at least two years.
     Older entries are archived (hidden from day-to-day views), never physically removed,
     so the hash chain still verifies."""
     entry = await load(ledger, caller.tenant_id, entry_id, "ledger entry")
     caller.require(AUDITORS, entry.get("site_id"))
+    if not matches_its_hash(entry, ledger_key(runtime)):
+        raise Conflict(
+            "this entry does not match its keyed hash (changed in the database); it is not"
+            " archived: verify the ledger",
+            entry_id=entry_id,
+        )
     recorded_at: datetime = entry["recorded_at"]
-    if within_retention(recorded_at):
-        keep_until: date = (recorded_at + timedelta(days=RETENTION_DAYS)).date()
+    zone = await site_timezone(sites, caller.tenant_id, str(entry.get("site_id")))
+    if within_retention(recorded_at, site_timezone=zone):
+        keep_until = retained_until(recorded_at, zone)
         raise RuleViolation(
             f"ledger records are kept for two years: this one cannot be deleted or archived"
-            f" before {keep_until}",
+            f" before {keep_until} (the site's day)",
             rule="21 CFR 1304.04(a)",
         )
+    archival = {
+        "archived_at": truncate_to_millis(datetime.now(UTC)),
+        "archived_by": caller.user_id,
+    }
+    # The archival fields get their own keyed seal: set directly in the database, they
+    # would hide an entry from day-to-day views, and verification names that (ADR 0503).
+    seal = archive_seal({**entry, **archival}, ledger_key(runtime))
     archived = await ledger.update(
         caller.tenant_id,
-        {"_id": entry_id},
-        {"$set": {"archived_at": datetime.now(UTC), "archived_by": caller.user_id}},
+        {"_id": entry_id, "archived_at": {"$exists": False}},
+        {"$set": {**archival, "archive_seal": seal}},
     )
-    assert archived is not None
+    if archived is None:
+        raise Conflict("the entry is already archived")
+    # A change to a DEA record, and the response shows the client a dose went to.
+    await audit.record(
+        caller,
+        action="delete",
+        resource="inventory/ledger-entry",
+        resource_id=entry_id,
+        client_id=archived.get("client_id"),
+        site_id=archived.get("site_id"),
+        request=request,
+    )
     return out(archived)

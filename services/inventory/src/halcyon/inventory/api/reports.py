@@ -6,7 +6,7 @@ report asks for one schedule group and contains nothing else.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,17 +18,20 @@ from halcyon.inventory.api.common import (
     Clients,
     LedgerRepo,
     LotRepo,
+    RefusalsAudited,
     RegistrationRepo,
     Sites,
     Staff,
+    audit_client_read,
     load,
 )
+from halcyon.inventory.domain.quantities import mg_text, stored_ug, units_text
 from halcyon.inventory.domain.substances import covers
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], dependencies=[SecondFactor], route_class=RefusalsAudited)
 ScheduleGroup = Literal["I-II", "III-V"]
 Format = Literal["csv", "pdf", "json"]
 GROUPS: dict[str, list[str]] = {"I-II": ["I", "II"], "III-V": ["III", "IV", "V"]}
@@ -103,16 +106,17 @@ async def dispensing_log(
         "kind": "dispense",
         "schedule": {"$in": GROUPS[schedules]},
     }
+    site = await sites.get(caller.tenant_id, registration["site_id"])
+    zone = _zone(site)
+    # The period is in the site's days: "1 March" at a Denver site starts at 07:00 UTC.
     window: dict[str, datetime] = {}
     if from_date:
-        window["$gte"] = datetime.combine(from_date, time.min, tzinfo=UTC)
+        window["$gte"] = local_day_start(from_date, zone)
     if to_date:
-        window["$lte"] = datetime.combine(to_date, time.max, tzinfo=UTC)
+        window["$lt"] = local_day_start(to_date + timedelta(days=1), zone)
     if window:
         query["administered_at"] = window
     entries = await ledger.find(caller.tenant_id, query, sort=[("seq", 1)])
-    site = await sites.get(caller.tenant_id, registration["site_id"])
-    zone = _zone(site)
     people: dict[str, Document | None] = {}
     rows = []
     for e in entries:
@@ -130,11 +134,11 @@ async def dispensing_log(
                 "substance": e["substance"],
                 "schedule": e["schedule"],
                 "form": e["form"],
-                "strength_mg": e["strength_mg"],
+                "strength_mg": mg_text(stored_ug(e, "strength")),
                 "units_per_container": e["units_per_container"],
                 "lot_number": e["lot_number"],
-                "quantity_mg": e["quantity_mg"],
-                "units": e["units"],
+                "quantity_mg": mg_text(stored_ug(e, "quantity")),
+                "units": e.get("units"),
                 "client_name": f"{client['given_name']} {client['family_name']}"
                 if client
                 else f"(client {e['client_id']})",
@@ -148,13 +152,15 @@ async def dispensing_log(
                 "entry_id": e["_id"],
             }
         )
-    await audit.record(
+    await audit_client_read(
+        audit,
         caller,
+        request,
         action="export",
         resource="inventory/dispensing-log",
         resource_id=registration_id,
+        client_ids=(e.get("client_id") for e in entries),
         site_id=registration["site_id"],
-        request=request,
     )
     subtitle = (
         f"{registration['registrant_name']} · DEA {registration['dea_number']} · Schedules"
@@ -168,6 +174,11 @@ async def dispensing_log(
         reporting.DISPENSING_LOG,
         rows,
     )
+
+
+def local_day_start(day: date, zone: tzinfo) -> datetime:
+    """Midnight at the start of ``day`` in the site's zone (as an aware UTC instant)."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
 def _zone(site: Document | None) -> tzinfo:
@@ -223,15 +234,18 @@ async def biennial_inventory(
         for item in inventory["items"]:
             if item["schedule"] not in GROUPS[schedules]:
                 continue
-            per_container = float(item["strength_mg"]) * float(item["units_per_container"])
+            strength = stored_ug(item, "strength")
+            counted = stored_ug(item, "counted")
             rows.append(
                 {
                     **item,
+                    "strength_mg": mg_text(strength),
+                    "counted_mg": mg_text(counted),
                     "registrant_dea_number": inventory["dea_number"],
                     "taken_on": inventory["taken_on"],
                     "taken_at": f"{inventory['taken_at']} of business",
-                    "units": float(item["counted_mg"]) / float(item["strength_mg"]),
-                    "containers": float(item["counted_mg"]) / per_container,
+                    "units": units_text(counted, strength),
+                    "containers": units_text(counted, strength * int(item["units_per_container"])),
                 }
             )
     subtitle = (
@@ -266,16 +280,15 @@ async def lot_history(
     entries = await ledger.find(
         caller.tenant_id, {"lot_id": lot_id}, sort=[("recorded_at", 1), ("seq", 1)]
     )
-    sites = caller.sites()
     rows = []
-    for e in entries:
-        if "*" not in sites and e.get("site_id") not in sites:
-            continue
+    # Only sites where the caller is an auditor: a nurse there does not read the history.
+    shown = [e for e in entries if caller.has_role(AUDITORS, str(e.get("site_id")))]
+    for e in shown:
         kind = e["kind"]
         if kind == "adjustment":
-            change: float | None = float(e["delta_mg"])
+            change: str | None = mg_text(stored_ug(e, "delta"))
         elif kind in SIGNS:
-            change = SIGNS[kind] * float(e["quantity_mg"])
+            change = mg_text(SIGNS[kind] * stored_ug(e, "quantity"))
         else:
             change = None
         rows.append(
@@ -294,6 +307,16 @@ async def lot_history(
                 "entry_id": e["_id"],
             }
         )
+    # The history names the clients each dose went to: a read of their records.
+    await audit_client_read(
+        audit,
+        caller,
+        request,
+        action="read" if format == "json" else "export",
+        resource="inventory/lot-history",
+        resource_id=lot_id,
+        client_ids=(e.get("client_id") for e in shown),
+    )
     return _render(
         format,
         f"lot-{lot['lot_number']}",
@@ -302,6 +325,84 @@ async def lot_history(
         reporting.LOT_HISTORY,
         rows,
     )
+
+
+@router.get(
+    "/registrations/{registration_id}/reports/ledger",
+    summary="A registration's whole ledger in chain order, with hashes (CSV, PDF or JSON)",
+)
+async def ledger_export(
+    registration_id: str,
+    caller: CurrentCaller,
+    registrations: RegistrationRepo,
+    ledger: LedgerRepo,
+    sites: Sites,
+    audit: Audit,
+    request: Request,
+    schedules: ScheduleGroup,
+    format: Format = "csv",
+) -> Response:
+    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
+    caller.require(AUDITORS, registration["site_id"])
+    zone = _zone(await sites.get(caller.tenant_id, registration["site_id"]))
+    entries = [
+        e
+        for e in await ledger.chain(caller.tenant_id, registration_id)
+        # Kept apart by schedule group (21 CFR 1304.04(h)); counts of either group and
+        # entries with no schedule (none today) go with the group they name.
+        if e.get("schedule") in GROUPS[schedules]
+    ]
+    rows = [_ledger_row(e, zone) for e in entries]
+    # Dispenses name their client: the export is a read of each of them (HIPAA).
+    await audit_client_read(
+        audit, caller, request, action="export", resource="inventory/ledger",
+        resource_id=registration_id, site_id=registration["site_id"],
+        client_ids=[e.get("client_id") for e in entries],
+    )  # fmt: skip
+    subtitle = (
+        f"{registration['registrant_name']} · DEA {registration['dea_number']}"
+        f" · Schedules {schedules}"
+    )
+    return _render(
+        format, f"ledger-{schedules}", "Controlled-substance ledger", subtitle,
+        reporting.LEDGER, rows,
+    )  # fmt: skip
+
+
+def _ledger_row(e: Document, zone: tzinfo) -> dict[str, Any]:
+    kind = e["kind"]
+    if kind == "adjustment":
+        change: str | None = mg_text(stored_ug(e, "delta"))
+    elif kind in SIGNS:
+        change = mg_text(SIGNS[kind] * stored_ug(e, "quantity"))
+    else:
+        change = None
+    return {
+        "seq": e["seq"],
+        "recorded_at": e["recorded_at"].astimezone(zone),
+        "registrant_dea_number": e.get("dea_number"),
+        "kind": kind if kind != "count" else f"count ({e.get('count_kind')})",
+        "substance": e.get("substance"),
+        "schedule": e.get("schedule"),
+        "form": e.get("form"),
+        "strength_mg": _strength_text(e),
+        "lot_number": e.get("lot_number"),
+        "location_name": e.get("location_name"),
+        "change_mg": change,
+        "detail": _detail(e),
+        "recorded_by": e.get("recorded_by"),
+        "archived": "archived_at" in e,
+        "entry_id": e["_id"],
+        "prev_hash": e.get("prev_hash"),
+        "hash": e.get("hash"),
+    }
+
+
+def _strength_text(entry: Document) -> str | None:
+    """The entry's exact strength in mg, or None for an entry without one (a count)."""
+    if entry.get("strength_ug") is None and entry.get("strength_mg") is None:
+        return None
+    return mg_text(stored_ug(entry, "strength"))
 
 
 def _detail(entry: Document) -> str:
@@ -313,7 +414,10 @@ def _detail(entry: Document) -> str:
     if kind in {"waste", "destruction"}:
         return f"{entry.get('method')}; witnesses {', '.join(entry.get('witness_ids', []))}"
     if kind == "count":
-        return f"book {entry.get('book_mg'):g} mg, counted {entry.get('counted_mg'):g} mg"
+        return (
+            f"book {mg_text(stored_ug(entry, 'book'))} mg,"
+            f" counted {mg_text(stored_ug(entry, 'counted'))} mg"
+        )
     if kind == "adjustment":
         return str(entry.get("reason"))
     if kind.startswith("transfer"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from halcyon.inventory.domain.quantities import Micrograms, mg_text
 from halcyon.shared.errors import RuleViolation
 
 
@@ -18,8 +19,9 @@ from halcyon.shared.errors import RuleViolation
 class DoseProtocol:
     protocol_id: str
     substance: str
-    initial_doses_mg: frozenset[float]
-    supplemental_fraction: float | None = None  # of the initial dose
+    initial_doses_ug: frozenset[Micrograms]
+    # The supplemental dose is initial * numerator / denominator, exactly.
+    supplemental_fraction: tuple[int, int] | None = None
     supplemental_window_minutes: tuple[int, int] | None = None
 
 
@@ -29,19 +31,19 @@ PROTOCOLS: dict[str, DoseProtocol] = {
         DoseProtocol(
             "mdma-ptsd",
             "MDMA",
-            frozenset({80.0, 120.0}),
-            supplemental_fraction=0.5,
+            frozenset({80_000, 120_000}),
+            supplemental_fraction=(1, 2),
             supplemental_window_minutes=(90, 150),
         ),
-        DoseProtocol("psilocybin-trd", "psilocybin", frozenset({25.0})),
-        DoseProtocol("esketamine-trd", "esketamine", frozenset({56.0, 84.0})),
+        DoseProtocol("psilocybin-trd", "psilocybin", frozenset({25_000})),
+        DoseProtocol("esketamine-trd", "esketamine", frozenset({56_000, 84_000})),
     )
 }
 
 
 @dataclass(frozen=True)
 class GivenDose:
-    quantity_mg: float
+    quantity_ug: Micrograms
     administered_at: datetime
 
 
@@ -60,29 +62,30 @@ def protocol_for(protocol_id: str | None, substance: str) -> DoseProtocol:
     return protocol
 
 
-def check_initial_dose(protocol: DoseProtocol, quantity_mg: float) -> None:
-    if quantity_mg not in protocol.initial_doses_mg:
-        allowed = " or ".join(f"{d:g} mg" for d in sorted(protocol.initial_doses_mg))
+def check_initial_dose(protocol: DoseProtocol, quantity_ug: Micrograms) -> None:
+    if quantity_ug not in protocol.initial_doses_ug:
+        allowed = " or ".join(f"{mg_text(d)} mg" for d in sorted(protocol.initial_doses_ug))
         raise RuleViolation(
-            f"{quantity_mg:g} mg is outside protocol {protocol.protocol_id}: the initial dose"
-            f" is {allowed}",
+            f"{mg_text(quantity_ug)} mg is outside protocol {protocol.protocol_id}: the initial"
+            f" dose is {allowed}",
             protocol_id=protocol.protocol_id,
         )
 
 
 def check_supplemental_dose(
-    protocol: DoseProtocol, initial: GivenDose, quantity_mg: float, at: datetime
+    protocol: DoseProtocol, initial: GivenDose, quantity_ug: Micrograms, at: datetime
 ) -> None:
     if protocol.supplemental_fraction is None or protocol.supplemental_window_minutes is None:
         raise RuleViolation(
             f"protocol {protocol.protocol_id} has no supplemental dose",
             protocol_id=protocol.protocol_id,
         )
-    expected = initial.quantity_mg * protocol.supplemental_fraction
-    if abs(quantity_mg - expected) > 1e-9:
+    numerator, denominator = protocol.supplemental_fraction
+    if quantity_ug * denominator != initial.quantity_ug * numerator:
+        expected = mg_text(initial.quantity_ug * numerator // denominator)
         raise RuleViolation(
-            f"the supplemental dose is half the initial dose: {expected:g} mg, not"
-            f" {quantity_mg:g} mg",
+            f"the supplemental dose is half the initial dose: {expected} mg, not"
+            f" {mg_text(quantity_ug)} mg",
             protocol_id=protocol.protocol_id,
         )
     low, high = protocol.supplemental_window_minutes

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
+from halcyon.inventory.domain.quantities import ExactMg, ExactMl
 from halcyon.inventory.domain.substances import normalise_schedule
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 DeaNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9]{7}$")]
 Ndc = Annotated[str, StringConstraints(pattern=r"^[0-9]{4,5}-[0-9]{3,4}-[0-9]{1,2}$")]
-Quantity = Annotated[float, Field(gt=0, le=1_000_000)]
+# Milligrams, exact to the microgram (ADR 0502): "0.1" or 0.1, never 0.30000000000000004.
+Quantity = Annotated[ExactMg, Field(gt=0, le=1_000_000)]
+Counted = Annotated[ExactMg, Field(ge=0, le=1_000_000)]
+Volume = Annotated[ExactMl, Field(gt=0, le=100_000)]
 
 
 class Body(BaseModel):
@@ -46,7 +58,9 @@ class ProductIn(Body):
     ndc: Annotated[str, StringConstraints(pattern=r"^[0-9]{4,5}-[0-9]{3,4}-[0-9]{1,2}$")] | None = (
         None
     )
-    low_stock_threshold_mg: Annotated[float, Field(ge=0)] = 0
+    low_stock_threshold_mg: Annotated[ExactMg, Field(ge=0, le=1_000_000)] = Decimal(0)
+    # Liquids: mg of substance per mL, so a dose measured in mL is recorded in exact mg.
+    concentration_mg_per_ml: Annotated[ExactMg, Field(gt=0, le=1_000_000)] | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -57,10 +71,17 @@ class ProductIn(Body):
 class LocationIn(Body):
     registration_id: Id
     name: Text
-    kind: Literal["safe", "cabinet"]
-    # 21 CFR 1301.75(b): controlled substances are stored in a securely locked,
-    # substantially constructed cabinet (or safe).
-    locked: Literal[True] = True
+    # 21 CFR 1301.75(b): Schedule I-II only in a securely locked, substantially
+    # constructed safe or cabinet (or vault); other places may hold III-V.
+    kind: Literal["safe", "cabinet", "vault", "other"]
+    locked: bool = True
+
+
+class LockStateIn(Body):
+    """A storage location found unlocked (broken lock, missing key) or secured again."""
+
+    locked: bool
+    note: Text
 
 
 class LotIn(Body):
@@ -74,7 +95,7 @@ class LotIn(Body):
 class InventoryItemIn(Body):
     lot_id: Id
     location_id: Id
-    counted_mg: Annotated[float, Field(ge=0, le=1_000_000)]
+    counted_mg: Counted
     estimated: bool = False
 
 
@@ -94,11 +115,23 @@ class ReceiptIn(Body):
     order_form_number: Annotated[str, StringConstraints(max_length=64)] | None = None
 
 
-class DispenseIn(Body):
+class MeasuredDose(Body):
+    """A dose in mg, or in mL of a liquid product with a concentration (exactly one)."""
+
+    quantity_mg: Quantity | None = None
+    quantity_ml: Volume | None = None
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> MeasuredDose:
+        if (self.quantity_mg is None) == (self.quantity_ml is None):
+            raise ValueError("give the quantity either in mg (quantity_mg) or in mL (quantity_ml)")
+        return self
+
+
+class DispenseIn(MeasuredDose):
     appointment_id: Id
     lot_id: Id
     location_id: Id
-    quantity_mg: Quantity
     supplemental: bool = False
     administered_by: Id
     witness_id: Id
@@ -113,10 +146,9 @@ class DispenseIn(Body):
         return value
 
 
-class WasteIn(Body):
+class WasteIn(MeasuredDose):
     lot_id: Id
     location_id: Id
-    quantity_mg: Quantity
     method: Text
     reason: Text
     witness_ids: list[Id] = Field(max_length=4)
@@ -157,13 +189,13 @@ class ReturnIn(Body):
 class AdjustmentIn(Body):
     lot_id: Id
     location_id: Id
-    delta_mg: Annotated[float, Field(ge=-1_000_000, le=1_000_000)]
+    delta_mg: Annotated[ExactMg, Field(ge=-1_000_000, le=1_000_000)]
     reason: Text
     discrepancy_id: Id | None = None
 
     @field_validator("delta_mg")
     @classmethod
-    def _non_zero(cls, value: float) -> float:
+    def _non_zero(cls, value: Decimal) -> Decimal:
         if value == 0:
             raise ValueError("an adjustment changes the balance")
         return value
@@ -173,7 +205,7 @@ class CountIn(Body):
     lot_id: Id
     location_id: Id
     kind: Literal["opening", "closing", "spot"]
-    counted_mg: Annotated[float, Field(ge=0, le=1_000_000)]
+    counted_mg: Counted
     estimated: bool = False
     suspected_theft_or_loss: bool = False
     note: Annotated[str, StringConstraints(max_length=1000)] | None = None

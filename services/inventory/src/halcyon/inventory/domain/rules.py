@@ -96,3 +96,34 @@ def require_exact_count(schedule: str, estimated: bool, units_per_container: int
             f"containers of more than {EXACT_COUNT_CONTAINER_UNITS} units are counted exactly",
             rule="21 CFR 1304.11(e)(3)(iii)",
         )
+
+
+SECURE_STORAGE_KINDS = frozenset({"safe", "cabinet", "vault"})
+
+
+def require_secure_storage(
+    schedule: str, location: Mapping[str, Any], registration: Mapping[str, Any]
+) -> None:
+    """21 CFR 1301.75(b): Schedule I-II are stored in a securely locked, substantially
+    constructed cabinet or safe, at the registered location. A receipt or transfer into a
+    location that is not registered to this registration (and its site), or is recorded
+    as unlocked, is refused."""
+    if not needs_order_form(schedule):  # Schedule I-II, as for Form 222
+        return
+    if location.get("registration_id") != registration.get("_id") or (
+        location.get("site_id") not in {None, registration.get("site_id")}
+    ):
+        raise RuleViolation(
+            f"{location.get('name')} is not a storage location registered to DEA"
+            f" {registration.get('dea_number')}",
+            rule="21 CFR 1301.75(b)",
+            field="location_id",
+        )
+    if location.get("locked") is not True or location.get("kind") not in SECURE_STORAGE_KINDS:
+        raise RuleViolation(
+            f"Schedule {schedule} goes only into a locked safe, cabinet or vault;"
+            f" {location.get('name')} is recorded as"
+            f" {'unlocked' if location.get('locked') is not True else location.get('kind')}",
+            rule="21 CFR 1301.75(b)",
+            field="location_id",
+        )

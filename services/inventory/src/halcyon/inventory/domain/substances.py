@@ -26,7 +26,7 @@ def normalise_schedule(value: str) -> Schedule:
         cleaned = cleaned[:-1]
     if cleaned not in SCHEDULES:
         raise ValueError(f"{value!r} is not a controlled-substance schedule (I-V)")
-    return cleaned  # type: ignore[return-value]
+    return cleaned
 
 
 def covers(schedules: list[str], schedule: str) -> bool:

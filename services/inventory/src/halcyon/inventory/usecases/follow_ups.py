@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from halcyon.inventory.domain.deadlines import theft_loss_deadlines
-from halcyon.inventory.store import Deadlines, Discrepancies
+from halcyon.inventory.domain.deadlines import site_date, theft_loss_deadlines
+from halcyon.inventory.domain.quantities import mg_float
+from halcyon.inventory.store import Deadlines, Discrepancies, SiteDirectory
 from halcyon.shared.contracts.inventory import ComplianceDeadlineDue, DiscrepancyOpened
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
@@ -24,8 +25,8 @@ async def open_discrepancy(
     registration_id: str,
     lot_id: str | None,
     location_id: str | None,
-    expected: float,
-    counted: float,
+    expected: int,
+    counted: int,
     suspected_theft_or_loss: bool,
     source_entry_id: str,
     opened_by: str,
@@ -39,8 +40,10 @@ async def open_discrepancy(
         site_id=site_id,
         registration_id=registration_id,
         lot_id=lot_id,
-        expected=expected,
-        counted=counted,
+        expected=mg_float(expected),
+        counted=mg_float(counted),
+        expected_ug=expected,
+        counted_ug=counted,
         suspected_theft_or_loss=suspected_theft_or_loss,
     )
     envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
@@ -53,9 +56,9 @@ async def open_discrepancy(
                 "registration_id": registration_id,
                 "lot_id": lot_id,
                 "location_id": location_id,
-                "expected_mg": expected,
-                "counted_mg": counted,
-                "difference_mg": round(counted - expected, 6),
+                "expected_ug": expected,
+                "counted_ug": counted,
+                "difference_ug": counted - expected,
                 "suspected_theft_or_loss": suspected_theft_or_loss,
                 "source_entry_id": source_entry_id,
                 "status": "open",
@@ -110,10 +113,15 @@ async def start_theft_loss_deadlines(
 
 
 async def follow_up_count(
-    discrepancies: Discrepancies, deadlines: Deadlines, tenant_id: str, entry: Document
+    discrepancies: Discrepancies,
+    deadlines: Deadlines,
+    tenant_id: str,
+    entry: Document,
+    site_timezone: str | None = None,
 ) -> tuple[Document | None, list[Document]]:
     """Open the discrepancy a count entry names (and its deadlines). Idempotent: the ids
-    are derived from the entry, so the route and the repair sweep agree."""
+    are derived from the entry, so the route and the repair sweep agree. The theft/loss
+    clock starts on the site's day of the count, not UTC's."""
     discrepancy_id = entry.get("discrepancy_id")
     if not discrepancy_id:
         return None, []
@@ -124,8 +132,8 @@ async def follow_up_count(
         registration_id=entry["registration_id"],
         lot_id=entry["lot_id"],
         location_id=entry["location_id"],
-        expected=float(entry["book_mg"]),
-        counted=float(entry["counted_mg"]),
+        expected=int(entry["book_ug"]),
+        counted=int(entry["counted_ug"]),
         suspected_theft_or_loss=bool(entry.get("suspected_theft_or_loss")),
         source_entry_id=entry["_id"],
         opened_by=entry["counted_by"],
@@ -135,18 +143,23 @@ async def follow_up_count(
     if entry.get("suspected_theft_or_loss"):
         discovered: datetime = entry["recorded_at"]
         started = await start_theft_loss_deadlines(
-            deadlines, tenant_id, discrepancy, discovered.astimezone(UTC).date()
+            deadlines, tenant_id, discrepancy, site_date(discovered, site_timezone)
         )
     return discrepancy, started
 
 
 async def repair_count_follow_ups(
-    ledger_entries: list[Document], discrepancies: Discrepancies, deadlines: Deadlines
+    ledger_entries: list[Document],
+    discrepancies: Discrepancies,
+    deadlines: Deadlines,
+    sites: SiteDirectory | None = None,
 ) -> int:
     repaired = 0
     for entry in ledger_entries:
         tenant = entry["tenant_id"]
         if await discrepancies.get(tenant, entry["discrepancy_id"]) is None:
-            await follow_up_count(discrepancies, deadlines, tenant, entry)
+            site = await sites.get(tenant, entry["site_id"]) if sites else None
+            zone = site.get("timezone") if site else None
+            await follow_up_count(discrepancies, deadlines, tenant, entry, zone)
             repaired += 1
     return repaired

@@ -12,14 +12,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from halcyon.shared.contracts import EventContract
+from halcyon.shared.contracts.clinical import ConsentChanged, ScreeningCompleted
 from halcyon.shared.contracts.identity import DeaRegistration, SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.scheduling import AppointmentChanged, AppointmentClinician
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document
 from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.tokens import TestTokenIssuer
+from halcyon.shared.testing.topics import read_envelopes
 from pymongo import AsyncMongoClient
 
 TODAY = datetime.now(UTC).date()
@@ -49,27 +51,7 @@ async def read_events(
     bootstrap: str, topic: str, want: int, within: float = 60.0
 ) -> list[EventEnvelope]:
     """Read at least ``want`` envelopes from the start of a topic."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: list[EventEnvelope] = []
-    try:
-
-        async def enough() -> bool:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                found.extend(EventEnvelope.from_bytes(r.value) for r in records)
-            return len(found) >= want
-
-        await eventually(enough, within=within, interval=0, message=f"{want} events on {topic}")
-    finally:
-        await consumer.stop()
-    return found
+    return await read_envelopes(bootstrap, topic, want, within=within)
 
 
 def appointment(
@@ -85,12 +67,41 @@ def appointment(
         "site_timezone": "America/Denver",
         "appointment_type": "mdma_dosing",
         "protocol_id": "mdma-ptsd",
+        "protocol_step": "dosing",
         "starts_at": start,
         "ends_at": start + timedelta(hours=8),
-        "clinicians": [AppointmentClinician(staff_id=s, role="therapist") for s in staff],
+        # An MDMA dosing session has its co-therapy dyad (ADR 0404): pad to two therapists.
+        "clinicians": [
+            AppointmentClinician(staff_id=s, role="therapist")
+            for s in [*staff, "staff-co-therapist-1", "staff-co-therapist-2"][: max(2, len(staff))]
+        ],
         **changes,
     }
     return AppointmentChanged(**fields)
+
+
+def clearance(client_id: str, protocol_id: str = "mdma-ptsd") -> list[EventContract]:
+    """What clinical tells inventory before a client may be dosed: an active informed
+    consent and an eligible screening for the protocol (ADR 0403)."""
+    signed = datetime.now(UTC) - timedelta(days=2)
+    return [
+        ConsentChanged(
+            consent_id=f"consent-{client_id}-{protocol_id}",
+            client_id=client_id,
+            kind="psychedelic_informed",
+            protocol_id=protocol_id,
+            status="active",
+            effective_at=signed,
+        ),
+        ScreeningCompleted(
+            screening_id=f"screening-{client_id}-{protocol_id}",
+            client_id=client_id,
+            protocol_id=protocol_id,
+            eligible=True,
+            signed_by="staff-prescriber",
+            signed_at=signed,
+        ),
+    ]
 
 
 @dataclass
@@ -133,8 +144,29 @@ class Agency:
     def db(self) -> Any:
         return self.mongo[self.database]
 
-    async def announce(self, events: list[EventContract]) -> list[str]:
+    async def announce(self, events: list[EventContract], *, cleared: bool = True) -> list[str]:
+        """Publish; a dosing appointment's client is first cleared (consent and eligible
+        screening, as clinical would announce them) unless ``cleared=False``."""
+        clients = {
+            (e.client_id, e.protocol_id)
+            for e in events
+            if isinstance(e, AppointmentChanged) and e.protocol_id
+        }
+        if cleared and clients:
+            facts = [f for c, p in sorted(clients) if p for f in clearance(c, p)]
+            await publish(self.bootstrap, self.topic_prefix, self.tenant, facts)
+            for collection in ("consents", "screenings"):
+                await self.wait_for_docs(
+                    collection, {"client_id": {"$in": [c for c, _ in clients]}}, len(clients)
+                )
         return await publish(self.bootstrap, self.topic_prefix, self.tenant, events)
+
+    async def wait_for_docs(self, collection: str, query: dict[str, Any], count: int) -> None:
+        async def arrived() -> bool:
+            found = await self.db()[collection].count_documents({"tenant_id": self.tenant, **query})
+            return bool(found >= count)
+
+        await eventually(arrived, within=60, message=f"{count} {collection} from Kafka")
 
     async def wait_processed(self, event_id: str) -> None:
         """Until inventory's consumer has handled (applied or knowingly skipped) the event."""
@@ -262,7 +294,11 @@ class Agency:
         )
 
     async def receive(
-        self, http: httpx.AsyncClient, lot_id: str, quantity: float, location_id: str | None = None
+        self,
+        http: httpx.AsyncClient,
+        lot_id: str,
+        quantity: float | str,
+        location_id: str | None = None,
     ) -> None:
         response = await http.post(
             "/receipts",
@@ -290,7 +326,11 @@ class Agency:
         }
 
     async def balance(self) -> float:
+        """The stored balance in mg (stored as exact micrograms, ADR 0502)."""
+        return await self.balance_ug() / 1000
+
+    async def balance_ug(self) -> int:
         doc = await self.db()["balances"].find_one(
             {"tenant_id": self.tenant, "_id": f"{self.lot_id}@{self.location_id}"}
         )
-        return float(doc["qty_mg"]) if doc else 0.0
+        return int(doc["qty_ug"]) if doc else 0

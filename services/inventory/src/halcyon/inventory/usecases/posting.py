@@ -6,7 +6,7 @@ is a single-document conditional write, and a ``postings`` document keyed by the
 operation id records what the operation is, so a crash at any point is repaired:
 
 1. ``postings`` insert, state ``pending`` (what will be debited, credited, appended).
-2. reserve every debit: ``{_id: balance, qty_mg: {$gte: q}}`` → ``$inc -q`` and
+2. reserve every debit: ``{_id: balance, qty_ug: {$gte: q}}`` → ``$inc -q`` and
    ``$push holds: op``. The condition is why a balance can never go negative.
 3. claim the dosing slot (initial dose: insert keyed by appointment; supplemental:
    conditional set) — refused if already taken.
@@ -33,7 +33,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from halcyon.inventory.domain.chain import GENESIS, entry_hash, truncate_to_millis
+from halcyon.inventory.domain.chain import (
+    CHAIN_VERSION,
+    GENESIS,
+    entry_hash,
+    truncate_to_millis,
+)
+from halcyon.inventory.domain.quantities import mg_float, mg_text
 from halcyon.inventory.store import Balances, DosingSessions, Ledger, Postings
 from halcyon.shared.contracts.inventory import StockLow
 from halcyon.shared.envelope import EventEnvelope
@@ -41,7 +47,7 @@ from halcyon.shared.errors import Conflict, Unavailable
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
 from halcyon.shared.service import ServiceRuntime
 
-log = logging.getLogger("halcyon.inventory.posting")
+log = logging.getLogger("halcyon.inventory.usecases.posting")
 SOURCE = "/halcyon/inventory"
 APPEND_ATTEMPTS = 200
 
@@ -54,12 +60,12 @@ def balance_id(lot_id: str, location_id: str) -> str:
 class Movement:
     lot_id: str
     location_id: str
-    quantity_mg: float
+    quantity_ug: int  # exact micrograms (ADR 0502)
     registration_id: str
     site_id: str
     product_id: str
     substance: str
-    low_stock_threshold_mg: float = 0.0
+    low_stock_threshold_ug: int = 0
 
     @property
     def balance_id(self) -> str:
@@ -77,7 +83,7 @@ class EntryDraft:
 class DosingClaim:
     appointment_id: str
     kind: str  # initial | supplemental
-    quantity_mg: float
+    quantity_ug: int
     administered_at: datetime
     entry_id: str
 
@@ -103,12 +109,12 @@ def _movement_doc(m: Movement) -> Document:
     return {
         "lot_id": m.lot_id,
         "location_id": m.location_id,
-        "quantity_mg": m.quantity_mg,
+        "quantity_ug": m.quantity_ug,
         "registration_id": m.registration_id,
         "site_id": m.site_id,
         "product_id": m.product_id,
         "substance": m.substance,
-        "low_stock_threshold_mg": m.low_stock_threshold_mg,
+        "low_stock_threshold_ug": m.low_stock_threshold_ug,
     }
 
 
@@ -165,6 +171,13 @@ class ChainTips:
             self._tips[(tenant, registration_id)] = entry
 
 
+def ledger_key(runtime: ServiceRuntime) -> bytes:
+    """The chain's HMAC key from the service's settings (the environment, not the database)."""
+    key = getattr(runtime.settings, "ledger_key_bytes", None)
+    assert isinstance(key, bytes), "inventory runs with InventorySettings"
+    return key
+
+
 def chain_tips(runtime: ServiceRuntime) -> ChainTips:
     """The process's chain tips, shared by every writer of this service instance."""
     tips = runtime.extras.setdefault("ledger_chain_tips", ChainTips())
@@ -182,7 +195,9 @@ class LedgerWriter:
         *,
         precheck: bool = True,
         tips: ChainTips | None = None,
+        key: bytes,
     ) -> None:
+        self._key = key  # the chain's HMAC key (ADR 0503), never stored in the database
         self._tips = tips or ChainTips()
         self._precheck = precheck
         self._postings = postings
@@ -197,7 +212,7 @@ class LedgerWriter:
         # optimisation: the conditional reservation below is what guarantees the rule.
         for m in posting.debits if self._precheck else []:
             balance = await self._balances.get(tenant, m.balance_id)
-            if balance is None or float(balance["qty_mg"]) < m.quantity_mg:
+            if balance is None or int(balance["qty_ug"]) < m.quantity_ug:
                 raise _insufficient(m)
         now = datetime.now(UTC)
         await self._postings.insert(
@@ -242,7 +257,7 @@ class LedgerWriter:
         given = {
             "op": op_id,
             "entry_id": claim.entry_id,
-            "quantity_mg": claim.quantity_mg,
+            "quantity_ug": claim.quantity_ug,
             "administered_at": claim.administered_at,
         }
         if claim.kind == "initial":
@@ -274,21 +289,23 @@ class LedgerWriter:
         for m in debits:
             after = await self._balances.update(
                 tenant,
-                {"_id": m.balance_id, "qty_mg": {"$gte": m.quantity_mg}},
-                {"$inc": {"qty_mg": -m.quantity_mg}, "$push": {"holds": op_id}},
+                {"_id": m.balance_id, "qty_ug": {"$gte": m.quantity_ug}},
+                {"$inc": {"qty_ug": -m.quantity_ug}, "$push": {"holds": op_id}},
             )
             if after is None:
                 raise _insufficient(m)
-            remaining = float(after["qty_mg"])
-            threshold = m.low_stock_threshold_mg
-            if threshold > 0 and remaining < threshold <= remaining + m.quantity_mg:
+            remaining = int(after["qty_ug"])
+            threshold = m.low_stock_threshold_ug
+            if threshold > 0 and remaining < threshold <= remaining + m.quantity_ug:
                 event = StockLow(
                     lot_id=m.lot_id,
                     site_id=m.site_id,
                     product_id=m.product_id,
                     substance=m.substance,
-                    balance=remaining,
-                    threshold=threshold,
+                    balance=mg_float(remaining),
+                    threshold=mg_float(threshold),
+                    balance_ug=remaining,
+                    threshold_ug=threshold,
                 )
                 envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
                 alerts.append(OutboxEvent(envelope, StockLow.topic))
@@ -307,7 +324,7 @@ class LedgerWriter:
                     tenant,
                     {"_id": m.balance_id, "credited": {"$ne": op["_id"]}},
                     {
-                        "$inc": {"qty_mg": m.quantity_mg},
+                        "$inc": {"qty_ug": m.quantity_ug},
                         "$push": {"credited": op["_id"]},
                         "$setOnInsert": {
                             "lot_id": m.lot_id,
@@ -348,8 +365,9 @@ class LedgerWriter:
                     "seq": (int(head["seq"]) + 1) if head else 1,
                     "prev_hash": head["hash"] if head else GENESIS,
                     "recorded_at": truncate_to_millis(datetime.now(UTC)),
+                    "chain_version": CHAIN_VERSION,
                 }
-                doc["hash"] = entry_hash(doc)
+                doc["hash"] = entry_hash(doc, self._key)
                 try:
                     saved = await self._ledger.insert(tenant, doc, draft.events)
                 except DuplicateRecord:
@@ -383,7 +401,7 @@ class LedgerWriter:
             await self._balances.update(
                 tenant,
                 {"_id": m.balance_id, "holds": op_id},
-                {"$inc": {"qty_mg": m.quantity_mg}, "$pull": {"holds": op_id}},
+                {"$inc": {"qty_ug": m.quantity_ug}, "$pull": {"holds": op_id}},
             )
         dosing = op.get("dosing")
         if dosing:
@@ -421,7 +439,7 @@ class LedgerWriter:
 def _insufficient(m: Movement) -> Conflict:
     return Conflict(
         f"insufficient stock: lot {m.lot_id} at location {m.location_id} holds less than"
-        f" {m.quantity_mg:g} mg",
+        f" {mg_text(m.quantity_ug)} mg",
         lot_id=m.lot_id,
         location_id=m.location_id,
     )
@@ -433,7 +451,7 @@ def _dosing_doc(claim: DosingClaim | None) -> Document | None:
     return {
         "appointment_id": claim.appointment_id,
         "kind": claim.kind,
-        "quantity_mg": claim.quantity_mg,
+        "quantity_ug": claim.quantity_ug,
         "administered_at": claim.administered_at,
         "entry_id": claim.entry_id,
     }

@@ -1,0 +1,1 @@
+"""One-off data migrations, each idempotent and run with the service stopped."""

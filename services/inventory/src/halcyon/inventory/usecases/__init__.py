@@ -1,0 +1,1 @@
+"""Inventory use cases: load, decide with the domain, write, emit."""
