@@ -12,10 +12,10 @@ from typing import Any, cast
 
 import pytest
 from halcyon.notifications.clock import ServiceClock
-from halcyon.notifications.notifier import Notifier
 from halcyon.notifications.settings import NotificationsSettings
 from halcyon.notifications.store import REPOSITORIES, ClientContacts, Deliveries, Reminders
-from halcyon.notifications.worker import DeliveryWorker
+from halcyon.notifications.usecases.delivery import DeliveryWorker
+from halcyon.notifications.usecases.notifier import Notifier
 from halcyon.shared.mongo import Document, OutboxWriter
 from halcyon.shared.service import ServiceRuntime
 from pymongo import AsyncMongoClient

@@ -24,7 +24,7 @@ from halcyon.shared.contracts.clinical import (
     SafetyAlertRaised,
     VitalsAlertRaised,
 )
-from halcyon.shared.contracts.identity import CredentialExpiring, StaffMemberChanged
+from halcyon.shared.contracts.identity import CredentialExpiring, SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.inventory import ComplianceDeadlineDue, DiscrepancyOpened, StockLow
 from halcyon.shared.contracts.notifications import DeliveryStatusChanged
 from halcyon.shared.contracts.scheduling import (
@@ -37,6 +37,7 @@ from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.processes import free_port
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
+from pymongo import AsyncMongoClient
 
 from tests.fixtures import StartService
 
@@ -512,6 +513,8 @@ async def test_alerts_reach_roles_by_preference_and_agency_templates_are_checked
     start_service: StartService,
     notifications_bus: Bus,
     token_issuer: TestTokenIssuer,
+    servers: Servers,
+    unique: str,
 ) -> None:
     bus = notifications_bus
     tenant = bus.tenant
@@ -564,11 +567,17 @@ async def test_alerts_reach_roles_by_preference_and_agency_templates_are_checked
             )
         )
     await bus.publish(client("client-w", "wren@example.test"))
+    # Staff messages name the site as people do ("Pearl Street clinic"), not by its id.
+    await bus.publish(SiteChanged(site_id=SITE, name="Pearl Street clinic", timezone=DENVER))
 
     async def known() -> bool:
         return (await http.get("/clients/client-w/preferences", headers=admin)).status_code == 200
 
     await eventually(known, message="client known")
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url)
+    site_model = mongo[f"t_{unique}_notifications"]["sites"]
+    await eventually(lambda: site_model.find_one({"_id": SITE}), message="site known")
+    await mongo.close()
 
     today = date.today()
     await bus.publish(
@@ -655,7 +664,9 @@ async def test_alerts_reach_roles_by_preference_and_agency_templates_are_checked
         ]
 
     # Email only: the low-stock email came, and no inbox item was filed with it.
-    await eventually(stock_mails, message="low stock by email")
+    [stock_mail] = await eventually(stock_mails, message="low stock by email")
+    assert stock_mail["subject"].endswith("Low stock at Pearl Street clinic"), stock_mail
+    assert SITE not in stock_mail["subject"]
     assert "stock_low" not in await kinds(officer)
     await eventually(lambda: has(biller, "claim_denied"), message="biller told of the denial")
     assert await kinds(biller) == ["claim_denied"]  # the paid status told nobody

@@ -8,7 +8,6 @@ ConsentChanged, ScreeningCompleted). Nothing is inserted behind its back.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.contracts.billing import AuthorizationChanged
 from halcyon.shared.contracts.clinical import ClientRegistered, ConsentChanged, ScreeningCompleted
@@ -36,6 +35,7 @@ from halcyon.shared.testing.plugin import eventually
 from halcyon.shared.testing.processes import ServiceProcess
 from halcyon.shared.testing.servers import Servers
 from halcyon.shared.testing.tokens import TestTokenIssuer
+from halcyon.shared.testing.topics import read_topic
 from pymongo import AsyncMongoClient
 
 from tests.fixtures import StartService
@@ -173,27 +173,11 @@ class World:
         self, topic: str, want: int = 1, until: Callable[[list[dict[str, Any]]], bool] | None = None
     ) -> list[dict[str, Any]]:
         """Read from the beginning until ``want`` events arrived (and ``until`` holds)."""
-        consumer = AIOKafkaConsumer(
+        return await read_topic(
+            self.servers.kafka_bootstrap,
             self.prefix + topic,
-            bootstrap_servers=self.servers.kafka_bootstrap,
-            auto_offset_reset="earliest",
-            group_id=f"reader-{uuid.uuid4().hex[:6]}",
-            enable_auto_commit=False,
+            until=lambda seen: len(seen) >= want and (until is None or until(seen)),
         )
-        await consumer.start()
-        envelopes: list[dict[str, Any]] = []
-        try:
-
-            async def more() -> bool:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    envelopes.extend(json.loads(r.value) for r in records)
-                return len(envelopes) >= want and (until is None or until(envelopes))
-
-            await eventually(more, within=60, interval=0, message=f"{want} events on {topic}")
-        finally:
-            await consumer.stop()
-        return envelopes
 
 
 @asynccontextmanager
@@ -869,3 +853,215 @@ async def test_group_session_fills_to_room_capacity_and_frees_when_empty(world: 
         assert cancel.status_code == 200
     individual = await world.book("g1", "psychotherapy", at, ["ana"], circle)
     assert individual.status_code == 201, individual.text
+
+
+def refusal(response: httpx.Response, slug: str) -> set[str]:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["type"].endswith(f"/{slug}"), body
+    return {c["code"] for c in body["failed_conditions"]}
+
+
+async def test_check_in_and_start_regate_and_floors_cannot_be_loosened(world: World) -> None:
+    """ADR 0403/0404: a revoked consent or an ineligible screening after booking flags the
+    session and refuses check-in (naming each condition) until restored; start needs the
+    protocol's two therapists in the room; an agency cannot go below the MAPP floor."""
+    await world.site()
+    dosing_room = await world.room("Dosing suite", ["dosing_room"])
+    office = await world.room("Office", ["office"])
+    await world.client("cl")
+    await world.staff("tess")
+    await world.staff("uma")
+    now = datetime.now(UTC)
+    readiness = "/clients/cl/protocols/mdma-ptsd/readiness"
+
+    async def consent(status: str, consent_id: str = "consent-1") -> None:
+        await world.publish(
+            ConsentChanged(
+                consent_id=consent_id,
+                client_id="cl",
+                kind="psychedelic_informed",
+                protocol_id="mdma-ptsd",
+                status=status,
+                effective_at=now,
+            )
+        )
+        await world.until_ok(readiness, lambda b: b["informed_consent"] is (status == "active"))
+
+    async def screening(screening_id: str, eligible: bool, minutes: int) -> None:
+        await world.publish(
+            ScreeningCompleted(
+                screening_id=screening_id,
+                client_id="cl",
+                protocol_id="mdma-ptsd",
+                eligible=eligible,
+                signed_by="dr-p",
+                signed_at=now + timedelta(minutes=minutes),
+            )
+        )
+        await world.until_ok(readiness, lambda b: b["eligible_screening"] is eligible)
+
+    # Floors: one therapist for MDMA dosing is refused, naming the floor and its source.
+    types = {t["code"]: t for t in (await world.get("/appointment-types")).json()}
+    dyad = types["mdma_dosing"]
+    alone = await world.http.put(
+        "/appointment-types/mdma_dosing",
+        json={**dyad, "required_roles": [{"role": "therapist", "count": 1}]},
+        headers=world.headers(),
+    )
+    assert alone.status_code == 422, alone.text
+    assert {c["code"] for c in alone.json()["failed_conditions"]} == {"floor_clinicians"}
+    assert "MAPP" in alone.text
+    short = await world.http.put(
+        "/appointment-types/esketamine_dosing",
+        json={**types["esketamine_dosing"], "duration_minutes": 60},
+        headers=world.headers(),
+    )
+    assert short.status_code == 422 and "REMS" in short.text, short.text
+    assert (await world.get("/appointment-types")).json() == list(types.values())
+
+    await consent("active")
+    await screening("scr-1", True, 0)
+    first_prep = next_weekday(0, time(9, 0))
+    for n in range(3):
+        prep = await world.book(
+            "cl", "mdma_preparation", first_prep + timedelta(days=n), ["tess"], office
+        )
+        for step in ("check-in", "start", "complete"):
+            done = await world.post(f"/appointments/{prep.json()['id']}/{step}")
+            assert done.status_code == 200, done.text
+    booked = await world.book(
+        "cl", "mdma_dosing", first_prep + timedelta(days=7), ["tess", "uma"], dosing_room
+    )
+    assert booked.status_code == 201, booked.text
+    dosing = booked.json()["id"]
+
+    # Consent revoked: the session is flagged, its clinicians told, check-in refused.
+    await consent("revoked")
+    flagged = await world.until_ok(f"/appointments/{dosing}", lambda b: b["gate_flags"])
+    assert flagged["gate_flags"] == ["informed_consent"]
+    told = await world.read_topic(
+        "scheduling.appointment.v1",
+        until=lambda es: any(e["type"].endswith("dosing_session.flagged.v1") for e in es),
+    )
+    [notice] = [e for e in told if e["type"].endswith("dosing_session.flagged.v1")]
+    assert set(notice["data"]["clinician_ids"]) == {"tess", "uma"}
+    refused = await world.post(f"/appointments/{dosing}/check-in")
+    assert refusal(refused, "session-refused") == {"informed_consent"}
+    # The original signing redelivered late: a revoked consent stays revoked.
+    await world.publish(
+        ConsentChanged(
+            consent_id="consent-1",
+            client_id="cl",
+            kind="psychedelic_informed",
+            protocol_id="mdma-ptsd",
+            status="active",
+            effective_at=now,
+        )
+    )
+
+    # A later screening finds the client ineligible: both conditions named at once.
+    await screening("scr-2", False, 5)
+    await world.until_ok(f"/appointments/{dosing}", lambda b: len(b["gate_flags"]) == 2)
+    refused = await world.post(f"/appointments/{dosing}/check-in")
+    assert refusal(refused, "session-refused") == {"informed_consent", "eligible_screening"}
+    assert (await world.get(f"/appointments/{dosing}")).json()["status"] == "booked"
+
+    # Restored: a new consent and an eligible re-screening; the flag clears.
+    await consent("active", "consent-2")
+    await screening("scr-3", True, 10)
+    await world.until_ok(f"/appointments/{dosing}", lambda b: b["gate_flags"] == [])
+    # Checked in with only Tess in the room: fine; starting without Uma is not.
+    checked = await world.post(f"/appointments/{dosing}/check-in", {"present_staff_ids": ["tess"]})
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["present_staff_ids"] == ["tess"]
+    early = await world.post(f"/appointments/{dosing}/start")
+    assert refusal(early, "session-refused") == {"clinicians_present"}
+    assert "2 therapist(s)" in early.text
+    stranger = await world.post(f"/appointments/{dosing}/start", {"present_staff_ids": ["zed"]})
+    assert "present_staff" in refusal(stranger, "session-refused")
+    started = await world.post(
+        f"/appointments/{dosing}/start", {"present_staff_ids": ["tess", "uma"]}
+    )
+    assert started.status_code == 200, started.text
+    assert started.json()["status"] == "started"
+    # Discharged minutes after starting: the protocol's monitoring has not passed.
+    finished = await world.post(f"/appointments/{dosing}/complete")
+    assert refusal(finished, "session-refused") == {"monitoring_minutes"}
+
+    # Tightening is the agency's to choose: both therapists licensed.
+    tighter = await world.http.put(
+        "/appointment-types/mdma_dosing",
+        json={**dyad, "licensed_clinicians_required": 2},
+        headers=world.headers(),
+    )
+    assert tighter.status_code == 200, tighter.text
+
+
+async def test_every_read_of_client_data_is_audited(world: World) -> None:
+    """Issue 18, item 10: every GET route (enumerated from the app's wiring, so a new one
+    is walked too) that returns a client's data leaves an access audit entry."""
+    from halcyon.scheduling.app import wiring
+    from halcyon.shared.testing.audit_walk import audited_request_ids, get_routes, walk
+
+    await world.site()
+    await world.staff("ana")
+    await world.client("client-walk")
+    office = await world.room("Office", ["office"])
+    ten = next_weekday(1, time(10, 0))
+    booked = await world.book("client-walk", "psychotherapy", ten, ["ana"], office)
+    assert booked.status_code == 201, booked.text
+    appointment = booked.json()["id"]
+    entry = await world.post(
+        "/waitlist",
+        {"client_id": "client-walk", "site_id": SITE, "appointment_type": "psychotherapy"},
+    )
+    assert entry.status_code == 201, entry.text
+    day = ten.date().isoformat()
+    template = {"site_id": SITE, "weekly": [{"weekday": 1, "start": "08:00", "end": "18:00"}]}
+    put = await world.http.put(
+        "/clinicians/ana/availability", json=template, headers=world.headers()
+    )
+    assert put.status_code == 200, put.text
+    hours = {"windows": [{"weekday": d, "start": "08:00", "end": "18:00"} for d in range(5)]}
+    put = await world.http.put(f"/sites/{SITE}/opening-hours", json=hours, headers=world.headers())
+    assert put.status_code == 200, put.text
+    calls = {
+        "/clients/{client_id}": "/clients/client-walk",
+        "/clients/{client_id}/protocols/{protocol_id}/readiness": (
+            "/clients/client-walk/protocols/mdma-ptsd/readiness"
+        ),
+        "/sites/{site_id}": f"/sites/{SITE}",
+        "/rooms": f"/rooms?site_id={SITE}",
+        "/appointment-types": "/appointment-types",
+        "/protocols": "/protocols",
+        "/clinicians/{staff_id}/availability": f"/clinicians/ana/availability?site_id={SITE}",
+        "/clinicians/{staff_id}": "/clinicians/ana",
+        "/appointments/{appointment_id}": f"/appointments/{appointment}",
+        "/appointments": f"/appointments?site_id={SITE}&from_date={day}&to_date={day}",
+        "/free-slots": (
+            f"/free-slots?site_id={SITE}&appointment_type=psychotherapy"
+            f"&from_date={day}&to_date={day}"
+        ),
+        "/waitlist": f"/waitlist?site_id={SITE}",
+        "/waitlist/{entry_id}": f"/waitlist/{entry.json()['id']}",
+    }
+    # Attendance rates are counts per site, clinician and type: no client in them.
+    aggregate_only = {"/reports/attendance"}
+    assert sorted(get_routes(wiring) - set(calls) - aggregate_only) == [], "walk new GET routes"
+    made = await walk(world.http, {route: (url, world.headers()) for route, url in calls.items()})
+    assert made.failures() == {}, "\n".join(f"{k}: {v}" for k, v in made.failures().items())
+    # A read is of client data when it names the client or its answer carries them.
+    reads = made.reads_of(["client-walk", appointment])
+    assert {
+        "/clients/{client_id}",
+        "/appointments/{appointment_id}",
+        "/appointments",
+        "/waitlist",
+        "/waitlist/{entry_id}",
+    } <= set(reads.values())
+    found = await audited_request_ids(
+        world.servers.kafka_bootstrap, world.prefix + "audit.access.v1", reads
+    )
+    missing = sorted(route for rid, route in reads.items() if rid not in found)
+    assert missing == [], f"reads of client data without an audit entry: {missing}"

@@ -21,7 +21,6 @@ from halcyon.notifications.domain.templates import (
     render,
 )
 from halcyon.notifications.links import read_unsubscribe_token, webhook_signature
-from halcyon.notifications.notifier import Notifier
 from halcyon.notifications.settings import NotificationsSettings
 from halcyon.notifications.store import (
     AgencyTemplates,
@@ -33,9 +32,17 @@ from halcyon.notifications.store import (
     Reminders,
     StaffPreferencesStore,
 )
-from halcyon.notifications.worker import DeliveryWorker
+from halcyon.notifications.usecases.alerts import acknowledge
+from halcyon.notifications.usecases.delivery import DeliveryWorker
+from halcyon.notifications.usecases.notifier import Notifier
 from halcyon.shared.auth import Caller
-from halcyon.shared.errors import NotFound, RuleViolation, Unauthenticated, Unavailable
+from halcyon.shared.errors import (
+    InvalidCursor,
+    NotFound,
+    RuleViolation,
+    Unauthenticated,
+    Unavailable,
+)
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, decode_cursor, encode_cursor
@@ -87,6 +94,7 @@ class InboxItem(BaseModel):
     client_id: str | None = None
     created_at: datetime
     read_at: datetime | None = None
+    acknowledged_at: datetime | None = None
 
 
 def _inbox_item(doc: Document) -> InboxItem:
@@ -99,6 +107,7 @@ def _inbox_item(doc: Document) -> InboxItem:
         client_id=doc.get("client_id"),
         created_at=doc["created_at"],
         read_at=doc.get("read_at"),
+        acknowledged_at=doc.get("acknowledged_at"),
     )
 
 
@@ -124,11 +133,18 @@ async def list_inbox(
         try:
             query["_id"] = {"$lt": decode_cursor(page.cursor)}
         except ValueError as exc:
-            raise RuleViolation("invalid cursor") from exc
+            raise InvalidCursor("use next_cursor from the previous page, unchanged") from exc
     docs = await inbox.find(caller.tenant_id, query, sort=[("_id", -1)], limit=page.limit + 1)
     items = [_inbox_item(doc) for doc in docs[: page.limit]]
-    if any(item.client_id for item in items):
-        await audit.record(caller, action="read", resource="notifications/inbox", request=request)
+    # One audit entry per client the page shows: a client's access report must find it.
+    for client_id in sorted({item.client_id for item in items if item.client_id}):
+        await audit.record(
+            caller,
+            action="read",
+            resource="notifications/inbox",
+            client_id=client_id,
+            request=request,
+        )
     next_cursor = encode_cursor(docs[page.limit - 1]["_id"]) if len(docs) > page.limit else None
     return PageOut[InboxItem](items=items, next_cursor=next_cursor)
 
@@ -170,6 +186,45 @@ async def mark_read(
             )
             or doc
         )
+    return _inbox_item(doc)
+
+
+@router.post(
+    "/inbox/{item_id}/acknowledge",
+    tags=["inbox"],
+    response_model=InboxItem,
+    summary="Acknowledge an urgent alert: stops its escalation to on-call staff",
+)
+async def acknowledge_alert(
+    item_id: str,
+    caller: CurrentCaller,
+    inbox: Annotated[Inbox, repository(Inbox)],
+    runtime: Runtime,
+    audit: Audit,
+    request: Request,
+) -> InboxItem:
+    doc = await inbox.get(caller.tenant_id, item_id)
+    if doc is None or doc["staff_id"] != caller.user_id:
+        raise NotFound(f"no message {item_id} in your inbox")
+    now = _notifier(runtime).clock.now()
+    if doc.get("acknowledged_at") is None:
+        doc = (
+            await inbox.update(
+                caller.tenant_id,
+                {"_id": item_id, "staff_id": caller.user_id},
+                {"$set": {"acknowledged_at": now, "read_at": doc.get("read_at") or now}},
+            )
+            or doc
+        )
+    await acknowledge(runtime, caller.tenant_id, caller.user_id, doc.get("client_id"), now)
+    await audit.record(
+        caller,
+        action="update",
+        resource="notifications/alert",
+        resource_id=item_id,
+        client_id=doc.get("client_id"),
+        request=request,
+    )
     return _inbox_item(doc)
 
 
@@ -568,7 +623,7 @@ async def list_deliveries(
     try:
         found = await deliveries.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
     except ValueError as exc:
-        raise RuleViolation("invalid cursor") from exc
+        raise InvalidCursor("use next_cursor from the previous page, unchanged") from exc
     # Deliveries to a client carry their address and message: a read of client data.
     client_ids = {d["recipient_id"] for d in found.items if d["recipient_kind"] == "client"}
     await audit.record(
@@ -610,7 +665,7 @@ async def list_dead(
     try:
         found = await dead.page(caller.tenant_id, {}, limit=page.limit, cursor=page.cursor)
     except ValueError as exc:
-        raise RuleViolation("invalid cursor") from exc
+        raise InvalidCursor("use next_cursor from the previous page, unchanged") from exc
     return PageOut[DeadDeliveryOut](
         items=[
             DeadDeliveryOut(
@@ -642,6 +697,10 @@ async def appointment_reminders(
     request: Request,
 ) -> list[ReminderOut]:
     docs = await reminders.find(caller.tenant_id, {"appointment_id": appointment_id})
+    if not docs:
+        # Reminders are kept after sending and cancelling: none means no such appointment
+        # in this agency (another agency's id included), not an empty list.
+        raise NotFound(f"no appointment {appointment_id} with reminders in this agency")
     for doc in docs:
         allowed = caller.has_role({"front_desk", "agency_admin"}, doc.get("site_id"))
         await audit.record(
@@ -757,6 +816,12 @@ def _staff_sample(template: str) -> dict[str, Any]:
         "expires_on": "d",
         "days_left": 1,
         "claim_id": "c",
+        "appointment_type": "a",
+        "starts_at": "t",
+        "protocol_id": "p",
+        "failed_conditions": [{"code": "c", "detail": "d"}],
+        "stage": "due_soon",
+        "session_on": "d",
         "payer_id": "p",
         "denial_codes": ["x"],
         "delivery_id": "d",

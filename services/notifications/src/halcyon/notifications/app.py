@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from halcyon.notifications import api, handlers
 from halcyon.notifications.clock import ServiceClock
-from halcyon.notifications.notifier import Notifier
 from halcyon.notifications.settings import NotificationsSettings
 from halcyon.notifications.store import REPOSITORIES
-from halcyon.notifications.worker import DeliveryWorker
+from halcyon.notifications.usecases.delivery import DeliveryWorker
+from halcyon.notifications.usecases.notifier import Notifier
 from halcyon.shared.contracts.notifications import DeliveryStatusChanged
 from halcyon.shared.kafka import EventConsumer
 from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app

@@ -6,8 +6,6 @@ import contextlib
 
 from halcyon.notifications.domain.recipients import (
     ALERT_ROLES,
-    StaffMember,
-    urgent_alert_recipients,
     with_roles,
 )
 from halcyon.notifications.domain.reminders import (
@@ -17,30 +15,31 @@ from halcyon.notifications.domain.reminders import (
     plan_reminders,
     reminder_id,
 )
-from halcyon.notifications.notifier import Notifier
-from halcyon.notifications.store import ClientContacts, Reminders, StaffDirectory
+from halcyon.notifications.domain.sites import with_site_name
+from halcyon.notifications.store import ClientContacts, Reminders, SiteDirectory, StaffDirectory
+from halcyon.notifications.usecases.alerts import raise_urgent, remember_session
+from halcyon.notifications.usecases.notifier import Notifier
 from halcyon.shared.contracts.billing import ClaimStatusChanged
 from halcyon.shared.contracts.clinical import (
     ClientRegistered,
+    RemsMonitoringFormDue,
     SafetyAlertRaised,
     VitalsAlertRaised,
 )
-from halcyon.shared.contracts.identity import CredentialExpiring, StaffMemberChanged
+from halcyon.shared.contracts.identity import CredentialExpiring, SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.inventory import (
     ComplianceDeadlineDue,
     DiscrepancyOpened,
     StockLow,
 )
-from halcyon.shared.contracts.scheduling import AppointmentChanged, WaitlistOfferMade
+from halcyon.shared.contracts.scheduling import (
+    AppointmentChanged,
+    DosingSessionFlagged,
+    WaitlistOfferMade,
+)
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
 from halcyon.shared.service import ServiceRuntime
-
-
-class NoOneToTell(Exception):
-    """An urgent alert found nobody to receive it (the staff directory is still empty):
-    raised so the consumer retries and, failing that, dead-letters it visibly."""
-
 
 CONFIRMATION_TEMPLATES = {
     "booked": "appointment_booked",
@@ -54,6 +53,12 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     clients = runtime.repo(ClientContacts)
     staff = runtime.repo(StaffDirectory)
     reminders = runtime.repo(Reminders)
+    sites = runtime.repo(SiteDirectory)
+
+    async def named(tenant: str, context: dict) -> dict:  # type: ignore[type-arg]
+        """The event's fields plus ``site_name`` for the message's words."""
+        site_id = context.get("site_id")
+        return with_site_name(context, await sites.get(tenant, site_id) if site_id else None)
 
     # -- read models -------------------------------------------------------------------
     @consumer.handles(ClientRegistered)
@@ -74,6 +79,15 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             upsert=True,
         )
         await notifier.release_parked(delivery.envelope.tenantid, event.client_id)
+
+    @consumer.handles(SiteChanged)
+    async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
+        await sites.update(
+            delivery.envelope.tenantid,
+            {"_id": event.site_id},
+            {"$set": {"name": event.name, "timezone": event.timezone, "active": event.active}},
+            upsert=True,
+        )
 
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
@@ -97,6 +111,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     @consumer.handles(AppointmentChanged)
     async def appointment_changed(event: AppointmentChanged, delivery: Delivery) -> None:
         tenant = delivery.envelope.tenantid
+        await remember_session(runtime, tenant, event)
         if event.change in SCHEDULING_CHANGES:
             await schedule_reminders(tenant, event)
         elif event.change in ENDING_CHANGES:
@@ -178,37 +193,62 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             extra={"expires": event.expires_at},
         )
 
-    # -- clinical alerts: at once, to the on-call clinician ------------------------------
-    async def urgent(tenant: str, site_id: str) -> list[StaffMember]:
-        recipients = urgent_alert_recipients(await notifier.staff_members(tenant), site_id)
-        if not recipients:
-            raise NoOneToTell(f"no on-call clinician or admin known for site {site_id}")
-        return recipients
-
-    @consumer.handles(VitalsAlertRaised)
-    async def vitals_alert(event: VitalsAlertRaised, delivery: Delivery) -> None:
+    @consumer.handles(DosingSessionFlagged)
+    async def dosing_session_flagged(event: DosingSessionFlagged, delivery: Delivery) -> None:
+        # The session's own clinicians: they would otherwise find out at check-in.
         tenant = delivery.envelope.tenantid
+        team = set(event.clinician_ids)
         await notifier.notify_staff(
             tenant,
             cause_id=delivery.envelope.id,
-            kind="vitals_alert",
-            recipients=await urgent(tenant, event.site_id),
-            context=event.model_dump(),
-            severity="urgent",
+            kind="dosing_session_flagged",
+            recipients=[m for m in await notifier.staff_members(tenant) if m.staff_id in team],
+            context=event.model_dump(mode="json"),
+            severity="warning",
             client_id=event.client_id,
+        )
+
+    @consumer.handles(RemsMonitoringFormDue)
+    async def rems_form_due(event: RemsMonitoringFormDue, delivery: Delivery) -> None:
+        tenant = delivery.envelope.tenantid
+        wanted = set(event.staff_ids)
+        await notifier.notify_staff(
+            tenant,
+            cause_id=delivery.envelope.id,
+            kind="rems_form_due",
+            recipients=[m for m in await notifier.staff_members(tenant) if m.staff_id in wanted],
+            context=event.model_dump(mode="json"),
+            severity="warning",
+            client_id=event.client_id,
+        )
+
+    # -- clinical alerts: the session's clinicians first, then on-call staff -------------
+    @consumer.handles(VitalsAlertRaised)
+    async def vitals_alert(event: VitalsAlertRaised, delivery: Delivery) -> None:
+        await raise_urgent(
+            runtime,
+            notifier,
+            delivery.envelope.tenantid,
+            cause_id=delivery.envelope.id,
+            kind="vitals_alert",
+            alert_id=event.alert_id,
+            client_id=event.client_id,
+            site_id=event.site_id,
+            context=await named(delivery.envelope.tenantid, event.model_dump()),
         )
 
     @consumer.handles(SafetyAlertRaised)
     async def safety_alert(event: SafetyAlertRaised, delivery: Delivery) -> None:
-        tenant = delivery.envelope.tenantid
-        await notifier.notify_staff(
-            tenant,
+        await raise_urgent(
+            runtime,
+            notifier,
+            delivery.envelope.tenantid,
             cause_id=delivery.envelope.id,
             kind="safety_alert",
-            recipients=await urgent(tenant, event.site_id),
-            context=event.model_dump(),
-            severity="urgent",
+            alert_id=event.alert_id,
             client_id=event.client_id,
+            site_id=event.site_id,
+            context=await named(delivery.envelope.tenantid, event.model_dump()),
         )
 
     # -- compliance, credentials, billing ------------------------------------------------
@@ -220,7 +260,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             cause_id=delivery.envelope.id,
             kind=kind,
             recipients=recipients,
-            context=context,
+            context=await named(tenant, context),
             severity="warning",
         )
 

@@ -26,6 +26,13 @@ class StaffDirectory(TenantRepository):
     indexes = (IndexModel([("tenant_id", ASCENDING), ("on_call_sites", ASCENDING)]),)
 
 
+class SiteDirectory(TenantRepository):
+    """Read model of the agency's sites (name, time zone), fed by identity's SiteChanged,
+    so staff messages name a site the way people do, not by its id."""
+
+    collection_name = "sites"
+
+
 class StaffPreferencesStore(TenantRepository):
     collection_name = "staff_preferences"
 
@@ -77,10 +84,26 @@ class AgencyTemplates(TenantRepository):
     collection_name = "templates"
 
 
+class Sessions(TenantRepository):
+    """Read model of appointments from scheduling: who is in the room with a client now."""
+
+    collection_name = "sessions"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class AlertEscalations(TenantRepository):
+    """An urgent alert sent to a session's team, escalated to on-call staff when nobody
+    acknowledges it in time; ``_id`` is the alert id."""
+
+    collection_name = "alert_escalations"
+    indexes = (IndexModel([("status", ASCENDING), ("due_at", ASCENDING)]),)
+
+
 REPOSITORIES: list[type[TenantRepository]] = [
     ClientContacts,
     ClientPreferencesStore,
     StaffDirectory,
+    SiteDirectory,
     StaffPreferencesStore,
     Reminders,
     Deliveries,
@@ -88,4 +111,6 @@ REPOSITORIES: list[type[TenantRepository]] = [
     Inbox,
     ParkedClientMessages,
     AgencyTemplates,
+    Sessions,
+    AlertEscalations,
 ]

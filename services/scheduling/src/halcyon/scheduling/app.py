@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 from halcyon.scheduling import api, handlers
-from halcyon.scheduling.booking import Scheduler
 from halcyon.scheduling.settings import SchedulingSettings
 from halcyon.scheduling.store import (
     Appointments,
@@ -25,7 +24,12 @@ from halcyon.scheduling.store import (
     TimeOff,
     Waitlist,
 )
-from halcyon.shared.contracts.scheduling import AppointmentChanged, WaitlistOfferMade
+from halcyon.scheduling.usecases.booking import Scheduler
+from halcyon.shared.contracts.scheduling import (
+    AppointmentChanged,
+    DosingSessionFlagged,
+    WaitlistOfferMade,
+)
 from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app
 
 log = logging.getLogger("halcyon.scheduling")
@@ -66,7 +70,7 @@ wiring = ServiceWiring(
         Waitlist,
         SlotClaims,
     ],
-    publishes=[AppointmentChanged, WaitlistOfferMade],
+    publishes=[AppointmentChanged, WaitlistOfferMade, DosingSessionFlagged],
     handlers=handlers.register,
     on_start=[sweep_waitlist_offers],
 )

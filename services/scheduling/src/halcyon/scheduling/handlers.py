@@ -6,6 +6,8 @@ event transfers, so applying the same event twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
+
 from halcyon.scheduling.store import (
     Authorizations,
     ClientDirectory,
@@ -14,10 +16,13 @@ from halcyon.scheduling.store import (
     SiteCalendars,
     StaffDirectory,
 )
+from halcyon.scheduling.usecases.booking import Scheduler
+from halcyon.scheduling.usecases.gating import flag_future_dosing
 from halcyon.shared.contracts.billing import AuthorizationChanged
 from halcyon.shared.contracts.clinical import ClientRegistered, ConsentChanged, ScreeningCompleted
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
+from halcyon.shared.mongo import DuplicateRecord
 from halcyon.shared.service import ServiceRuntime
 
 
@@ -92,22 +97,28 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
 
     @consumer.handles(ConsentChanged)
     async def consent_changed(event: ConsentChanged, delivery: Delivery) -> None:
-        await consents.update(
-            delivery.envelope.tenantid,
-            {"_id": event.consent_id},
-            {
-                "$set": {
-                    "client_id": event.client_id,
-                    "kind": event.kind,
-                    "protocol_id": event.protocol_id,
-                    "status": event.status,
-                    "effective_at": event.effective_at,
-                    "expires_at": event.expires_at,
-                    "source_event_id": delivery.envelope.id,
-                }
-            },
-            upsert=True,
-        )
+        # A revoked consent is final (signing again is a new consent): a late or
+        # redelivered "active" for it must not re-enable the session. DuplicateRecord:
+        # already revoked, so the upsert found nothing it may replace.
+        with contextlib.suppress(DuplicateRecord):
+            await consents.update(
+                delivery.envelope.tenantid,
+                {"_id": event.consent_id, "status": {"$ne": "revoked"}},
+                {
+                    "$set": {
+                        "client_id": event.client_id,
+                        "kind": event.kind,
+                        "protocol_id": event.protocol_id,
+                        "status": event.status,
+                        "effective_at": event.effective_at,
+                        "expires_at": event.expires_at,
+                        "source_event_id": delivery.envelope.id,
+                    }
+                },
+                upsert=True,
+            )
+        # A revoked consent puts the client's future dosing sessions in question now.
+        await flag_future_dosing(Scheduler(runtime), delivery.envelope.tenantid, event.client_id)
 
     @consumer.handles(ScreeningCompleted)
     async def screening_completed(event: ScreeningCompleted, delivery: Delivery) -> None:
@@ -125,6 +136,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             },
             upsert=True,
         )
+        await flag_future_dosing(Scheduler(runtime), delivery.envelope.tenantid, event.client_id)
 
     @consumer.handles(AuthorizationChanged)
     async def authorization_changed(event: AuthorizationChanged, delivery: Delivery) -> None:

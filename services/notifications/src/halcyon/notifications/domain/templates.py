@@ -30,6 +30,8 @@ STAFF_TEMPLATES = (
     "credential_expiring",
     "claim_denied",
     "delivery_dead",
+    "dosing_session_flagged",
+    "rems_form_due",
 )
 CLIENT_CHANNELS = ("email", "sms")
 STAFF_CHANNELS = ("inbox", "email")
@@ -159,24 +161,28 @@ DEFAULTS: dict[TemplateKey, MessageTemplate] = {
     ),
     # -- staff: the inbox is inside Halcyon and may carry details; email says only "look" --
     ("vitals_alert", "inbox", "en"): MessageTemplate(
-        "Vitals alert at {{ site_id }}",
-        "Client {{ client_id }}: {{ breaches | join('; ') }} (measured {{ measured_at }}).",
+        "Vitals alert at {{ site_name }}",
+        "Client {{ client_id }}: {{ breaches | join('; ') }} (measured {{ measured_at }})."
+        "{% if escalated_after_minutes is defined %} Escalated: not acknowledged by the "
+        "session's clinicians within {{ escalated_after_minutes }} min.{% endif %}",
     ),
     ("safety_alert", "inbox", "en"): MessageTemplate(
-        "Safety alert at {{ site_id }}",
-        "Client {{ client_id }}: {{ instrument }} — {{ reason }} (raised {{ raised_at }}).",
+        "Safety alert at {{ site_name }}",
+        "Client {{ client_id }}: {{ instrument }} — {{ reason }} (raised {{ raised_at }})."
+        "{% if escalated_after_minutes is defined %} Escalated: not acknowledged by the "
+        "session's clinicians within {{ escalated_after_minutes }} min.{% endif %}",
     ),
     ("stock_low", "inbox", "en"): MessageTemplate(
-        "Low stock at {{ site_id }}",
+        "Low stock at {{ site_name }}",
         "{{ substance }} lot {{ lot_id }}: balance {{ balance }} below {{ threshold }}.",
     ),
     ("discrepancy_opened", "inbox", "en"): MessageTemplate(
-        "Inventory discrepancy at {{ site_id }}",
+        "Inventory discrepancy at {{ site_name }}",
         "Registration {{ registration_id }}: expected {{ expected }}, counted {{ counted }}"
         "{% if suspected_theft_or_loss %} (suspected theft or loss){% endif %}.",
     ),
     ("compliance_deadline", "inbox", "en"): MessageTemplate(
-        "Compliance deadline at {{ site_id }}",
+        "Compliance deadline at {{ site_name }}",
         "{{ kind }} due on {{ due_on }}{% if overdue %} (OVERDUE){% endif %}.",
     ),
     ("credential_expiring", "inbox", "en"): MessageTemplate(
@@ -188,6 +194,18 @@ DEFAULTS: dict[TemplateKey, MessageTemplate] = {
         "Claim denied",
         "Claim {{ claim_id }} to payer {{ payer_id }} was denied "
         "({{ denial_codes | join(', ') }}).",
+    ),
+    ("dosing_session_flagged", "inbox", "en"): MessageTemplate(
+        "Dosing session no longer cleared",
+        "Client {{ client_id }}: the {{ appointment_type }} session on {{ starts_at }} "
+        "({{ protocol_id }}) will be refused at check-in and dosing: "
+        "{% for c in failed_conditions %}{{ c.detail }}{% if not loop.last %}; "
+        "{% endif %}{% endfor %}.",
+    ),
+    ("rems_form_due", "inbox", "en"): MessageTemplate(
+        "REMS Patient Monitoring Form {% if stage == 'overdue' %}overdue{% else %}due{% endif %}",
+        "Client {{ client_id }}: the monitoring form for the session of {{ session_on }} is "
+        "due by {{ due_on }}{% if stage == 'overdue' %} and is OVERDUE{% endif %}.",
     ),
     ("delivery_dead", "inbox", "en"): MessageTemplate(
         "A message could not be delivered",

@@ -1,6 +1,13 @@
 """Scheduling HTTP API: one router per area."""
 
-from halcyon.scheduling.api import appointments, calendars, clients, search, waitlist
+from halcyon.scheduling.api import (
+    appointments,
+    calendars,
+    clients,
+    reports,
+    search,
+    waitlist,
+)
 
 routers = [
     clients.router,
@@ -8,4 +15,5 @@ routers = [
     appointments.router,
     search.router,
     waitlist.router,
+    reports.router,
 ]

@@ -8,8 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, SchedulerDep, guarded
-from halcyon.scheduling.booking import BookingPlan, BookingRefused, BookingRequest, SlotTaken
 from halcyon.scheduling.domain.calendar import Recurrence, expand_series, zone
+from halcyon.scheduling.usecases.booking import (
+    BookingPlan,
+    BookingRefused,
+    BookingRequest,
+    SlotTaken,
+)
+from halcyon.scheduling.usecases.gating import GATED_CHANGES, SessionRefused, gate_step
 from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
@@ -110,6 +116,15 @@ class HistoryEntry(BaseModel):
     from_starts_at: datetime | None = None
 
 
+class AttendanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The booked clinicians in the room now; omitted: as at check-in, else all booked.
+    present_staff_ids: list[Annotated[str, Field(pattern=ID_PATTERN)]] | None = Field(
+        default=None, max_length=10
+    )
+
+
 class ProposedSession(BaseModel):
     appointment_type: str
     starts_at: datetime
@@ -138,6 +153,9 @@ class AppointmentOut(BaseModel):
     group_session_id: str | None = None
     version: int
     history: list[HistoryEntry]
+    # Conditions a consent/screening change broke since booking (docs/adr/0403).
+    gate_flags: list[str] = []
+    present_staff_ids: list[str] | None = None
     warnings: list[dict[str, Any]] = []
     proposed_integration_sessions: list[ProposedSession] = []
 
@@ -302,6 +320,7 @@ async def _change(
     audit: Audit,
     request: Request,
     reason: str | None = None,
+    attendance: AttendanceIn | None = None,
 ) -> AppointmentOut:
     doc = await scheduler.load(caller.tenant_id, appointment_id)
     await guarded(
@@ -315,7 +334,28 @@ async def _change(
         resource_id=appointment_id,
         client_id=doc["client_id"],
     )
-    updated = await scheduler.change_status(caller, doc, change, reason)
+    extra: Document = {}
+    if change in GATED_CHANGES:
+        given = attendance.present_staff_ids if attendance else None
+        try:
+            present = await gate_step(scheduler, caller.tenant_id, doc, change, given)
+            if present is not None:
+                extra["present_staff_ids"] = present
+        except SessionRefused as refused:
+            codes = [c["code"] for c in refused.extensions.get("failed_conditions", [])]
+            await audit.record(
+                caller,
+                action="update",
+                resource=RESOURCE,
+                resource_id=appointment_id,
+                client_id=doc["client_id"],
+                site_id=doc["site_id"],
+                outcome="failed",
+                reason=", ".join(codes),
+                request=request,
+            )
+            raise
+    updated = await scheduler.change_status(caller, doc, change, reason, extra)
     await _audit(audit, caller, request, updated, "update")
     return _out(updated)
 
@@ -343,8 +383,12 @@ async def check_in(
     scheduler: SchedulerDep,
     audit: Audit,
     request: Request,
+    body: AttendanceIn | None = None,
 ) -> AppointmentOut:
-    return await _change(appointment_id, "checked_in", caller, scheduler, audit, request)
+    """A dosing session re-checks its protocol's conditions now (ADR 0403)."""
+    return await _change(
+        appointment_id, "checked_in", caller, scheduler, audit, request, attendance=body
+    )
 
 
 @router.post("/appointments/{appointment_id}/start", response_model=AppointmentOut)
@@ -354,8 +398,12 @@ async def start(
     scheduler: SchedulerDep,
     audit: Audit,
     request: Request,
+    body: AttendanceIn | None = None,
 ) -> AppointmentOut:
-    return await _change(appointment_id, "started", caller, scheduler, audit, request)
+    """A dosing session re-checks its protocol's conditions now (ADR 0403)."""
+    return await _change(
+        appointment_id, "started", caller, scheduler, audit, request, attendance=body
+    )
 
 
 @router.post("/appointments/{appointment_id}/complete", response_model=AppointmentOut)

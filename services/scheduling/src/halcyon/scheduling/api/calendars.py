@@ -8,11 +8,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 from halcyon.scheduling.api.common import ADMINS, AGENCY_WIDE, ID_PATTERN, READERS, SchedulerDep
 from halcyon.scheduling.domain.calendar import DateException, WeeklyWindow
-from halcyon.scheduling.domain.catalog import DEFAULT_PROTOCOLS, AppointmentType, ProtocolRules
+from halcyon.scheduling.domain.catalog import (
+    DEFAULT_PROTOCOLS,
+    DEFAULT_TYPES,
+    AppointmentType,
+    ProtocolRules,
+)
+from halcyon.scheduling.domain.gating import type_below_floor, type_keeps_protocol
 from halcyon.shared.auth import Caller
 from halcyon.shared.errors import Forbidden, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.protocol_floors import floor_of
+from halcyon.shared.references import resolve_site, resolve_staff
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from uuid6 import uuid7
 
@@ -155,6 +163,14 @@ async def put_type(
         raise RuleViolation(f"protocol {body.protocol_id} is not defined")
     if body.telehealth and body.room_attribute:
         raise RuleViolation("a telehealth type takes no room")
+    # Agencies may tighten a protocol's minimums, never loosen them (ADR 0404).
+    below = type_below_floor(body, floor_of(body.protocol_id))
+    below += type_keeps_protocol(body, DEFAULT_TYPES.get(code))
+    if below:
+        raise RuleViolation(
+            "the type is below its protocol's floor: " + "; ".join(f.detail for f in below),
+            failed_conditions=[f.as_dict() for f in below],
+        )
     await scheduler.types.update(
         caller.tenant_id,
         {"_id": f"{caller.tenant_id}:{code}"},
@@ -227,6 +243,8 @@ async def set_availability(
     staff_id: Id, body: AvailabilityIn, caller: CurrentCaller, scheduler: SchedulerDep
 ) -> AvailabilityOut:
     _may_manage_calendar(caller, staff_id, body.site_id)
+    await resolve_staff(scheduler.staff, caller, staff_id, field=None)
+    await resolve_site(scheduler.sites, caller, body.site_id)
     await scheduler.availability.update(
         caller.tenant_id,
         {"_id": f"{staff_id}:{body.site_id}"},
@@ -267,6 +285,7 @@ async def add_time_off(
     staff_id: Id, body: TimeOffIn, caller: CurrentCaller, scheduler: SchedulerDep
 ) -> TimeOffOut:
     _may_manage_calendar(caller, staff_id, None)
+    await resolve_staff(scheduler.staff, caller, staff_id, field=None)
     doc = {
         "_id": str(uuid7()),
         "staff_id": staff_id,

@@ -47,6 +47,16 @@ async def read_client(
         resource_id=client_id,
         client_id=client_id,
     )
+    # The client's name and home site are client data: the read itself is audited.
+    await audit.record(
+        caller,
+        action="read",
+        resource="scheduling/client",
+        resource_id=client_id,
+        client_id=client_id,
+        site_id=doc["home_site_id"],
+        request=request,
+    )
     return SchedulableClient(
         id=doc["_id"],
         display_name=doc["display_name"],

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from halcyon.scheduling.booking import Scheduler
+from halcyon.scheduling.usecases.booking import Scheduler
 from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import Caller
 from halcyon.shared.errors import Forbidden

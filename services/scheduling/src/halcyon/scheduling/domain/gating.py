@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from halcyon.scheduling.domain.catalog import AppointmentType, ProtocolRules
+from halcyon.shared.protocol_floors import ProtocolFloor
 
 
 @dataclass(frozen=True)
@@ -188,3 +189,184 @@ def integration_proposals(protocol: ProtocolRules, dosing_start: datetime) -> li
     while len(offsets) < protocol.integration_sessions_after_dosing:
         offsets.append((offsets[-1] if offsets else 0) + 7)
     return [dosing_start + timedelta(days=d) for d in offsets]
+
+
+# -- protocol floors (docs/adr/0404) --------------------------------------------------
+
+
+def type_below_floor(kind: AppointmentType, floor: ProtocolFloor | None) -> list[FailedCondition]:
+    """What an appointment type would loosen below its protocol's published minimums.
+
+    Only the dosing step carries floors; preparation and integration types are the
+    agency's to shape."""
+    if floor is None or kind.protocol_step != "dosing":
+        return []
+    failed: list[FailedCondition] = []
+    role = floor.clinician_role
+    given = sum(r.count for r in kind.required_roles if r.role == role)
+    if given < floor.clinicians_present:
+        failed.append(
+            FailedCondition(
+                "floor_clinicians",
+                f"{floor.name} needs at least {floor.clinicians_present} {role}(s) in the room "
+                f"({floor.source}); {kind.code} has {given}",
+            )
+        )
+    if kind.licensed_clinicians_required < floor.licensed_clinicians:
+        failed.append(
+            FailedCondition(
+                "floor_licensed_clinicians",
+                f"{floor.name} needs at least {floor.licensed_clinicians} licensed clinician(s) "
+                f"({floor.source}); {kind.code} requires {kind.licensed_clinicians_required}",
+            )
+        )
+    if kind.duration_minutes < floor.dosing_minutes:
+        failed.append(
+            FailedCondition(
+                "floor_duration",
+                f"{floor.name} sessions last at least {floor.dosing_minutes} min "
+                f"({floor.source}); {kind.code} lasts {kind.duration_minutes}",
+            )
+        )
+    if kind.telehealth or kind.room_attribute != floor.room_attribute:
+        failed.append(
+            FailedCondition(
+                "floor_room",
+                f"{floor.name} is given in a room with {floor.room_attribute} "
+                f"({floor.source}); {kind.code} has {kind.room_attribute or 'none'}",
+            )
+        )
+    return failed
+
+
+def type_keeps_protocol(
+    kind: AppointmentType, default: AppointmentType | None
+) -> list[FailedCondition]:
+    """A shipped protocol type keeps its protocol and step: otherwise an agency could
+    take ``mdma_dosing`` out of its protocol (or its dosing step) and every floor with it."""
+    if default is None or default.protocol_id is None:
+        return []
+    if (kind.protocol_id, kind.protocol_step) == (default.protocol_id, default.protocol_step):
+        return []
+    return [
+        FailedCondition(
+            "floor_protocol",
+            f"{default.code} is the {default.protocol_step} type of protocol "
+            f"{default.protocol_id}; its protocol and step cannot change",
+        )
+    ]
+
+
+def protocol_below_floor(
+    protocol: ProtocolRules, floor: ProtocolFloor | None
+) -> list[FailedCondition]:
+    """Protocol rules that would loosen the source's preparation or interval minimums."""
+    if floor is None:
+        return []
+    failed: list[FailedCondition] = []
+    if protocol.preparation_sessions_required < floor.preparation_sessions:
+        failed.append(
+            FailedCondition(
+                "floor_preparation_sessions",
+                f"{floor.name} needs at least {floor.preparation_sessions} preparation "
+                f"session(s) ({floor.source}); {protocol.preparation_sessions_required} set",
+            )
+        )
+    if protocol.min_days_between_dosing < floor.min_days_between_dosing:
+        failed.append(
+            FailedCondition(
+                "floor_dosing_interval",
+                f"{floor.name} dosing sessions are at least {floor.min_days_between_dosing} "
+                f"days apart ({floor.source}); {protocol.min_days_between_dosing} set",
+            )
+        )
+    return failed
+
+
+def check_presence(
+    kind: AppointmentType,
+    floor: ProtocolFloor | None,
+    booked: Sequence[tuple[str, str]],
+    present: Sequence[str],
+    facts: dict[str, ClinicianFact],
+    on: date,
+) -> list[FailedCondition]:
+    """Who is in the room when the session starts: the booked clinicians the type (and,
+    never fewer, the protocol) needs, present, active, and enough of them licensed."""
+    if kind.protocol_step != "dosing":
+        return []
+    failed: list[FailedCondition] = []
+    here = [(s, r) for s, r in booked if s in set(present)]
+    active_here = [(s, r) for s, r in here if (f := facts.get(s)) is not None and f.active]
+    needs: dict[str, int] = {r.role: r.count for r in kind.required_roles}
+    if floor is not None:
+        role = floor.clinician_role
+        needs[role] = max(needs.get(role, 0), floor.clinicians_present)
+    for role, count in sorted(needs.items()):
+        given = sum(1 for _, r in active_here if r == role)
+        if given < count:
+            failed.append(
+                FailedCondition(
+                    "clinicians_present",
+                    f"{kind.code} needs {count} {role}(s) present; {given} checked in",
+                )
+            )
+    licensed_needed = max(
+        kind.licensed_clinicians_required, floor.licensed_clinicians if floor else 0
+    )
+    licensed = sum(1 for s, _ in active_here if facts[s].licensed_on(on))
+    if licensed < licensed_needed:
+        failed.append(
+            FailedCondition(
+                "clinician_licence",
+                f"{kind.code} needs {licensed_needed} licensed clinician(s) present with a "
+                f"licence active on {on.isoformat()}; {licensed} present",
+            )
+        )
+    return failed
+
+
+def check_in_presence(
+    kind: AppointmentType,
+    floor: ProtocolFloor | None,
+    booked: Sequence[tuple[str, str]],
+    present: Sequence[str],
+    facts: dict[str, ClinicianFact],
+    on: date,
+) -> list[FailedCondition]:
+    """Who checks a dosing session in: not yet the whole team (it is complete by the
+    start), but everyone present active, and the licensed clinicians the protocol needs
+    among them; inventory doses a checked-in session, so these cannot wait for the start."""
+    if kind.protocol_step != "dosing":
+        return []
+    here = set(present)
+    failed = [
+        FailedCondition("clinician_inactive", f"staff member {s} is not active at this site")
+        for s, _ in booked
+        if s in here and ((f := facts.get(s)) is None or not f.active)
+    ]
+    failed += [
+        f
+        for f in check_presence(kind, floor, booked, present, facts, on)
+        if f.code == "clinician_licence"
+    ]
+    return failed
+
+
+def check_monitoring(
+    kind: AppointmentType, floor: ProtocolFloor | None, started_at: datetime | None, now: datetime
+) -> list[FailedCondition]:
+    """A dosing session is not completed (the client discharged) before the protocol's
+    minimum monitoring has passed since it started (SPRAVATO REMS: at least 2 hours)."""
+    if floor is None or kind.protocol_step != "dosing" or started_at is None:
+        return []
+    minutes = (now - started_at).total_seconds() / 60
+    if minutes >= floor.monitoring_minutes:
+        return []
+    return [
+        FailedCondition(
+            "monitoring_minutes",
+            f"{floor.name} monitors the client at least {floor.monitoring_minutes} min "
+            f"({floor.source}); {minutes:.0f} min since the session started",
+        )
+    ]

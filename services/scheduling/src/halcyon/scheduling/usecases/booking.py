@@ -81,7 +81,7 @@ from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
 from halcyon.shared.service import ServiceRuntime
 from uuid6 import uuid7
 
-log = logging.getLogger("halcyon.scheduling.booking")
+log = logging.getLogger("halcyon.scheduling.usecases.booking")
 SOURCE = "/halcyon/scheduling"
 # A claim whose appointment never appeared is an orphan once it is this old
 # (the booking that took it crashed between the two writes).
@@ -154,6 +154,7 @@ def appointment_event(
         protocol_step=doc.get("protocol_step"),
         video_link=doc.get("video_link"),
         previous_starts_at=previous_starts_at,
+        present_staff_ids=doc.get("present_staff_ids"),
     )
 
 
@@ -729,13 +730,18 @@ class Scheduler:
         return doc
 
     async def change_status(
-        self, caller: Caller, doc: Document, change: str, reason: str | None = None
+        self,
+        caller: Caller,
+        doc: Document,
+        change: str,
+        reason: str | None = None,
+        extra: Document | None = None,
     ) -> Document:
         tenant = caller.tenant_id
         target = next_status(doc["status"], change)
         now = datetime.now(UTC)
         kind = await self.appointment_type(tenant, doc["appointment_type"])
-        changes: Document = {"status": target, "updated_at": now}
+        changes: Document = {"status": target, "updated_at": now, **(extra or {})}
         if change == "cancelled":
             policy = kind.late_cancel_hours if kind else self.settings.late_cancel_hours
             changes["cancel_reason"] = reason

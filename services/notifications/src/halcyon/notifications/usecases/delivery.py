@@ -18,15 +18,16 @@ from halcyon.notifications.channels import EmailChannel, SendFailed, SmsChannel
 from halcyon.notifications.domain import deliveries as d
 from halcyon.notifications.domain.recipients import with_roles
 from halcyon.notifications.domain.reminders import occurrence_key
-from halcyon.notifications.notifier import Notifier, status_event
 from halcyon.notifications.settings import NotificationsSettings
 from halcyon.notifications.store import DeadDeliveries, Deliveries, Reminders
+from halcyon.notifications.usecases.alerts import escalate_due
+from halcyon.notifications.usecases.notifier import Notifier, status_event
 from halcyon.shared.mongo import Document, DuplicateRecord
 from halcyon.shared.outbox import Lease
 from halcyon.shared.service import ServiceRuntime
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-log = logging.getLogger("halcyon.notifications.worker")
+log = logging.getLogger("halcyon.notifications.usecases.delivery")
 BATCH = 50
 
 
@@ -35,6 +36,7 @@ class DeliveryWorker:
         self, runtime: ServiceRuntime, settings: NotificationsSettings, notifier: Notifier
     ) -> None:
         self._settings = settings
+        self._runtime = runtime
         self._database = runtime.database
         self.notifier = notifier
         self.clock = notifier.clock
@@ -76,6 +78,7 @@ class DeliveryWorker:
     async def tick(self) -> None:
         await self.clock.refresh()
         await self.fire_due_reminders()
+        await escalate_due(self._runtime, self.notifier)
         await self.send_due_deliveries()
 
     def _stale(self, now: datetime) -> datetime:

@@ -1,0 +1,1 @@
+"""Notifications use cases: load, decide with the domain, write, emit."""

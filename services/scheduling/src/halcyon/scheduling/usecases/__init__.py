@@ -1,0 +1,1 @@
+"""Scheduling use cases: load, decide with the domain, write, emit."""
