@@ -105,7 +105,6 @@ async def signed_in(
     )
     page = await context.new_page()
     await page.goto("/console/sign-in")
-    await page.get_by_label("Agency ID").fill(person.agency_id)
     await page.get_by_label("Email").fill(person.email)
     await page.get_by_label("Password").fill(PASSWORD)
     if person.totp_secret:
@@ -129,7 +128,6 @@ async def test_sign_in_with_totp_and_sign_out(
     assert page.url.endswith("/console/sign-in")  # not signed in: sent to sign in
     await shot(page, "01-sign-in")
     # Without the authenticator code the nurse is refused, in words; the email stays.
-    await page.get_by_label("Agency ID").fill(nurse.agency_id)
     await page.get_by_label("Email").fill(nurse.email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
@@ -361,11 +359,13 @@ async def test_compliance_officer_wastes_with_two_witnesses_and_downloads_a_repo
     await context.close()
 
 
-async def test_on_call_prescriber_finds_the_alert_in_the_inbox_with_an_unread_count(
+async def test_session_therapist_finds_the_alert_in_the_inbox_with_an_unread_count(
     browser: Browser, gateway: Gateway, agency: Agency
 ) -> None:
     s = agency.course.staff
-    context, page = await signed_in(browser, gateway, s.prescriber)
+    # Alerts go to the therapists in the session first; on-call staff only when nobody
+    # acknowledges within the protocol's minutes (issue 18, item 7).
+    context, page = await signed_in(browser, gateway, s.lead)
     # The header polls the unread count (htmx); the alert arrives through Kafka.
     await expect(page.locator("#inbox-link")).to_contain_text(
         re.compile(r"Inbox \(\d+ unread\)"), timeout=60_000

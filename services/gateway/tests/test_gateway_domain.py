@@ -12,11 +12,12 @@ from halcyon.gateway.domain.routing import (
     BadPath,
     client_address,
     downstream_response_headers,
+    is_operator_path,
     is_public,
     split_api_path,
     upstream_request_headers,
 )
-from halcyon.gateway.settings import DEFAULT_PUBLIC_PATHS, GatewaySettings
+from halcyon.gateway.settings import DEFAULT_OPERATOR_PATHS, DEFAULT_PUBLIC_PATHS, GatewaySettings
 
 
 class Clock:
@@ -254,3 +255,58 @@ def test_settings_refuse_an_upstream_without_an_http_url(monkeypatch: pytest.Mon
     monkeypatch.setenv("HALCYON_GATEWAY_UPSTREAMS", '{"clinical": "127.0.0.1:8102"}')
     with pytest.raises(ValueError, match="http"):
         GatewaySettings()
+
+
+def test_the_835_upload_route_gets_its_own_body_limit_and_others_the_default() -> None:
+    settings = GatewaySettings(upstreams={"billing": "http://billing", "clinical": "http://c"})
+    assert settings.body_limit("billing", "/remittances") == 10 * 1024 * 1024
+    assert settings.body_limit("billing", "/payers") == settings.max_body_bytes == 1_048_576
+    assert settings.body_limit("clinical", "/remittances") == settings.max_body_bytes
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/identity/agencies",
+        "/api/identity/agencies/",
+        "/api/identity//agencies",
+        "/api/identity/Agencies",
+        "/api/identity/%61gencies",
+        "/api/identity/service-clients",
+        "/api/identity/oauth/token",
+        "/api/identity/signing-keys/rotate",
+    ],
+)
+def test_operator_paths_are_recognised_however_they_are_spelt(path: str) -> None:
+    assert is_operator_path(path, DEFAULT_OPERATOR_PATHS)
+
+
+def test_tenant_paths_are_not_operator_paths() -> None:
+    for path in ["/api/identity/staff", "/api/identity/auth/sign-in", "/api/clinical/agencies"]:
+        assert not is_operator_path(path, DEFAULT_OPERATOR_PATHS)
+
+
+def test_the_operator_secret_never_crosses_the_gateway() -> None:
+    headers = upstream_request_headers(
+        [("X-Platform-Operator-Secret", "s3cret"), ("authorization", "Bearer t")],
+        request_id="r",
+        client="10.0.0.1",
+        host=None,
+        scheme="https",
+    )
+    assert all(name.lower() != "x-platform-operator-secret" for name, _ in headers)
+    assert ("authorization", "Bearer t") in headers
+
+
+def test_operator_paths_are_left_out_of_the_public_document() -> None:
+    identity: dict[str, Any] = {
+        "paths": {
+            "/agencies": {"post": {"responses": {}}},
+            "/signing-keys/rotate": {"post": {"responses": {}}},
+            "/staff": {"get": {"responses": {}}},
+        }
+    }
+    merged = merge_openapi(
+        {"paths": {}}, {"identity": identity}, hidden_paths=DEFAULT_OPERATOR_PATHS
+    )
+    assert set(merged["paths"]) == {"/api/identity/staff"}

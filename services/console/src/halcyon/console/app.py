@@ -12,7 +12,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from halcyon.console import views_auth, views_calendar, views_chart, views_ops
+from halcyon.console import (
+    views_auth,
+    views_calendar,
+    views_chart,
+    views_dashboards,
+    views_ops,
+)
 from halcyon.console.api import ApiError, SessionExpired
 from halcyon.console.settings import ConsoleSettings
 from halcyon.console.web import PREFIX, BadCsrf, Console, NeedSignIn, console_of, redirect
@@ -98,7 +104,7 @@ def create_console_app(settings: ConsoleSettings) -> FastAPI:
         StaticFiles(directory=str(Path(__file__).parent / "static")),
         name="static",
     )
-    for module in (views_auth, views_calendar, views_chart, views_ops):
+    for module in (views_auth, views_calendar, views_chart, views_ops, views_dashboards):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     instrument_fastapi(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -29,12 +30,24 @@ async def sign_in_page(request: Request, expired: int = 0, signed_out: int = 0) 
 async def sign_in(request: Request) -> Response:
     console = console_of(request)
     form = await read_form(request, None)
-    values = {k: form.get(k, "") for k in ("agency_id", "email")}
-    body = {
-        "agency_id": form.get("agency_id", "").strip(),
-        "email": form.get("email", "").strip(),
-        "password": form.get("password", ""),
-    }
+    email = form.get("email", "").strip()
+    values = {"email": email}
+    # The agency is found from the email; a person in several agencies picks one.
+    agencies = await _agencies_of(console, email) if email else []
+    chosen = form.get("agency_id", "").strip()
+    if len(agencies) > 1 and chosen not in {a["agency_id"] for a in agencies}:
+        notice = "Your email belongs to several agencies. Choose one and sign in again."
+        return console.render(
+            request, "sign_in.html", values=values, notice=notice, errors=[], agencies=agencies
+        )
+    agency_id = chosen if len(agencies) > 1 else (agencies[0]["agency_id"] if agencies else "")
+    if not agency_id:
+        # Same words as a wrong password: the page does not tell who has an account.
+        errors = ["Wrong email or password."]
+        return console.render(
+            request, "sign_in.html", values=values, notice="", errors=errors, status=401
+        )
+    body = {"agency_id": agency_id, "email": email, "password": form.get("password", "")}
     otp = form.get("otp_code", "").strip().replace(" ", "")
     if otp:
         body["otp_code"] = otp
@@ -46,10 +59,16 @@ async def sign_in(request: Request) -> Response:
             problem = {}
         errors = problem_words(response.status_code, problem if isinstance(problem, dict) else {})
         if response.status_code == 422 and problem.get("errors"):
-            errors = ["Enter your agency, email and password."]
+            errors = ["Enter your email and password."]
         # The password is never echoed back; the rest of the form is kept.
         return console.render(
-            request, "sign_in.html", values=values, notice="", errors=errors, status=401
+            request,
+            "sign_in.html",
+            values={**values, "agency_id": agency_id},
+            notice="",
+            errors=errors,
+            status=401,
+            agencies=agencies if len(agencies) > 1 else [],
         )
     tokens = response.json()
     claims = token_claims(tokens["access_token"])
@@ -80,6 +99,16 @@ async def sign_in(request: Request) -> Response:
     result = redirect(f"{PREFIX}/calendar")
     console.set_cookie(result, session)
     return result
+
+
+async def _agencies_of(console: Any, email: str) -> list[dict[str, str]]:
+    response = await console.http.post("/api/identity/auth/agencies", json={"email": email})
+    if response.status_code != 200:
+        return []
+    return [
+        {"agency_id": str(a["agency_id"]), "name": str(a["name"])}
+        for a in response.json().get("agencies", [])
+    ]
 
 
 @router.post("/sign-out")

@@ -102,6 +102,15 @@ async def _chart(
     screenings = await api.soft(f"/api/clinical/clients/{client_id}/screenings", {"items": []})
     plans = await api.soft(f"/api/clinical/clients/{client_id}/treatment-plans", {"items": []})
     vitals = await api.soft(f"/api/clinical/clients/{client_id}/vitals", {"items": []}, limit=200)
+    # The lists every clinic keeps: only what is current (not stopped, refuted or a mistake).
+    lists = {
+        kind: (
+            await api.soft(
+                f"/api/clinical/clients/{client_id}/{kind}", {"items": []}, current="true"
+            )
+        ).get("items", [])
+        for kind in ("medications", "allergies", "problems")
+    }
     note_items = notes.get("items", [])
     part2 = any(n.get("part2") for n in note_items) or any(
         c.get("kind", "").startswith("part2") and c.get("status") == "active"
@@ -151,6 +160,24 @@ async def _chart(
         values=values or {},
         tab=tab,
         appointments=appointments.get("items", []),
+        lists=lists,
+    )
+
+
+@router.get("/clients/{client_id}/record.{fmt}")
+async def record(request: Request, client_id: str, fmt: str) -> Response:
+    """The client's complete record (HIPAA right of access), as PDF or FHIR JSON."""
+    _, _, api = current(request)
+    suffix, media = {"pdf": (".pdf", "application/pdf"), "json": ("", "application/fhir+json")}.get(
+        fmt, (".pdf", "application/pdf")
+    )
+    upstream = await api.raw("GET", f"/api/clinical/clients/{client_id}/record{suffix}")
+    if upstream.status_code != 200:
+        return await _chart(request, client_id, errors=["The record could not be exported."])
+    return Response(
+        upstream.content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="record-{client_id}.{fmt}"'},
     )
 
 

@@ -202,9 +202,18 @@ async def _billing(
     claims = (await api.soft("/api/billing/claims", {"items": []}, site_id=site, limit=100)).get(
         "items", []
     )
-    queue = (await api.soft("/api/billing/work-queue", {"items": []}, limit=100)).get("items", [])
+    # The biller narrows the work queue by CARC, group code or RARC (?carc=27&group=PR).
+    filters = {
+        key: value
+        for key in ("carc", "group", "rarc")
+        if (value := request.query_params.get(key, "").strip())
+    }
+    queue = (await api.soft("/api/billing/work-queue", {"items": []}, limit=100, **filters)).get(
+        "items", []
+    )
     payers = (await api.soft("/api/billing/payers", {"items": []})).get("items", [])
     charges: list[dict[str, Any]] = []
+    coverages: list[dict[str, Any]] = []
     ledger: dict[str, Any] = {}
     client: dict[str, Any] = {}
     if client_id:
@@ -213,6 +222,9 @@ async def _billing(
             await api.soft(f"/api/billing/clients/{client_id}/charges", {"items": []}, limit=100)
         ).get("items", [])
         ledger = await api.soft(f"/api/billing/clients/{client_id}/ledger", {})
+        coverages = (
+            await api.soft(f"/api/billing/clients/{client_id}/coverages", {"items": []})
+        ).get("items", [])
     return console.render(
         request,
         "billing.html",
@@ -220,10 +232,12 @@ async def _billing(
         status=status,
         claims=claims,
         queue=queue,
+        filters=filters,
         payers=payers,
         charges=charges,
         awaiting=[c for c in charges if not c.get("claim_id")],
         ledger=ledger,
+        coverages=coverages,
         client=client,
         client_id=client_id,
         errors=errors or [],

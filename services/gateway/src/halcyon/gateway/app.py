@@ -1,6 +1,6 @@
-"""Gateway wiring: the only public entry. It owns nothing persistent (no Mongo, no Kafka),
-so it is a plain FastAPI app built from the shared HTTP and telemetry pieces rather than
-``create_service_app``."""
+"""Gateway wiring: the only public entry. It owns nothing persistent (no Mongo; from Kafka it
+only reads the revocation topic into memory), so it is a plain FastAPI app built from the
+shared HTTP and telemetry pieces rather than ``create_service_app``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from halcyon.gateway import endpoints, proxy
 from halcyon.gateway.headers import SecurityHeadersMiddleware
 from halcyon.gateway.runtime import GatewayRuntime
 from halcyon.gateway.settings import GatewaySettings
+from halcyon.shared.contracts.identity import AccessRevoked
 from halcyon.shared.http.middleware import RequestIdMiddleware
 from halcyon.shared.http.problems import install_problem_handlers
+from halcyon.shared.revocation import RevocationListener
 from halcyon.shared.telemetry import instrument_fastapi, setup_logging, setup_telemetry
 
 log = logging.getLogger("halcyon.gateway")
@@ -31,9 +33,15 @@ def create_gateway_app(settings: GatewaySettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("gateway started; upstreams: %s", settings.upstreams)
+        # Identity creates the topic; the reader waits for it in the background, so the
+        # gateway's readiness never hangs on Kafka.
+        topic = settings.topic(AccessRevoked.topic)
+        revocations = RevocationListener(settings.kafka_bootstrap, topic, runtime.revocations)
+        revocations.start()
         try:
             yield
         finally:
+            await revocations.stop()
             await runtime.http.aclose()
 
     app = FastAPI(

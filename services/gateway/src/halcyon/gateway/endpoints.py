@@ -14,6 +14,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from halcyon.gateway.domain.openapi import merge_openapi
 from halcyon.gateway.runtime import GatewayRuntime, gateway_of
 from halcyon.shared.catalogue import build_asyncapi, catalogue_html, catalogue_markdown
+from halcyon.shared.http.guard import InputLimits
+from halcyon.shared.http.openapi import truthful_openapi
 from halcyon.shared.http.problems import problem
 
 router = APIRouter(tags=["gateway"])
@@ -100,8 +102,14 @@ async def openapi(request: Request) -> JSONResponse:
         for operation in item.values():
             operation["security"] = []  # the gateway's own endpoints need no token
     document = merge_openapi(
-        base, documents, public_paths=settings.public_paths, unavailable=unavailable
+        base,
+        documents,
+        public_paths=settings.public_paths,
+        unavailable=unavailable,
+        hidden_paths=settings.operator_paths,
     )
+    # The gateway's own answers (401, 413, 429, unknown paths) are problems too.
+    document = truthful_openapi(document, max_string_chars=InputLimits().max_string_chars)
     if not unavailable:
         # Only a complete document is cached: a missing service should reappear soon.
         gateway.openapi_cache.update({"at": time.monotonic(), "document": document})
@@ -120,12 +128,24 @@ async def asyncapi() -> JSONResponse:
     return JSONResponse(build_asyncapi())
 
 
-@router.get("/events", summary="The event catalogue as a page partners read (HTML)")
+@router.get(
+    "/events",
+    summary="The event catalogue as a page partners read (HTML)",
+    response_class=HTMLResponse,
+)
 async def events() -> HTMLResponse:
     # Self-contained (inline CSS, no scripts or CDN), so it renders behind any firewall.
     return HTMLResponse(catalogue_html())
 
 
-@router.get("/events.md", summary="The event catalogue as Markdown (as in docs/events.md)")
+class MarkdownResponse(PlainTextResponse):
+    media_type = "text/markdown"
+
+
+@router.get(
+    "/events.md",
+    summary="The event catalogue as Markdown (as in docs/events.md)",
+    response_class=MarkdownResponse,
+)
 async def events_markdown() -> PlainTextResponse:
-    return PlainTextResponse(catalogue_markdown(), media_type="text/markdown; charset=utf-8")
+    return MarkdownResponse(catalogue_markdown())

@@ -15,6 +15,7 @@ from halcyon.gateway.domain.routing import (
     BadPath,
     client_address,
     downstream_response_headers,
+    is_operator_path,
     is_public,
     split_api_path,
     upstream_request_headers,
@@ -88,8 +89,9 @@ async def forward(request: Request) -> Response:
     except BadPath as exc:
         return problem(400, "bad-request", "Bad request", str(exc), request)
     bases = settings.instances(service)
-    if not bases:
-        return problem(404, "not-found", "No such service", f"no service {service!r}", request)
+    if not bases or is_operator_path(request.url.path, settings.operator_paths):
+        # Operator actions do not exist on the public side (ADR 0105).
+        return problem(404, "not-found", "No such service", f"no such path {raw_path!r}", request)
     bases = gateway.rotate(service, bases)
 
     if is_public(request.url.path, settings.public_paths):
@@ -104,6 +106,10 @@ async def forward(request: Request) -> Response:
             caller = await gateway.authenticator.verify(
                 bearer_token(request.headers.get("authorization"))
             )
+            # Ended sessions stop here at once (ADR 0104); so does any person's token
+            # issued without a second factor, whatever its roles say (ADR 0103).
+            gateway.revocations.refuse_if_revoked(caller)
+            caller.require_second_factor("your sign-in")
         except Unauthenticated as exc:
             # Refusals are security signals (token guessing, stolen tokens): log them with
             # the address and request id, never the token itself.
@@ -119,11 +125,12 @@ async def forward(request: Request) -> Response:
         if not decision.allowed:
             return _too_many(request, decision, "user")
 
+    limit = settings.body_limit(service, upstream_path)
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
-            if int(declared) > settings.max_body_bytes:
-                return _too_large(request, settings.max_body_bytes)
+            if int(declared) > limit:
+                return _too_large(request, limit)
         except ValueError:
             return problem(400, "bad-request", "Bad request", "bad Content-Length", request)
     has_body = declared not in (None, "0") or "transfer-encoding" in request.headers
@@ -136,13 +143,13 @@ async def forward(request: Request) -> Response:
         scheme=request.url.scheme,
     )
     query = request.scope.get("query_string", b"").decode("latin-1")
-    content = _limited_body(request, settings.max_body_bytes) if has_body else None
+    content = _limited_body(request, limit) if has_body else None
     try:
         upstream = await _send_to_an_instance(
             gateway, request.method, bases, upstream_path, query, headers, content
         )
     except BodyTooLarge:
-        return _too_large(request, settings.max_body_bytes)
+        return _too_large(request, limit)
     except httpx.TimeoutException as exc:
         log.warning("upstream %s timed out: %r", service, exc)
         return problem(

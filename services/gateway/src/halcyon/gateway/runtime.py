@@ -11,6 +11,7 @@ from halcyon.gateway.domain.ratelimit import TokenBuckets
 from halcyon.gateway.keys import GatewayAuthenticator
 from halcyon.gateway.settings import GatewaySettings, RateLimit
 from halcyon.shared.auth import Authenticator
+from halcyon.shared.revocation import RevocationList
 
 
 def _buckets(limit: RateLimit) -> TokenBuckets:
@@ -29,6 +30,8 @@ class GatewayRuntime:
     openapi_cache: dict[str, Any] = field(default_factory=dict)
     # Round-robin position per service, for services running several instances.
     turns: dict[str, int] = field(default_factory=dict)
+    # Sessions ended before their tokens expire, read from Kafka (ADR 0104).
+    revocations: RevocationList = field(default_factory=RevocationList)
 
     def rotate(self, service: str, bases: list[str]) -> list[str]:
         """The instances in the order to try for this request: next one first."""

@@ -17,6 +17,7 @@ _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 # inside the cluster, never through the public entry.
 DEFAULT_PUBLIC_PATHS = [
     "/api/identity/auth/sign-in",
+    "/api/identity/auth/agencies",
     "/api/identity/auth/sign-out",
     "/api/identity/auth/refresh",
     "/api/identity/auth/mfa/enrol",
@@ -26,6 +27,18 @@ DEFAULT_PUBLIC_PATHS = [
     # Signed by their own means (the link's HMAC token; the SMS provider's signature).
     "/api/notifications/unsubscribe/**",
     "/api/notifications/webhooks/sms/**",
+]
+
+
+# Platform-wide operator actions (agencies, service clients, the client-credentials grant,
+# signing keys) are never reachable from the public entry, whatever header or token comes
+# with them: 404, as if they did not exist. Operators reach identity on the internal
+# network (ADR 0105).
+DEFAULT_OPERATOR_PATHS = [
+    "/api/identity/agencies/**",
+    "/api/identity/service-clients/**",
+    "/api/identity/oauth/**",
+    "/api/identity/signing-keys/**",
 ]
 
 
@@ -63,6 +76,8 @@ class GatewaySettings(ServiceSettings):
     # Paths reachable without a token. Exact paths, or a prefix ending in "/**" that also
     # matches the prefix itself.
     public_paths: list[str] = DEFAULT_PUBLIC_PATHS
+    # Paths refused with 404 (operator-only actions), same pattern syntax.
+    operator_paths: list[str] = DEFAULT_OPERATOR_PATHS
     # Requests per signed-in user (tenant + subject), per client address, and per client
     # address on the public (sign-in, reset) paths, where guessing passwords happens.
     user_rate_limit: RateLimit = RateLimit(per_minute=600, burst=120)
@@ -70,6 +85,9 @@ class GatewaySettings(ServiceSettings):
     public_rate_limit: RateLimit = RateLimit(per_minute=60, burst=30)
     # Largest request body forwarded, in bytes.
     max_body_bytes: int = 1_048_576
+    # Routes that take files get their own limit: "<service> <path>" -> bytes. An 835
+    # remittance file may be 10 MB (billing streams and checks it again; ADR 0604).
+    body_limits: dict[str, int] = {"billing /remittances": 10 * 1024 * 1024}
     # Peers allowed to tell us the client address in X-Forwarded-For (e.g. the load
     # balancer in front of us). Anyone else could forge it to dodge rate limits and
     # poison the access audit's source address.
@@ -137,3 +155,7 @@ class GatewaySettings(ServiceSettings):
         if self.required_upstreams is None:
             return sorted(self.upstreams)
         return sorted(self.required_upstreams)
+
+    def body_limit(self, service: str, upstream_path: str) -> int:
+        """The largest body forwarded to ``service`` at ``upstream_path``."""
+        return self.body_limits.get(f"{service} {upstream_path}", self.max_body_bytes)

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from halcyon.gateway.domain.routing import is_public
+from halcyon.gateway.domain.routing import is_operator_path, is_public
 
 BEARER_SCHEME = "bearer"
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -39,9 +39,11 @@ def merge_openapi(
     *,
     public_paths: Iterable[str] = (),
     unavailable: Iterable[str] = (),
+    hidden_paths: Iterable[str] = (),
 ) -> dict[str, Any]:
     """``base`` is the gateway's own document; ``services`` maps name -> its document."""
     public = list(public_paths)
+    hidden = list(hidden_paths)  # operator paths: not reachable here, so not documented
     merged = copy.deepcopy(dict(base))
     paths: dict[str, Any] = merged.setdefault("paths", {})
     components: dict[str, Any] = merged.setdefault("components", {})
@@ -57,6 +59,8 @@ def merge_openapi(
         seen_tags: set[str] = set()
         for path, item in (doc.get("paths") or {}).items():
             public_path = f"/api/{service}{path}" if path != "/" else f"/api/{service}"
+            if is_operator_path(public_path, hidden):
+                continue
             for method, operation in item.items():
                 if method not in _HTTP_METHODS or not isinstance(operation, dict):
                     continue

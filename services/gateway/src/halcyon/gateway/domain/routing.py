@@ -35,6 +35,8 @@ _GATEWAY_OWNED_REQUEST = frozenset(
         "forwarded",
         "traceparent",
         "tracestate",
+        # Operator credentials never ride in from the public side (ADR 0105).
+        "x-platform-operator-secret",
     }
 )
 
@@ -60,6 +62,13 @@ def is_public(path: str, patterns: Iterable[str]) -> bool:
         elif path == pattern:
             return True
     return False
+
+
+def is_operator_path(path: str, patterns: Iterable[str]) -> bool:
+    """True when ``path`` names an operator-only action, however it is spelt: percent
+    escapes decoded, repeated or trailing slashes and letter case ignored."""
+    canonical = "/" + "/".join(s for s in unquote(path).lower().split("/") if s)
+    return is_public(canonical, [p.lower() for p in patterns])
 
 
 def split_api_path(raw_path: str) -> tuple[str, str]:

@@ -1,0 +1,119 @@
+"""The chart in Chromium: the medication, allergy and problem lists, and the client's
+complete record downloaded as a PDF (HIPAA right of access).
+
+Only identity, clinical, the gateway and the console run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import pytest_asyncio
+from console_support import (  # type: ignore[import-not-found]
+    BROWSER,
+    CHROMIUM_FLAGS,
+    PASSWORD,
+    shot,
+    start_console,
+)
+from halcyon.shared.testing.servers import Servers
+from playwright.async_api import Browser, async_playwright, expect
+
+from tests.e2e.platform import Gateway, Platform, fresh_otp, run_dir
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def platform(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    running = Platform(servers, run_dir(tmp_path_factory, "console-lists"))
+    try:
+        running.start(services=("identity", "clinical"))
+        start_console(running)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def gateway(platform: Platform) -> AsyncIterator[Gateway]:
+    gw = Gateway(platform)
+    yield gw
+    await gw.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(
+            executable_path=BROWSER, args=CHROMIUM_FLAGS, headless=True
+        )
+        yield launched
+        await launched.close()
+
+
+async def test_the_chart_shows_the_lists_and_downloads_the_record(
+    browser: Browser, gateway: Gateway
+) -> None:
+    admin = await gateway.bootstrap_agency("Halcyon Lists")
+    site = await gateway.post(
+        "/api/identity/sites",
+        admin,
+        json={"name": "Boulder clinic", "timezone": "America/Denver",
+              "address": {"line1": "1 Pearl St", "city": "Boulder", "region": "CO",
+                          "postal_code": "80302"}},
+    )  # fmt: skip
+    assert site.status_code == 201, site.text
+    site_id = site.json()["id"]
+    therapist = await gateway.add_staff(admin, "therapist", site_id, "Tess Therapist")
+    await gateway.sign_in(therapist)
+    client = await gateway.post(
+        "/api/clinical/clients",
+        therapist,
+        json={"given_name": "Grace", "family_name": "Hopper", "date_of_birth": "1985-12-09",
+              "home_site_id": site_id},
+    )  # fmt: skip
+    assert client.status_code == 201, client.text
+    cid = client.json()["id"]
+    for kind, body in (
+        ("medications", {"name": "sertraline", "drug_class": "ssri", "dose": "100 mg daily",
+                         "source": "client_reported", "verification_status": "confirmed"}),
+        ("medications", {"name": "lithium", "source": "outside_record",
+                         "verification_status": "entered_in_error"}),
+        ("allergies", {"substance": "penicillin", "reaction": "hives", "criticality": "high",
+                       "source": "outside_record"}),
+        ("problems", {"code": "G47.00", "description": "Insomnia",
+                      "source": "clinician_observed"}),
+    ):  # fmt: skip
+        made = await gateway.post(f"/api/clinical/clients/{cid}/{kind}", therapist, json=body)
+        assert made.status_code == 201, made.text
+
+    context = await browser.new_context(
+        base_url=gateway.platform.gateway.url, accept_downloads=True
+    )
+    page = await context.new_page()
+    await page.goto("/console/sign-in")
+    await page.get_by_label("Email").fill(therapist.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    # Therapists read the chart, so they sign in with a second factor (ADR 0103).
+    await page.get_by_label(re.compile("Authenticator code")).fill(await fresh_otp(therapist))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Calendar")
+    await page.goto(f"/console/clients/{cid}")
+    lists = page.get_by_role("region", name="Medications, allergies and problems")
+    await expect(lists).to_contain_text("sertraline 100 mg daily (SSRI)")
+    await expect(lists).to_contain_text("penicillin: hives (high criticality)")
+    await expect(lists).to_contain_text("G47.00 Insomnia")
+    await expect(lists).not_to_contain_text("lithium")  # a mistake is not current
+    await shot(page, "chart-lists")
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name="PDF").click()
+    download = await waiting.value
+    path = await download.path()
+    assert path is not None
+    content = await asyncio.to_thread(path.read_bytes)
+    assert content.startswith(b"%PDF-") and b"sertraline" in content
+    await context.close()

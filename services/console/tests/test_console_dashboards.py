@@ -1,0 +1,76 @@
+"""The dashboards page: default period and what the tables and CSV links show."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from types import SimpleNamespace
+
+from halcyon.console.sessions import SessionStore
+from halcyon.console.views_dashboards import period
+from halcyon.console.web import make_env
+
+
+def test_the_default_period_is_the_last_thirty_local_days() -> None:
+    assert period(date(2026, 3, 31), "", "", "") == {
+        "from": "2026-03-01",
+        "to": "2026-03-31",
+        "as_of": "2026-03-31",
+    }
+    assert period(date(2026, 3, 31), "2026-01-01", "2026-01-31", "2026-02-15")["as_of"] == (
+        "2026-02-15"
+    )
+
+
+def test_page_shows_figures_in_dollars_and_links_each_csv() -> None:
+    store = SessionStore("secret", 900, 3600)
+    session = store.create(
+        agency_id="a",
+        email="e@x.org",
+        access_token="t",
+        refresh_token="r",
+        access_expires_at=time.time() + 300,
+        user_id="u",
+        grants=[("site-1", "biller")],
+        site_id="site-1",
+        site_ids=["site-1"],
+    )
+    when = {"from": "2026-03-01", "to": "2026-03-31", "as_of": "2026-03-31"}
+    reports = {
+        "ar-aging": {
+            "as_of": "2026-03-31",
+            "buckets": [
+                {"bucket": "0-30", "claims": 1, "outstanding_cents": 12_345},
+                {"bucket": "31-60", "claims": 0, "outstanding_cents": 0},
+                {"bucket": "61-90", "claims": 0, "outstanding_cents": 0},
+                {"bucket": "90+", "claims": 0, "outstanding_cents": 0},
+            ],
+            "total_cents": 12_345,
+            "claims": [{}],
+        },
+        "denials": {
+            "from": "2026-03-01",
+            "to": "2026-03-31",
+            "denied_claims": 1,
+            "total_denied_cents": 8_000,
+            "reasons": [{"code": "CO-50", "denials": 1, "amount_cents": 7_500}],
+        },
+        "attendance": None,  # e.g. the role may not see it: the section is left out
+    }
+    html = (
+        make_env()
+        .get_template("dashboards.html")
+        .render(
+            request=SimpleNamespace(url=SimpleNamespace(path="/console/dashboards")),
+            s=session,
+            csrf=session.csrf,
+            now=time.time(),
+            reports=reports,
+            when=when,
+            errors=[],
+        )
+    )
+    assert "$123.45" in html and "CO-50" in html and "$75.00" in html
+    assert "/console/dashboards/ar-aging.csv?start=2026-03-01" in html
+    assert "/console/dashboards/denials.csv?" in html
+    assert 'id="attendance"' not in html
