@@ -78,7 +78,11 @@ class Course:
     findings: list[str] = field(default_factory=list)
 
 
-async def set_up_agency(gw: Gateway, name: str = "Halcyon Boulder") -> Course:
+async def set_up_agency(
+    gw: Gateway,
+    name: str = "Halcyon Boulder",
+    more_dea_registrations: list[dict[str, Any]] | None = None,
+) -> Course:
     """Platform operator bootstraps the agency; its admin creates a site and the staff."""
     admin = await gw.bootstrap_agency(name)
     site = ok(
@@ -96,7 +100,8 @@ async def set_up_agency(gw: Gateway, name: str = "Halcyon Boulder") -> Course:
                         "schedules": ["I", "II"],
                         "expires_on": "2030-01-01",
                         "protocol_id": "mdma-ptsd",
-                    }
+                    },
+                    *(more_dea_registrations or []),
                 ],
             },
         ),
@@ -112,7 +117,12 @@ async def set_up_agency(gw: Gateway, name: str = "Halcyon Boulder") -> Course:
         npi=PRESCRIBER_NPI,
         licences=[{"type": "MD", "number": "MD-1", "state": "CO", "expires_on": "2030-01-01"}],
         dea_registrations=[
-            {"number": "BP1234563", "schedules": ["I", "II"], "expires_on": NEXT_YEAR.isoformat()}
+            {
+                "number": "BP1234563",
+                # III: esketamine (SPRAVATO) is ordered by the same prescriber.
+                "schedules": ["I", "II", "III"],
+                "expires_on": NEXT_YEAR.isoformat(),
+            }
         ],
         on_call_sites=[site_id],
     )

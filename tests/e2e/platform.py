@@ -18,13 +18,14 @@ from typing import Any
 
 import httpx
 import pyotp
+from halcyon.shared.second_factor import SECOND_FACTOR_ROLES
 from halcyon.shared.settings import DEVELOPMENT_SECRET
 from halcyon.shared.testing.processes import ServiceProcess, free_port
 from halcyon.shared.testing.servers import Servers, repo_root
 
 PASSWORD = "correct horse battery staple"
 OPERATOR = {"X-Platform-Operator-Secret": DEVELOPMENT_SECRET}
-MFA_ROLES = {"prescriber", "nurse", "compliance_officer"}
+MFA_ROLES = SECOND_FACTOR_ROLES  # every role (ADR 0103)
 SERVICES = ("identity", "clinical", "scheduling", "inventory", "billing", "notifications")
 
 
@@ -117,6 +118,9 @@ class Platform:
             # One test user polls more than a person clicks.
             HALCYON_GATEWAY_USER_RATE_LIMIT=json.dumps({"per_minute": 6000, "burst": 600}),
             HALCYON_GATEWAY_ADDRESS_RATE_LIMIT=json.dumps({"per_minute": 12000, "burst": 1200}),
+            # Every journey signs in its whole staff from one address (the default, 30 at
+            # once, is for password guessing; the gateway's own tests keep it).
+            HALCYON_GATEWAY_PUBLIC_RATE_LIMIT=json.dumps({"per_minute": 6000, "burst": 600}),
             # Two shared cores under load: an upstream's /readyz can take seconds.
             HALCYON_GATEWAY_READINESS_TIMEOUT_SECONDS="10",
             # A fault drill takes an upstream down on purpose; the entry stays ready.
@@ -157,6 +161,10 @@ class Person:
     agency_id: str
     totp_secret: str | None = None
     access_token: str = ""
+    # Codes this person already gave: identity refuses a code twice (replay), and any
+    # code of a step not later than the last one used.
+    used_otps: set[str] = field(default_factory=set)
+    last_step: int = -1
 
     @property
     def headers(self) -> dict[str, str]:
@@ -166,6 +174,23 @@ class Person:
 def otp_now(secret: str) -> str:
     # One step ahead: inside the accepted drift, and never the step enrolment just used.
     return pyotp.TOTP(secret).at(time.time() + 30)
+
+
+async def fresh_otp(person: Person) -> str:
+    """A code inside identity's accepted drift (one step either side) of a step later than
+    any this person gave; waits for the next step when both are spent (a third sign-in
+    within 30 s)."""
+    assert person.totp_secret is not None
+    totp = pyotp.TOTP(person.totp_secret)
+    while True:
+        now = time.time()
+        for step in (int(now // 30), int(now // 30) + 1):
+            code = totp.at(step * 30)
+            if step > person.last_step and code not in person.used_otps:
+                person.last_step = step
+                person.used_otps.add(code)
+                return code
+        await asyncio.sleep(30 - now % 30 + 0.5)
 
 
 class Gateway:
@@ -213,7 +238,7 @@ class Gateway:
             "password": PASSWORD,
         }
         if person.totp_secret:
-            body["otp_code"] = otp_now(person.totp_secret)
+            body["otp_code"] = await fresh_otp(person)
         response = await self.post("/api/identity/auth/sign-in", None, json=body)
         assert response.status_code == 200, response.text
         person.access_token = response.json()["access_token"]
@@ -234,6 +259,7 @@ class Gateway:
         assert created.status_code == 201, created.text
         body = created.json()
         admin = Person(body["admin_id"], email, "agency_admin", body["agency_id"])
+        await self.enrol(admin)  # admins read charts too: a second factor (ADR 0103)
         await self.sign_in(admin)
         return admin
 
@@ -255,19 +281,23 @@ class Gateway:
         assert response.status_code == 201, response.text
         person = Person(response.json()["id"], email, role, admin.agency_id)
         if role in MFA_ROLES:
-            login = {"agency_id": person.agency_id, "email": email, "password": PASSWORD}
-            started = await self.post("/api/identity/auth/mfa/enrol", None, json=login)
-            assert started.status_code == 200, started.text
-            secret = str(started.json()["secret"])
-            confirmed = await self.post(
-                "/api/identity/auth/mfa/confirm",
-                None,
-                json={**login, "otp_code": pyotp.TOTP(secret).now()},
-            )
-            assert confirmed.status_code == 204, confirmed.text
-            person.totp_secret = secret
+            await self.enrol(person)
         await self.sign_in(person)
         return person
+
+    async def enrol(self, person: Person) -> None:
+        """Enrol the person's authenticator (TOTP) before their first sign-in."""
+        login = {"agency_id": person.agency_id, "email": person.email, "password": PASSWORD}
+        started = await self.post("/api/identity/auth/mfa/enrol", None, json=login)
+        assert started.status_code == 200, started.text
+        secret = str(started.json()["secret"])
+        person.totp_secret, person.last_step = secret, -1
+        confirmed = await self.post(
+            "/api/identity/auth/mfa/confirm",
+            None,
+            json={**login, "otp_code": await fresh_otp(person)},
+        )
+        assert confirmed.status_code == 204, confirmed.text
 
 
 async def settle(seconds: float) -> None:

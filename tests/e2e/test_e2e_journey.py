@@ -424,18 +424,23 @@ async def test_mdma_course_from_registration_to_remittance(
         alerts.append(body["breaches"])
     assert alerts == [[], [], [], ["systolic 172 > 160 mmHg"], [], []], alerts
 
-    async def on_call_inbox() -> list[dict[str, Any]]:
-        response = await gw.get("/api/notifications/inbox", s.prescriber)
+    async def vitals_inbox(who: Any) -> list[dict[str, Any]]:
+        response = await gw.get("/api/notifications/inbox", who)
         assert response.status_code == 200, response.text
         return [i for i in response.json()["items"] if i["kind"] == "vitals_alert"]
 
+    # The people in the room hear first (issue 18): the session's therapists; on-call
+    # staff only if neither acknowledges it within the protocol's minutes.
     [alert] = await eventually(
-        on_call_inbox,
+        lambda: vitals_inbox(s.lead),
         within=WITHIN,
         interval=0.5,
-        message="vitals alert in the on-call prescriber's inbox",
+        message="vitals alert in the session therapist's inbox",
     )
     assert "systolic 172" in alert["body"] and alert["severity"] == "urgent"
+    acknowledged = ok(await gw.post(f"/api/notifications/inbox/{alert['id']}/acknowledge", s.lead))
+    assert acknowledged["acknowledged_at"]
+    assert await vitals_inbox(s.prescriber) == []
 
     # -- dosing note: written by the supervised second therapist, co-signed by the lead ----
     note = ok(

@@ -209,7 +209,7 @@ async def test_the_example_partner_consumer_keeps_its_position_across_restarts(
                 given_name="-",
                 family_name="-",
                 date_of_birth="2000-01-01",
-            ),  # type: ignore[arg-type]
+            ),
             source="/tests",
             tenant_id="t",
         )
