@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 SERVERS := bash deploy/local/servers.sh
 PLATFORM := bash deploy/local/platform.sh
 
-.PHONY: help setup servers up down test test-unit lint bench traces clean browser screenshots
+.PHONY: help setup servers up down test test-unit lint lint-types bench traces clean browser screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,9 +39,13 @@ test: setup browser ## every test (unit, integration, end-to-end) on real Kafka 
 test-unit: setup ## only the tests that need no servers
 	$(UV) run pytest -m "not integration"
 
-lint: setup ## ruff and mypy (strict)
+lint: setup ## ruff, format, mypy (strict) and the import contracts (domain does no I/O)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
+	$(MAKE) -s lint-types
+
+lint-types: ## mypy (strict) over every package, test and script
 	$(UV) run mypy shared/src services/*/src services/*/tests tests shared/tests bench deploy/k8s/generate.py deploy/local/seed_demo.py examples
 
 bench: setup servers ## benchmarks; results in bench/results/<date>.json and .md

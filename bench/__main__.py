@@ -8,12 +8,16 @@ Floors are measured first on the same machine, then the platform. Progress on st
    process having applied it (outbox relay → Kafka → idempotent consumer), vs a raw
    aiokafka produce→consume round trip on the same broker.
 3. Consumer scaling: events/s applied by 1..N instances of one consumer group.
-   Then the local FerretDB's two patches before/after (bench/ferretdb.py): one write
-   lock for all databases vs one per database, and stock query pushdown vs equality
-   pushdown, each on private servers from the same binary.
+   Then the local FerretDB (bench/ferretdb.py): the engine's mixed load on its SQLite
+   and its PostgreSQL backend, and its two patches before/after (one write lock for all
+   databases vs the default scope, stock query pushdown vs equality pushdown), each on
+   private servers from the same binary.
 4. The whole platform (bench/platform_bench.py) on a synthetic agency (bench/agency.py):
    booking, dose dispensed → charge (and note signed → charge), partner read rate,
    100 concurrent dispenses, chart open.
+5. 835 ingest (bench/remit_835.py, no servers): billing's strict read and posting plan of a
+   ~10 MB 835 vs a plain parse of the same bytes, time and peak memory (tracemalloc).
+Every latency measure reports its tail, p99/p50, beside its ratio to the floor.
 Results: bench/results/<date>.json and .md, and bench/results/latest.md.
 """
 
@@ -38,8 +42,10 @@ from halcyon.shared.testing.servers import ensure_servers, repo_root
 from halcyon.shared.testing.tokens import TestTokenIssuer
 
 from bench.agency import AgencySize, progress
-from bench.ferretdb import query_pushdown, write_lock_scope
+from bench.ferretdb import engine_backends, query_pushdown, write_lock_scope
 from bench.platform_bench import MEASURES, run_platform
+from bench.remit_835 import remit_835_ingest
+from bench.remit_835 import rows as remit_835_rows
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -210,6 +216,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "home_site_id": "site-1",
         }
         results: dict[str, Any] = {}
+        if args.remit_835_megabytes > 0:
+            progress("835 ingest", 0, 1)
+            results["remit_835_ingest"] = await asyncio.to_thread(
+                remit_835_ingest, args.remit_835_megabytes
+            )
+            progress("835 ingest", 1, 1)
         floor_http = await http_load(
             "bare FastAPI POST",
             f"{floor.url}/clients",
@@ -260,6 +272,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # The clinical and probe processes of the basics would compete with the platform.
         for process in (clinical, probe):
             process.kill()
+        if args.engine_seconds:
+            results["engine_backends"] = await engine_backends(
+                args.engine_documents, args.concurrency, args.engine_seconds
+            )
         if args.write_lock_rounds:
             results["write_lock_scope"] = await write_lock_scope(args.write_lock_rounds)
         if args.pushdown_documents:
@@ -351,17 +367,20 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
     table = [
         f"# Benchmark {stamp} ({os.cpu_count()} cores)",
         "",
-        "| measure | floor | platform | ratio |",
-        "|---|---|---|---|",
+        f"Mongo-wire server: FerretDB on {backend()} (HALCYON_MONGO_BACKEND).",
+        "",
+        "| measure | floor | platform | ratio | platform p99/p50 |",
+        "|---|---|---|---|---|",
         f"| register client, req/s | bare FastAPI {http['floor_bare_fastapi']['requests_per_s']} "
         f"| {http['platform_clinical']['requests_per_s']} "
-        f"| {http['throughput_ratio_platform_vs_floor']} |",
-        f"| register client, p99 ms | {http['floor_bare_fastapi']['p99_ms']} "
-        f"| {http['platform_clinical']['p99_ms']} | {http['p99_ratio_platform_vs_floor']} |",
-        f"| event write→applied p50 ms | raw aiokafka {raw['p50_ms']} "
-        f"| {mine['p50_ms']} | {events['p50_ratio_platform_vs_floor']} |",
-        f"| event write→applied p99 ms | raw aiokafka {raw['p99_ms']} "
-        f"| {mine['p99_ms']} | {events['p99_ratio_platform_vs_floor']} |",
+        f"| {http['throughput_ratio_platform_vs_floor']} | {tail(http['platform_clinical'])} |",
+        f"| register client, p50 / p99 ms | {http['floor_bare_fastapi']['p50_ms']} / "
+        f"{http['floor_bare_fastapi']['p99_ms']} | {http['platform_clinical']['p50_ms']} / "
+        f"{http['platform_clinical']['p99_ms']} | p99 {http['p99_ratio_platform_vs_floor']} "
+        f"| {tail(http['platform_clinical'])} |",
+        f"| event write→applied, p50 / p99 ms | raw aiokafka {raw['p50_ms']} / {raw['p99_ms']} "
+        f"| {mine['p50_ms']} / {mine['p99_ms']} | {events['p50_ratio_platform_vs_floor']} / "
+        f"{events['p99_ratio_platform_vs_floor']} | {tail(mine)} |",
         "",
     ]
     scaling = results.get("consumer_scaling")
@@ -371,14 +390,20 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
                 -1,
                 f"| consumer events/s, {n} instance(s) | 1 instance "
                 f"{scaling['events_per_s_by_instances']['1']} | {rate} "
-                f"| {scaling['ratio_vs_one_instance'][n]} |",
+                f"| {scaling['ratio_vs_one_instance'][n]} | n/a (a rate) |",
             )
+    engine = results.get("engine_backends")
+    if engine:
+        table[-1:-1] = engine_rows(engine)
     lock = results.get("write_lock_scope")
     if lock:
         table[-1:-1] = write_lock_rows(lock)
     pushdown = results.get("query_pushdown")
     if pushdown:
         table[-1:-1] = pushdown_rows(pushdown)
+    remit = results.get("remit_835_ingest")
+    if remit:
+        table[-1:-1] = remit_835_rows(remit)
     platform = results.get("platform")
     if platform:
         table[-1:-1] = platform_rows(platform)
@@ -389,9 +414,38 @@ def write_results(results: dict[str, Any], args: argparse.Namespace) -> Path:
     return path
 
 
+def tail(measure: dict[str, Any]) -> str:
+    """p99/p50 of a latency measure: how far its slowest requests are from its typical."""
+    p50, p99 = measure.get("p50_ms"), measure.get("p99_ms")
+    return f"{p99 / p50:.1f}" if p50 and p99 else "n/a"
+
+
+def backend() -> str:
+    return os.environ.get("HALCYON_MONGO_BACKEND", "postgresql")
+
+
+def engine_rows(e: dict[str, Any]) -> list[str]:
+    sq, pg = e["sqlite"], e["postgresql"]
+    rows = [
+        f"| FerretDB mixed load, {e['documents']} docs, {e['clients']} clients, ops/s "
+        f"| SQLite {sq['all']['ops_per_s']} | PostgreSQL {pg['all']['ops_per_s']} "
+        f"| {e['ops_per_s_ratio_postgresql_vs_sqlite']} | SQLite {tail(sq['all'])}; "
+        f"PostgreSQL {tail(pg['all'])} |",
+    ]
+    for kind in ("get", "find", "inc", "booking"):
+        if kind in sq and kind in pg:
+            rows.append(
+                f"| FerretDB mixed load: {kind}, p50 / p99 ms | SQLite {sq[kind]['p50_ms']} / "
+                f"{sq[kind]['p99_ms']} | PostgreSQL {pg[kind]['p50_ms']} / {pg[kind]['p99_ms']} "
+                f"| p50 {ratio(pg[kind]['p50_ms'], sq[kind]['p50_ms'])} "
+                f"| SQLite {tail(sq[kind])}; PostgreSQL {tail(pg[kind])} |"
+            )
+    return rows
+
+
 def platform_rows(p: dict[str, Any]) -> list[str]:
     rows: list[str] = [
-        f"| {name}: failed | | {p[name]['error'][:120]} | |"
+        f"| {name}: failed | | {p[name]['error'][:120]} | | |"
         for name in MEASURES
         if "error" in p.get(name, {})
     ]
@@ -423,11 +477,11 @@ def booking_rows(b: dict[str, Any]) -> list[str]:
         f"| booking via gateway, req/s | scheduling direct {direct['requests_per_s']}; "
         f"bare FastAPI {floor['requests_per_s']} | {gw['requests_per_s']} "
         f"| {b['throughput_ratio_gateway_vs_direct']} vs direct; "
-        f"{b['throughput_ratio_gateway_vs_floor']} vs bare |",
+        f"{b['throughput_ratio_gateway_vs_floor']} vs bare | {tail(gw)} |",
         f"| booking via gateway, p50 / p99 ms | direct {direct['p50_ms']} / {direct['p99_ms']}; "
         f"bare {floor['p50_ms']} / {floor['p99_ms']} | {gw['p50_ms']} / {gw['p99_ms']} "
         f"| p99 {b['p99_ratio_gateway_vs_direct']} vs direct; "
-        f"{b['p99_ratio_gateway_vs_floor']} vs bare |",
+        f"{b['p99_ratio_gateway_vs_floor']} vs bare | {tail(gw)} |",
     ]
     return rows
 
@@ -438,7 +492,8 @@ def charge_rows(c: dict[str, Any], cause: str, key: str) -> list[str]:
     rows.append(
         f"| {cause} → charge created, p50 / p99 ms | raw aiokafka {raw['p50_ms']} / "
         f"{raw['p99_ms']} | {mine['p50_ms']} / {mine['p99_ms']} "
-        f"| {c['p50_ratio_platform_vs_floor']} / {c['p99_ratio_platform_vs_floor']} |"
+        f"| {c['p50_ratio_platform_vs_floor']} / {c['p99_ratio_platform_vs_floor']} "
+        f"| {tail(mine)} |"
     )
     return rows
 
@@ -449,7 +504,7 @@ def partner_rows(r: dict[str, Any]) -> list[str]:
         f"| partner read (SASL/SCRAM), msg/s | raw internal "
         f"{r['floor_raw_internal_listener']['messages_per_s']} "
         f"| {r['platform_partner_sasl_scram']['messages_per_s']} "
-        f"| {r['rate_ratio_partner_vs_floor']} |"
+        f"| {r['rate_ratio_partner_vs_floor']} | n/a (a rate) |"
     )
     return rows
 
@@ -460,7 +515,8 @@ def dispense_rows(d: dict[str, Any]) -> list[str]:
         f"| {d['concurrent_dispenses']} concurrent dispenses | stock for "
         f"{int(d['stock_mg'] // d['dose_mg'])} | {d['dispensed']} dispensed, "
         f"{d['refused_insufficient_stock']} refused, {d['dispenses_per_s']}/s, "
-        f"p99 {d['p99_ms']} ms | oversold {d['oversold_units']:g} units |"
+        f"p50 / p99 {d['p50_ms']} / {d['p99_ms']} ms | oversold {d['oversold_units']:g} units "
+        f"| {tail(d)} |"
     )
     return rows
 
@@ -471,26 +527,29 @@ def chart_rows(ch: dict[str, Any]) -> list[str]:
         f"| chart open via gateway, req/s | raw PyMongo find "
         f"{ch['floor_raw_pymongo_find']['requests_per_s']} "
         f"| {ch['platform_gateway']['requests_per_s']} "
-        f"| {ch['throughput_ratio_gateway_vs_floor']} |",
-        f"| chart open via gateway, p99 ms | raw PyMongo find "
-        f"{ch['floor_raw_pymongo_find']['p99_ms']} | {ch['platform_gateway']['p99_ms']} "
-        f"| {ch['p99_ratio_gateway_vs_floor']} |",
+        f"| {ch['throughput_ratio_gateway_vs_floor']} | {tail(ch['platform_gateway'])} |",
+        f"| chart open via gateway, p50 / p99 ms | raw PyMongo find "
+        f"{ch['floor_raw_pymongo_find']['p50_ms']} / {ch['floor_raw_pymongo_find']['p99_ms']} "
+        f"| {ch['platform_gateway']['p50_ms']} / {ch['platform_gateway']['p99_ms']} "
+        f"| p99 {ch['p99_ratio_gateway_vs_floor']} | {tail(ch['platform_gateway'])} |",
     ]
     return rows
 
 
 def write_lock_rows(lock: dict[str, Any]) -> list[str]:
-    before, after = lock["before_global_lock"], lock["after_per_database_lock"]
+    before, after = lock["before_global_lock"], lock["after_default_lock"]
+    scope = f"per-{lock['default_lock_scope']} lock (after)"
     return [
         f"| FerretDB writes/s, 6 databases at once | global lock (before) "
-        f"{before['parallel']['writes_per_s']} | per-database lock (after) "
+        f"{before['parallel']['writes_per_s']} | {scope} "
         f"{after['parallel']['writes_per_s']} "
-        f"| {lock['parallel_writes_per_s_ratio_after_vs_before']} |",
+        f"| {lock['parallel_writes_per_s_ratio_after_vs_before']} | {tail(after['parallel'])} |",
         f"| a small write beside 400-doc batches in another database, p50 / p99 ms "
         f"| global lock (before) {before['beside_batches']['p50_ms']} / "
-        f"{before['beside_batches']['p99_ms']} | per-database lock (after) "
+        f"{before['beside_batches']['p99_ms']} | {scope} "
         f"{after['beside_batches']['p50_ms']} / {after['beside_batches']['p99_ms']} "
-        f"| p99 {lock['small_write_p99_ratio_after_vs_before']} |",
+        f"| p99 {lock['small_write_p99_ratio_after_vs_before']} "
+        f"| {tail(after['beside_batches'])} |",
     ]
 
 
@@ -510,12 +569,14 @@ def pushdown_rows(pushdown: dict[str, Any]) -> list[str]:
             f"| FerretDB get {{_id, tenant_id}}, {size} docs, p50 / p99 ms | stock (before) "
             f"{before['get_p50_ms']} / {before['get_p99_ms']} | pushdown (after) "
             f"{after['get_p50_ms']} / {after['get_p99_ms']} "
-            f"| p50 {ratio(after['get_p50_ms'], before['get_p50_ms'])} |",
+            f"| p50 {ratio(after['get_p50_ms'], before['get_p50_ms'])} "
+            f"| {tail({'p50_ms': after['get_p50_ms'], 'p99_ms': after['get_p99_ms']})} |",
             f"| FerretDB find {{tenant_id, appointment_id}}, {size} docs, p50 / p99 ms "
             f"| stock (before) {before['find_by_appointment_p50_ms']} / "
             f"{before['find_by_appointment_p99_ms']} | pushdown (after) "
             f"{after['find_by_appointment_p50_ms']} / {after['find_by_appointment_p99_ms']} "
-            f"| p50 {ratio(find_after, find_before)} |",
+            f"| p50 {ratio(find_after, find_before)} "
+            f"| {tail({'p50_ms': find_after, 'p99_ms': after['find_by_appointment_p99_ms']})} |",
         ]
     return rows
 
@@ -564,6 +625,19 @@ def main() -> None:
         type=int,
         default=40000,
         help="largest collection for the FerretDB pushdown before/after; 0 skips",
+    )
+    parser.add_argument(
+        "--engine-seconds",
+        type=float,
+        default=30,
+        help="mixed load on each FerretDB backend (SQLite, PostgreSQL); 0 skips",
+    )
+    parser.add_argument("--engine-documents", type=int, default=20000)
+    parser.add_argument(
+        "--remit-835-megabytes",
+        type=float,
+        default=10.0,
+        help="size of the 835 for the remit_835_ingest measure; 0 skips",
     )
     parser.add_argument("--skip-platform", action="store_true", help="only (a)-(c)")
     parser.add_argument(

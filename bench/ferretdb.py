@@ -1,4 +1,8 @@
-"""Before/after of the two patches the launcher builds into the local FerretDB.
+"""The local FerretDB: its two backends, and before/after of the patches built into it.
+
+**Backends.** The engine's mixed load (gets by ``{_id, tenant_id}``, indexed finds,
+``$inc``, booking-like ``insert_many`` + update from 16 clients) on the SQLite and the
+PostgreSQL backend of the same binary, on private servers (``HALCYON_MONGO_BACKEND``).
 
 Each is switched by an environment variable read at start-up, so both sides run from
 the same binary on private servers, alternating, in the same run.
@@ -7,8 +11,8 @@ the same binary on private servers, alternating, in the same run.
 write commands so single-document updates are atomic (stock FerretDB 1.x races). Its
 first version held ONE lock for every database, so scheduling writing a dosing
 session's ~400 slot claims made every other service's writes wait. The lock is now per
-database (each service has its own); ``HALCYON_FERRETDB_WRITE_LOCK=global`` restores the
-old behaviour. The same two workloads run against both, alternating:
+collection on PostgreSQL (per database on SQLite); ``HALCYON_FERRETDB_WRITE_LOCK=global``
+restores the old behaviour. The same two workloads run against both, alternating:
 
 1. six services' databases, each with a few writers doing outbox-style writes (insert a
    document with a pending event, then a conditional ``$inc``): writes/s and p50/p99;
@@ -72,14 +76,20 @@ def ferretdb(port_from: int, **variables: str) -> Iterator[str]:
         **os.environ,
         "HALCYON_RUN_DIR": str(run_dir),
         "HALCYON_MONGO_PORT": str(port),
+        # its own PostgreSQL cluster (on the PostgreSQL backend), beside the developer's
+        "HALCYON_POSTGRES_PORT": str(free_port(port_from + 2000)),
         **variables,
     }
     script = str(repo_root() / "deploy" / "local" / "servers.sh")
-    subprocess.run([script, "start-mongo"], env=env, check=True, capture_output=True)
     try:
+        started = subprocess.run(["bash", script, "start-mongo"], env=env, capture_output=True)
+        if started.returncode != 0:
+            error = started.stderr.decode()[-2000:]
+            raise RuntimeError(f"private FerretDB did not start: {error}")
         yield f"mongodb://127.0.0.1:{port}/"
     finally:
-        subprocess.run([script, "stop-mongo"], env=env, check=False, capture_output=True)
+        # wipe: stops FerretDB and PostgreSQL, removes the cluster wherever it lives
+        subprocess.run(["bash", script, "wipe"], env=env, check=False, capture_output=True)
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
@@ -159,15 +169,15 @@ async def small_write_beside_batches(url: str, writes: int, batch: int) -> dict[
 async def write_lock_scope(rounds: int = 2, writes: int = 60) -> dict[str, Any]:
     """Both workloads on a global-lock and a per-database-lock server, alternating."""
     totals: dict[str, dict[str, list[dict[str, float]]]] = {
-        lock: {"parallel": [], "beside_batches": []} for lock in ("global", "database")
+        lock: {"parallel": [], "beside_batches": []} for lock in ("global", "narrow")
     }
     with (
         ferretdb(27100, HALCYON_FERRETDB_WRITE_LOCK="global") as global_url,
-        ferretdb(27300, HALCYON_FERRETDB_WRITE_LOCK="database") as database_url,
+        ferretdb(27300) as narrow_url,  # the default: per collection on PostgreSQL
     ):
         step = 0
         for _ in range(rounds):
-            for lock, url in (("global", global_url), ("database", database_url)):
+            for lock, url in (("global", global_url), ("narrow", narrow_url)):
                 totals[lock]["parallel"].append(await parallel_services(url, 3, writes))
                 totals[lock]["beside_batches"].append(
                     await small_write_beside_batches(url, writes, 400)
@@ -179,10 +189,11 @@ async def write_lock_scope(rounds: int = 2, writes: int = 60) -> dict[str, Any]:
         return {key: round(sum(r[key] for r in runs) / len(runs), 2) for key in runs[0]}
 
     before = {kind: merged(runs) for kind, runs in totals["global"].items()}
-    after = {kind: merged(runs) for kind, runs in totals["database"].items()}
+    after = {kind: merged(runs) for kind, runs in totals["narrow"].items()}
     return {
         "before_global_lock": before,
-        "after_per_database_lock": after,
+        "after_default_lock": after,
+        "default_lock_scope": "collection" if backend() == "postgresql" else "database",
         "parallel_writes_per_s_ratio_after_vs_before": round(
             after["parallel"]["writes_per_s"] / before["parallel"]["writes_per_s"], 2
         ),
@@ -267,3 +278,114 @@ async def query_pushdown(
             4,
         ),
     }
+
+
+def backend() -> str:
+    """The backend servers.sh starts by default (what the private servers above run)."""
+    return os.environ.get("HALCYON_MONGO_BACKEND", "postgresql")
+
+
+def summary(latencies: list[float]) -> dict[str, float]:
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    return {
+        "ops": len(latencies),
+        "p50_ms": round(p50, 2),
+        "p99_ms": round(p99, 2),
+        "p99_over_p50": round(p99 / p50, 1) if p50 else float("nan"),
+    }
+
+
+async def mixed_load(
+    url: str, documents: int, clients: int, seconds: float
+) -> dict[str, dict[str, float]]:
+    """16 clients for ``seconds``: 50 % get {_id, tenant_id}, 20 % indexed find, 20 %
+    ``$inc``, 10 % a booking (``insert_many`` of 36 claims, then an update)."""
+    client = connect(url)
+    run = uuid.uuid4().hex[:6]
+    claims = client[f"engine_{run}"]["slot_claims"]
+    counters = client[f"engine_{run}"]["counters"]
+    latencies: dict[str, list[float]] = {"get": [], "find": [], "inc": [], "booking": []}
+    try:
+        await claims.create_index([("tenant_id", 1), ("appointment_id", 1)])
+        for start in range(0, documents, 2000):
+            await claims.insert_many(
+                [
+                    {
+                        "_id": f"t{i % 4}|room-{i % 7}|{i}",
+                        "tenant_id": f"t{i % 4}",
+                        "appointment_id": f"a{i // 36}",
+                        "resource": f"room-{i % 7}",
+                    }
+                    for i in range(start, min(documents, start + 2000))
+                ],
+                ordered=False,
+            )
+        await counters.insert_many([{"_id": f"c{i}", "tenant_id": "t0", "n": 0} for i in range(50)])
+        deadline = time.perf_counter() + seconds
+
+        async def worker(w: int) -> None:
+            n = 0
+            while time.perf_counter() < deadline:
+                n += 1
+                i = (w * 7919 + n * 104729) % documents
+                tenant = f"t{i % 4}"
+                kind = ("get",) * 5 + ("find",) * 2 + ("inc",) * 2 + ("booking",)
+                op = kind[(w + n) % 10]
+                started = time.perf_counter()
+                if op == "get":
+                    found = await claims.find_one(
+                        {"_id": f"{tenant}|room-{i % 7}|{i}", "tenant_id": tenant}
+                    )
+                    assert found is not None
+                elif op == "find":
+                    query = {"tenant_id": tenant, "appointment_id": f"a{i // 36}"}
+                    assert [d async for d in claims.find(query)]
+                elif op == "inc":
+                    await counters.update_one(
+                        {"_id": f"c{i % 50}", "tenant_id": "t0"}, {"$inc": {"n": 1}}
+                    )
+                else:
+                    appointment = f"b{w}-{n}"
+                    await claims.insert_many(
+                        [
+                            {
+                                "_id": f"t9|{appointment}|{k}",
+                                "tenant_id": "t9",
+                                "appointment_id": appointment,
+                                "resource": f"room-{k % 3}",
+                            }
+                            for k in range(36)
+                        ],
+                        ordered=True,
+                    )
+                    await counters.update_one(
+                        {"_id": f"c{i % 50}", "tenant_id": "t0"}, {"$set": {"last": appointment}}
+                    )
+                latencies[op].append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(clients)))
+        elapsed = time.perf_counter() - started
+        await client.drop_database(f"engine_{run}")
+    finally:
+        await client.close()
+    every = [ms for kind in latencies.values() for ms in kind]
+    out = {"all": {**summary(every), "ops_per_s": round(len(every) / elapsed, 1)}}
+    out.update({kind: summary(values) for kind, values in latencies.items() if values})
+    return out
+
+
+async def engine_backends(
+    documents: int = 20000, clients: int = 16, seconds: float = 30
+) -> dict[str, Any]:
+    """The mixed load on SQLite and on PostgreSQL, one binary, private servers."""
+    results: dict[str, Any] = {"documents": documents, "clients": clients, "seconds": seconds}
+    for step, name in enumerate(("sqlite", "postgresql")):
+        progress("FerretDB backends, mixed load", step, 2)
+        with ferretdb(27900 + 100 * step, HALCYON_MONGO_BACKEND=name) as url:
+            results[name] = await mixed_load(url, documents, clients, seconds)
+    progress("FerretDB backends, mixed load", 2, 2)
+    results["ops_per_s_ratio_postgresql_vs_sqlite"] = round(
+        results["postgresql"]["all"]["ops_per_s"] / results["sqlite"]["all"]["ops_per_s"], 2
+    )
+    return results

@@ -21,7 +21,8 @@ IMAGE = "ghcr.io/halcyon-health/{service}:0.1.0"
 
 # HTTP-heavy services scale on CPU (HPA); event-heavy ones on consumer lag (KEDA).
 SERVICES: dict[str, dict[str, Any]] = {
-    "gateway": {"scaler": "cpu", "mongo": False, "kafka": False, "consumes": []},
+    # The gateway reads only identity.access-revoked.v1, into memory (ADR 0104).
+    "gateway": {"scaler": "cpu", "mongo": False, "kafka": True, "consumes": []},
     "identity": {"scaler": "cpu", "mongo": True, "kafka": True, "consumes": ["audit.access.v1"]},
     "clinical": {
         "scaler": "cpu",

@@ -6,6 +6,11 @@
                                   broker and a controller (i.e. it serves clients).
     probe.py mongo HOST PORT   -> exit 0 iff the server answers an OP_MSG
                                   {ping: 1, $db: "admin"} with ok: 1.
+    probe.py postgres HOST PORT -> exit 0 iff PostgreSQL accepts a startup packet
+                                  (protocol 3.0, user "halcyon", database
+                                  "postgres", trust auth) and reaches
+                                  ReadyForQuery, i.e. it serves queries (not
+                                  "the database system is starting up").
     probe.py uuid              -> print a random Kafka cluster id (base64url uuid).
 
 Used by servers.sh; one attempt per call with a short socket timeout, the caller
@@ -168,14 +173,45 @@ def probe_mongo(host, port):
         return True
 
 
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def probe_postgres(host, port, user="halcyon", database="postgres"):
+    params = b"".join(
+        k + b"\x00" + v + b"\x00"
+        for k, v in ((b"user", user.encode()), (b"database", database.encode()))
+    )
+    body = struct.pack(">i", 196608) + params + b"\x00"  # protocol 3.0
+    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+        sock.settimeout(TIMEOUT)
+        sock.sendall(struct.pack(">i", len(body) + 4) + body)
+        while True:
+            kind = _recv_exact(sock, 1)
+            (length,) = struct.unpack(">i", _recv_exact(sock, 4))
+            payload = _recv_exact(sock, length - 4)
+            if kind == b"E":
+                fields = dict((f[:1], f[1:]) for f in payload.split(b"\x00") if f)
+                message = fields.get(b"M", b"?").decode(errors="replace")
+                print(f"postgres: {message}", file=sys.stderr)
+                return False
+            if kind == b"R":
+                (code,) = struct.unpack_from(">i", payload, 0)
+                if code != 0:  # the local cluster trusts loopback; anything else is not ours
+                    print(f"postgres: authentication method {code} requested", file=sys.stderr)
+                    return False
+            if kind == b"Z":  # ReadyForQuery
+                sock.sendall(b"X" + struct.pack(">i", 4))  # Terminate
+                return True
+
+
 def main(argv):
     if len(argv) == 2 and argv[1] == "uuid":
         print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
         return 0
-    if len(argv) != 4 or argv[1] not in ("kafka", "mongo"):
+    if len(argv) != 4 or argv[1] not in ("kafka", "mongo", "postgres"):
         print(__doc__, file=sys.stderr)
         return 2
-    fn = probe_kafka if argv[1] == "kafka" else probe_mongo
+    fn = {"kafka": probe_kafka, "mongo": probe_mongo, "postgres": probe_postgres}[argv[1]]
     try:
         return 0 if fn(argv[2], int(argv[3])) else 1
     except (OSError, ValueError, struct.error, IndexError) as exc:

@@ -224,7 +224,7 @@ async def seed(gateway_url: str, identity_url: str) -> str:
         await stock(gw, course)
         s = course.staff
         lines = [
-            f"Demo agency id: {s.admin.agency_id}   (sign in with agency id, email, password)",
+            f"Demo agency id: {s.admin.agency_id}   (the console finds it from the email)",
             f"Password for everyone: {PASSWORD}",
             "MFA roles sign in with a TOTP code from the secret shown (e.g. `oathtool --totp -b`).",
             "",
@@ -265,7 +265,9 @@ async def already_seeded(gateway_url: str, text: str) -> bool:
             "/api/identity/auth/sign-in",
             json={"agency_id": agency, "email": email, "password": PASSWORD},
         )
-    return r.status_code == 200
+    # Every role signs in with a code too (ADR 0103): "the code is missing" means the
+    # agency, the admin and the password are all there.
+    return r.status_code == 401 and str(r.json().get("type", "")).endswith("/mfa-required")
 
 
 def main() -> None:

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Local Halcyon servers without Docker: Apache Kafka 4.x (KRaft, single node,
-# broker+controller) and FerretDB 1.24 (MongoDB wire protocol, SQLite backend).
+# broker+controller) and FerretDB 1.24 (MongoDB wire protocol) on PostgreSQL
+# (Debian's package, a cluster of our own in the run dir; the default) or SQLite.
 #
 #   servers.sh start|stop|status|wipe|env
 #   servers.sh start-kafka|stop-kafka|start-mongo|stop-mongo
 #
 # start waits until each server really serves requests (Kafka: ApiVersions +
-# Metadata; FerretDB: OP_MSG ping, see probe.py) and is a no-op for a server that
-# is already up. status exits 0 only if both are running and ready (else 3).
+# Metadata; PostgreSQL: startup packet to ReadyForQuery; FerretDB: OP_MSG ping, see
+# probe.py) and is a no-op for a server that is already up. start-mongo starts
+# PostgreSQL first (FerretDB's backend); stop-mongo stops both. status exits 0 only
+# if all are running and ready (else 3).
 # `eval "$(servers.sh env)"` sets HALCYON_KAFKA_BOOTSTRAP and HALCYON_MONGO_URL.
 #
 # Kafka jars come from Maven Central (mvn, see kafka/pom.xml); FerretDB is built
@@ -23,6 +26,16 @@
 #   Keep custom ports below 32768: above it (the ephemeral range) an outgoing connection
 #   can take the port while a server is stopped, and its restart fails to bind.
 #   HALCYON_MONGO_PORT            default 27018 (FerretDB, 127.0.0.1)
+#   HALCYON_MONGO_BACKEND         default postgresql: FerretDB stores in a PostgreSQL
+#                                 cluster of its own ($HALCYON_RUN_DIR/postgres, run
+#                                 as the unprivileged user "postgres" when started as
+#                                 root; Debian's postgresql is apt-installed if
+#                                 missing); "sqlite": one SQLite file per database in
+#                                 $HALCYON_RUN_DIR/ferretdb/data (no PostgreSQL). The
+#                                 two keep separate data; switching needs a restart.
+#   HALCYON_POSTGRES_PORT         default 15432 (PostgreSQL, 127.0.0.1 only, trust auth)
+#   HALCYON_POSTGRES_BIN          default: the newest /usr/lib/postgresql/*/bin, else
+#                                 the directory of `pg_ctl` on PATH
 #   HALCYON_KAFKA_PARTITIONS      default 3 (num.partitions for auto-created topics)
 #   HALCYON_START_TIMEOUT         default 120 (seconds to wait for readiness,
 #                                 not counting the first-time fetch/build)
@@ -38,9 +51,11 @@
 #                                 which lets SQLite filter equality queries (stock
 #                                 1.24 decodes the whole collection for anything but
 #                                 {_id}); 0 builds stock FerretDB
-#   HALCYON_FERRETDB_WRITE_LOCK   unset: one write lock per database (the default);
-#                                 "global": one for all databases (the patch's first
-#                                 version; only the benchmark's before/after uses it)
+#   HALCYON_FERRETDB_WRITE_LOCK   scope of the write lock: "collection" (the default on
+#                                 PostgreSQL), "database" (the default on SQLite, where
+#                                 a database is one file with one writer at a time) or
+#                                 "global" (the patch's first version; only the
+#                                 benchmark's before/after uses it)
 #   HALCYON_FERRETDB_SQLITE_QUERY unset; else appended to FerretDB's --sqlite-url, e.g.
 #                                 "_pragma=busy_timeout(2000)" (FerretDB's default is
 #                                 10000 ms; used to diagnose write stalls)
@@ -59,6 +74,12 @@ KAFKA_PORT=${HALCYON_KAFKA_PORT:-19092}
 KAFKA_CONTROLLER_PORT=${HALCYON_KAFKA_CONTROLLER_PORT:-19093}
 KAFKA_PARTNER_PORT=${HALCYON_KAFKA_PARTNER_PORT:-19094}
 MONGO_PORT=${HALCYON_MONGO_PORT:-27018}
+MONGO_BACKEND=${HALCYON_MONGO_BACKEND:-postgresql}
+case $MONGO_BACKEND in postgresql | sqlite) ;; *) echo "[servers] ERROR: HALCYON_MONGO_BACKEND must be postgresql or sqlite, not '$MONGO_BACKEND'" >&2; exit 2 ;; esac
+if [[ $MONGO_BACKEND == sqlite ]]; then WRITE_LOCK=${HALCYON_FERRETDB_WRITE_LOCK:-database}
+else WRITE_LOCK=${HALCYON_FERRETDB_WRITE_LOCK:-collection}; fi
+POSTGRES_PORT=${HALCYON_POSTGRES_PORT:-15432}
+POSTGRES_USER=halcyon # the cluster's superuser (trust auth on 127.0.0.1 only)
 KAFKA_PARTITIONS=${HALCYON_KAFKA_PARTITIONS:-3}
 START_TIMEOUT=${HALCYON_START_TIMEOUT:-120}
 STOP_TIMEOUT=${HALCYON_STOP_TIMEOUT:-20}
@@ -76,8 +97,9 @@ KAFKA_LOG4J="$HERE/kafka/log4j2.properties"
 KAFKA_LIBS="$CACHE_DIR/kafka-$KAFKA_VERSION/libs"
 FERRETDB_PATCH="$HERE/ferretdb/halcyon_serialize_writes.go"
 FERRETDB_PUSHDOWN="$HERE/ferretdb/halcyon_pushdown.go"
+FERRETDB_PG_PUSHDOWN="$HERE/ferretdb/halcyon_pushdown_postgresql.go"
 if [[ ${HALCYON_FERRETDB_SERIALIZE_WRITES:-1} == 1 ]]; then
-  FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-serialized-$(cat "$FERRETDB_PATCH" "$FERRETDB_PUSHDOWN" | sha256sum | cut -c1-12)"
+  FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-serialized-$(cat "$FERRETDB_PATCH" "$FERRETDB_PUSHDOWN" "$FERRETDB_PG_PUSHDOWN" | sha256sum | cut -c1-12)"
 else
   FERRETDB_BIN="$CACHE_DIR/ferretdb-${FERRETDB_VERSION#v}/ferretdb-stock"
 fi
@@ -93,6 +115,11 @@ MONGO_DATA="$MONGO_DIR/data"
 MONGO_STATE="$MONGO_DIR/state"
 MONGO_PID="$MONGO_DIR/ferretdb.pid"
 MONGO_LOG="$MONGO_DIR/ferretdb.log"
+PG_DIR="$RUN_DIR/postgres"
+PG_DATA="$PG_DIR/data" # may be a symlink to a directory the postgres user can reach:
+# PostgreSQL is always given the real path (realpath), which it can reach
+PG_LOG="$PG_DIR/postgres.log"
+PG_PID="$PG_DIR/postgres.pid"
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -105,11 +132,20 @@ marker() {
   case $1 in
     kafka) printf '%s' "kafka.Kafka $KAFKA_CONFIG" ;;
     mongo) printf '%s' "--state-dir=$MONGO_STATE" ;;
+    postgres) printf '%s' "-D $(realpath -m "$PG_DATA") " ;; # the postmaster only; its children exit with it
   esac
 }
-pidfile() { case $1 in kafka) echo "$KAFKA_PID" ;; mongo) echo "$MONGO_PID" ;; esac; }
-port() { case $1 in kafka) echo "$KAFKA_PORT" ;; mongo) echo "$MONGO_PORT" ;; esac; }
-label() { case $1 in kafka) echo "Kafka $KAFKA_VERSION" ;; mongo) echo "FerretDB $FERRETDB_VERSION" ;; esac; }
+pidfile() { case $1 in kafka) echo "$KAFKA_PID" ;; mongo) echo "$MONGO_PID" ;; postgres) echo "$PG_PID" ;; esac; }
+port() { case $1 in kafka) echo "$KAFKA_PORT" ;; mongo) echo "$MONGO_PORT" ;; postgres) echo "$POSTGRES_PORT" ;; esac; }
+label() {
+  case $1 in
+    kafka) echo "Kafka $KAFKA_VERSION" ;;
+    mongo) echo "FerretDB $FERRETDB_VERSION ($MONGO_BACKEND)" ;;
+    postgres) echo "PostgreSQL" ;;
+  esac
+}
+# the servers "mongo" stands for: FerretDB and, on PostgreSQL, its backend first
+mongo_servers() { if [[ $MONGO_BACKEND == postgresql ]]; then echo postgres mongo; else echo mongo; fi; }
 
 # pids of live processes whose command line contains the server's marker
 find_pids() {
@@ -144,6 +180,7 @@ show_logs() {
   case $1 in
     kafka) show_log_tail "$KAFKA_LOGS/server.log" "$KAFKA_OUT" ;;
     mongo) show_log_tail "$MONGO_LOG" ;;
+    postgres) show_log_tail "$PG_DIR/initdb.log" "$PG_LOG" ;;
   esac
 }
 
@@ -220,6 +257,13 @@ _build_ferretdb() {
       "$src/internal/backends/sqlite/collection.go"
     [[ $(grep -c 'halcyonWhereClause(params.Filter)' "$src/internal/backends/sqlite/collection.go") == 2 ]] \
       || die "could not apply ferretdb/halcyon_pushdown.go to FerretDB $FERRETDB_VERSION (the _id pushdown in Query/Explain changed); set HALCYON_FERRETDB_SERIALIZE_WRITES=0 for a stock build"
+    # The same for PostgreSQL (halcyon_pushdown_postgresql.go): its WHERE clause replaces
+    # the stock one where it applies, in Query and Explain.
+    cp "$FERRETDB_PG_PUSHDOWN" "$src/internal/backends/postgresql/"
+    sed -i 's/prepareWhereClause(&placeholder, params.Filter)/halcyonPrepareWhereClause(\&placeholder, params.Filter)/' \
+      "$src/internal/backends/postgresql/collection.go"
+    [[ $(grep -c 'halcyonPrepareWhereClause(&placeholder, params.Filter)' "$src/internal/backends/postgresql/collection.go") == 2 ]] \
+      || die "could not apply ferretdb/halcyon_pushdown_postgresql.go to FerretDB $FERRETDB_VERSION (prepareWhereClause in Query/Explain changed); set HALCYON_FERRETDB_SERIALIZE_WRITES=0 for a stock build"
   fi
   if ! (cd "$src" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
         go build -trimpath -o "$FERRETDB_BIN.tmp" ./cmd/ferretdb >>"$glog" 2>&1); then
@@ -232,6 +276,38 @@ _build_ferretdb() {
   mv "$FERRETDB_BIN.tmp" "$FERRETDB_BIN"
 }
 ensure_mongo() { ferretdb_ok || with_cache_lock _build_ferretdb; }
+
+# PostgreSQL: Debian's package (any major version FerretDB supports, 12+).
+pg_bindir() {
+  local d
+  if [[ -n ${HALCYON_POSTGRES_BIN:-} ]]; then echo "$HALCYON_POSTGRES_BIN"; return 0; fi
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [[ -n $d && -x $d/postgres && -x $d/initdb ]]; then echo "$d"; return 0; fi
+  d=$(command -v pg_ctl 2>/dev/null) || return 1
+  d=$(dirname "$(realpath "$d")")
+  [[ -x $d/postgres && -x $d/initdb ]] && echo "$d"
+}
+
+_install_postgres() {
+  pg_bindir >/dev/null && return 0
+  command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]] \
+    || die "PostgreSQL not found (no /usr/lib/postgresql/*/bin); install Debian's postgresql package, set HALCYON_POSTGRES_BIN, or set HALCYON_MONGO_BACKEND=sqlite"
+  log "installing Debian's postgresql with apt-get (first time only)"
+  # Only the binaries are used: the package's own cluster (main, port 5432) is not
+  # created, so it cannot take a port or compete for the machine.
+  if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
+    mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+  fi
+  local alog="$CACHE_DIR/apt-postgresql.log"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql; } >"$alog" 2>&1; then
+    tail -n 40 "$alog" >&2
+    die "apt-get install postgresql failed (full log: $alog)"
+  fi
+  pg_bindir >/dev/null || die "postgresql installed but no /usr/lib/postgresql/*/bin found"
+}
+ensure_postgres() { pg_bindir >/dev/null || with_cache_lock _install_postgres; }
 
 # Fetch/build whatever is missing for the given servers; Maven (network bound)
 # runs in the background while Go (CPU bound) builds.
@@ -254,6 +330,7 @@ ensure() {
   fi
   ((want_k)) && ensure_kafka
   ((want_m)) && ensure_mongo
+  for s in "$@"; do [[ $s == postgres ]] && ensure_postgres; done
   return 0
 }
 
@@ -337,6 +414,14 @@ launch_kafka() {
     fi
   fi
   : >"$KAFKA_OUT"
+  # Every test run makes topics under its own prefix; a long-lived dev broker piles up
+  # partitions until it runs out of file descriptors ("Too many open files"). Say so.
+  local partitions
+  partitions=$(find "$KAFKA_DATA" -maxdepth 1 -mindepth 1 -type d 2>/dev/null | wc -l)
+  if (( partitions > $(ulimit -n) / 4 )); then
+    log "WARNING: $partitions partitions in $KAFKA_DATA near the open-file limit" \
+      "($(ulimit -n)); run '$0 wipe' when the broker stops with 'Too many open files'"
+  fi
   (
     cd "$KAFKA_DIR"
     exec setsid "$JAVA" "${KAFKA_JVM_ARGS[@]}" kafka.Kafka "$KAFKA_CONFIG"
@@ -344,15 +429,86 @@ launch_kafka() {
   echo $! >"$KAFKA_PID"
 }
 
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the unprivileged
+# "postgres" user (Debian's package creates it; created here if missing).
+PG_OWNER=
+as_pg() {
+  if [[ -n $PG_OWNER ]]; then setpriv --reuid="$PG_OWNER" --regid="$PG_OWNER" --init-groups --reset-env -- "$@"
+  else "$@"; fi
+}
+
+# The data directory: $PG_DIR/data, or, when the postgres user cannot reach the run
+# dir (e.g. a checkout under /root, mode 700), a directory of its own under /var/tmp
+# that $PG_DIR/data links to (wipe removes both).
+prepare_pg_data() {
+  mkdir -p "$PG_DIR"
+  if [[ $(id -u) == 0 ]]; then
+    PG_OWNER=postgres
+    id -u postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres \
+      || die "could not create the unprivileged user 'postgres' for PostgreSQL"
+    if [[ ! -e $PG_DATA ]]; then
+      chmod 755 "$PG_DIR"
+      if as_pg test -x "$PG_DIR"; then
+        mkdir -m 700 "$PG_DATA"
+      else
+        local alt
+        alt="/var/tmp/halcyon-postgres-$(printf '%s' "$RUN_DIR" | sha256sum | cut -c1-12)"
+        log "user postgres cannot reach $PG_DIR; keeping the cluster in $alt (linked from $PG_DATA)"
+        rm -rf "$alt"
+        mkdir -m 700 "$alt"
+        ln -s "$alt" "$PG_DATA"
+      fi
+      chown postgres:postgres "$(realpath "$PG_DATA")"
+    fi
+  else
+    mkdir -p -m 700 "$PG_DATA"
+  fi
+}
+
+launch_postgres() {
+  local bin
+  bin=$(pg_bindir) || die "PostgreSQL binaries not found"
+  prepare_pg_data
+  if [[ ! -f $(realpath "$PG_DATA")/PG_VERSION ]]; then
+    log "creating a PostgreSQL cluster in $PG_DATA ($("$bin/postgres" --version))"
+    if ! as_pg "$bin/initdb" -D "$(realpath "$PG_DATA")" -U "$POSTGRES_USER" --auth=trust --encoding=UTF8 --locale=C --no-sync \
+        >"$PG_DIR/initdb.log" 2>&1; then
+      echo "FAILED: initdb" >&2
+      show_log_tail "$PG_DIR/initdb.log"
+      exit 1
+    fi
+  fi
+  if [[ -f $PG_LOG ]]; then mv -f "$PG_LOG" "$PG_LOG.prev"; fi
+  # Settings on the command line (not in the cluster's files) so a port change applies
+  # on the next start. Loopback TCP only, no Unix socket (nothing to clean up in /run).
+  # synchronous_commit=off: a commit does not wait for the WAL flush; a crash can lose
+  # the last few hundred milliseconds of a developer's data but never corrupts it.
+  (
+    cd /
+    local as=()
+    [[ -z $PG_OWNER ]] || as=(setpriv --reuid="$PG_OWNER" --regid="$PG_OWNER" --init-groups --)
+    exec setsid "${as[@]+"${as[@]}"}" "$bin/postgres" -D "$(realpath "$PG_DATA")" \
+      -c listen_addresses="$HOST" -c port="$POSTGRES_PORT" -c unix_socket_directories= \
+      -c max_connections=200 -c shared_buffers=128MB -c synchronous_commit=off \
+      -c logging_collector=off -c log_min_messages=warning -c log_checkpoints=off
+  ) 8>&- 9>&- </dev/null >>"$PG_LOG" 2>&1 &
+  echo $! >"$PG_PID"
+}
+
 launch_mongo() {
   mkdir -p "$MONGO_DATA" "$MONGO_STATE"
   if [[ -f $MONGO_LOG ]]; then mv -f "$MONGO_LOG" "$MONGO_LOG.prev"; fi
+  local backend=(--handler=sqlite "--sqlite-url=file:$MONGO_DATA/${HALCYON_FERRETDB_SQLITE_QUERY:+?$HALCYON_FERRETDB_SQLITE_QUERY}")
+  if [[ $MONGO_BACKEND == postgresql ]]; then
+    # pgx's default pool is max(4, CPUs) connections: too few for a platform's writers
+    backend=(--handler=postgresql "--postgresql-url=postgres://$POSTGRES_USER@$HOST:$POSTGRES_PORT/postgres?pool_max_conns=${HALCYON_POSTGRES_POOL:-24}")
+  fi
   (
     cd "$MONGO_DIR"
+    export HALCYON_FERRETDB_WRITE_LOCK=$WRITE_LOCK
     exec setsid "$FERRETDB_BIN" \
       --listen-addr="$HOST:$MONGO_PORT" \
-      --handler=sqlite \
-      --sqlite-url="file:$MONGO_DATA/${HALCYON_FERRETDB_SQLITE_QUERY:+?$HALCYON_FERRETDB_SQLITE_QUERY}" \
+      "${backend[@]}" \
       --state-dir="$MONGO_STATE" \
       --debug-addr=- \
       --telemetry=disable \
@@ -366,7 +522,7 @@ launch() {
   local s=$1 p
   p=$(port "$s")
   if port_open "$p"; then
-    die "$(label "$s"): port $HOST:$p is already in use by a process not started for $RUN_DIR (set HALCYON_$( [[ $s == kafka ]] && echo KAFKA || echo MONGO )_PORT or stop it)"
+    die "$(label "$s"): port $HOST:$p is already in use by a process not started for $RUN_DIR (set HALCYON_$(tr '[:lower:]' '[:upper:]' <<<"$s")_PORT or stop it)"
   fi
   if [[ $s == kafka ]] && port_open "$KAFKA_PARTNER_PORT"; then
     die "Kafka: partner port $HOST:$KAFKA_PARTNER_PORT already in use (set HALCYON_KAFKA_PARTNER_PORT)"
@@ -402,7 +558,8 @@ stop_one() {
     return 0
   fi
   log "stopping $(label "$s") (pid ${live[*]})"
-  kill -TERM "${live[@]}" 2>/dev/null || true
+  # PostgreSQL: SIGINT is its fast shutdown (SIGTERM would wait for clients to leave)
+  kill "-$([[ $s == postgres ]] && echo INT || echo TERM)" "${live[@]}" 2>/dev/null || true
   deadline=$((SECONDS + STOP_TIMEOUT))
   while ((SECONDS < deadline)) && is_running "$s"; do sleep 0.2; done
   if is_running "$s"; then
@@ -419,6 +576,25 @@ stop_one() {
 }
 
 # ------------------------------------------------------------------ start
+
+wait_ready() { # wait_ready SERVER: until its probe answers (or it exits, or the deadline)
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until probe "$1"; do
+    if ! is_running "$1"; then
+      echo "FAILED: $(label "$1") exited during startup" >&2
+      show_logs "$1"
+      exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "FAILED: $(label "$1") not ready on $HOST:$(port "$1") within ${START_TIMEOUT}s (HALCYON_START_TIMEOUT)" >&2
+      "$PYTHON" "$PROBE" "$1" "$HOST" "$(port "$1")" || true
+      show_logs "$1"
+      stop_one "$1" || true
+      exit 1
+    fi
+    sleep 0.3
+  done
+}
 
 start() {
   local s todo=() wait_for=()
@@ -437,7 +613,12 @@ start() {
   done
   if ((${#todo[@]})); then
     ensure "${todo[@]}"
-    for s in "${todo[@]}"; do launch "$s"; wait_for+=("$s"); done
+    for s in "${todo[@]}"; do
+      # FerretDB checks its backend's settings as it starts: PostgreSQL must serve first
+      if [[ $s == mongo && $MONGO_BACKEND == postgresql ]]; then wait_ready postgres; fi
+      launch "$s"
+      wait_for+=("$s")
+    done
   fi
   ((${#wait_for[@]})) || return 0
 
@@ -480,7 +661,7 @@ start() {
 
 status() {
   local s rc=0 p
-  for s in kafka mongo; do
+  for s in kafka $(mongo_servers); do
     p=$(find_pids "$s" | tr '\n' ' ')
     if [[ -n $p ]]; then
       if probe "$s"; then
@@ -506,16 +687,31 @@ usage() {
   exit 2
 }
 
+stop_mongo() { # FerretDB, then its PostgreSQL (also one left from a previous backend choice)
+  stop_one mongo
+  if [[ $MONGO_BACKEND == postgresql ]] || is_running postgres; then stop_one postgres; fi
+}
+
+wipe() {
+  lock_run_dir
+  stop_one kafka
+  stop_mongo
+  if [[ -L $PG_DATA ]]; then rm -rf "$(realpath -m "$PG_DATA")"; fi
+  rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$PG_DIR" "$RUN_DIR/.lock"
+  log "wiped $KAFKA_DIR, $MONGO_DIR and $PG_DIR"
+}
+
 cmd=${1:-}
+# shellcheck disable=SC2046 # mongo_servers is a word list by design
 case $cmd in
-  start) start kafka mongo; print_env | sed 's/^/[servers] /' >&2 ;;
+  start) start kafka $(mongo_servers); print_env | sed 's/^/[servers] /' >&2 ;;
   start-kafka) start kafka ;;
-  start-mongo) start mongo ;;
-  stop) lock_run_dir; stop_one kafka; stop_one mongo ;;
+  start-mongo) start $(mongo_servers) ;;
+  stop) lock_run_dir; stop_one kafka; stop_mongo ;;
   stop-kafka) lock_run_dir; stop_one kafka ;;
-  stop-mongo) lock_run_dir; stop_one mongo ;;
+  stop-mongo) lock_run_dir; stop_mongo ;;
   status) status ;;
-  wipe) lock_run_dir; stop_one kafka; stop_one mongo; rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$RUN_DIR/.lock"; log "wiped $KAFKA_DIR and $MONGO_DIR" ;;
+  wipe) wipe ;;
   env) print_env ;;
   *) usage ;;
 esac

@@ -10,15 +10,19 @@
 // stock allows, and findAndModify can hand the same document to several callers.
 // MongoDB guarantees single-document atomicity, so the Halcyon services rely on it.
 //
-// This file serializes write commands per database (one mutex per "$db"). Every
-// Halcyon service has its own database, which the SQLite backend keeps in its own
-// file, so services write in parallel while writes within one database (where the
-// races above happen) are serialized. Reads are not blocked; each write command's
-// backend update is one SQLite transaction, so readers see the old or the new state.
+// This file serializes write commands per collection (one mutex per "$db" and
+// collection, the value of the command's first key): the races above are between
+// writes to the same document, hence the same collection, so writers of different
+// collections run in parallel. Reads are not blocked; each write command's backend
+// update is one transaction, so readers see the old or the new state.
 //
-// HALCYON_FERRETDB_WRITE_LOCK=global (read at start-up) restores the first version of
-// this patch, one lock for all databases; the benchmark starts such a server to
-// measure what the per-database lock gained (bench/write_lock.py).
+// HALCYON_FERRETDB_WRITE_LOCK (read at start-up) picks the scope:
+//   - "collection" (the default);
+//   - "database": one lock per database. servers.sh picks it for SQLite, which keeps a
+//     database in one file that takes one writer at a time anyway (two collections'
+//     writers would only meet again in SQLite's busy handler);
+//   - "global": one lock for all databases, the first version of this patch; the
+//     benchmark starts such a server to measure what the narrower locks gained.
 
 package handler
 
@@ -32,23 +36,28 @@ import (
 	"github.com/FerretDB/FerretDB/internal/bson"
 )
 
-// halcyonWriteLocks maps a database name to its *sync.Mutex.
+// halcyonWriteLocks maps a lock's scope ("", a database, or database NUL collection)
+// to its *sync.Mutex.
 var halcyonWriteLocks sync.Map
 
-// halcyonGlobalWriteLock is true when every database shares one write lock.
-var halcyonGlobalWriteLock = os.Getenv("HALCYON_FERRETDB_WRITE_LOCK") == "global"
+// halcyonWriteLockScope is "collection", "database" or "global".
+var halcyonWriteLockScope = os.Getenv("HALCYON_FERRETDB_WRITE_LOCK")
 
-// halcyonLockFor returns the write lock of the command's database ("$db").
+// halcyonLockFor returns the write lock of the command's collection (or database).
 func halcyonLockFor(msg *wire.OpMsg) *sync.Mutex {
 	name := ""
-	if halcyonGlobalWriteLock {
-		mu, _ := halcyonWriteLocks.LoadOrStore(name, &sync.Mutex{})
-		return mu.(*sync.Mutex)
-	}
-	if doc, err := bson.ToDocument(msg.RawSection0()); err == nil {
-		if v, err := doc.Get("$db"); err == nil {
-			if s, ok := v.(string); ok {
-				name = s
+	if halcyonWriteLockScope != "global" {
+		if doc, err := bson.ToDocument(msg.RawSection0()); err == nil {
+			if v, err := doc.Get("$db"); err == nil {
+				if s, ok := v.(string); ok {
+					name = s
+				}
+			}
+			if halcyonWriteLockScope != "database" && doc.Len() > 0 {
+				// {update: "claims", ...}: the command's first key names its collection
+				if s, ok := doc.Values()[0].(string); ok {
+					name += "\x00" + s
+				}
 			}
 		}
 	}
@@ -56,7 +65,7 @@ func halcyonLockFor(msg *wire.OpMsg) *sync.Mutex {
 	return mu.(*sync.Mutex)
 }
 
-// halcyonSerializeWrites wraps the write command handlers with their database's lock.
+// halcyonSerializeWrites wraps the write command handlers with their collection's lock.
 // It must be called after initCommands.
 func (h *Handler) halcyonSerializeWrites() {
 	for _, name := range []string{"insert", "update", "delete", "findAndModify", "findandmodify"} {
