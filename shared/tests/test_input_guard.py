@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -183,3 +184,45 @@ def test_a_route_allowed_larger_bodies_gets_its_own_limit_and_others_the_default
     assert body_limit(limits, "/remittances/") == 10 * 1024
     assert body_limit(limits, "/remittances/abc") == 1024
     assert body_limit(limits, "/payers") == 1024
+
+
+def test_a_path_template_allows_its_larger_limit_on_one_segment_only() -> None:
+    from halcyon.shared.http.guard import InputLimits, body_limit, path_matches
+
+    assert path_matches("/clients/{client_id}/documents", "/clients/c-1/documents")
+    assert path_matches("/clients/{client_id}/documents", "/clients/c-1/documents/")
+    assert not path_matches("/clients/{client_id}/documents", "/clients//documents")
+    assert not path_matches("/clients/{client_id}/documents", "/clients/a/b/documents")
+    assert not path_matches("/clients/{client_id}/documents", "/clients/c-1/notes")
+    limits = InputLimits(
+        max_body_bytes=1024, larger_bodies=(("/clients/{client_id}/documents", 10 * 1024),)
+    )
+    assert body_limit(limits, "/clients/c-1/documents") == 10 * 1024
+    assert body_limit(limits, "/clients/c-1/notes") == 1024
+
+
+async def test_a_body_cut_off_by_a_disconnect_never_reaches_a_route() -> None:
+    received: list[Note] = []
+    app = _app(received)
+    messages: list[MutableMapping[str, Any]] = [
+        # What arrived happens to parse, but the client said more was coming.
+        {"type": "http.request", "body": b'{"title": "half"}', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    scope = {
+        "type": "http", "http_version": "1.1", "method": "POST", "path": "/notes",
+        "raw_path": b"/notes", "query_string": b"", "root_path": "", "scheme": "http",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    await app(scope, receive, send)
+    assert received == []  # nothing of the half body reached the route
+    assert not any(m.get("status") == 201 for m in sent)

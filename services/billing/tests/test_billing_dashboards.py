@@ -98,3 +98,36 @@ def test_denials_group_by_carc_without_patient_responsibility() -> None:
 def test_csv_keeps_integer_cents_and_header() -> None:
     body = to_csv(("code", "amount_cents"), [{"code": "CO-50", "amount_cents": 22_500}])
     assert body == b"code,amount_cents\r\nCO-50,22500\r\n"
+
+
+def test_billable_units_count_open_and_claimed_show_held_apart_and_skip_reversed() -> None:
+    from halcyon.billing.domain.dashboards import billable_units_by_clinician
+
+    def charge(
+        staff: str | None, cpt: str, units: int, cents: int, status: str
+    ) -> dict[str, object]:
+        return {"kind": "charge", "rendering_staff_id": staff, "cpt": cpt, "units": units,
+                "amount_cents": cents, "status": status}  # fmt: skip
+
+    report = billable_units_by_clinician(
+        [
+            charge("t1", "90837", 1, 18_000, "claimed"),
+            charge("t1", "90837", 1, 18_000, "open"),
+            charge("t1", "90834", 1, 0, "held"),  # no minutes yet: held, no amount
+            charge("t1", "90837", 1, 18_000, "reversed"),  # replaced by a later revision
+            charge("t2", "0820T", 6, 120_000, "claimed"),
+            charge(None, "S0013", 84, 0, "open"),  # a drug line with no rendering clinician
+            {"kind": "reversal", "rendering_staff_id": "t1", "cpt": "90837", "units": -1,
+             "amount_cents": -18_000, "status": "posted"},
+        ],
+        {"t1": "Ada Therapist", "t2": "Bo Prescriber"},
+    )  # fmt: skip
+    assert [(r["clinician"], r["cpt"], r["units"], r["held_units"], r["amount_cents"])
+            for r in report["rows"]] == [
+        ("(no rendering clinician)", "S0013", 84, 0, 0),
+        ("Ada Therapist", "90834", 0, 1, 0),
+        ("Ada Therapist", "90837", 2, 0, 36_000),
+        ("Bo Prescriber", "0820T", 6, 0, 120_000),
+    ]  # fmt: skip
+    assert report["total_units"] == 92 and report["total_held_units"] == 1
+    assert report["total_cents"] == 156_000

@@ -190,3 +190,39 @@ async def test_ar_aging_and_denials_equal_a_hand_computation(
         )
         assert r.status_code == 422
         assert r.headers["content-type"].startswith("application/problem+json")
+
+        # Billable units per clinician, by hand: Grace Hopper (md-1) monitored the dosing
+        # day as first clinician, 480 min = 8 units of 0820T ($1,600.00), and saw the
+        # client by video on 2026-09-20, 1 unit of 90837 ($180.00, denied but still
+        # billed work); the nurse rn-1 (no staff record: shown by id) 8 units of 0822T
+        # ($640.00).
+        autumn = {"site_id": "site-1", "from": "2026-09-01", "to": "2026-11-30"}
+        r = await http.get("/reports/billable-units", params=autumn)
+        assert r.status_code == 200, r.text
+        units = r.json()
+        assert [
+            (u["clinician"], u["cpt"], u["units"], u["amount_cents"]) for u in units["rows"]
+        ] == [
+            ("Grace Hopper", "0820T", 8, 160000),
+            ("Grace Hopper", "90837", 1, 18000),
+            ("rn-1", "0822T", 8, 64000),
+        ]
+        assert [(c["clinician"], c["units"], c["amount_cents"]) for c in units["clinicians"]] == [
+            ("Grace Hopper", 9, 178000),
+            ("rn-1", 8, 64000),
+        ]
+        assert (units["total_units"], units["total_held_units"], units["total_cents"]) == (
+            17,
+            0,
+            242000,
+        )
+        november = await http.get(
+            "/reports/billable-units",
+            params={**autumn, "from": "2026-10-01", "format": "csv"},
+        )
+        assert november.headers["content-type"].startswith("text/csv")
+        lines = november.text.splitlines()
+        assert lines[0] == "staff_id,clinician,cpt,units,held_units,charges,amount_cents"
+        assert lines[1:] == ["md-1,Grace Hopper,0820T,8,0,1,160000", "rn-1,rn-1,0822T,8,0,1,64000"]
+        r = await http.get("/reports/billable-units", params=autumn, headers=nurse)
+        assert r.status_code == 403

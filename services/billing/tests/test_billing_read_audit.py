@@ -29,7 +29,9 @@ from tests.fixtures import StartService
 
 pytestmark = pytest.mark.integration
 # Configuration and totals: no client is named in what these return.
-WITHOUT_CLIENT_DATA = {"/drug-codes", "/payers", "/fee-schedules", "/reports/denials"}
+WITHOUT_CLIENT_DATA = {
+    "/drug-codes", "/payers", "/fee-schedules", "/reports/denials", "/reports/billable-units",
+}  # fmt: skip
 
 
 async def test_every_read_of_client_data_is_audited(

@@ -22,6 +22,9 @@ __all__ = ["clinical"]  # the fixture, used by name below
 
 # Reference data: the same for every client, about none.
 WITHOUT_CLIENT_DATA = {"/forms", "/forms/{key}/versions/{version}", "/protocols", "/fhir/metadata"}
+# Means and counts per program, no client named (still audited, without a client: see
+# test_clinical_outcomes).
+WITHOUT_CLIENT_DATA |= {"/reports/outcomes"}
 # Walked, with their audit entries checked, by their own tests: a group session's reads
 # (test_clinical_group_sessions_api: one entry per member shown) and the agency-wide bulk
 # export, which audits every exported client when the job runs (test_clinical_fhir_export_api).
@@ -72,7 +75,18 @@ async def test_every_client_read_is_audited(clinical: ClinicalHarness) -> None:
     )
     assert vitals.status_code == 201, vitals.text
 
+    scan = await clinical.http.post(
+        f"/clients/{cid}/documents",
+        content=b"%PDF-1.4\n" + bytes(100),
+        params={"category": "consent", "title": "Signed consent"},
+        headers={**lead, "Content-Type": "application/pdf"},
+    )
+    assert scan.status_code == 201, scan.text
+    doc_id = scan.json()["id"]
     calls = {
+        "/clients/{client_id}/documents": f"/clients/{cid}/documents",
+        "/documents/{document_id}": f"/documents/{doc_id}",
+        "/documents/{document_id}/content": f"/documents/{doc_id}/content",
         "/clients/{client_id}": f"/clients/{cid}",
         "/clients": "/clients?name=Hopper",
         "/clients/{client_id}/episodes": f"/clients/{cid}/episodes",
@@ -108,7 +122,9 @@ async def test_every_client_read_is_audited(clinical: ClinicalHarness) -> None:
     made = await walk(clinical.http, {route: (url, lead) for route, url in calls.items()})
     assert made.failures() == {}
     reads = made.reads()
-    assert set(made.reads_of([cid]).values()) >= set(calls) - {"/notes/{note_id}/verification"}
+    # The file's bytes name no client; its audit entry is still checked below.
+    unnamed = {"/notes/{note_id}/verification", "/documents/{document_id}/content"}
+    assert set(made.reads_of([cid]).values()) >= set(calls) - unnamed
     topic = clinical.settings.topic_prefix + "audit.access.v1"
     found = await audited_request_ids(clinical.servers.kafka_bootstrap, topic, reads)
     missing = sorted(route for rid, route in reads.items() if rid not in found)

@@ -356,6 +356,18 @@ async def test_compliance_officer_wastes_with_two_witnesses_and_downloads_a_repo
     await page.goto("/console/admin/audit?client_id=" + agency.client_id)
     await expect(page.locator("table").last).to_contain_text("clinical")
     await shot(page, "08-admin-audit")
+    # The controlled-substance dashboard, by hand: 400 mg received today, 10 mg wasted
+    # above, and the session's 120 mg dose if the nurse's dose was accepted.
+    await page.goto("/console/dashboards")
+    books = page.locator("section[id^='activity-']")
+    await expect(books.get_by_role("heading")).to_contain_text("DEA BC7654329")
+    row = books.locator("tbody tr").first
+    await expect(row).to_contain_text("MDMA 20 mg capsule (C-I)")
+    await expect(row).to_have_text(
+        re.compile(r"\b0\s+400\s+(120 \(1\)\s+10 / 0 / 0\s+0\s+0\s+270"
+                   r"|0 \(0\)\s+10 / 0 / 0\s+0\s+0\s+390)\s*$")
+    )  # fmt: skip
+    await shot(page, "08b-dashboards")
     await context.close()
 
 
@@ -387,6 +399,9 @@ async def test_biller_sees_the_billing_screen(
     await expect(page.get_by_role("heading", name="Claims")).to_be_visible()
     await expect(page.get_by_text("Grace Hopper")).to_be_visible()
     await shot(page, "10-billing")
+    await page.goto("/console/dashboards")
+    await expect(page.get_by_role("heading", name="Billable units per clinician")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Accounts receivable aging")).to_be_visible()
     await page.goto("/console/admin")
     await expect(page.get_by_role("heading", name="Break the glass")).to_be_visible()
     await context.close()

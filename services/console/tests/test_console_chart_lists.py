@@ -117,3 +117,82 @@ async def test_the_chart_shows_the_lists_and_downloads_the_record(
     content = await asyncio.to_thread(path.read_bytes)
     assert content.startswith(b"%PDF-") and b"sertraline" in content
     await context.close()
+
+
+async def test_a_scanned_document_is_uploaded_listed_viewed_and_downloaded(
+    browser: Browser, gateway: Gateway, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    admin = await gateway.bootstrap_agency("Halcyon Documents")
+    site = await gateway.post(
+        "/api/identity/sites",
+        admin,
+        json={"name": "Denver clinic", "timezone": "America/Denver",
+              "address": {"line1": "2 Colfax Ave", "city": "Denver", "region": "CO",
+                          "postal_code": "80202"}},
+    )  # fmt: skip
+    assert site.status_code == 201, site.text
+    site_id = site.json()["id"]
+    therapist = await gateway.add_staff(admin, "therapist", site_id, "Dana Documents")
+    await gateway.sign_in(therapist)
+    client = await gateway.post(
+        "/api/clinical/clients",
+        therapist,
+        json={"given_name": "Ada", "family_name": "Lovelace", "date_of_birth": "1990-12-10",
+              "home_site_id": site_id},
+    )  # fmt: skip
+    assert client.status_code == 201, client.text
+    cid = client.json()["id"]
+    scan = tmp_path_factory.mktemp("scans") / "roi-signed.pdf"
+    pdf = b"%PDF-1.4\n% a signed release of information\n" + bytes(range(256)) * 40
+    await asyncio.to_thread(scan.write_bytes, pdf)
+    not_a_scan = scan.with_name("notes.html")
+    await asyncio.to_thread(not_a_scan.write_bytes, b"<html><script>alert(1)</script></html>")
+
+    context = await browser.new_context(
+        base_url=gateway.platform.gateway.url, accept_downloads=True
+    )
+    page = await context.new_page()
+    await page.goto("/console/sign-in")
+    await page.get_by_label("Email").fill(therapist.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label(re.compile("Authenticator code")).fill(await fresh_otp(therapist))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Calendar")
+    await page.goto(f"/console/clients/{cid}")
+    documents = page.get_by_role("region", name="Documents")
+    await expect(documents).to_contain_text("No documents on file.")
+
+    # A web page is refused, with the reason, and nothing is listed.
+    await documents.get_by_label("Title").fill("Not a scan")
+    await documents.get_by_label(re.compile("^File")).set_input_files(not_a_scan)
+    await documents.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_role("alert")).to_contain_text("not a PDF, PNG, JPEG or TIFF")
+
+    documents = page.get_by_role("region", name="Documents")
+    await documents.get_by_label("Kind").select_option("release_of_information")
+    await documents.get_by_label("Title").fill("ROI to Dr Núñez")
+    await documents.get_by_label(re.compile("^File")).set_input_files(scan)
+    await documents.get_by_role("button", name="Upload").click()
+    documents = page.get_by_role("region", name="Documents")
+    await expect(documents).to_contain_text("ROI to Dr Núñez")
+    await expect(documents).to_contain_text("Release of information")
+    await expect(documents).to_contain_text("roi-signed.pdf (PDF")
+    await expect(documents).not_to_contain_text("Not a scan")
+    await shot(page, "chart-documents")
+
+    # "View" is the file shown by the browser; "Download" saves the same bytes.
+    view = await documents.get_by_role("link", name="View").get_attribute("href")
+    assert view is not None
+    shown = await context.request.get(view)
+    assert shown.status == 200
+    assert shown.headers["content-type"] == "application/pdf"
+    assert shown.headers["content-disposition"].startswith("inline;")
+    assert await shown.body() == pdf
+    async with page.expect_download() as waiting:
+        await documents.get_by_role("link", name="Download").click()
+    download = await waiting.value
+    assert download.suggested_filename == "roi-signed.pdf"
+    path = await download.path()
+    assert path is not None
+    assert await asyncio.to_thread(path.read_bytes) == pdf
+    await context.close()

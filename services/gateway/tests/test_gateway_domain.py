@@ -310,3 +310,14 @@ def test_operator_paths_are_left_out_of_the_public_document() -> None:
         {"paths": {}}, {"identity": identity}, hidden_paths=DEFAULT_OPERATOR_PATHS
     )
     assert set(merged["paths"]) == {"/api/identity/staff"}
+
+
+def test_files_are_allowed_their_size_on_their_own_routes_only() -> None:
+    settings = GatewaySettings()
+    ten_mib = 10 * 1024 * 1024
+    assert settings.body_limit("billing", "/remittances") == ten_mib
+    assert settings.body_limit("clinical", "/clients/c-1/documents") == ten_mib
+    assert settings.body_limit("console", "/clients/c-1/documents") > ten_mib  # form fields
+    assert settings.body_limit("clinical", "/clients/c-1/notes") == settings.max_body_bytes
+    assert settings.body_limit("billing", "/clients/c-1/documents") == settings.max_body_bytes
+    assert settings.body_limit("clinical", "/clients/c-1/documents/x") == settings.max_body_bytes

@@ -44,6 +44,7 @@ WITHOUT_CLIENT_DATA = {
     "/registrations/{registration_id}/ledger/checkpoint",
     "/registrations/{registration_id}/ledger/verify",
     "/registrations/{registration_id}/reports/biennial-inventory",
+    "/registrations/{registration_id}/reports/activity",  # amounts per product
 }
 
 

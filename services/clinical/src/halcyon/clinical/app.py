@@ -14,6 +14,8 @@ from halcyon.clinical.store import (
     ConsentRepository,
     DisclosureRepository,
     DispensedDoses,
+    DocumentChunks,
+    DocumentRepository,
     EpisodeRepository,
     ExportFileRepository,
     ExportJobRepository,
@@ -76,6 +78,8 @@ wiring = ServiceWiring(
         AppointmentDirectory,
         RemsForms,
         GroupSessionRepository,
+        DocumentRepository,
+        DocumentChunks,
     ],
     publishes=[
         ClientRegistered,

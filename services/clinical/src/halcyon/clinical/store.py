@@ -359,3 +359,38 @@ class GroupSessionRepository(TenantRepository):
             raise Conflict("group sessions are created by insert, never upserted")
         guarded = {"$and": [dict(query), {"status": "draft"}]}
         return await super().update(tenant_id, guarded, update, events)
+
+
+class DocumentRepository(TenantRepository):
+    """What is known of each uploaded file (its bytes are in ``DocumentChunks``).
+
+    A document is listed only once every chunk is stored (``status: stored``), so an
+    upload that stopped half-way never shows as a file.
+    """
+
+    collection_name = "documents"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
+
+
+class DocumentChunks(TenantRepository):
+    """A file's bytes, sealed per agency (AES-256-GCM), in chunks under 16 MB documents."""
+
+    collection_name = "document_chunks"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("document_id", ASCENDING)]),)
+
+    async def insert_many(self, tenant_id: str, documents: list[Document]) -> None:
+        # A few chunks per command: one 10 MB command would sit whole in memory twice.
+        for start in range(0, len(documents), 8):
+            batch = documents[start : start + 8]
+            await self._collection.insert_many(
+                [self._scope(tenant_id, d) for d in batch], ordered=True
+            )
+
+    async def of_document(self, tenant_id: str, document_id: str) -> list[Document]:
+        cursor = self._collection.find(
+            self._scope(tenant_id, {"document_id": document_id}), sort=[("n", ASCENDING)]
+        )
+        return [doc async for doc in cursor]
+
+    async def discard(self, tenant_id: str, document_id: str) -> None:
+        await self._collection.delete_many(self._scope(tenant_id, {"document_id": document_id}))

@@ -17,6 +17,7 @@ from halcyon.console import (
     views_calendar,
     views_chart,
     views_dashboards,
+    views_documents,
     views_ops,
 )
 from halcyon.console.api import ApiError, SessionExpired
@@ -104,7 +105,14 @@ def create_console_app(settings: ConsoleSettings) -> FastAPI:
         StaticFiles(directory=str(Path(__file__).parent / "static")),
         name="static",
     )
-    for module in (views_auth, views_calendar, views_chart, views_ops, views_dashboards):
+    for module in (
+        views_auth,
+        views_calendar,
+        views_chart,
+        views_documents,
+        views_ops,
+        views_dashboards,
+    ):
         app.include_router(module.router)
     app.add_middleware(RequestIdMiddleware)
     instrument_fastapi(app)

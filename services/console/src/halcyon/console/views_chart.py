@@ -32,6 +32,14 @@ FIELDS = {
     "builtin:dosing": ["narrative", "discharge_status"],
     "builtin:integration": ["experience", "themes", "plan"],
 }
+DOCUMENT_CATEGORIES = {
+    "consent": "Consent",
+    "release_of_information": "Release of information",
+    "outside_records": "Outside records",
+    "identification": "Identification",
+    "insurance_card": "Insurance card",
+    "other": "Other",
+}
 PALETTE = ["#0b5cad", "#a3430b", "#2e7d32", "#6a1b9a", "#00838f"]
 
 
@@ -81,7 +89,7 @@ def assessment_chart(items: list[dict[str, Any]]) -> list[tuple[str, str, list[d
     return charts
 
 
-async def _chart(
+async def chart_page(
     request: Request,
     client_id: str,
     errors: list[str] | None = None,
@@ -111,6 +119,9 @@ async def _chart(
         ).get("items", [])
         for kind in ("medications", "allergies", "problems")
     }
+    documents = await api.soft(
+        f"/api/clinical/clients/{client_id}/documents", {"items": []}, limit=100
+    )
     note_items = notes.get("items", [])
     part2 = any(n.get("part2") for n in note_items) or any(
         c.get("kind", "").startswith("part2") and c.get("status") == "active"
@@ -161,6 +172,8 @@ async def _chart(
         tab=tab,
         appointments=appointments.get("items", []),
         lists=lists,
+        documents=documents.get("items", []),
+        document_categories=DOCUMENT_CATEGORIES,
     )
 
 
@@ -173,7 +186,7 @@ async def record(request: Request, client_id: str, fmt: str) -> Response:
     )
     upstream = await api.raw("GET", f"/api/clinical/clients/{client_id}/record{suffix}")
     if upstream.status_code != 200:
-        return await _chart(request, client_id, errors=["The record could not be exported."])
+        return await chart_page(request, client_id, errors=["The record could not be exported."])
     return Response(
         upstream.content,
         media_type=media,
@@ -183,13 +196,13 @@ async def record(request: Request, client_id: str, fmt: str) -> Response:
 
 @router.get("/clients/{client_id}")
 async def chart(request: Request, client_id: str) -> Response:
-    return await _chart(request, client_id)
+    return await chart_page(request, client_id)
 
 
 @router.get("/clients/{client_id}/note-form")
 async def note_form(request: Request, client_id: str, template_id: str = "") -> Response:
     chosen = template_id if template_id in TEMPLATES else "builtin:progress-soap"
-    return await _chart(request, client_id, values={"template_id": chosen}, tab="note")
+    return await chart_page(request, client_id, values={"template_id": chosen}, tab="note")
 
 
 @router.post("/clients/{client_id}/notes")
@@ -215,7 +228,7 @@ async def write_note(request: Request, client_id: str) -> Response:
         try:
             body["psychotherapy_minutes"] = int(form["psychotherapy_minutes"])
         except ValueError:
-            return await _chart(
+            return await chart_page(
                 request,
                 client_id,
                 ["Minutes of psychotherapy must be a whole number."],
@@ -226,7 +239,7 @@ async def write_note(request: Request, client_id: str) -> Response:
     try:
         note = await api.post(f"/api/clinical/clients/{client_id}/notes", body)
     except ApiError as exc:
-        return await _chart(request, client_id, exc.words, form, exc.status, "note")
+        return await chart_page(request, client_id, exc.words, form, exc.status, "note")
     return redirect(f"{PREFIX}/clients/{client_id}#note-{note['id']}")
 
 
@@ -246,7 +259,7 @@ async def note_action(request: Request, note_id: str, action: str) -> Response:
                 {"text": form.get("text", ""), "reason": form.get("reason", "")},
             )
     except ApiError as exc:
-        return await _chart(request, client_id, exc.words, form, exc.status)
+        return await chart_page(request, client_id, exc.words, form, exc.status)
     return redirect(f"{PREFIX}/clients/{client_id}#note-{note_id}")
 
 

@@ -1,4 +1,6 @@
-"""Dashboards: AR aging, denials by reason, attendance; each with its CSV."""
+"""Dashboards: AR aging, denials by reason, attendance, billable units per clinician,
+outcomes per program and controlled-substance activity per registration; each with its
+CSV."""
 
 from __future__ import annotations
 
@@ -17,7 +19,11 @@ UPSTREAM = {
     "ar-aging": ("/api/billing/reports/ar-aging", ("as_of",)),
     "denials": ("/api/billing/reports/denials", ("from", "to")),
     "attendance": ("/api/scheduling/reports/attendance", ("from", "to")),
+    "billable-units": ("/api/billing/reports/billable-units", ("from", "to")),
+    "outcomes": ("/api/clinical/reports/outcomes", ("from", "to")),
 }
+# Controlled-substance activity is per DEA registration: one report for each at the site.
+ACTIVITY = "activity-"
 
 
 def period(today: date, start: str, end: str, as_of: str) -> dict[str, str]:
@@ -47,9 +53,31 @@ async def dashboards(request: Request, start: str = "", end: str = "", as_of: st
             reports[name] = None
             if exc.status != 403:  # a report the person's role may not see is just absent
                 errors.extend(exc.words)
+    activity: list[dict[str, Any]] = []
+    try:
+        registrations = await api.items("/api/inventory/registrations")
+    except ApiError:
+        registrations = []  # not a role that sees the controlled-substance books
+    for registration in registrations:
+        if registration.get("site_id") != site:
+            continue
+        try:
+            report = await api.get(
+                _activity_path(str(registration["id"])), **{"from": when["from"], "to": when["to"]}
+            )
+        except ApiError as exc:
+            if exc.status != 403:
+                errors.extend(exc.words)
+            continue
+        activity.append({**report, "registrant_name": registration.get("registrant_name")})
     return console.render(
-        request, "dashboards.html", session, reports=reports, when=when, errors=errors
-    )
+        request, "dashboards.html", session, reports=reports, activity=activity, when=when,
+        errors=errors,
+    )  # fmt: skip
+
+
+def _activity_path(registration_id: str) -> str:
+    return f"/api/inventory/registrations/{registration_id}/reports/activity"
 
 
 @router.get("/dashboards/{name}.csv")
@@ -57,13 +85,16 @@ async def dashboard_csv(
     request: Request, name: str, start: str = "", end: str = "", as_of: str = ""
 ) -> Response:
     console, session, api = current(request)
-    if name not in UPSTREAM:
+    registration_id = name.removeprefix(ACTIVITY) if name.startswith(ACTIVITY) else ""
+    if name not in UPSTREAM and not registration_id.replace("-", "").isalnum():
         return console.render(
             request, "error.html", session, errors=["No such report."], status=404
         )
     site = session.site_id or ""
     when = period(_today(session.site_zones.get(site)), start, end, as_of)
-    path, keys = UPSTREAM[name]
+    path, keys = (
+        (_activity_path(registration_id), ("from", "to")) if registration_id else UPSTREAM[name]
+    )
     params = {"site_id": site, "format": "csv", **{k: when[k] for k in keys}}
     upstream = await api.raw("GET", path, params=params)
     if upstream.status_code != 200:

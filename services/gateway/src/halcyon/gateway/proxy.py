@@ -20,6 +20,7 @@ from halcyon.gateway.domain.routing import (
     split_api_path,
     upstream_request_headers,
 )
+from halcyon.gateway.headers import CONSOLE_PREFIX
 from halcyon.gateway.runtime import gateway_of
 from halcyon.shared.auth import bearer_token
 from halcyon.shared.errors import Unauthenticated, Unavailable
@@ -202,11 +203,13 @@ async def forward_console(request: Request) -> Response:
     raw_path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
     if any(unquote(segment) in {".", ".."} for segment in raw_path.split("/")):
         return problem(400, "bad-request", "Bad request", "dot segments are not allowed", request)
+    # The console's document upload takes a file; every other console form is small.
+    limit = settings.body_limit("console", request.url.path.removeprefix(CONSOLE_PREFIX))
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
-            if int(declared) > settings.max_body_bytes:
-                return _too_large(request, settings.max_body_bytes)
+            if int(declared) > limit:
+                return _too_large(request, limit)
         except ValueError:
             return problem(400, "bad-request", "Bad request", "bad Content-Length", request)
     has_body = declared not in (None, "0") or "transfer-encoding" in request.headers
@@ -218,13 +221,13 @@ async def forward_console(request: Request) -> Response:
         scheme=request.url.scheme,
     )
     query = request.scope.get("query_string", b"").decode("latin-1")
-    content = _limited_body(request, settings.max_body_bytes) if has_body else None
+    content = _limited_body(request, limit) if has_body else None
     try:
         upstream = await _send_to_an_instance(
             gateway, request.method, [settings.console_upstream], raw_path, query, headers, content
         )
     except BodyTooLarge:
-        return _too_large(request, settings.max_body_bytes)
+        return _too_large(request, limit)
     except httpx.HTTPError as exc:
         log.warning("console unreachable: %r", exc)
         return problem(

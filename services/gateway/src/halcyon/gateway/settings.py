@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from halcyon.shared.http.guard import path_matches
 from halcyon.shared.settings import ServiceSettings
 from pydantic import BaseModel, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -87,7 +88,14 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = 1_048_576
     # Routes that take files get their own limit: "<service> <path>" -> bytes. An 835
     # remittance file may be 10 MB (billing streams and checks it again; ADR 0604).
-    body_limits: dict[str, int] = {"billing /remittances": 10 * 1024 * 1024}
+    # A client's scanned document may be 10 MB too (clinical checks it again). A
+    # ``{name}`` in a path stands for one segment.
+    body_limits: dict[str, int] = {
+        "billing /remittances": 10 * 1024 * 1024,
+        "clinical /clients/{client_id}/documents": 10 * 1024 * 1024,
+        # The console's upload form: the file plus the form's few fields.
+        "console /clients/{client_id}/documents": 10 * 1024 * 1024 + 64 * 1024,
+    }
     # Peers allowed to tell us the client address in X-Forwarded-For (e.g. the load
     # balancer in front of us). Anyone else could forge it to dodge rate limits and
     # poison the access audit's source address.
@@ -158,4 +166,8 @@ class GatewaySettings(ServiceSettings):
 
     def body_limit(self, service: str, upstream_path: str) -> int:
         """The largest body forwarded to ``service`` at ``upstream_path``."""
-        return self.body_limits.get(f"{service} {upstream_path}", self.max_body_bytes)
+        for route, limit in self.body_limits.items():
+            named, _, template = route.partition(" ")
+            if named == service and path_matches(template, upstream_path):
+                return limit
+        return self.max_body_bytes

@@ -47,12 +47,29 @@ class InputLimits:
     max_query_chars: int = 2_048
 
 
+def path_matches(template: str, path: str) -> bool:
+    """``/clients/{client_id}/documents`` matches ``/clients/c-1/documents`` (a ``{name}``
+    stands for exactly one path segment); a trailing slash is ignored."""
+    want = template.rstrip("/").split("/")
+    have = path.rstrip("/").split("/")
+    if len(want) != len(have):
+        return False
+    return all(
+        (w.startswith("{") and w.endswith("}") and h != "") or w == h
+        for w, h in zip(want, have, strict=True)
+    )
+
+
 def body_limit(limits: InputLimits, path: str) -> int:
     """The body limit of one route: the service's, unless the route is allowed more."""
     for route, limit in limits.larger_bodies:
-        if path == route or path == route + "/":
+        if path_matches(route, path):
             return limit
     return limits.max_body_bytes
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its body was complete."""
 
 
 class _Refused(Exception):
@@ -181,6 +198,8 @@ class InputGuardMiddleware:
             body = await self._read_body(scope, receive)
             if body and _is_json(request.headers.get("content-type", "")):
                 check_json(body, self.limits)
+        except _ClientGone:
+            return  # nobody to answer
         except _Refused as refused:
             extensions: dict[str, Any] = {}
             if refused.status == 422:
@@ -234,7 +253,9 @@ class InputGuardMiddleware:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                # The caller went away mid-body (a cut-off upload): what arrived is not
+                # the request they meant, so nothing of it reaches a route.
+                raise _ClientGone
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > limit:

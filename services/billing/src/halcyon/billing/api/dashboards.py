@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from halcyon.billing.api.common import BILLERS, Claims, Payments, guard
+from halcyon.billing import store
+from halcyon.billing.api.common import BILLERS, Charges, Claims, Payments, guard
 from halcyon.billing.api.common import Sites as SitesRepo
 from halcyon.billing.usecases import dashboards
 from halcyon.shared.csvout import csv_response
 from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.service import Audit
+from halcyon.shared.service import Audit, repository
 
 router = APIRouter(tags=["dashboards"])
 REPORT_READERS = BILLERS | {"compliance_officer"}
@@ -22,6 +23,10 @@ AGING_COLUMNS = (
     "outstanding_cents",
 )  # fmt: skip
 DENIAL_COLUMNS = ("code", "group", "carc", "denials", "amount_cents")
+UNITS_COLUMNS = (
+    "staff_id", "clinician", "cpt", "units", "held_units", "charges", "amount_cents",
+)  # fmt: skip
+Staff = Annotated[store.StaffDirectory, repository(store.StaffDirectory)]
 
 
 @router.get(
@@ -61,4 +66,27 @@ async def denials(
     )
     if format == "csv":
         return csv_response(f"denials-{start}-{end}", DENIAL_COLUMNS, report["reasons"])
+    return report
+
+
+@router.get(
+    "/reports/billable-units",
+    summary="Billable units per clinician and CPT code, by date of service",
+    response_model=None,
+)
+async def billable_units(
+    site_id: str, caller: CurrentCaller, charges: Charges, staff: Staff, audit: Audit,
+    request: Request, start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")], format: Format = "json",
+) -> dict[str, Any] | Response:  # fmt: skip
+    await guard(
+        caller, REPORT_READERS, site_id, audit, request, client_id=None, resource="billable_units"
+    )
+    report = await dashboards.billable_units(charges, staff, caller.tenant_id, site_id, start, end)
+    # Totals per clinician, no client named: the read is on record without one.
+    await audit.record_reads(
+        caller, resource="billable_units", site_id=site_id, client_ids=(), request=request
+    )
+    if format == "csv":
+        return csv_response(f"billable-units-{start}-{end}", UNITS_COLUMNS, report["rows"])
     return report

@@ -17,9 +17,10 @@ from halcyon.billing.api.common import (
 )
 from halcyon.billing.domain.x12 import X12Error
 from halcyon.billing.usecases.remittances import RemittancePoster
-from halcyon.shared.errors import Conflict, DomainError, NotFound, RuleViolation
+from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.http.uploads import read_upload
 from halcyon.shared.service import Audit
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,25 +30,6 @@ MAX_835_BYTES = 10 * 1024 * 1024
 
 class X12Refused(RuleViolation):
     slug, title = "x12-not-understood", "The X12 file cannot be understood"
-
-
-class FileTooLarge(DomainError):
-    status, slug, title = 413, "payload-too-large", "The file is too large"
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes ``limit``: never read whole first."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise FileTooLarge(f"the file is larger than {limit // (1024 * 1024)} MB")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise FileTooLarge(f"the file is larger than {limit // (1024 * 1024)} MB")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.post(
@@ -68,7 +50,7 @@ async def ingest_835(
     filename: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     caller.require(BILLERS)
-    raw = await read_body(request, MAX_835_BYTES)
+    raw = await read_upload(request, MAX_835_BYTES)
     if not raw.strip():
         raise RuleViolation("the body is empty: send the 835 file as the request body")
     poster = RemittancePoster(remittances, claims, payments, work, ledger)

@@ -137,3 +137,60 @@ def denials_by_reason(payments: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 seen.add(code)
     rows = sorted(reasons.values(), key=lambda r: (-r["denials"], -r["amount_cents"], r["code"]))
     return {"denied_claims": denied, "total_denied_cents": denied_cents, "reasons": rows}
+
+
+# Charges that count as billed work: open (waiting for a claim), on a claim, or held (the
+# work was done; the hold is about paperwork). Reversed charges were replaced by a later
+# revision of the note, whose own charges count instead.
+BILLABLE_STATUSES = frozenset({"open", "claimed", "held"})
+
+
+def billable_units_by_clinician(
+    charges: Iterable[Mapping[str, Any]], names: Mapping[str, str]
+) -> dict[str, Any]:
+    """Units and amounts per rendering clinician and CPT code, from the charges whose
+    service date is in the period (the caller filters). Held units are shown apart, so a
+    clinician's undocumented minutes are visible, not hidden in a total."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for charge in charges:
+        if charge.get("kind") != "charge" or charge.get("status") not in BILLABLE_STATUSES:
+            continue
+        staff_id = str(charge.get("rendering_staff_id") or "")
+        key = (staff_id, str(charge["cpt"]))
+        row = rows.setdefault(
+            key,
+            {
+                "staff_id": staff_id,
+                "clinician": names.get(staff_id, staff_id or "(no rendering clinician)"),
+                "cpt": key[1],
+                "units": 0,
+                "held_units": 0,
+                "charges": 0,
+                "amount_cents": 0,
+            },
+        )
+        units = int(charge.get("units", 0))
+        row["charges"] += 1
+        if charge.get("status") == "held":
+            row["held_units"] += units
+        else:
+            row["units"] += units
+            row["amount_cents"] += int(charge.get("amount_cents", 0))
+    ordered = sorted(rows.values(), key=lambda r: (r["clinician"], r["staff_id"], r["cpt"]))
+    totals: dict[str, dict[str, Any]] = {}
+    for row in ordered:
+        total = totals.setdefault(
+            row["staff_id"],
+            {"staff_id": row["staff_id"], "clinician": row["clinician"], "units": 0,
+             "held_units": 0, "amount_cents": 0},
+        )  # fmt: skip
+        total["units"] += row["units"]
+        total["held_units"] += row["held_units"]
+        total["amount_cents"] += row["amount_cents"]
+    return {
+        "rows": ordered,
+        "clinicians": list(totals.values()),
+        "total_units": sum(r["units"] for r in ordered),
+        "total_held_units": sum(r["held_units"] for r in ordered),
+        "total_cents": sum(r["amount_cents"] for r in ordered),
+    }

@@ -46,3 +46,35 @@ async def denials(
         "to": end.isoformat(),
         **dashboards.denials_by_reason(in_period),
     }
+
+
+async def billable_units(
+    charges: store.Charges,
+    staff: store.StaffDirectory,
+    tenant: str,
+    site_id: str,
+    start: date,
+    end: date,
+) -> dict[str, Any]:
+    if end < start:
+        raise RuleViolation("the period ends before it starts", start=str(start), end=str(end))
+    # Service dates are the site's local days already (the note's day at its site).
+    found = await charges.find(
+        tenant,
+        {
+            "site_id": site_id,
+            "kind": "charge",
+            "service_date": {"$gte": start.isoformat(), "$lte": end.isoformat()},
+        },
+    )
+    ids = sorted({str(c.get("rendering_staff_id")) for c in found if c.get("rendering_staff_id")})
+    names = {
+        str(s["_id"]): str(s.get("display_name") or s["_id"])
+        for s in (await staff.find(tenant, {"_id": {"$in": ids}}) if ids else [])
+    }
+    return {
+        "site_id": site_id,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        **dashboards.billable_units_by_clinician(found, names),
+    }

@@ -5,6 +5,7 @@ from halcyon.clinical.api import (
     chart_lists,
     clients,
     consents,
+    documents,
     episodes,
     fhir,
     fhir_export,
@@ -13,6 +14,7 @@ from halcyon.clinical.api import (
     notes,
     record,
     rems,
+    reports,
     screening,
     vitals,
 )
@@ -20,6 +22,7 @@ from halcyon.clinical.api import (
 routers = [
     clients.router,
     chart_lists.router,
+    documents.router,
     episodes.router,
     forms.router,
     forms.questionnaires,
@@ -31,6 +34,7 @@ routers = [
     vitals.router,
     assessments.router,
     record.router,
+    reports.router,
     # $export before /fhir/{type}: the generic search would take it for a type.
     fhir_export.router,
     fhir.capabilities,

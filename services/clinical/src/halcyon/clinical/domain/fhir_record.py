@@ -67,6 +67,7 @@ def last_updated(doc: dict[str, Any]) -> datetime:
             "measured_at",
             "administered_at",
             "source_time",
+            "uploaded_at",
         )
         if isinstance(doc.get(k), datetime)
     ]
@@ -127,6 +128,41 @@ def document_reference(note: dict[str, Any]) -> DocumentReference:
         resource["context"] = context
     if note.get("part2"):
         resource["meta"] = {"security": [PART2_LABEL]}
+    return DocumentReference.model_validate(resource)
+
+
+DOCUMENT_CATEGORIES = "https://halcyon.health/fhir/CodeSystem/document-category"
+
+
+def uploaded_document_reference(doc: dict[str, Any]) -> DocumentReference:
+    """A scanned document in the chart (ADR 0307). The file is not inlined (it may be
+    10 MB): the attachment points at its download, which is access-checked and audited."""
+    category = str(doc["category"])
+    resource: dict[str, Any] = {
+        "resourceType": "DocumentReference",
+        "id": doc["_id"],
+        "status": "current",
+        "docStatus": "final",
+        "type": {
+            "coding": [{"system": DOCUMENT_CATEGORIES, "code": category}],
+            "text": category.replace("_", " "),
+        },
+        "subject": _patient_ref(doc["client_id"]),
+        "date": _when(doc["uploaded_at"]),
+        "author": [{"reference": f"Practitioner/{doc['uploaded_by']}"}],
+        "description": doc["title"],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": doc["content_type"],
+                    "url": f"documents/{doc['_id']}/content",
+                    "size": int(doc["size_bytes"]),
+                    "title": doc.get("filename") or doc["title"],
+                    "creation": _when(doc["uploaded_at"]),
+                }
+            }
+        ],
+    }
     return DocumentReference.model_validate(resource)
 
 

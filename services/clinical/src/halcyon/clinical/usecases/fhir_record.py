@@ -23,6 +23,7 @@ from halcyon.clinical.store import (
     AssessmentRepository,
     ClientRepository,
     ConsentRepository,
+    DocumentRepository,
     EpisodeRepository,
     GroupSessionRepository,
     MedicationRepository,
@@ -53,6 +54,7 @@ class ChartSources:
     sites: SiteDirectory
     appointments: AppointmentDirectory
     group_sessions: GroupSessionRepository
+    documents: DocumentRepository
 
     @classmethod
     def of(cls, repo: Callable[[type[Any]], Any]) -> ChartSources:
@@ -71,6 +73,7 @@ class ChartSources:
             sites=repo(SiteDirectory),
             appointments=repo(AppointmentDirectory),
             group_sessions=repo(GroupSessionRepository),
+            documents=repo(DocumentRepository),
         )
 
 
@@ -104,10 +107,17 @@ async def _documents(src: ChartSources, tenant: str, client_id: str, now: dateti
         tenant, {"members.client_id": client_id, "status": "signed"}, limit=CHART_LIMIT
     )
     notes += [member_record(g, client_id) for g in groups]
-    return [
+    found = [
         _found(fhir_record.document_reference(n), n, n.get("signed_at") or n.get("created_at"))
         for n in notes
         if n.get("status") != "draft"
+    ]
+    # Scanned documents in the chart (ADR 0307); one still being stored is not listed.
+    uploaded = await src.documents.find(
+        tenant, {"client_id": client_id, "status": "stored"}, limit=CHART_LIMIT
+    )
+    return found + [
+        _found(fhir_record.uploaded_document_reference(d), d, d["uploaded_at"]) for d in uploaded
     ]
 
 
@@ -212,7 +222,7 @@ async def owner_of(
         return resource_id if await src.clients.get(tenant_id, resource_id) else None
     candidates: dict[str, tuple[TenantRepository, ...]] = {
         "Encounter": (src.notes,),
-        "DocumentReference": (src.notes,),
+        "DocumentReference": (src.notes, src.documents),
         "Observation": (src.assessments, src.vitals),
         "Condition": (src.problems, src.episodes),
         "MedicationStatement": (src.medications,),

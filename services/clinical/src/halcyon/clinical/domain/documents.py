@@ -1,0 +1,128 @@
+"""Documents in a client's chart: scanned consents, releases of information, outside records.
+
+Pure rules: which files are allowed (by what the bytes are, not by what the caller says),
+how a file is cut into chunks, and what a digest sent with an upload must match.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from halcyon.shared.errors import DomainError, RuleViolation
+
+Category = Literal[
+    "consent", "release_of_information", "outside_records", "identification", "insurance_card",
+    "other",
+]  # fmt: skip
+
+# What a chart may hold, recognised by the file's first bytes. Anything else (HTML, SVG,
+# scripts, office files with macros, archives) is refused: a download must never run.
+PDF, PNG, JPEG, TIFF = "application/pdf", "image/png", "image/jpeg", "image/tiff"
+ALLOWED_TYPES = (PDF, PNG, JPEG, TIFF)
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", PDF),
+    (b"\x89PNG\r\n\x1a\n", PNG),
+    (b"\xff\xd8\xff", JPEG),
+    (b"II*\x00", TIFF),
+    (b"MM\x00*", TIFF),
+)
+# Under MongoDB's 16 MB document limit with room, and small enough to stream.
+CHUNK_BYTES = 255 * 1024
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+# Aliases a scanner or browser may declare for the same kinds of file.
+_DECLARED_ALIASES = {"image/jpg": JPEG, "image/pjpeg": JPEG, "application/x-pdf": PDF}
+
+
+class UnsupportedDocument(DomainError):
+    status, slug, title = 415, "unsupported-document-type", "This kind of file is not accepted"
+
+
+def sniff(data: bytes) -> str | None:
+    """The file's type from its first bytes, or ``None`` when it is none we accept."""
+    for signature, content_type in _SIGNATURES:
+        if data.startswith(signature):
+            return content_type
+    return None
+
+
+def accepted_type(data: bytes, declared: str | None) -> str:
+    """The content type the file will be stored and served as.
+
+    The bytes decide. A declared type (the request's Content-Type) that names another
+    kind of file is refused too: a PDF sent as ``image/png`` is a client bug or a disguise.
+    """
+    if not data:
+        raise RuleViolation("the body is empty: send the file's bytes as the request body")
+    found = sniff(data)
+    if found is None:
+        raise UnsupportedDocument(
+            "the file is not a PDF, PNG, JPEG or TIFF (recognised by its contents)",
+            allowed=list(ALLOWED_TYPES),
+        )
+    said = (declared or "").split(";")[0].strip().lower()
+    said = _DECLARED_ALIASES.get(said, said)
+    if said and said not in {found, "application/octet-stream"}:
+        raise UnsupportedDocument(
+            f"the request says {said} but the file is {found}",
+            declared=said,
+            detected=found,
+            allowed=list(ALLOWED_TYPES),
+        )
+    return found
+
+
+def check_digest(data: bytes, content_digest: str | None) -> str:
+    """The file's SHA-256 (hex). When the caller sent ``Content-Digest: sha-256=:…:``
+    (RFC 9530), it must match: a cut-off or altered upload is refused, never stored."""
+    sha256 = hashlib.sha256(data)
+    if content_digest is None:
+        return sha256.hexdigest()
+    claimed: bytes | None = None
+    for member in content_digest.split(","):
+        name, _, value = member.strip().partition("=")
+        if name.strip().lower() == "sha-256":
+            value = value.strip()
+            if not (value.startswith(":") and value.endswith(":") and len(value) > 2):
+                break
+            try:
+                claimed = base64.b64decode(value[1:-1], validate=True)
+            except (binascii.Error, ValueError):
+                break
+    if claimed is None:
+        raise RuleViolation(
+            "Content-Digest must carry sha-256=:<base64>: (RFC 9530)", field="Content-Digest"
+        )
+    if claimed != sha256.digest():
+        raise RuleViolation(
+            "the file received does not match its Content-Digest (cut off or altered on the "
+            "way); nothing was stored",
+            field="Content-Digest",
+        )
+    return sha256.hexdigest()
+
+
+def chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)]
+
+
+def chunk_context(document_id: str, n: int) -> str:
+    """What a chunk's seal is bound to: its document and place."""
+    return f"document:{document_id}:{n}"
+
+
+@dataclass(frozen=True)
+class Assembled:
+    data: bytes
+    intact: bool
+
+
+def assemble(parts: list[tuple[int, bytes]], expected_chunks: int, sha256: str) -> Assembled:
+    """The file from its (number, bytes) chunks, and whether it is what was stored."""
+    ordered = sorted(parts)
+    data = b"".join(b for _, b in ordered)
+    complete = [n for n, _ in ordered] == list(range(expected_chunks))
+    return Assembled(data, complete and hashlib.sha256(data).hexdigest() == sha256)
