@@ -226,3 +226,14 @@ async def test_a_body_cut_off_by_a_disconnect_never_reaches_a_route() -> None:
     await app(scope, receive, send)
     assert received == []  # nothing of the half body reached the route
     assert not any(m.get("status") == 201 for m in sent)
+
+
+async def test_a_negative_content_length_is_refused(
+    client: httpx.AsyncClient, received: list[Note]
+) -> None:
+    response = await client.post(
+        "/notes", content=b'{"title": "x"}',
+        headers={"content-type": "application/json", "content-length": "-5"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert received == []

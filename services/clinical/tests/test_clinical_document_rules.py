@@ -56,10 +56,42 @@ def test_a_digest_matches_only_the_whole_file(data: bytes, cut: int) -> None:
             rules.check_digest(data[:cut], header)
 
 
-@pytest.mark.parametrize("header", ["sha-256=abc", "md5=:AAAA:", "sha-256=:not base64!:", ""])
+GOOD = "sha-256=:" + base64.b64encode(hashlib.sha256(b"data").digest()).decode() + ":"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "sha-256=abc", "md5=:AAAA:", "sha-256=:not base64!:", "", "sha-512=:AAAA:",
+        f"{GOOD}, sha-256=garbage",  # one unreadable member spoils the header
+        "sha-256=:AAAA:",  # not 32 bytes
+    ],
+)  # fmt: skip
 def test_an_unreadable_digest_is_refused(header: str) -> None:
     with pytest.raises(RuleViolation):
         rules.check_digest(b"data", header)
+
+
+@pytest.mark.parametrize("header", [GOOD, f"{GOOD};x=1", f"sha-512=:AAAA:, {GOOD}", f" {GOOD} "])
+def test_a_readable_digest_with_parameters_or_other_algorithms_is_checked(header: str) -> None:
+    assert rules.check_digest(b"data", header) == hashlib.sha256(b"data").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("whole", "kind"),
+    [
+        (b"%PDF-1.7\n" + bytes(5000) + b"%%EOF\r\n", "application/pdf"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(5000) + b"\x00\x00\x00\x00IEND\xaeB`\x82", "image/png"),
+        (b"\xff\xd8\xff\xe0" + bytes(5000) + b"\xff\xd9", "image/jpeg"),
+    ],
+)
+def test_a_file_cut_before_its_end_marker_is_refused(whole: bytes, kind: str) -> None:
+    rules.check_complete(whole, kind)
+    # Cut inside the end marker (a PDF's line break after %%EOF is not part of it).
+    for cut in (len(whole) - 4, len(whole) // 2, 5):
+        with pytest.raises(RuleViolation, match="cut off"):
+            rules.check_complete(whole[:cut], kind)
+    rules.check_complete(b"II*\x00" + bytes(10), "image/tiff")  # TIFF has no end marker
 
 
 @given(st.binary(max_size=3 * rules.CHUNK_BYTES + 7))

@@ -21,8 +21,9 @@ __all__ = ["clinical"]
 
 # A small but real PDF, and random bytes after its header so no two uploads are alike.
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n" + os.urandom(600_000)
-PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2_000)
+PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(2_000) + b"\x00\x00\x00\x00IEND\xaeB`\x82"
 MARKER = b"CONSENT-TO-RELEASE-TO-DR-NUNEZ"
+EOF = b"\n%%EOF\n"
 
 
 def digest(data: bytes) -> str:
@@ -50,7 +51,7 @@ async def test_a_scanned_release_is_stored_sealed_listed_and_served_back_audited
     cid = client["id"]
     desk = clinical.headers(tenant, "desk-1", ("site-1", "front_desk"))
     therapist = clinical.headers(tenant, "ther-1", ("site-1", "therapist"))
-    data = PDF + MARKER
+    data = PDF + MARKER + EOF
 
     made = await upload(
         clinical, {**desk, "Content-Digest": digest(data)}, cid, data, filename="roi scan.pdf"
@@ -158,12 +159,21 @@ async def test_oversized_cut_off_and_empty_uploads_store_nothing(
     big = await upload(clinical, desk, client["id"], too_big)
     assert big.status_code == 413
 
-    # The upload that lost its end on the way: the digest of the whole file says so.
-    whole = PDF + MARKER
+    # The upload that lost its end on the way: the digest of the whole file says so, and
+    # without a digest the missing end-of-file marker does.
+    whole = PDF + MARKER + EOF
     cut = await upload(
         clinical, {**desk, "Content-Digest": digest(whole)}, client["id"], whole[:300_000]
     )
     assert cut.status_code == 422 and "Content-Digest" in cut.json()["detail"]
+    unsigned = await upload(clinical, desk, client["id"], whole[:300_000])
+    assert unsigned.status_code == 422 and "cut off" in unsigned.json()["detail"]
+    # A title or file name of nothing but (Unicode) spaces names nothing.
+    for blank in ({"title": "\u00a0"}, {"title": "  "}, {"filename": "\u3000"}):
+        refused = await upload(clinical, desk, client["id"], whole, **blank)
+        assert refused.status_code == 422, blank
+    two_lines = await upload(clinical, desk, client["id"], whole, title="a\r\nb")
+    assert two_lines.status_code == 422
     malformed = await upload(
         clinical, {**desk, "Content-Digest": "sha-256=abc"}, client["id"], whole
     )
@@ -212,6 +222,12 @@ async def test_another_agency_and_the_wrong_roles_get_nothing(clinical: Clinical
     tampered = await clinical.http.get(f"/documents/{doc_id}/content", headers=therapist)
     assert tampered.status_code == 409
     assert b"\x89PNG" not in tampered.content
+    for broken in (b"abc", "not bytes at all"):  # too short to hold a nonce; not binary
+        await clinical.database["document_chunks"].update_one(
+            {"_id": chunk["_id"]}, {"$set": {"data": broken}}
+        )
+        again = await clinical.http.get(f"/documents/{doc_id}/content", headers=therapist)
+        assert again.status_code == 409, again.text
 
     def audited(envelopes: list[dict[str, Any]]) -> set[tuple[object, ...]]:
         return {

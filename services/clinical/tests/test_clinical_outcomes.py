@@ -135,3 +135,24 @@ async def test_the_outcomes_dashboard_on_a_real_clinical_process(clinical: Clini
         "audit.access.v1", until=lambda seen: expected <= audited(seen)
     )
     assert expected <= audited(published)
+
+
+def test_a_readmitted_client_counts_once_and_same_day_scores_keep_their_order() -> None:
+    from datetime import UTC, datetime
+
+    episodes = [
+        EpisodeSpan("a", "IOP", date(2026, 1, 1), date(2026, 1, 31)),
+        EpisodeSpan("a", "IOP", date(2026, 1, 31), None),  # readmitted the same day
+        EpisodeSpan("a", "IOP", date(2026, 2, 1), None),  # and a duplicate open episode
+    ]
+    scores = [
+        Score("a", "phq9", date(2026, 1, 2), 20),
+        Score("a", "phq9", date(2026, 1, 31), 10),
+        # Two on one day, stored in the wrong order: the later one is the latest.
+        Score("a", "phq9", date(2026, 2, 15), 4, datetime(2026, 2, 15, 17, 0, tzinfo=UTC)),
+        Score("a", "phq9", date(2026, 2, 15), 5, datetime(2026, 2, 15, 9, 0, tzinfo=UTC)),
+    ]
+    [row] = outcomes(episodes, scores, date(2026, 1, 1), date(2026, 2, 28))["rows"]
+    assert (row["clients"], row["mean_baseline"], row["mean_latest"], row["mean_change"]) == (
+        1, "20.0", "4.0", "-16.0",
+    )  # fmt: skip

@@ -77,7 +77,7 @@ async def test_every_client_read_is_audited(clinical: ClinicalHarness) -> None:
 
     scan = await clinical.http.post(
         f"/clients/{cid}/documents",
-        content=b"%PDF-1.4\n" + bytes(100),
+        content=b"%PDF-1.4\n" + bytes(100) + b"\n%%EOF\n",
         params={"category": "consent", "title": "Signed consent"},
         headers={**lead, "Content-Type": "application/pdf"},
     )

@@ -143,7 +143,7 @@ async def test_a_scanned_document_is_uploaded_listed_viewed_and_downloaded(
     assert client.status_code == 201, client.text
     cid = client.json()["id"]
     scan = tmp_path_factory.mktemp("scans") / "roi-signed.pdf"
-    pdf = b"%PDF-1.4\n% a signed release of information\n" + bytes(range(256)) * 40
+    pdf = b"%PDF-1.4\n% a signed release of information\n" + bytes(range(256)) * 40 + b"%%EOF\n"
     await asyncio.to_thread(scan.write_bytes, pdf)
     not_a_scan = scan.with_name("notes.html")
     await asyncio.to_thread(not_a_scan.write_bytes, b"<html><script>alert(1)</script></html>")

@@ -243,6 +243,8 @@ class InputGuardMiddleware:
             try:
                 if int(declared) > limit:
                     raise _too_large(limit)
+                if int(declared) < 0:
+                    raise ValueError(declared)
             except ValueError:
                 raise _Refused(
                     400, "bad-request", "Bad request", "Content-Length is not a number", "headers"

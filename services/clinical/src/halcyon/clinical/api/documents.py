@@ -18,14 +18,17 @@ from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.http.uploads import read_upload
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
+from halcyon.shared.text import Name
 from pydantic import BaseModel
 
 router = APIRouter(tags=["documents"])
 Documents = Annotated[DocumentRepository, repository(DocumentRepository)]
 Chunks = Annotated[DocumentChunks, repository(DocumentChunks)]
-# Served bytes never run scripts and are framed only by our own pages. A download is
-# sandboxed outright; a preview cannot be (browsers' PDF viewers refuse sandboxed frames),
-# and is safe because only sniffed PDFs and images are ever served, with nosniff.
+# For callers inside the cluster: a download is sandboxed outright; a preview cannot be
+# (browsers' PDF viewers refuse sandboxed documents). What keeps a served file from ever
+# running is that only sniffed PDFs and images are stored, served with nosniff. Through
+# the public gateway its own policy replaces these (default-src 'none' for API answers,
+# the console's for console pages).
 SAVE_POLICY = "default-src 'none'; sandbox; frame-ancestors 'none'"
 PREVIEW_POLICY = "default-src 'none'; frame-ancestors 'self'"
 UNSUPPORTED: dict[int | str, dict[str, Any]] = {
@@ -62,8 +65,8 @@ def _out(doc: Document) -> DocumentOut:
 async def upload(
     client_id: str, request: Request, caller: CurrentCaller, clients: Clients, audit: Audit,
     records: Documents, chunks: Chunks, cipher: Cipher, category: Category,
-    title: Annotated[str, Query(min_length=1, max_length=200)],
-    filename: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    title: Annotated[Name, Query()],
+    filename: Annotated[Name | None, Query()] = None,
 ) -> DocumentOut:  # fmt: skip
     chart = await open_chart(
         clients, caller, audit, request, client_id, REGISTRARS,

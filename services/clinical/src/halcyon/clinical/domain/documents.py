@@ -75,34 +75,71 @@ def accepted_type(data: bytes, declared: str | None) -> str:
     return found
 
 
+def _sha256_claimed(content_digest: str) -> bytes:
+    """The SHA-256 a ``Content-Digest`` header (RFC 9530, an RFC 8941 dictionary) claims.
+
+    Members of other algorithms are ignored; parameters after ``;`` are allowed. A
+    sha-256 member that is not ``:<base64>:`` makes the whole header unreadable, and a
+    header without one says nothing we can check: both are refused.
+    """
+    claimed: bytes | None = None
+    for member in content_digest.split(","):
+        name, _, value = member.strip().partition("=")
+        if name.strip().lower() != "sha-256":
+            continue
+        value = value.split(";", 1)[0].strip()
+        if not (len(value) > 2 and value.startswith(":") and value.endswith(":")):
+            raise RuleViolation(
+                "Content-Digest: sha-256 must be :<base64>: (RFC 9530)", field="Content-Digest"
+            )
+        try:
+            claimed = base64.b64decode(value[1:-1], validate=True)
+        except (binascii.Error, ValueError):
+            raise RuleViolation(
+                "Content-Digest: sha-256 is not valid base64", field="Content-Digest"
+            ) from None
+        if len(claimed) != hashlib.sha256().digest_size:
+            raise RuleViolation("Content-Digest: sha-256 must be 32 bytes", field="Content-Digest")
+    if claimed is None:
+        raise RuleViolation(
+            "Content-Digest must carry sha-256=:<base64>: (RFC 9530)", field="Content-Digest"
+        )
+    return claimed
+
+
 def check_digest(data: bytes, content_digest: str | None) -> str:
     """The file's SHA-256 (hex). When the caller sent ``Content-Digest: sha-256=:…:``
     (RFC 9530), it must match: a cut-off or altered upload is refused, never stored."""
     sha256 = hashlib.sha256(data)
     if content_digest is None:
         return sha256.hexdigest()
-    claimed: bytes | None = None
-    for member in content_digest.split(","):
-        name, _, value = member.strip().partition("=")
-        if name.strip().lower() == "sha-256":
-            value = value.strip()
-            if not (value.startswith(":") and value.endswith(":") and len(value) > 2):
-                break
-            try:
-                claimed = base64.b64decode(value[1:-1], validate=True)
-            except (binascii.Error, ValueError):
-                break
-    if claimed is None:
-        raise RuleViolation(
-            "Content-Digest must carry sha-256=:<base64>: (RFC 9530)", field="Content-Digest"
-        )
-    if claimed != sha256.digest():
+    if _sha256_claimed(content_digest) != sha256.digest():
         raise RuleViolation(
             "the file received does not match its Content-Digest (cut off or altered on the "
             "way); nothing was stored",
             field="Content-Digest",
         )
     return sha256.hexdigest()
+
+
+# Where each kind of file says it has ended. A file cut off on the way (an interrupted
+# upload, a scanner that stopped) lacks it; TIFF has no end marker.
+_TAIL = 1024
+
+
+def check_complete(data: bytes, content_type: str) -> None:
+    tail = data[-_TAIL:]
+    ended = {
+        PDF: b"%%EOF" in tail,
+        PNG: b"IEND\xaeB`\x82" in tail,  # the IEND chunk and its (constant) CRC
+        JPEG: b"\xff\xd9" in tail,
+    }.get(content_type, True)
+    if not ended:
+        raise RuleViolation(
+            f"the file ends before its {content_type} end marker: it looks cut off on the way "
+            "(send the whole file); nothing was stored",
+            detected=content_type,
+        )
 
 
 def chunks(data: bytes) -> list[bytes]:

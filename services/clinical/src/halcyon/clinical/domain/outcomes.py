@@ -1,9 +1,10 @@
 """Outcomes per program: PHQ-9, GAD-7 and PCL-5 change from baseline. Pure; exact.
 
-For each client's episode of care in a program, the **baseline** is the first score of an
-instrument on or after the episode started, and the **latest** the last score up to the
-end of the period (and of the episode, if it closed). A client counts when the episode
-has at least two scores and the latest falls in the period: one score says nothing about
+For each client in a program, the **baseline** is the first score of an instrument given
+during one of the client's episodes of care in that program, and the **latest** the last
+such score up to the end of the period (and of the episode, if it closed). A client who
+was readmitted, or has two overlapping episodes, counts once. A client counts when there
+are at least two scores and the latest falls in the period: one score says nothing about
 change. Lower is better on all three instruments.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -25,6 +26,7 @@ class Score:
     instrument: str
     day: date  # the site's local day it was given
     total: int
+    at: datetime | None = None  # orders two scores of one day
 
 
 @dataclass(frozen=True)
@@ -46,23 +48,26 @@ def outcomes(
     for s in scores:
         if s.instrument in OUTCOME_INSTRUMENTS:
             by_client.setdefault((s.client_id, s.instrument), []).append(s)
-    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    spans: dict[tuple[str, str], list[tuple[date, date]]] = {}
     for episode in episodes:
         last_day = min(end, episode.ended_on) if episode.ended_on else end
+        spans.setdefault((episode.client_id, episode.program), []).append(
+            (episode.started_on, last_day)
+        )
+    groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for (client_id, program), windows in spans.items():
         for instrument in OUTCOME_INSTRUMENTS:
             within = sorted(
                 (
                     s
-                    for s in by_client.get((episode.client_id, instrument), [])
-                    if episode.started_on <= s.day <= last_day
+                    for s in by_client.get((client_id, instrument), [])
+                    if any(first <= s.day <= last for first, last in windows)
                 ),
-                key=lambda s: s.day,
+                key=lambda s: (s.day, s.at or datetime.min.replace(tzinfo=UTC)),
             )
             if len(within) < 2 or within[-1].day < start:
                 continue
-            groups.setdefault((episode.program, instrument), []).append(
-                (within[0].total, within[-1].total)
-            )
+            groups.setdefault((program, instrument), []).append((within[0].total, within[-1].total))
     rows = []
     for (program, instrument), pairs in sorted(groups.items()):
         changes = [latest - baseline for baseline, latest in pairs]

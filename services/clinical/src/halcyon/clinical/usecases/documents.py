@@ -48,7 +48,9 @@ def _seal_all(cipher: FieldCipher, tenant_id: str, document_id: str, data: bytes
 
 def _check(upload: Upload) -> tuple[str, str]:
     content_type = rules.accepted_type(upload.data, upload.declared_type)
-    return content_type, rules.check_digest(upload.data, upload.content_digest)
+    digest = rules.check_digest(upload.data, upload.content_digest)
+    rules.check_complete(upload.data, content_type)
+    return content_type, digest
 
 
 async def store(
@@ -148,7 +150,9 @@ async def content(
 
     try:
         assembled = await asyncio.to_thread(unseal)
-    except InvalidTag:
+    except (InvalidTag, ValueError, TypeError, KeyError):
+        # Altered, truncated, of the wrong type or missing its number: a chunk that does
+        # not open is an integrity failure like any other (409, audited), never a 500.
         assembled = rules.Assembled(b"", False)
     if not assembled.intact:
         await chart.denied(

@@ -38,6 +38,7 @@ async def outcomes_report(
             instrument=str(a["instrument"]),
             day=site_day(a["administered_at"], zone),
             total=int(a["total"]),
+            at=a["administered_at"],
         )
         for a in (
             await assessments.find(
