@@ -211,7 +211,7 @@ async def test_another_agency_and_the_wrong_roles_get_nothing(clinical: Clinical
     assert (await upload(clinical, biller, cid, PNG, content_type="image/png")).status_code == 403
 
     # A chunk altered in place makes the file refused, never served altered.
-    chunk = await clinical.database["document_chunks"].find_one({"document_id": doc_id})
+    chunk = await clinical.database["document_chunks"].find_one({"file_id": doc_id})
     assert chunk is not None
     sealed = bytearray(chunk["data"])
     sealed[-1] ^= 0x01

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from halcyon.shared.errors import Conflict
+from halcyon.shared.files import FileChunks
 from halcyon.shared.mongo import Document, OutboxEvent, Page, TenantRepository
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
@@ -372,25 +373,7 @@ class DocumentRepository(TenantRepository):
     indexes = (IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)]),)
 
 
-class DocumentChunks(TenantRepository):
-    """A file's bytes, sealed per agency (AES-256-GCM), in chunks under 16 MB documents."""
+class DocumentChunks(FileChunks):
+    """A document's bytes, sealed per agency, in chunks (``halcyon.shared.files``)."""
 
     collection_name = "document_chunks"
-    indexes = (IndexModel([("tenant_id", ASCENDING), ("document_id", ASCENDING)]),)
-
-    async def insert_many(self, tenant_id: str, documents: list[Document]) -> None:
-        # A few chunks per command: one 10 MB command would sit whole in memory twice.
-        for start in range(0, len(documents), 8):
-            batch = documents[start : start + 8]
-            await self._collection.insert_many(
-                [self._scope(tenant_id, d) for d in batch], ordered=True
-            )
-
-    async def of_document(self, tenant_id: str, document_id: str) -> list[Document]:
-        cursor = self._collection.find(
-            self._scope(tenant_id, {"document_id": document_id}), sort=[("n", ASCENDING)]
-        )
-        return [doc async for doc in cursor]
-
-    async def discard(self, tenant_id: str, document_id: str) -> None:
-        await self._collection.delete_many(self._scope(tenant_id, {"document_id": document_id}))

@@ -93,6 +93,7 @@ class GatewaySettings(ServiceSettings):
     body_limits: dict[str, int] = {
         "billing /remittances": 10 * 1024 * 1024,
         "clinical /clients/{client_id}/documents": 10 * 1024 * 1024,
+        "identity /staff/{staff_id}/credential-files": 10 * 1024 * 1024,
         # The console's upload form: the file plus the form's few fields.
         "console /clients/{client_id}/documents": 10 * 1024 * 1024 + 64 * 1024,
     }

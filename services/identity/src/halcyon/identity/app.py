@@ -11,7 +11,7 @@ from halcyon.identity.admin_listener import (
     admin_server,
     serve_admin,
 )
-from halcyon.identity.api import audit, auth, directory, platform
+from halcyon.identity.api import audit, auth, credential_files, directory, platform
 from halcyon.identity.jobs import CredentialExpiryJob
 from halcyon.identity.keys import LocalAuthenticator, SigningKeys
 from halcyon.identity.settings import IdentitySettings
@@ -20,6 +20,8 @@ from halcyon.identity.store import (
     AgencyRepository,
     BreakTheGlassRepository,
     ClientDirectory,
+    CredentialFileChunks,
+    CredentialFileRepository,
     LedgerAnchorLog,
     PasswordResetRepository,
     RefreshTokenRepository,
@@ -82,7 +84,14 @@ wiring = ServiceWiring(
         "Agencies, sites, staff personnel files, sign-in and tokens (JWKS), "
         "the access audit log and break-the-glass."
     ),
-    routers=[auth.router, directory.router, audit.router, audit.append_only, platform.router],
+    routers=[
+        auth.router,
+        directory.router,
+        credential_files.router,
+        audit.router,
+        audit.append_only,
+        platform.router,
+    ],
     repositories=[
         AgencyRepository,
         SiteRepository,
@@ -96,6 +105,8 @@ wiring = ServiceWiring(
         LedgerAnchorLog,
         RevocationRepository,
         ClientDirectory,
+        CredentialFileRepository,
+        CredentialFileChunks,
     ],
     publishes=[SiteChanged, StaffMemberChanged, CredentialExpiring, AccessRevoked],
     handlers=handlers.register,

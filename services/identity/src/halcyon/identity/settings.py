@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from halcyon.shared.settings import DEVELOPMENT_SECRET, ServiceSettings
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 
 class IdentitySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HALCYON_IDENTITY_", extra="ignore")
     service_name: str = "identity"
+    # A scanned credential file may be up to 10 MiB (read again with the same limit).
+    larger_bodies: dict[str, int] = Field(
+        default_factory=lambda: {"/staff/{staff_id}/credential-files": 10 * 1024 * 1024}
+    )
 
     # Bootstraps agencies (POST /agencies) and registers service clients. Never the
     # development default in production: refused at start-up below.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from halcyon.shared.files import FileChunks
 from halcyon.shared.mongo import Document, TenantRepository
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
@@ -148,3 +149,15 @@ class ClientDirectory(TenantRepository):
 class BreakTheGlassRepository(TenantRepository):
     collection_name = "break_the_glass"
     indexes = (IndexModel([("tenant_id", ASCENDING), ("reviewed", ASCENDING), ("_id", ASCENDING)]),)
+
+
+class CredentialFileRepository(TenantRepository):
+    """Scanned credential files of staff (licences, DEA certificates, insurance…): what is
+    known of each; the bytes are sealed in ``CredentialFileChunks`` (ADR 0307)."""
+
+    collection_name = "credential_files"
+    indexes = (IndexModel([("tenant_id", ASCENDING), ("staff_id", ASCENDING)]),)
+
+
+class CredentialFileChunks(FileChunks):
+    collection_name = "credential_file_chunks"

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
-from urllib.parse import quote
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
 from halcyon.clinical.api.clients import Cipher
-from halcyon.clinical.domain.documents import MAX_DOCUMENT_BYTES, Category
+from halcyon.clinical.domain.documents import Category
 from halcyon.clinical.store import DocumentChunks, DocumentRepository
 from halcyon.clinical.usecases import documents
 from halcyon.clinical.usecases.chart import CHART_READERS, REGISTRARS, Clients, open_chart
+from halcyon.shared.files import MAX_FILE_BYTES
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.http.uploads import read_upload
+from halcyon.shared.http.uploads import Disposition, file_download, read_upload
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
 from halcyon.shared.text import Name
@@ -24,13 +24,6 @@ from pydantic import BaseModel
 router = APIRouter(tags=["documents"])
 Documents = Annotated[DocumentRepository, repository(DocumentRepository)]
 Chunks = Annotated[DocumentChunks, repository(DocumentChunks)]
-# For callers inside the cluster: a download is sandboxed outright; a preview cannot be
-# (browsers' PDF viewers refuse sandboxed documents). What keeps a served file from ever
-# running is that only sniffed PDFs and images are stored, served with nosniff. Through
-# the public gateway its own policy replaces these (default-src 'none' for API answers,
-# the console's for console pages).
-SAVE_POLICY = "default-src 'none'; sandbox; frame-ancestors 'none'"
-PREVIEW_POLICY = "default-src 'none'; frame-ancestors 'self'"
 UNSUPPORTED: dict[int | str, dict[str, Any]] = {
     415: {"description": "The file is not a PDF, PNG, JPEG or TIFF"}
 }
@@ -72,7 +65,7 @@ async def upload(
         clients, caller, audit, request, client_id, REGISTRARS,
         action="create", resource=documents.RESOURCE,
     )  # fmt: skip
-    data = await read_upload(request, MAX_DOCUMENT_BYTES)
+    data = await read_upload(request, MAX_FILE_BYTES)
     sent = documents.Upload(
         data=data, declared_type=request.headers.get("content-type"),
         content_digest=request.headers.get("content-digest"),
@@ -117,21 +110,11 @@ async def read_document(
 async def download(
     document_id: str, request: Request, caller: CurrentCaller, clients: Clients, audit: Audit,
     records: Documents, chunks: Chunks, cipher: Cipher,
-    disposition: Literal["attachment", "inline"] = "attachment",
+    disposition: Disposition = "attachment",
 ) -> Response:  # fmt: skip
     record, chart = await documents.open_document(
         records, clients, caller, audit, request, document_id, CHART_READERS
     )
     data = await documents.content(chart, record, chunks, cipher)
-    name = quote(record.get("filename") or f"{document_id}", safe="")
-    return Response(
-        content=data,
-        media_type=record["content_type"],
-        headers={
-            "Content-Disposition": f"{disposition}; filename*=UTF-8''{name}",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": PREVIEW_POLICY if disposition == "inline" else SAVE_POLICY,
-            "Cache-Control": "no-store",
-            "ETag": documents.etag(record),
-        },
-    )
+    filename = record.get("filename") or document_id
+    return file_download(data, record["content_type"], filename, record["sha256"], disposition)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from bson import Binary
-from cryptography.exceptions import InvalidTag
 from fastapi import Request
-from halcyon.clinical.domain import documents as rules
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.store import ClientRepository, DocumentChunks, DocumentRepository
 from halcyon.clinical.usecases.chart import Chart, open_chart
+from halcyon.shared import files
 from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import Caller
 from halcyon.shared.crypto import FieldCipher
@@ -34,23 +31,8 @@ class Upload:
     filename: str | None
 
 
-def _seal_all(cipher: FieldCipher, tenant_id: str, document_id: str, data: bytes) -> list[Document]:
-    return [
-        {
-            "_id": f"{document_id}:{n:05d}",
-            "document_id": document_id,
-            "n": n,
-            "data": Binary(cipher.seal(tenant_id, part, rules.chunk_context(document_id, n))),
-        }
-        for n, part in enumerate(rules.chunks(data))
-    ]
-
-
 def _check(upload: Upload) -> tuple[str, str]:
-    content_type = rules.accepted_type(upload.data, upload.declared_type)
-    digest = rules.check_digest(upload.data, upload.content_digest)
-    rules.check_complete(upload.data, content_type)
-    return content_type, digest
+    return files.checked_file(upload.data, upload.declared_type, upload.content_digest)
 
 
 async def store(
@@ -68,7 +50,9 @@ async def store(
     """
     content_type, sha256 = await asyncio.to_thread(_check, upload)
     document_id = str(uuid7())
-    sealed = await asyncio.to_thread(_seal_all, cipher, chart.tenant_id, document_id, upload.data)
+    sealed = await asyncio.to_thread(
+        files.seal_chunks, cipher, chart.tenant_id, document_id, upload.data
+    )
     record: Document = {
         "_id": document_id,
         "client_id": chart.client_id,
@@ -134,26 +118,11 @@ async def content(
     chart: Chart, record: Document, chunks: DocumentChunks, cipher: FieldCipher
 ) -> bytes:
     """The file's bytes, opened and checked against the digest taken at upload."""
-    stored = await chunks.of_document(chart.tenant_id, record["_id"])
-
-    def unseal() -> rules.Assembled:
-        parts = [
-            (
-                int(c["n"]),
-                cipher.unseal(
-                    chart.tenant_id, bytes(c["data"]), rules.chunk_context(record["_id"], c["n"])
-                ),
-            )
-            for c in stored
-        ]
-        return rules.assemble(parts, int(record["chunk_count"]), record["sha256"])
-
-    try:
-        assembled = await asyncio.to_thread(unseal)
-    except (InvalidTag, ValueError, TypeError, KeyError):
-        # Altered, truncated, of the wrong type or missing its number: a chunk that does
-        # not open is an integrity failure like any other (409, audited), never a 500.
-        assembled = rules.Assembled(b"", False)
+    stored = await chunks.of_file(chart.tenant_id, record["_id"])
+    assembled = await asyncio.to_thread(
+        files.open_chunks, cipher, chart.tenant_id, record["_id"], stored,
+        int(record["chunk_count"]), record["sha256"],
+    )  # fmt: skip
     if not assembled.intact:
         await chart.denied(
             "read", RESOURCE, record["_id"], "stored file failed its integrity check"
@@ -165,7 +134,3 @@ async def content(
         )
     await chart.record("read", RESOURCE, record["_id"])
     return assembled.data
-
-
-def etag(record: Document) -> str:
-    return '"' + hashlib.sha256(str(record["sha256"]).encode()).hexdigest()[:32] + '"'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from halcyon.identity.domain.roles import StaffRole
 from halcyon.identity.domain.validation import (
@@ -99,6 +99,13 @@ class AuthorisedPrescriberApprovalIn(Strict):
     expires_on: date
     # The condition approved for (e.g. "PTSD", "treatment-resistant depression").
     indication: Text | None = None
+
+
+CredentialFileKind = Literal[
+    "licence", "dea_certificate", "board_certification", "insurance", "training", "cv",
+    "authorised_prescriber_approval", "other",
+]  # fmt: skip
+"""What a scanned credential file is (``POST /staff/{id}/credential-files``)."""
 
 
 class CredentialDocument(Strict):

@@ -1,4 +1,5 @@
-"""The pure rules of chart documents: what a file is, digests, chunks (issue 21, item 2)."""
+"""The shared file rules (chart documents, credential files): what a file is, digests,
+end markers, chunks and their seals (issue 21, item 2)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hashlib
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from halcyon.clinical.domain import documents as rules
+from halcyon.shared import files as rules
 from halcyon.shared.crypto import FieldCipher
 from halcyon.shared.errors import RuleViolation
 from hypothesis import given
@@ -34,12 +35,12 @@ def test_files_are_recognised_by_their_bytes(head: bytes, kind: str) -> None:
     [b"<!DOCTYPE html>", b"<svg/>", b"PK\x03\x04", b"MZ\x90\x00", b" %PDF-1.4", b"GIF89a"],
 )
 def test_anything_else_is_refused_whatever_it_claims(body: bytes) -> None:
-    with pytest.raises(rules.UnsupportedDocument):
+    with pytest.raises(rules.UnsupportedFile):
         rules.accepted_type(body, "application/pdf")
 
 
 def test_a_declared_type_that_disagrees_is_refused_and_aliases_are_not() -> None:
-    with pytest.raises(rules.UnsupportedDocument):
+    with pytest.raises(rules.UnsupportedFile):
         rules.accepted_type(b"%PDF-1.4", "image/png")
     assert rules.accepted_type(b"\xff\xd8\xff\xdb", "image/jpg") == "image/jpeg"
     assert rules.accepted_type(b"%PDF-1.4", "Application/PDF; charset=binary") == "application/pdf"

@@ -1,0 +1,112 @@
+"""Staff credential files: upload the scanned licence or certificate (the raw body), list a
+person's files, download one. The person themself, or an admin of their sites; compliance
+officers read. Every access is audited (ADR 0307)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import Response
+from halcyon.identity.api.common import Cipher
+from halcyon.identity.domain.personnel import CredentialFileKind
+from halcyon.identity.store import CredentialFileChunks, CredentialFileRepository, StaffRepository
+from halcyon.identity.usecases import credential_files
+from halcyon.shared.files import MAX_FILE_BYTES
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.http.uploads import Disposition, file_download, read_upload
+from halcyon.shared.mongo import Document
+from halcyon.shared.service import Audit, repository
+from halcyon.shared.text import Name
+from pydantic import BaseModel
+
+router = APIRouter(tags=["staff"])
+Staff = Annotated[StaffRepository, repository(StaffRepository)]
+Files = Annotated[CredentialFileRepository, repository(CredentialFileRepository)]
+Chunks = Annotated[CredentialFileChunks, repository(CredentialFileChunks)]
+UNSUPPORTED: dict[int | str, dict[str, Any]] = {
+    415: {"description": "The file is not a PDF, PNG, JPEG or TIFF"}
+}
+
+
+class CredentialFileOut(BaseModel):
+    id: str
+    staff_id: str
+    kind: str
+    title: str
+    filename: str | None = None
+    expires_on: date | None = None
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+def _out(doc: Document) -> CredentialFileOut:
+    fields = {k: doc.get(k) for k in CredentialFileOut.model_fields if k != "id"}
+    return CredentialFileOut(id=doc["_id"], **fields)
+
+
+@router.post(
+    "/staff/{staff_id}/credential-files",
+    status_code=status.HTTP_201_CREATED,
+    responses=UNSUPPORTED,
+    summary="Upload a scanned credential (raw body: PDF, PNG, JPEG or TIFF, ≤ 10 MB)",
+)
+async def upload(
+    staff_id: str, request: Request, caller: CurrentCaller, staff: Staff, audit: Audit,
+    records: Files, chunks: Chunks, cipher: Cipher, kind: CredentialFileKind,
+    title: Annotated[Name, Query()], filename: Annotated[Name | None, Query()] = None,
+    expires_on: date | None = None,
+) -> CredentialFileOut:  # fmt: skip
+    member = await credential_files.open_personnel_file(
+        staff, caller, audit, request, staff_id, write=True
+    )
+    data = await read_upload(request, MAX_FILE_BYTES)
+    sent = credential_files.CredentialUpload(
+        data=data, declared_type=request.headers.get("content-type"),
+        content_digest=request.headers.get("content-digest"), kind=kind, title=title,
+        filename=filename, expires_on=expires_on,
+    )  # fmt: skip
+    saved = await credential_files.store(
+        caller, member, records, chunks, cipher, audit, request, sent
+    )
+    return _out(saved)
+
+
+@router.get("/staff/{staff_id}/credential-files", summary="A staff member's credential files")
+async def list_credential_files(
+    staff_id: str, request: Request, caller: CurrentCaller, staff: Staff, audit: Audit,
+    records: Files, page: Annotated[PageParams, Depends(page_params)],
+) -> PageOut[CredentialFileOut]:  # fmt: skip
+    member = await credential_files.open_personnel_file(
+        staff, caller, audit, request, staff_id, write=False
+    )
+    found = await credential_files.list_files(
+        caller, member, records, audit, request, limit=page.limit, cursor=page.cursor
+    )
+    return PageOut(items=[_out(d) for d in found.items], next_cursor=found.next_cursor)
+
+
+@router.get(
+    "/credential-files/{file_id}/content",
+    response_class=Response,
+    responses={200: {"content": {t: {} for t in ("application/pdf", "image/png", "image/jpeg",
+                                                  "image/tiff")}},
+               409: {"description": "The stored file failed its integrity check"}},
+    summary="Download a credential file (audited); disposition=inline to view it",
+)  # fmt: skip
+async def download_credential_file(
+    file_id: str, request: Request, caller: CurrentCaller, staff: Staff, audit: Audit,
+    records: Files, chunks: Chunks, cipher: Cipher, disposition: Disposition = "attachment",
+) -> Response:  # fmt: skip
+    record = await credential_files.load(records, caller, audit, request, file_id)
+    await credential_files.open_personnel_file(
+        staff, caller, audit, request, record["staff_id"], write=False
+    )
+    data = await credential_files.content(caller, record, chunks, cipher, audit, request)
+    filename = record.get("filename") or file_id
+    return file_download(data, record["content_type"], filename, record["sha256"], disposition)
