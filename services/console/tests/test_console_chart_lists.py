@@ -196,3 +196,51 @@ async def test_a_scanned_document_is_uploaded_listed_viewed_and_downloaded(
     assert path is not None
     assert await asyncio.to_thread(path.read_bytes) == pdf
     await context.close()
+
+
+async def test_an_admin_files_a_staff_members_scanned_licence(
+    browser: Browser, gateway: Gateway, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    admin = await gateway.bootstrap_agency("Halcyon Credentials")
+    site = await gateway.post(
+        "/api/identity/sites",
+        admin,
+        json={"name": "Fort Collins", "timezone": "America/Denver",
+              "address": {"line1": "3 College Ave", "city": "Fort Collins", "region": "CO",
+                          "postal_code": "80524"}},
+    )  # fmt: skip
+    assert site.status_code == 201, site.text
+    await gateway.add_staff(admin, "therapist", site.json()["id"], "Lee Licensed")
+    scan = tmp_path_factory.mktemp("licences") / "lpc-licence.pdf"
+    pdf = b"%PDF-1.4\n% LPC licence\n" + bytes(range(256)) * 20 + b"%%EOF\n"
+    await asyncio.to_thread(scan.write_bytes, pdf)
+
+    context = await browser.new_context(base_url=gateway.platform.gateway.url)
+    page = await context.new_page()
+    await page.goto("/console/sign-in")
+    await page.get_by_label("Email").fill(admin.email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label(re.compile("Authenticator code")).fill(await fresh_otp(admin))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("heading", level=1)).to_be_visible()
+    await page.goto("/console/admin")
+    await page.get_by_role("link", name="Credential files of Lee Licensed").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Lee Licensed")
+    files = page.get_by_role("region", name="Files on record")
+    await expect(files).to_contain_text("No files on record.")
+    await files.get_by_label("Kind").select_option("licence")
+    await files.get_by_label("Title").fill("Colorado LPC")
+    await files.get_by_label("Expires on").fill("2027-06-30")
+    await files.get_by_label(re.compile("^File")).set_input_files(scan)
+    await files.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_role("status")).to_contain_text("Colorado LPC uploaded.")
+    files = page.get_by_role("region", name="Files on record")
+    await expect(files).to_contain_text("2027-06-30")
+    await expect(files).to_contain_text("lpc-licence.pdf (PDF")
+    view = await files.get_by_role("link", name="View").get_attribute("href")
+    assert view is not None
+    shown = await context.request.get(view)
+    assert shown.status == 200 and await shown.body() == pdf
+    assert shown.headers["content-disposition"].startswith("inline;")
+    await shot(page, "admin-credential-files")
+    await context.close()

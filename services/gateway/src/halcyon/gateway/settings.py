@@ -96,6 +96,7 @@ class GatewaySettings(ServiceSettings):
         "identity /staff/{staff_id}/credential-files": 10 * 1024 * 1024,
         # The console's upload form: the file plus the form's few fields.
         "console /clients/{client_id}/documents": 10 * 1024 * 1024 + 64 * 1024,
+        "console /admin/staff/{staff_id}/credential-files": 10 * 1024 * 1024 + 64 * 1024,
     }
     # Peers allowed to tell us the client address in X-Forwarded-For (e.g. the load
     # balancer in front of us). Anyone else could forge it to dodge rate limits and
