@@ -12,6 +12,7 @@ Written once for every service that keeps files (ADR 0307):
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from bson import Binary
 from cryptography.exceptions import InvalidTag
 from halcyon.shared.crypto import FieldCipher
-from halcyon.shared.errors import DomainError, RuleViolation
+from halcyon.shared.errors import Conflict, DomainError, RuleViolation
 from halcyon.shared.mongo import Document, TenantRepository
 from pymongo import ASCENDING, IndexModel
 
@@ -237,3 +238,63 @@ class FileChunks(TenantRepository):
 
     async def discard(self, tenant_id: str, file_id: str) -> None:
         await self._collection.delete_many(self._scope(tenant_id, {"file_id": file_id}))
+
+
+class DamagedFile(Conflict):
+    """A stored file whose chunks no longer give back what was uploaded."""
+
+
+async def keep_file(
+    records: TenantRepository,
+    chunks: FileChunks,
+    cipher: FieldCipher,
+    tenant_id: str,
+    record: Document,
+    data: bytes,
+    declared_type: str | None,
+    content_digest: str | None,
+) -> Document:
+    """Check an upload, seal and store its chunks, then its ``record`` (which the owning
+    service fills with its own fields and an ``_id``), completed with what the file is.
+
+    Hashing and sealing 10 MB is CPU work: it runs in a thread, off the event loop. The
+    record is written last, so a failure half-way leaves no listed file (its chunks are
+    discarded).
+    """
+    content_type, sha256 = await asyncio.to_thread(
+        checked_file, data, declared_type, content_digest
+    )
+    file_id = str(record["_id"])
+    sealed = await asyncio.to_thread(seal_chunks, cipher, tenant_id, file_id, data)
+    complete = {
+        **record,
+        "content_type": content_type,
+        "size_bytes": len(data),
+        "sha256": sha256,
+        "chunk_count": len(sealed),
+        "status": "stored",
+    }
+    try:
+        await chunks.insert_many(tenant_id, sealed)
+        return await records.insert(tenant_id, complete)
+    except BaseException:
+        await chunks.discard(tenant_id, file_id)
+        raise
+
+
+async def read_back(
+    chunks: FileChunks, cipher: FieldCipher, tenant_id: str, record: Document
+) -> bytes:
+    """The stored file's bytes; ``DamagedFile`` (409) when they are not what was uploaded."""
+    stored = await chunks.of_file(tenant_id, str(record["_id"]))
+    assembled = await asyncio.to_thread(
+        open_chunks, cipher, tenant_id, str(record["_id"]), stored,
+        int(record["chunk_count"]), str(record["sha256"]),
+    )  # fmt: skip
+    if not assembled.intact:
+        raise DamagedFile(
+            "the stored file does not match what was uploaded (altered or incomplete); "
+            "it is not served",
+            file_id=str(record["_id"]),
+        )
+    return assembled.data

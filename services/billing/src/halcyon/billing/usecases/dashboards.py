@@ -7,8 +7,7 @@ from typing import Any
 
 from halcyon.billing import store
 from halcyon.billing.domain import dashboards
-from halcyon.shared.calendar import site_day
-from halcyon.shared.errors import RuleViolation
+from halcyon.shared.calendar import require_period, site_day
 
 
 async def ar_aging(claims: store.Claims, tenant: str, site_id: str, as_of: date) -> dict[str, Any]:
@@ -27,8 +26,7 @@ async def denials(
     start: date,
     end: date,
 ) -> dict[str, Any]:
-    if end < start:
-        raise RuleViolation("the period ends before it starts", start=str(start), end=str(end))
+    require_period(start, end)
     site = await sites.get(tenant, site_id)
     zone = site.get("timezone") if site else None
     site_claims = {c["_id"] for c in await claims.find(tenant, {"site_id": site_id})}
@@ -56,8 +54,7 @@ async def billable_units(
     start: date,
     end: date,
 ) -> dict[str, Any]:
-    if end < start:
-        raise RuleViolation("the period ends before it starts", start=str(start), end=str(end))
+    require_period(start, end)
     # Service dates are the site's local days already (the note's day at its site).
     found = await charges.find(
         tenant,

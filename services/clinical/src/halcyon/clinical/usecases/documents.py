@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +13,7 @@ from halcyon.shared import files
 from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import Caller
 from halcyon.shared.crypto import FieldCipher
-from halcyon.shared.errors import Conflict, NotFound
+from halcyon.shared.errors import NotFound
 from halcyon.shared.mongo import Document, Page
 from uuid6 import uuid7
 
@@ -31,10 +30,6 @@ class Upload:
     filename: str | None
 
 
-def _check(upload: Upload) -> tuple[str, str]:
-    return files.checked_file(upload.data, upload.declared_type, upload.content_digest)
-
-
 async def store(
     chart: Chart,
     documents: DocumentRepository,
@@ -42,39 +37,22 @@ async def store(
     cipher: FieldCipher,
     upload: Upload,
 ) -> Document:
-    """Check the file, seal and store its chunks, then the record that lists it.
-
-    Hashing and sealing 10 MB is CPU work: it runs in a thread, off the event loop. The
-    record is written last, so a failure half-way leaves no listed file (its chunks are
-    discarded).
-    """
-    content_type, sha256 = await asyncio.to_thread(_check, upload)
-    document_id = str(uuid7())
-    sealed = await asyncio.to_thread(
-        files.seal_chunks, cipher, chart.tenant_id, document_id, upload.data
-    )
+    """Check the file, keep it sealed in chunks, then list it on the chart; audited."""
     record: Document = {
-        "_id": document_id,
+        "_id": str(uuid7()),
         "client_id": chart.client_id,
         "site_id": chart.site_id,
         "category": upload.category,
         "title": upload.title,
         "filename": upload.filename,
-        "content_type": content_type,
-        "size_bytes": len(upload.data),
-        "sha256": sha256,
-        "chunk_count": len(sealed),
-        "status": "stored",
         "uploaded_by": chart.caller.user_id,
         "uploaded_at": utcnow(),
     }
-    try:
-        await chunks.insert_many(chart.tenant_id, sealed)
-        saved = await documents.insert(chart.tenant_id, record)
-    except BaseException:
-        await chunks.discard(chart.tenant_id, document_id)
-        raise
-    await chart.record("create", RESOURCE, document_id)
+    saved = await files.keep_file(
+        documents, chunks, cipher, chart.tenant_id, record, upload.data,
+        upload.declared_type, upload.content_digest,
+    )  # fmt: skip
+    await chart.record("create", RESOURCE, saved["_id"])
     return saved
 
 
@@ -118,19 +96,11 @@ async def content(
     chart: Chart, record: Document, chunks: DocumentChunks, cipher: FieldCipher
 ) -> bytes:
     """The file's bytes, opened and checked against the digest taken at upload."""
-    stored = await chunks.of_file(chart.tenant_id, record["_id"])
-    assembled = await asyncio.to_thread(
-        files.open_chunks, cipher, chart.tenant_id, record["_id"], stored,
-        int(record["chunk_count"]), record["sha256"],
-    )  # fmt: skip
-    if not assembled.intact:
-        await chart.denied(
-            "read", RESOURCE, record["_id"], "stored file failed its integrity check"
-        )
-        raise Conflict(
-            "the stored file does not match what was uploaded (altered or incomplete); "
-            "it is not served",
-            document_id=record["_id"],
-        )
+    try:
+        data = await files.read_back(chunks, cipher, chart.tenant_id, record)
+    except files.DamagedFile:
+        reason = "stored file failed its integrity check"
+        await chart.denied("read", RESOURCE, record["_id"], reason)
+        raise
     await chart.record("read", RESOURCE, record["_id"])
-    return assembled.data
+    return data

@@ -7,8 +7,7 @@ from typing import Any
 
 from halcyon.clinical.domain import outcomes
 from halcyon.clinical.store import AssessmentRepository, EpisodeRepository, SiteDirectory
-from halcyon.shared.calendar import site_day
-from halcyon.shared.errors import RuleViolation
+from halcyon.shared.calendar import require_period, site_day
 
 
 async def outcomes_report(
@@ -20,8 +19,7 @@ async def outcomes_report(
     start: date,
     end: date,
 ) -> dict[str, Any]:
-    if end < start:
-        raise RuleViolation("the period ends before it starts", start=str(start), end=str(end))
+    require_period(start, end)
     site = await sites.get(tenant, site_id)
     zone = site.get("timezone") if site else None
     spans = [

@@ -3,7 +3,6 @@ personnel file's credentials, kept sealed like a chart's documents (ADR 0307).""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -15,7 +14,7 @@ from halcyon.shared import files
 from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import ALL_SITES, Caller
 from halcyon.shared.crypto import FieldCipher
-from halcyon.shared.errors import Conflict, DomainError, NotFound
+from halcyon.shared.errors import DomainError, NotFound
 from halcyon.shared.mongo import Document, Page
 from uuid6 import uuid7
 
@@ -84,36 +83,22 @@ async def store(
     request: Request,
     upload: CredentialUpload,
 ) -> Document:
-    content_type, sha256 = await asyncio.to_thread(
-        files.checked_file, upload.data, upload.declared_type, upload.content_digest
-    )
-    file_id = str(uuid7())
-    sealed = await asyncio.to_thread(
-        files.seal_chunks, cipher, caller.tenant_id, file_id, upload.data
-    )
     record: Document = {
-        "_id": file_id,
+        "_id": str(uuid7()),
         "staff_id": member["_id"],
         "kind": upload.kind,
         "title": upload.title,
         "filename": upload.filename,
         "expires_on": upload.expires_on.isoformat() if upload.expires_on else None,
-        "content_type": content_type,
-        "size_bytes": len(upload.data),
-        "sha256": sha256,
-        "chunk_count": len(sealed),
-        "status": "stored",
         "uploaded_by": caller.user_id,
         "uploaded_at": datetime.now(UTC),
     }
-    try:
-        await chunks.insert_many(caller.tenant_id, sealed)
-        saved = await records.insert(caller.tenant_id, record)
-    except BaseException:
-        await chunks.discard(caller.tenant_id, file_id)
-        raise
+    saved = await files.keep_file(
+        records, chunks, cipher, caller.tenant_id, record, upload.data, upload.declared_type,
+        upload.content_digest,
+    )  # fmt: skip
     await audit.record(
-        caller, action="create", resource=RESOURCE, resource_id=file_id, request=request
+        caller, action="create", resource=RESOURCE, resource_id=saved["_id"], request=request
     )
     return saved
 
@@ -162,22 +147,15 @@ async def content(
     audit: AuditTrail,
     request: Request,
 ) -> bytes:
-    stored = await chunks.of_file(caller.tenant_id, record["_id"])
-    assembled = await asyncio.to_thread(
-        files.open_chunks, cipher, caller.tenant_id, record["_id"], stored,
-        int(record["chunk_count"]), record["sha256"],
-    )  # fmt: skip
-    if not assembled.intact:
+    try:
+        data = await files.read_back(chunks, cipher, caller.tenant_id, record)
+    except files.DamagedFile:
         await audit.record(
             caller, action="read", resource=RESOURCE, resource_id=record["_id"],
             outcome="denied", reason="stored file failed its integrity check", request=request,
         )  # fmt: skip
-        raise Conflict(
-            "the stored file does not match what was uploaded (altered or incomplete); "
-            "it is not served",
-            file_id=record["_id"],
-        )
+        raise
     await audit.record(
         caller, action="read", resource=RESOURCE, resource_id=record["_id"], request=request
     )
-    return assembled.data
+    return data

@@ -29,8 +29,8 @@ from halcyon.inventory.domain import activity
 from halcyon.inventory.domain.activity import SIGNS
 from halcyon.inventory.domain.quantities import mg_text, stored_ug, units_text
 from halcyon.inventory.domain.substances import covers
+from halcyon.shared.calendar import require_period
 from halcyon.shared.csvout import csv_response
-from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit
@@ -440,8 +440,7 @@ async def activity_report(
 ) -> dict[str, Any] | Response:  # fmt: skip
     registration = await load(registrations, caller.tenant_id, registration_id, "registration")
     caller.require(AUDITORS, registration["site_id"])
-    if end < start:
-        raise RuleViolation("the period ends before it starts", start=str(start), end=str(end))
+    require_period(start, end)
     zone = _zone(await sites.get(caller.tenant_id, registration["site_id"]))
     entries = await ledger.chain(caller.tenant_id, registration_id)
     rows = activity.activity(

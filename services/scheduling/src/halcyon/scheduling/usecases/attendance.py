@@ -7,6 +7,7 @@ from typing import Any
 
 from halcyon.scheduling import store
 from halcyon.scheduling.domain.attendance import attendance
+from halcyon.shared.calendar import require_period
 from halcyon.shared.errors import RuleViolation
 
 MAX_DAYS = 366
@@ -15,8 +16,7 @@ MAX_DAYS = 366
 async def attendance_report(
     appointments: store.Appointments, tenant: str, site_id: str, start: date, end: date
 ) -> dict[str, Any]:
-    if end < start:
-        raise RuleViolation("the period ends before it starts", start=str(start), end=str(end))
+    require_period(start, end)
     if (end - start).days >= MAX_DAYS:
         raise RuleViolation(f"a report covers at most {MAX_DAYS} days")
     # Site-local days span at most ±14 h of UTC: load a day either side, the domain keeps
