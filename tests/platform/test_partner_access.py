@@ -117,7 +117,7 @@ async def test_one_registry_grant_reads_every_registry_topic_and_nothing_else(
     }
     registry_events: list[EventContract] = [
         RegistryDoseReported(**facts, quantity_mg=120.0),
-        RegistryDoseReportedV2(**facts, dose=DoseAmount.milligrams(120.0), route="oral"),
+        RegistryDoseReportedV2(**facts, dose=DoseAmount.milligrams(120), route="oral"),
         RegistrySessionReported(
             report_id=f"session-{unique}",
             participant="p" * 32,
@@ -250,7 +250,7 @@ async def test_the_example_follows_a_prefix_and_handles_a_dose_once_in_v1_and_v2
     }
     events: list[EventContract] = [
         RegistryDoseReported(**facts, quantity_mg=62.5),
-        RegistryDoseReportedV2(**facts, dose=DoseAmount.milligrams(62.5), route="oral"),
+        RegistryDoseReportedV2(**facts, dose=DoseAmount.milligrams("62.5"), route="oral"),
         RegistrySessionReported(
             report_id=session_id,
             participant="p" * 32,

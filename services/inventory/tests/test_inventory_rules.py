@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from halcyon.inventory.domain import dosing, rules
@@ -71,9 +72,9 @@ def test_the_registry_route_comes_from_the_dosage_form_or_is_not_guessed(
 
 
 def test_registry_dose_amounts_are_exact_decimal_strings() -> None:
-    assert DoseAmount.milligrams(120.0).amount == "120"
-    assert DoseAmount.milligrams(62.5).amount == "62.5"
-    assert DoseAmount.milligrams(1e-7).amount == "0.0000001"  # never "1E-7"
+    assert DoseAmount.milligrams(Decimal("120.0")).amount == "120"
+    assert DoseAmount.milligrams("62.5").amount == "62.5"
+    assert DoseAmount.milligrams(Decimal("1E-7")).amount == "0.0000001"  # never "1E-7"
 
 
 def test_registration_must_cover_schedule_and_be_current() -> None:

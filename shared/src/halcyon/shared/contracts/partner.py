@@ -77,9 +77,9 @@ class DoseAmount(BaseModel):
     unit: Literal["mg"] = "mg"
 
     @classmethod
-    def milligrams(cls, quantity_mg: float) -> DoseAmount:
-        # repr() is the shortest string that round-trips, so 62.5 stays "62.5".
-        exact = Decimal(repr(quantity_mg)).normalize()
+    def milligrams(cls, quantity_mg: Decimal | int | str) -> DoseAmount:
+        """An exact amount (never a float: "62.5" stays 62.5, and 1E-7 is written out)."""
+        exact = Decimal(quantity_mg).normalize()
         return cls(amount=format(exact, "f"), unit="mg")
 
 
