@@ -113,6 +113,11 @@ def _sha256_claimed(content_digest: str) -> bytes:
     return claimed
 
 
+def content_digest(data: bytes) -> str:
+    """The ``Content-Digest`` header (RFC 9530) a sender puts on ``data``."""
+    return "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
+
+
 def check_digest(data: bytes, content_digest: str | None) -> str:
     """The file's SHA-256 (hex). When the caller sent ``Content-Digest: sha-256=:…:``
     (RFC 9530), it must match: a cut-off or altered upload is refused, never stored."""

@@ -3,18 +3,15 @@ scan, view it in the browser, download it."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from halcyon.console.api import ApiError
 from halcyon.console.views_chart import chart_page
 from halcyon.console.web import PREFIX, BadCsrf, current, redirect
+from halcyon.shared.files import MAX_FILE_BYTES, content_digest
 from starlette.datastructures import UploadFile
 
 router = APIRouter(prefix=PREFIX)
-MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
 async def _send_file(
@@ -36,8 +33,6 @@ async def _send_file(
     data = await file.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         return values, ["The file is over 10 MB."], 413
-    # The digest lets the service refuse a file that did not arrive whole.
-    digest = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
     params = {k: v for k, v in values.items() if v} | {"filename": file.filename}
     try:
         await api.call(
@@ -47,7 +42,8 @@ async def _send_file(
             params=params,
             headers={
                 "Content-Type": file.content_type or "application/octet-stream",
-                "Content-Digest": digest,
+                # Lets the service refuse a file that did not arrive whole.
+                "Content-Digest": content_digest(data),
             },
         )
     except ApiError as exc:

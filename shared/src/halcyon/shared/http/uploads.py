@@ -4,7 +4,7 @@ stored files sent back."""
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from halcyon.shared.errors import DomainError
@@ -12,6 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 Disposition = Literal["attachment", "inline"]
+# What an upload route and a download route declare beyond the shared problem responses.
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    415: {"description": "The file is not a PDF, PNG, JPEG or TIFF"}
+}
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {t: {} for t in ("application/pdf", "image/png", "image/jpeg", "image/tiff")}},
+    409: {"description": "The stored file failed its integrity check"},
+}
 # For callers inside the cluster: a download is sandboxed outright; a preview cannot be
 # (browsers' PDF viewers refuse sandboxed documents). What keeps a served file from
 # running is that only sniffed PDFs and images are stored (``halcyon.shared.files``),

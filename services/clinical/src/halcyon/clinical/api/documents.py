@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
@@ -15,7 +15,13 @@ from halcyon.clinical.usecases.chart import CHART_READERS, REGISTRARS, Clients, 
 from halcyon.shared.files import MAX_FILE_BYTES
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.http.uploads import Disposition, file_download, read_upload
+from halcyon.shared.http.uploads import (
+    DOWNLOAD_RESPONSES,
+    UPLOAD_RESPONSES,
+    Disposition,
+    file_download,
+    read_upload,
+)
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
 from halcyon.shared.text import Name
@@ -24,9 +30,6 @@ from pydantic import BaseModel
 router = APIRouter(tags=["documents"])
 Documents = Annotated[DocumentRepository, repository(DocumentRepository)]
 Chunks = Annotated[DocumentChunks, repository(DocumentChunks)]
-UNSUPPORTED: dict[int | str, dict[str, Any]] = {
-    415: {"description": "The file is not a PDF, PNG, JPEG or TIFF"}
-}
 
 
 class DocumentOut(BaseModel):
@@ -51,7 +54,7 @@ def _out(doc: Document) -> DocumentOut:
 @router.post(
     "/clients/{client_id}/documents",
     status_code=status.HTTP_201_CREATED,
-    responses=UNSUPPORTED,
+    responses=UPLOAD_RESPONSES,
     summary="Upload a document (the file is the raw body: PDF, PNG, JPEG or TIFF, ≤ 10 MB; "
     "an optional Content-Digest: sha-256=:…: is checked)",
 )
@@ -102,9 +105,7 @@ async def read_document(
 @router.get(
     "/documents/{document_id}/content",
     response_class=Response,
-    responses={200: {"content": {t: {} for t in ("application/pdf", "image/png", "image/jpeg",
-                                                  "image/tiff")}},
-               409: {"description": "The stored file failed its integrity check"}},
+    responses=DOWNLOAD_RESPONSES,
     summary="Download the file (audited); disposition=inline for a preview",
 )  # fmt: skip
 async def download(

@@ -5,7 +5,7 @@ officers read. Every access is audited (ADR 0307)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
@@ -16,7 +16,13 @@ from halcyon.identity.usecases import credential_files
 from halcyon.shared.files import MAX_FILE_BYTES
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.http.uploads import Disposition, file_download, read_upload
+from halcyon.shared.http.uploads import (
+    DOWNLOAD_RESPONSES,
+    UPLOAD_RESPONSES,
+    Disposition,
+    file_download,
+    read_upload,
+)
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import Audit, repository
 from halcyon.shared.text import Name
@@ -26,9 +32,6 @@ router = APIRouter(tags=["staff"])
 Staff = Annotated[StaffRepository, repository(StaffRepository)]
 Files = Annotated[CredentialFileRepository, repository(CredentialFileRepository)]
 Chunks = Annotated[CredentialFileChunks, repository(CredentialFileChunks)]
-UNSUPPORTED: dict[int | str, dict[str, Any]] = {
-    415: {"description": "The file is not a PDF, PNG, JPEG or TIFF"}
-}
 
 
 class CredentialFileOut(BaseModel):
@@ -53,7 +56,7 @@ def _out(doc: Document) -> CredentialFileOut:
 @router.post(
     "/staff/{staff_id}/credential-files",
     status_code=status.HTTP_201_CREATED,
-    responses=UNSUPPORTED,
+    responses=UPLOAD_RESPONSES,
     summary="Upload a scanned credential (raw body: PDF, PNG, JPEG or TIFF, ≤ 10 MB)",
 )
 async def upload(
@@ -94,9 +97,7 @@ async def list_credential_files(
 @router.get(
     "/credential-files/{file_id}/content",
     response_class=Response,
-    responses={200: {"content": {t: {} for t in ("application/pdf", "image/png", "image/jpeg",
-                                                  "image/tiff")}},
-               409: {"description": "The stored file failed its integrity check"}},
+    responses=DOWNLOAD_RESPONSES,
     summary="Download a credential file (audited); disposition=inline to view it",
 )  # fmt: skip
 async def download_credential_file(

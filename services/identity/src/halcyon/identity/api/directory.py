@@ -30,6 +30,7 @@ from halcyon.identity.store import (
     StaffRepository,
 )
 from halcyon.identity.usecases.sessions import end_sessions
+from halcyon.identity.usecases.staff_access import require_at_every_site
 from halcyon.shared.auth import ALL_SITES, Caller
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.envelope import EventEnvelope
@@ -221,9 +222,7 @@ async def update_site(site_id: str, body: SiteIn, caller: CurrentCaller, sites: 
 # -- staff ----------------------------------------------------------------------------------
 def _require_admin_of(caller: Caller, sites: set[str]) -> None:
     """An admin manages staff only at sites they administer ("*" needs an agency-wide admin)."""
-    caller.require(MANAGE_AGENCY, ALL_SITES if ALL_SITES in sites or not sites else None)
-    for site in sites - {ALL_SITES}:
-        caller.require(MANAGE_AGENCY, site)
+    require_at_every_site(caller, MANAGE_AGENCY, sites)
 
 
 async def _validate_references(

@@ -10,9 +10,10 @@ from typing import Any
 from fastapi import Request
 from halcyon.identity.domain.roles import MANAGE_AGENCY, READ_STAFF
 from halcyon.identity.store import CredentialFileChunks, CredentialFileRepository, StaffRepository
+from halcyon.identity.usecases.staff_access import require_at_every_site
 from halcyon.shared import files
 from halcyon.shared.audit import AuditTrail
-from halcyon.shared.auth import ALL_SITES, Caller
+from halcyon.shared.auth import Caller
 from halcyon.shared.crypto import FieldCipher
 from halcyon.shared.errors import DomainError, NotFound
 from halcyon.shared.mongo import Document, Page
@@ -58,12 +59,7 @@ async def open_personnel_file(
     if caller.user_id == staff_id:
         return member
     try:
-        roles = MANAGE_AGENCY if write else READ_STAFF
-        sites = _sites_of(member)
-        if ALL_SITES in sites or not sites:
-            caller.require(roles, ALL_SITES)
-        for site in sorted(sites - {ALL_SITES}):
-            caller.require(roles, site)
+        require_at_every_site(caller, MANAGE_AGENCY if write else READ_STAFF, _sites_of(member))
     except DomainError as exc:
         await audit.record(
             caller, action=action, resource=RESOURCE, resource_id=staff_id, outcome="denied",
