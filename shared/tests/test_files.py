@@ -101,7 +101,8 @@ def test_chunks_reassemble_to_the_file_in_any_order(data: bytes) -> None:
     assert all(len(p) <= rules.CHUNK_BYTES for _, p in parts)
     digest = hashlib.sha256(data).hexdigest()
     assembled = rules.assemble(list(reversed(parts)), len(parts), digest)
-    assert assembled.intact and assembled.data == data
+    assert assembled.intact
+    assert assembled.data == data
     if parts:
         assert not rules.assemble(parts[:-1], len(parts), digest).intact
 

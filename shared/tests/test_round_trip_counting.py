@@ -30,7 +30,8 @@ def test_commands_and_sends_count_against_the_action_running_them() -> None:
         note_kafka_sends(2)
     listener.started(started("update"))
     assert counts.database_commands == {"find": 2, "insert": 1}
-    assert counts.database_total == 3 and counts.kafka_sends == 2
+    assert counts.database_total == 3
+    assert counts.kafka_sends == 2
     assert isinstance(listener, monitoring.CommandListener)
 
 
@@ -62,4 +63,5 @@ def test_every_core_action_has_a_budget_in_its_service_doc(
     table = budgets(service)
     for action in actions:
         database, kafka = table[action]
-        assert database > 0 and kafka >= 0
+        assert database > 0
+        assert kafka >= 0

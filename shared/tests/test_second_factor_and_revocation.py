@@ -56,9 +56,12 @@ async def test_tokens_say_how_the_person_signed_in(issuer: TestTokenIssuer) -> N
     )
     with_code = await verifier.verify(issuer.mint(tenant_id="a", session_id="s-1"))
     password_only = await verifier.verify(issuer.mint(tenant_id="a", mfa=False))
-    assert with_code.amr == ("pwd", "otp") and with_code.has_second_factor
-    assert with_code.session_id == "s-1" and with_code.auth_time
-    assert password_only.amr == ("pwd",) and not password_only.has_second_factor
+    assert with_code.amr == ("pwd", "otp")
+    assert with_code.has_second_factor
+    assert with_code.session_id == "s-1"
+    assert with_code.auth_time
+    assert password_only.amr == ("pwd",)
+    assert not password_only.has_second_factor
 
 
 async def test_a_prescriber_without_a_second_factor_is_refused_everywhere(

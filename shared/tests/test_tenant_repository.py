@@ -99,5 +99,6 @@ async def test_an_event_applied_through_apply_event_changes_a_document_once(note
         await notes.apply_event("agency-a", {"_id": "n1"}, {"$inc": {"seen": 1}}, "ev-2") is False
     )
     doc = await notes.get("agency-a", "n1")
-    assert doc is not None and doc["seen"] == 2
+    assert doc is not None
+    assert doc["seen"] == 2
     assert "_applied_events" not in doc  # bookkeeping stays out of what callers read

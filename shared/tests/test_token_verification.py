@@ -32,7 +32,8 @@ async def test_a_good_token_names_the_caller(
 ) -> None:
     caller = await verifier.verify(issuer.mint(tenant_id="a", user_id="u", roles=[("s1", "nurse")]))
     assert (caller.tenant_id, caller.user_id) == ("a", "u")
-    assert caller.has_role({"nurse"}, "s1") and not caller.has_role({"nurse"}, "s2")
+    assert caller.has_role({"nurse"}, "s1")
+    assert not caller.has_role({"nurse"}, "s2")
 
 
 async def test_expired_tampered_wrong_key_and_audience_are_refused(

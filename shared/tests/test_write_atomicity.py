@@ -92,5 +92,7 @@ async def test_concurrent_claims_hand_out_each_document_once(
 
     jobs_claimed = [c for c in claimed[0::2] if c is not None]
     other_claimed = [c for c in claimed[1::2] if c is not None]
-    assert sorted(jobs_claimed) == sorted(set(jobs_claimed)) and len(jobs_claimed) == 20
-    assert sorted(other_claimed) == sorted(set(other_claimed)) and len(other_claimed) == 20
+    assert sorted(jobs_claimed) == sorted(set(jobs_claimed))
+    assert len(jobs_claimed) == 20
+    assert sorted(other_claimed) == sorted(set(other_claimed))
+    assert len(other_claimed) == 20

@@ -101,9 +101,8 @@ def test_every_service_has_probes_limits_budget_and_autoscaling() -> None:
         assert (name in hpas) != (name in keda), f"{name} needs exactly one autoscaler"
     for name in ("billing", "notifications", "inventory"):  # event-heavy: scale on lag
         triggers = keda[name]["spec"]["triggers"]
-        assert triggers and all(
-            t["metadata"]["consumerGroup"] == f"halcyon-{name}" for t in triggers
-        )
+        assert triggers
+        assert all(t["metadata"]["consumerGroup"] == f"halcyon-{name}" for t in triggers)
 
 
 def test_secrets_are_referenced_never_committed() -> None:

@@ -66,7 +66,8 @@ async def test_mdma_course_from_registration_to_remittance(
     course.client_email = client_email(course, "Grace")
     client = course.client_id
     chart = ok(await gw.get(f"/api/clinical/clients/{client}", s.lead))
-    assert chart["given_name"] == "Grace" and chart["mrn"]
+    assert chart["given_name"] == "Grace"
+    assert chart["mrn"]
 
     # Billing set-up by the biller while the client reaches billing's read model.
     await until_ok(gw, f"/api/billing/clients/{client}/charges", s.biller)
@@ -162,7 +163,8 @@ async def test_mdma_course_from_registration_to_remittance(
             f"/api/clinical/notes/{intake['id']}/sign", s.lead, json={}, traced_as="sign-intake"
         )
     )
-    assert signed_intake["status"] == "signed" and len(signed_intake["content_hash"]) == 64
+    assert signed_intake["status"] == "signed"
+    assert len(signed_intake["content_hash"]) == 64
 
     # -- PHQ-9 and PCL-5 scored ---------------------------------------------------------
     scored = {}
@@ -202,7 +204,8 @@ async def test_mdma_course_from_registration_to_remittance(
         ),
         201,
     )
-    assert screening["eligible"] is True and screening["signed_by"] == s.prescriber.id
+    assert screening["eligible"] is True
+    assert screening["signed_by"] == s.prescriber.id
     readiness = f"/api/scheduling/clients/{client}/protocols/mdma-ptsd/readiness"
     await until_ok(gw, readiness, s.front_desk, lambda b: b["eligible_screening"] is True)
 
@@ -232,7 +235,8 @@ async def test_mdma_course_from_registration_to_remittance(
     # The reason a front desk reads: consent missing (screening passed, so not that).
     reasons = {c["code"]: c["detail"] for c in early.json()["failed_conditions"]}
     assert "eligible_screening" not in reasons, reasons
-    assert "consent" in reasons["informed_consent"] and "mdma-ptsd" in reasons["informed_consent"]
+    assert "consent" in reasons["informed_consent"]
+    assert "mdma-ptsd" in reasons["informed_consent"]
 
     # -- informed consent signed --------------------------------------------------------
     consent = ok(
@@ -437,7 +441,8 @@ async def test_mdma_course_from_registration_to_remittance(
         interval=0.5,
         message="vitals alert in the session therapist's inbox",
     )
-    assert "systolic 172" in alert["body"] and alert["severity"] == "urgent"
+    assert "systolic 172" in alert["body"]
+    assert alert["severity"] == "urgent"
     acknowledged = ok(await gw.post(f"/api/notifications/inbox/{alert['id']}/acknowledge", s.lead))
     assert acknowledged["acknowledged_at"]
     assert await vitals_inbox(s.prescriber) == []
@@ -502,7 +507,8 @@ async def test_mdma_course_from_registration_to_remittance(
     cosigned = ok(
         await gw.post(f"/api/clinical/notes/{note['id']}/cosign", s.lead, traced_as="cosign")
     )
-    assert cosigned["status"] == "signed" and cosigned["cosigned_by"] == s.lead.id
+    assert cosigned["status"] == "signed"
+    assert cosigned["cosigned_by"] == s.lead.id
 
     async def doses_attached() -> list[dict[str, Any]]:
         body = ok(await gw.get(f"/api/clinical/notes/{note['id']}", s.lead))

@@ -66,11 +66,13 @@ def test_every_example_is_a_valid_event_and_its_envelope_matches_the_documented_
         assert contract.example, f"{event_type} has no example"
         contract.model_validate(contract.example)
         [example] = message_examples(document, event_type)
-        assert example["name"] and example["summary"]
+        assert example["name"]
+        assert example["summary"]
         envelope = example["payload"]
         jsonschema.validate(envelope, payload_schema(document, event_type), format_checker=checker)
         parsed = EventEnvelope.model_validate(envelope)
-        assert parsed.type == event_type and parsed.subject == parsed.contract().subject()
+        assert parsed.type == event_type
+        assert parsed.subject == parsed.contract().subject()
         assert parsed.contract() == contract.model_validate(contract.example)
 
 
@@ -123,7 +125,8 @@ def test_the_catalogue_page_lists_partner_topics_first_with_fields_and_examples(
     page = catalogue_html()
     partner = [c for c in all_contracts().values() if c.topic.startswith("partner.")]
     internal = [c for c in all_contracts().values() if not c.topic.startswith("partner.")]
-    assert partner and internal
+    assert partner
+    assert internal
     for_partners, internal_topics = page.index('id="partners"'), page.index('id="internal"')
     assert for_partners < internal_topics
     assert all(for_partners < page.index(f'id="{c.event_type}"') < internal_topics for c in partner)
@@ -131,9 +134,12 @@ def test_the_catalogue_page_lists_partner_topics_first_with_fields_and_examples(
     dose = page[page.index('id="halcyon.inventory.dose.dispensed.v1"') :]
     dose = dose[: dose.index("</section>")]
     assert '<td class="name">quantity_mg</td><td class="type">number</td><td>yes</td>' in dose
-    assert "administered_at" in dose and "string (date-time)" in dose
+    assert "administered_at" in dose
+    assert "string (date-time)" in dose
     assert "&quot;quantity_mg&quot;: 120.0" in dose  # the example envelope, escaped
-    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "<script" not in page
+    assert "http://" not in page
+    assert "https://" not in page
 
 
 def test_the_markdown_shows_each_example_envelope_as_json() -> None:

@@ -226,7 +226,8 @@ async def test_the_example_partner_consumer_keeps_its_position_across_restarts(
     assert f"first-{unique}" in first
     await publish(f"second-{unique}")
     second = await run_example_until(servers, args, f"second-{unique}")
-    assert f"second-{unique}" in second and f"first-{unique}" not in second
+    assert f"second-{unique}" in second
+    assert f"first-{unique}" not in second
 
 
 async def test_the_example_follows_a_prefix_and_handles_a_dose_once_in_v1_and_v2(
@@ -278,7 +279,8 @@ async def test_the_example_follows_a_prefix_and_handles_a_dose_once_in_v1_and_v2
     output = await run_example_until(servers, args, dose_id, session_id)
     assert output.count(dose_id) == 1  # one dose, though published as v1 and as v2
     [dose_line] = [line for line in output.splitlines() if dose_id in line]
-    assert "62.5 mg" in dose_line and "MDMA" in dose_line
+    assert "62.5 mg" in dose_line
+    assert "MDMA" in dose_line
     [session_line] = [line for line in output.splitlines() if session_id in line]
     assert "session 3 on 2026-11-20, 480 min, adverse events: moderate 1" in session_line
     assert "vitals alerts 2" in session_line

@@ -96,8 +96,10 @@ def test_a_removed_field_breaks_v1_and_names_the_field() -> None:
         address: Address | None = None
 
     [problem] = breaking_changes(V1, _schema(WithoutWitness), event_type="x.v1")
-    assert "`witness_id`" in problem and "removed" in problem
-    assert problem.startswith("x.v1: ") and V2_ADVICE in problem
+    assert "`witness_id`" in problem
+    assert "removed" in problem
+    assert problem.startswith("x.v1: ")
+    assert V2_ADVICE in problem
     assert V2_ADVICE == "publish a .v2 contract alongside"
 
 
@@ -146,7 +148,8 @@ def test_a_new_value_of_an_enumerated_field_breaks_v1_and_asks_for_the_next_vers
     [problem] = breaking_changes(
         _schema(Routed), _schema(MoreRoutes), event_type="halcyon.partner.dose.reported.v2"
     )
-    assert "`route`" in problem and "intravenous" in problem
+    assert "`route`" in problem
+    assert "intravenous" in problem
     assert "publish a .v3 contract alongside" in problem
     assert breaking_changes(_schema(Routed), _schema(FewerRoutes)) == []
 

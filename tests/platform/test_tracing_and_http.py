@@ -112,7 +112,8 @@ async def test_one_trace_covers_request_event_and_remote_database_write(
     )
     consumer = next(s for s in chain if s["kind"] == "CONSUMER")
     producer = by_id[consumer["parent_span_id"]]
-    assert producer["service"] == "clinical" and producer["kind"] == "PRODUCER"
+    assert producer["service"] == "clinical"
+    assert producer["kind"] == "PRODUCER"
 
 
 async def test_bad_input_gets_problem_response_and_writes_nothing(
@@ -160,7 +161,8 @@ async def test_bad_input_gets_problem_response_and_writes_nothing(
             assert response.headers["content-type"] == "application/problem+json"
             problem = response.json()
             assert problem["type"].endswith("/validation-error")
-            assert problem["status"] == 422 and problem["errors"]
+            assert problem["status"] == 422
+            assert problem["errors"]
             assert "Traceback" not in response.text
     client = connect(servers.mongo_url)
     try:
@@ -193,7 +195,8 @@ async def test_retried_post_with_idempotency_key_creates_one_client(
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
     assert second.headers.get("idempotent-replayed") == "true"
-    assert reused.status_code == 422 and reused.json()["type"].endswith("/idempotency-key-reused")
+    assert reused.status_code == 422
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
     # A retry sent the instant the answer arrives is a replay, never "still running" (the
     # outcome is stored before the last byte goes out; CI once saw a 409 here).
     families = ["Lovelace", "Noether", "Johnson", "Kovalevskaya", "Franklin", "Hamilton"]
@@ -227,8 +230,9 @@ async def test_requests_without_a_valid_token_are_refused(
             headers=token_issuer.headers(tenant_id=f"agency-{unique}", ttl_seconds=-60),
         )
         ready = await http.get("/readyz")
-    assert (
-        missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
-    )
-    assert expired.status_code == 401 and "expired" in expired.json()["detail"]
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert expired.status_code == 401
+    assert "expired" in expired.json()["detail"]
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}

@@ -161,7 +161,8 @@ def test_twelve_diagnoses_and_four_modifiers_and_pointers_are_written_in_full(
     segs = segments(text)
     assert len(next(s for s in segs if s[0] == "HI")) == 13
     sv1 = next(s for s in segs if s[0] == "SV1")
-    assert sv1[1] == "HC:90837:95:GT:59:XU" and sv1[7] == "12:11:10:9"
+    assert sv1[1] == "HC:90837:95:GT:59:XU"
+    assert sv1[7] == "12:11:10:9"
     ok, output = x12valid(text, tmp_path)
     assert ok, output
 

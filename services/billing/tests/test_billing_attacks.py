@@ -82,7 +82,8 @@ def test_an_addendum_replacing_the_diagnosis_with_an_sud_one_recaptures_the_char
     same = plan_capture(
         "enc-1", 1, first.lines, active, claim_context=claim_context(("F43.10",), False)
     )
-    assert same.create == () and same.reverse == ()
+    assert same.create == ()
+    assert same.reverse == ()
 
 
 @pytest.mark.parametrize(

@@ -130,9 +130,11 @@ async def test_esketamine_dose_is_charged_once_per_mg_and_mdma_is_not_billed(
         [charge] = charges
         assert (charge["cpt"], charge["units"], charge["amount_cents"]) == ("S0013", 84, 84 * 2500)
         assert charge["encounter_id"] == appointment_id  # the dosing visit
-        assert charge["ndc"] == "50458002803" and charge["quantity_mg"] == 84.0
+        assert charge["ndc"] == "50458002803"
+        assert charge["quantity_mg"] == 84.0
         # No note for the visit yet: no diagnosis, so not billable to a payer yet.
-        assert charge["status"] == "held" and charge["diagnoses"] == []
+        assert charge["status"] == "held"
+        assert charge["diagnoses"] == []
         ledger = (await http.get(f"/clients/{client_id}/ledger")).json()
         assert ledger["balance_cents"] == 84 * 2500  # self-pay: the client owes the drug
 
@@ -149,7 +151,8 @@ async def test_esketamine_dose_is_charged_once_per_mg_and_mdma_is_not_billed(
             return drug if drug["status"] == "open" else None
 
         drug = await eventually(released, within=90, message="drug charge released by the note")
-        assert drug["diagnoses"] == ["F43.10"] and drug["diagnosis_pointers"] == [1]
+        assert drug["diagnoses"] == ["F43.10"]
+        assert drug["diagnosis_pointers"] == [1]
         assert drug["hold_reasons"] == []
 
     # Downstream (a partner on billing.charge.v1) sees the dose announced exactly once:
@@ -264,7 +267,8 @@ async def test_an_insured_clients_drug_line_goes_on_the_837p_with_its_ndc(
         assert r.status_code == 403
         codes = {c["substance"]: c for c in (await http.get("/drug-codes")).json()["items"]}
         assert codes["esketamine"]["products"][0]["ndc"] == "50458002803"  # unchanged
-        assert codes["mdma"]["billable"] is False and codes["mdma"]["default"] is True
+        assert codes["mdma"]["billable"] is False
+        assert codes["mdma"]["default"] is True
         # The note first this time: the dose's charge is billable as soon as it is made.
         note = dosing_signed(f"enc-{unique}", client_id, appointment_id=appointment_id)
         await publish(

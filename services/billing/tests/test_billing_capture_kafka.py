@@ -120,7 +120,8 @@ async def test_signed_encounter_is_charged_exactly_once_and_an_addendum_corrects
         staff_r1 = f"chg:{encounter_id}:r1:monitoring-staff-rn-1"
         assert by_id[staff_r1]["status"] == "reversed"
         reversal = by_id[f"{staff_r1}:void-r2"]
-        assert reversal["units"] == -8 and reversal["corrects_charge_id"] == staff_r1
+        assert reversal["units"] == -8
+        assert reversal["corrects_charge_id"] == staff_r1
         assert by_id[f"chg:{encounter_id}:r2:monitoring-staff-rn-1"]["units"] == 2
         assert by_id[f"chg:{encounter_id}:r1:monitoring-first"]["status"] != "reversed"
         assert len(found) == 4

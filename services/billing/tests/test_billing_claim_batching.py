@@ -153,7 +153,8 @@ async def test_a_60_line_encounter_is_billed_as_claims_of_at_most_50_lines(
             c["service_date"] in primary_days for c in lines if c["cpt"] in ("0821T", "0822T")
         )
     text = next(iter(stores["files"].docs.values()))["content"]
-    assert text.isascii() and "NM1*IL*1*ORSTED*ZOE" in text
+    assert text.isascii()
+    assert "NM1*IL*1*ORSTED*ZOE" in text
     assert text.count("REF*G1*PA-1") == 2  # one per claim: each has one authorized line
     ok, output = x12valid(text, tmp_path)
     assert ok, output

@@ -186,7 +186,9 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             json={"coverage_id": primary_coverage, "on": "2026-11-02"},
         )
         assert r.status_code == 201, r.text
-        assert r.text.startswith("ISA*") and "EQ*30~" in r.text and "NM1*IL*1*BYRON*ADA" in r.text
+        assert r.text.startswith("ISA*")
+        assert "EQ*30~" in r.text
+        assert "NM1*IL*1*BYRON*ADA" in r.text
         for cpt, modifiers, rate in [
             ("0820T", [], 20000),
             ("0822T", [], 8000),
@@ -269,7 +271,8 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         text2 = (await http.get(f"/claim-files/{second['file']['id']}")).text
         ok, output = x12valid(text2, tmp_path, "second.837")
         assert ok, output
-        assert "SV1*HC:90837:95*180*UN*1" in text2 and "11:B:1" not in text2
+        assert "SV1*HC:90837:95*180*UN*1" in text2
+        assert "11:B:1" not in text2
 
         for batch_file in (first["file"]["id"], second["file"]["id"]):
             r = await http.post(f"/claim-files/{batch_file}/submitted")
@@ -279,7 +282,8 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         # on a new claim in a new file with a new control number.
         rejected = second["claims"][0]["id"]
         r = await http.post(f"/claims/{rejected}/status", json={"status": "rejected"})
-        assert r.status_code == 200 and r.json()["status"] == "rejected"
+        assert r.status_code == 200
+        assert r.json()["status"] == "rejected"
         second = (
             await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
         ).json()
@@ -299,17 +303,20 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         r = await http.post("/remittances", content=remittance)
         assert r.status_code == 201, r.text
         summary = r.json()
-        assert summary["matched"] == 1 and summary["provider_adjustment_cents"] == 500
+        assert summary["matched"] == 1
+        assert summary["provider_adjustment_cents"] == 500
         assert summary["warnings"] == []
         claim = (await http.get(f"/claims/{claim_ref['id']}")).json()
-        assert claim["status"] == "paid" and claim["paid_cents"] == 150000
+        assert claim["status"] == "paid"
+        assert claim["paid_cents"] == 150000
         assert claim["patient_responsibility_cents"] == 20000
         ledger = (await http.get(f"/clients/{client_id}/ledger")).json()
         assert ledger["balance_cents"] == 20000
 
         payments_before = (await http.get("/payments?limit=200")).json()["items"]
         r = await http.post("/remittances", content=remittance)
-        assert r.status_code == 201 and r.json()["already_ingested"] is True
+        assert r.status_code == 201
+        assert r.json()["already_ingested"] is True
         assert (await http.get("/payments?limit=200")).json()["items"] == payments_before
         assert (await http.get(f"/clients/{client_id}/ledger")).json()["balance_cents"] == 20000
         assert (await http.get(f"/claims/{claim_ref['id']}")).json()["paid_cents"] == 150000
@@ -322,8 +329,10 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         text3 = (await http.get(f"/claim-files/{secondary_file}")).text
         ok, output = x12valid(text3, tmp_path, "secondary.837")
         assert ok, output
-        assert "AMT*D*1500~" in text3 and "SVD*60054*1500*HC:0820T**8~" in text3
-        assert "SBR*S*18" in text3 and "NM1*PR*2*OTHER HEALTH*****PI*99999" in text3
+        assert "AMT*D*1500~" in text3
+        assert "SVD*60054*1500*HC:0820T**8~" in text3
+        assert "SBR*S*18" in text3
+        assert "NM1*PR*2*OTHER HEALTH*****PI*99999" in text3
         again = await http.post(f"/claims/{claim_ref['id']}/secondary")
         assert again.status_code == 422
 
@@ -338,12 +347,14 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         r = await http.post(
             f"/work-queue/{work[0]['id']}/resolve", json={"resolution": "appeal filed"}
         )
-        assert r.status_code == 200 and r.json()["status"] == "resolved"
+        assert r.status_code == 200
+        assert r.json()["status"] == "resolved"
         assert (await http.get("/work-queue?kind=denial")).json()["items"] == []
         r = await http.post(f"/work-queue/{work[0]['id']}/resolve", json={"resolution": "again"})
         assert r.status_code == 409
         r = await http.post(f"/claims/{tele_claim['id']}/status", json={"status": "appealed"})
-        assert r.status_code == 200 and r.json()["status"] == "appealed"
+        assert r.status_code == 200
+        assert r.json()["status"] == "appealed"
         r = await http.post(f"/claims/{tele_claim['id']}/status", json={"status": "accepted"})
         assert r.status_code == 409
 
@@ -351,10 +362,12 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         r = await http.post(
             f"/clients/{client_id}/payments", json={"amount_cents": 10000, "method": "card"}
         )
-        assert r.status_code == 201 and r.json()["balance_cents"] == 10000
+        assert r.status_code == 201
+        assert r.json()["balance_cents"] == 10000
         pdf = await http.get(f"/clients/{client_id}/statement.pdf")
         assert pdf.headers["content-type"] == "application/pdf"
-        assert pdf.content.startswith(b"%PDF") and b"$100.00" in pdf.content
+        assert pdf.content.startswith(b"%PDF")
+        assert b"$100.00" in pdf.content
 
         # An addendum after billing: the prescriber monitored 4 hours, not 8. The claimed
         # 0820T is reversed and flagged for a corrected claim; the authorization gets its
@@ -379,7 +392,8 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             c["id"]: c for c in (await http.get(f"/clients/{client_id}/charges")).json()["items"]
         }
         old = by_id[f"chg:e1-{unique}:r1:monitoring-first"]
-        assert old["status"] == "reversed" and old["needs_corrected_claim"] is True
+        assert old["status"] == "reversed"
+        assert old["needs_corrected_claim"] is True
         assert by_id[f"chg:e1-{unique}:r2:monitoring-first"]["units"] == 4
         assert by_id[f"chg:e1-{unique}:r1:monitoring-staff-rn-1"]["status"] == "reversed"
         assert by_id[f"chg:e1-{unique}:r2:monitoring-staff-rn-1"]["units"] == 4
@@ -396,8 +410,10 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
         text4 = (await http.get(f"/claim-files/{corrected['file']['id']}")).text
         ok, output = x12valid(text4, tmp_path, "replacement.837")
         assert ok, output
-        assert "*11:B:7*" in text4 and f"REF*F8*ICNT{unique}~" in text4
-        assert "SV1*HC:0820T*800*UN*4" in text4 and "SV1*HC:0822T*320*UN*4" in text4
+        assert "*11:B:7*" in text4
+        assert f"REF*F8*ICNT{unique}~" in text4
+        assert "SV1*HC:0820T*800*UN*4" in text4
+        assert "SV1*HC:0822T*320*UN*4" in text4
         again = await http.post(f"/claims/{claim_ref['id']}/replacement")
         assert again.status_code == 422
 

@@ -95,12 +95,14 @@ def test_group_psychotherapy() -> None:
 
 def test_telehealth_gets_modifier_95_and_a_telehealth_place_of_service() -> None:
     home = code_encounter(encounter(telehealth=True, place_of_service="10")).lines[0]
-    assert home.modifiers == ("95",) and home.place_of_service == "10"
+    assert home.modifiers == ("95",)
+    assert home.place_of_service == "10"
     office = code_encounter(encounter(telehealth=True, place_of_service="11"))
     assert office.lines[0].place_of_service == "02"
     assert any("POS 02" in n for n in office.notes)
     in_person = code_encounter(encounter()).lines[0]
-    assert in_person.modifiers == () and in_person.place_of_service == "11"
+    assert in_person.modifiers == ()
+    assert in_person.place_of_service == "11"
 
 
 def test_diagnosis_pointers_point_at_up_to_four_icd10_codes_primary_first() -> None:
@@ -197,7 +199,8 @@ def test_same_revision_again_plans_nothing_new() -> None:
     lines = code_encounter(encounter()).lines
     active = [ActiveCharge(charge_id("enc-1", 1, ln.key), ln.key, stored_facts(ln)) for ln in lines]
     plan = plan_capture("enc-1", 1, lines, active)
-    assert plan.create == () and plan.reverse == ()
+    assert plan.create == ()
+    assert plan.reverse == ()
 
 
 def test_psychotherapy_during_dosing_is_part_of_the_monitoring_codes() -> None:

@@ -129,5 +129,6 @@ def test_billable_units_count_open_and_claimed_show_held_apart_and_skip_reversed
         ("Ada Therapist", "90837", 2, 0, 36_000),
         ("Bo Prescriber", "0820T", 6, 0, 120_000),
     ]  # fmt: skip
-    assert report["total_units"] == 92 and report["total_held_units"] == 1
+    assert report["total_units"] == 92
+    assert report["total_held_units"] == 1
     assert report["total_cents"] == 156_000

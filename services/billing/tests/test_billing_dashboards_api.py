@@ -173,7 +173,8 @@ async def test_ar_aging_and_denials_equal_a_hand_computation(
         assert r.status_code == 200, r.text
         denials = r.json()
         # The whole $180.00 line was adjusted CO-45 on the denied claim.
-        assert denials["denied_claims"] == 1 and denials["total_denied_cents"] == 18000
+        assert denials["denied_claims"] == 1
+        assert denials["total_denied_cents"] == 18000
         assert denials["reasons"] == [
             {"code": "CO-45", "group": "CO", "carc": "45", "denials": 1, "amount_cents": 18000}
         ]

@@ -27,7 +27,8 @@ def test_56_mg_of_esketamine_is_56_units_of_s0013_priced_per_unit() -> None:
     assert isinstance(line, DrugLine)
     assert (line.hcpcs, line.units, line.quantity_mg) == ("S0013", 56, Decimal(56))
     fee = fee_for(S0013_FEE, line.hcpcs, (), date(2026, 11, 2))
-    assert fee is not None and fee.rate_cents * line.units == 56 * 2500
+    assert fee is not None
+    assert fee.rate_cents * line.units == 56 * 2500
 
 
 def test_84_mg_is_84_units_and_a_partial_unit_rounds_up() -> None:
@@ -35,7 +36,8 @@ def test_84_mg_is_84_units_and_a_partial_unit_rounds_up() -> None:
         "S0013", 84, Decimal(84), None
     )
     partial = drug_line_for("esketamine", SPRAVATO_56, Decimal("27.5"))
-    assert isinstance(partial, DrugLine) and partial.units == 28
+    assert isinstance(partial, DrugLine)
+    assert partial.units == 28
 
 
 @pytest.mark.parametrize("substance", ["mdma", "psilocybin", "MDMA"])
@@ -67,16 +69,19 @@ def test_the_agency_configuration_overrides_the_defaults_and_carries_the_ndc() -
     assert line == DrugLine("S0013", 56, Decimal(56), "50458002802")
     # Another esketamine product the agency gave no NDC for: still billed, no NDC.
     other = drug_line_for("esketamine", "prod-other", Decimal("56"), configured)
-    assert isinstance(other, DrugLine) and other.ndc is None
+    assert isinstance(other, DrugLine)
+    assert other.ndc is None
     ketamine = drug_line_for("ketamine", "prod-k", Decimal("35"), configured)
-    assert isinstance(ketamine, DrugLine) and (ketamine.hcpcs, ketamine.units) == ("J3490", 4)
+    assert isinstance(ketamine, DrugLine)
+    assert (ketamine.hcpcs, ketamine.units) == ("J3490", 4)
     psilocybin = drug_line_for("psilocybin", "p", Decimal("25"), configured)
     assert psilocybin == NotBilled("compassionate use")
     # An NDC the producer sends wins over the configured one.
     sent = drug_line_for(
         "esketamine", SPRAVATO_56, Decimal("56"), configured, product_ndc="50458-028-03"
     )
-    assert isinstance(sent, DrugLine) and sent.ndc == "50458002803"
+    assert isinstance(sent, DrugLine)
+    assert sent.ndc == "50458002803"
 
 
 def test_a_zero_dose_bills_nothing() -> None:

@@ -68,7 +68,8 @@ async def test_a_271_answering_our_270_updates_the_coverage(
             json={"coverage_id": coverage, "on": "2026-11-02"},
         )
         assert r.status_code == 201, r.text
-        assert r.text.isascii() and "NM1*IL*1*NUNEZ*JOSE****MI*M123~" in r.text
+        assert r.text.isascii()
+        assert "NM1*IL*1*NUNEZ*JOSE****MI*M123~" in r.text
         match = re.search(r"TRN\*1\*([^*~]+)\*", r.text)
         assert match is not None
         trace = match.group(1)
@@ -98,13 +99,15 @@ async def test_a_271_answering_our_270_updates_the_coverage(
         r = await http.post("/eligibility-responses", content=answer_271(trace).encode())
         assert r.status_code == 201, r.text
         shown = await eligibility()
-        assert shown["status"] == "active" and shown["plan_name"] == "ACME GOLD"
+        assert shown["status"] == "active"
+        assert shown["plan_name"] == "ACME GOLD"
         assert (shown["plan_begins_on"], shown["plan_ends_on"]) == ("2026-01-01", "2026-12-31")
         assert shown["copay_cents"] == 2500
         assert shown["coinsurance_percent"] == "15"
         assert shown["deductible_cents"] == 150000
         assert shown["deductible_remaining_cents"] == 123456
-        assert shown["as_of"] == "2026-11-02" and shown["trace_number"] == trace
+        assert shown["as_of"] == "2026-11-02"
+        assert shown["trace_number"] == trace
 
         # The plan lapsed: a later answer says inactive.
         inactive = answer_271(trace).replace("EB*1**30**ACME GOLD", "EB*6**30")

@@ -94,4 +94,5 @@ async def test_group_note_bills_90853_once_per_member_present(
             assert charge["status"] == "open", charge
         # The absent member: nothing, even after the others' charges were captured.
         absent = await http.get(f"/clients/{ids[2]}/charges")
-        assert absent.status_code == 200 and absent.json()["items"] == []
+        assert absent.status_code == 200
+        assert absent.json()["items"] == []

@@ -169,9 +169,11 @@ async def test_part2_claim_is_held_until_consent_and_again_after_revocation(
             return [w for w in r.json()["items"] if w.get("client_id") == client_id]
 
         held = await eventually(lambda: charge_status("held"), within=90, message="held")
-        assert held["hold_reasons"] == [PART2_REASON] and held["amount_cents"] == 18000
+        assert held["hold_reasons"] == [PART2_REASON]
+        assert held["amount_cents"] == 18000
         [item] = await part2_items()
-        assert item["reason"] == PART2_REASON and item["encounter_id"] == encounter_id
+        assert item["reason"] == PART2_REASON
+        assert item["encounter_id"] == encounter_id
 
         async def batch() -> dict[str, Any]:
             r = await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
@@ -181,7 +183,8 @@ async def test_part2_claim_is_held_until_consent_and_again_after_revocation(
 
         # Held: no 837P.
         result = await batch()
-        assert result["file"] is None and result["claims"] == []
+        assert result["file"] is None
+        assert result["claims"] == []
 
         # A Part 2 consent for a different recipient or purpose changes nothing.
         other = consent(f"c0-{unique}", client_id, "active", "Other Health")
@@ -200,7 +203,8 @@ async def test_part2_claim_is_held_until_consent_and_again_after_revocation(
         assert again["hold_reasons"] == [PART2_REASON]
         assert len(await part2_items()) == 1
         result = await batch()
-        assert result["file"] is None and result["claims"] == []
+        assert result["file"] is None
+        assert result["claims"] == []
 
         # A new consent: the claim goes out, valid, ASCII, with the authorization number.
         renewed = consent(f"c2-{unique}", client_id, "active", "60054")
@@ -211,8 +215,10 @@ async def test_part2_claim_is_held_until_consent_and_again_after_revocation(
         text = (await http.get(f"/claim-files/{result['file']['id']}")).text
         assert text.isascii()
         assert "NM1*IL*1*NUNEZ*JOSE****MI*M123" in text
-        assert "N3*12 CALLE PENON" in text and "N4*ESPANOLA*NM*875321234" in text
-        assert "REF*G1*AUTH778899" in text and "HI*ABK:F1020*ABF:F4310" in text
+        assert "N3*12 CALLE PENON" in text
+        assert "N4*ESPANOLA*NM*875321234" in text
+        assert "REF*G1*AUTH778899" in text
+        assert "HI*ABK:F1020*ABF:F4310" in text
         ok, output = x12valid(text, tmp_path)
         assert ok, output
 
@@ -228,7 +234,8 @@ async def test_part2_claim_is_held_until_consent_and_again_after_revocation(
         and e.data.get("action") == "read"
         and e.data.get("resource_id") == claim["id"]
     ]
-    assert reads and reads[0]["client_id"] == client_id
+    assert reads
+    assert reads[0]["client_id"] == client_id
 
 
 async def test_payer_rules_audio_only_held_minutes_and_refusals(
@@ -268,14 +275,17 @@ async def test_payer_rules_audio_only_held_minutes_and_refusals(
 
         charges = {c["encounter_id"]: c for c in await eventually(both, within=90, message="2")}
         audio = charges[f"phone-{unique}"]
-        assert audio["modifiers"] == ["FQ"] and audio["status"] == "open"
+        assert audio["modifiers"] == ["FQ"]
+        assert audio["status"] == "open"
         assert audio["amount_cents"] == 18000
         undocumented = charges[f"nomin-{unique}"]
-        assert undocumented["status"] == "held" and undocumented["amount_cents"] == 0
+        assert undocumented["status"] == "held"
+        assert undocumented["amount_cents"] == 0
         assert any("minutes are not documented" in h for h in undocumented["hold_reasons"])
         queue = (await http.get("/work-queue", params={"kind": "held_charge"})).json()["items"]
         [item] = [w for w in queue if w.get("client_id") == client_id]
-        assert item["charge_id"] == undocumented["id"] and "minutes" in item["reason"]
+        assert item["charge_id"] == undocumented["id"]
+        assert "minutes" in item["reason"]
         # Repricing does not release a charge that is waiting for documentation.
         r = await http.post("/charges/reprice", json={"site_id": "site-1"})
         assert r.status_code == 200, r.text
@@ -296,7 +306,8 @@ async def test_payer_rules_audio_only_held_minutes_and_refusals(
         r = await http.post("/claims/batches", json={"site_id": "site-1", "payer": acme})
         assert r.status_code == 422, r.text
         problem = r.json()
-        assert problem["field"] == "diagnoses" and problem["encounter_id"] == f"many-{unique}"
+        assert problem["field"] == "diagnoses"
+        assert problem["encounter_id"] == f"many-{unique}"
         assert (await http.get("/claims", params={"site_id": "site-1"})).json()["items"] == []
         after = (await http.get(f"/clients/{client_id}/charges")).json()["items"]
         assert all(c["status"] != "claimed" for c in after)

@@ -72,8 +72,10 @@ async def test_the_batcher_holds_part2_charges_without_consent_and_not_others() 
     # Batching with no consent: nothing claimed, no file, the reason in `skipped`.
     batcher_repos.part2_consents = None
     result = await batcher.batch(Caller("biller-1", TENANT), "site-1", "acme")
-    assert result["file"] is None and result["skipped"][0]["reason"] == HOLD_REASON
-    assert stores["files"].docs == {} and stores["claims"].docs == {}
+    assert result["file"] is None
+    assert result["skipped"][0]["reason"] == HOLD_REASON
+    assert stores["files"].docs == {}
+    assert stores["claims"].docs == {}
 
 
 async def test_a_secondary_claim_for_a_part2_encounter_needs_a_consent_naming_that_payer() -> None:
@@ -111,4 +113,5 @@ async def test_a_secondary_claim_for_a_part2_encounter_needs_a_consent_naming_th
         consent(_id="c2", recipient="Other Health", effective_at=datetime.now(UTC) - timedelta(1))
     )
     result = await ClaimBatcher(batcher_repos).secondary(Caller("biller-1", TENANT), "p1")
-    assert result["file"] is not None and len(stores["files"].docs) == 1
+    assert result["file"] is not None
+    assert len(stores["files"].docs) == 1

@@ -58,9 +58,11 @@ async def test_two_agencies_posting_the_same_file_each_get_their_own_posting(
         r = await http.post("/remittances", content=raw)
         assert r.status_code == 201, r.text
         assert r.json()["already_ingested"] is False
-        assert r.json()["claim_payments"] == 1 and r.json()["provider_adjustments"] == 1
+        assert r.json()["claim_payments"] == 1
+        assert r.json()["provider_adjustments"] == 1
         [stored] = (await http.get("/claims?site_id=site-1")).json()["items"]
-        assert stored["id"] == f"claim-{tenant}-H100" and stored["paid_cents"] == 10000
+        assert stored["id"] == f"claim-{tenant}-H100"
+        assert stored["paid_cents"] == 10000
         assert len((await http.get("/payments")).json()["items"]) == 2
         ledger = mongo_client[f"t_{unique}_billing"]["ledger"].find({"tenant_id": tenant})
         assert [e["amount_cents"] async for e in ledger] == [5000]

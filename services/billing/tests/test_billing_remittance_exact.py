@@ -117,8 +117,10 @@ async def test_two_transactions_of_one_payer_and_trace_post_every_payment_and_pl
     r = await http.post("/remittances", content=raw)
     assert r.status_code == 201, r.text
     summary = r.json()
-    assert summary["already_ingested"] is False and summary["transactions"] == 2
-    assert summary["claim_payments"] == 2 and summary["matched"] == 2
+    assert summary["already_ingested"] is False
+    assert summary["transactions"] == 2
+    assert summary["claim_payments"] == 2
+    assert summary["matched"] == 2
     assert summary["provider_adjustments"] == 3
 
     stored = (await http.get(f"/payments?remittance_id={summary['id']}&limit=200")).json()
@@ -140,7 +142,8 @@ async def test_two_transactions_of_one_payer_and_trace_post_every_payment_and_pl
 
     before = await everything(http)
     again = await http.post("/remittances", content=raw)
-    assert again.status_code == 201 and again.json()["already_ingested"] is True
+    assert again.status_code == 201
+    assert again.json()["already_ingested"] is True
     assert again.json()["paid_cents"] == 22050
     assert await everything(http) == before
 
@@ -159,9 +162,11 @@ async def test_every_cut_of_a_file_is_refused_then_the_whole_file_posts_once(
         r = await http.post("/remittances", content=piece)
         assert r.status_code == 422, (piece[-30:], r.text)
         problem = r.json()
-        assert problem["segment"] and f"segment {problem['segment']}" in problem["detail"]
+        assert problem["segment"]
+        assert f"segment {problem['segment']}" in problem["detail"]
     untouched = await everything(http)
-    assert untouched["payments"] == [] and untouched["work"] == []
+    assert untouched["payments"] == []
+    assert untouched["work"] == []
     assert untouched["ledger"] == 0
     assert {c["status"] for c in untouched["claims"]} == {"submitted"}
 
@@ -221,7 +226,8 @@ async def test_denials_carry_every_carc_with_its_group_and_the_rarcs(
     assert await queue(group="PR", carc="16") == []
     assert await queue(rarc="MA130") == [co16]
     claim_h300 = (await http.get("/claims/claim-H300")).json()
-    assert claim_h300["status"] == "denied" and claim_h300["denial_codes"] == ["PR-27"]
+    assert claim_h300["status"] == "denied"
+    assert claim_h300["denial_codes"] == ["PR-27"]
     r = await http.get("/work-queue", params={"group": "XX"})
     assert r.status_code == 422
 

@@ -84,16 +84,19 @@ async def test_sample_remittances_post_correctly_and_exactly_once(
         r = await http.post("/remittances", content=broken)
         assert r.status_code == 422
         problem = r.json()
-        assert problem["segment"] == "CLP" and "segment CLP" in problem["detail"]
+        assert problem["segment"] == "CLP"
+        assert "segment CLP" in problem["detail"]
         assert "CLP04 is not an X12 decimal amount" in problem["detail"]
         r = await http.post("/remittances", content=b"GARBAGE*NOT*X12~")
-        assert r.status_code == 422 and "segment GAR" in r.json()["detail"]
+        assert r.status_code == 422
+        assert "segment GAR" in r.json()["detail"]
         for name, (segment, words) in REFUSED_AS_IS.items():
             r = await http.post("/remittances", content=(SAMPLES / name).read_bytes())
             assert r.status_code == 422 and r.json()["segment"] == segment, r.text
             assert words in r.json()["detail"]
         untouched = await everything(http)
-        assert untouched["payments"] == [] and untouched["work"] == []
+        assert untouched["payments"] == []
+        assert untouched["work"] == []
         assert untouched["ledger"]["balance_cents"] == 0
         assert {c["status"] for c in untouched["claims"]} == {"submitted"}
 
@@ -121,24 +124,29 @@ async def test_sample_remittances_post_correctly_and_exactly_once(
         # Denied claim: CO-16 / OA-A7 with the N14 remark, in the work queue.
         assert claims["2005555A"]["status"] == "denied"
         denial = next(w for w in after_first["work"] if w["claim_id"] == "claim-2005555A")
-        assert denial["kind"] == "denial" and denial["codes"] == ["CO-16", "OA-A7"]
+        assert denial["kind"] == "denial"
+        assert denial["codes"] == ["CO-16", "OA-A7"]
         assert denial["remarks"] == ["N14"]
 
         # PLBs: Medicare's CV -1.27 and Nevada's six pairs netting -1812.27.
         plbs = [p for p in after_first["payments"] if p["kind"] == "provider_adjustment"]
         assert sorted(p["amount_cents"] for p in plbs if p["reason"] == "CV") == [-127]
         nevada = [p for p in plbs if p["reference"].startswith("8888")]
-        assert len(nevada) == 6 and sum(p["amount_cents"] for p in nevada) == -181227
+        assert len(nevada) == 6
+        assert sum(p["amount_cents"] for p in nevada) == -181227
 
         # Payments nobody's claim matches wait for a biller; the dental check has 9.
         dental = results["x12org-dental-9-claims-single-check-co45-pr3.835"]
-        assert dental["claim_payments"] == 9 and dental["unmatched"] == 9
+        assert dental["claim_payments"] == 9
+        assert dental["unmatched"] == 9
         assert dental["paid_cents"] == dental["payment_cents"] == 81080
         eme = results["emedny-3-claims-paid-denied-partial.835"]
-        assert eme["claim_payments"] == 3 and eme["denials"] == 1
+        assert eme["claim_payments"] == 3
+        assert eme["denials"] == 1
 
         # Every file again: nothing changes.
         for raw in valid_samples().values():
             r = await http.post("/remittances", content=raw)
-            assert r.status_code == 201 and r.json()["already_ingested"] is True
+            assert r.status_code == 201
+            assert r.json()["already_ingested"] is True
         assert await everything(http) == after_first

@@ -41,7 +41,8 @@ def test_270_follows_the_tr3_subscriber_inquiry_and_counts_its_segments() -> Non
     st = next(i for i, s in enumerate(segments) if s[0] == "ST")
     se = next(i for i, s in enumerate(segments) if s[0] == "SE")
     assert int(segments[se][1]) == se - st + 1
-    assert ["EQ", "30"] in segments and ["DTP", "291", "D8", "20261201"] in segments
+    assert ["EQ", "30"] in segments
+    assert ["DTP", "291", "D8", "20261201"] in segments
     assert ["NM1", "IL", "1", "BYRON", "ADA", "", "", "", "MI", "M123"] in segments
 
 
@@ -60,4 +61,5 @@ def test_270_names_are_ascii_like_the_837p() -> None:
         on=date(2026, 12, 1),
     )
     assert text.isascii()
-    assert "NM1*IL*1*NUNEZ*JOSE****MI*M123~" in text and "NM1*PR*2*SALUD ESPANOLA*" in text
+    assert "NM1*IL*1*NUNEZ*JOSE****MI*M123~" in text
+    assert "NM1*PR*2*SALUD ESPANOLA*" in text

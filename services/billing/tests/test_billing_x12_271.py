@@ -44,11 +44,13 @@ def test_the_tr3_response_says_active_with_its_plan_and_copays() -> None:
     answer = read_271(RESPONSE)
     assert answer.active is True
     assert answer.trace_number == "93175-012547"
-    assert answer.payer_id == "841610001" and answer.member_id == "123456789"
+    assert answer.payer_id == "841610001"
+    assert answer.member_id == "123456789"
     assert answer.plan_name == "GOLD 123 PLAN"
     assert answer.plan_begins_on == date(2006, 1, 1)
     # EB*B in network $10, out of network $30 (EB03 repeats with ^).
-    assert answer.copay_cents == 1000 and answer.out_of_network_copay_cents == 3000
+    assert answer.copay_cents == 1000
+    assert answer.out_of_network_copay_cents == 3000
     assert answer.benefits[2].service_types[:3] == ("1", "33", "35")
     # The PCP's NM1*P3 inside LS/LE is not the subscriber.
     assert answer.subscriber_family_name == "SMITH"
@@ -72,7 +74,8 @@ def test_coinsurance_and_deductible_are_exact() -> None:
     assert (answer.plan_begins_on, answer.plan_ends_on) == (date(2026, 1, 1), date(2026, 12, 31))
     summary = eligibility_summary(answer, "2026-03-02")
     assert summary["coinsurance_percent"] == "20"
-    assert summary["status"] == "active" and summary["plan_ends_on"] == "2026-12-31"
+    assert summary["status"] == "active"
+    assert summary["plan_ends_on"] == "2026-12-31"
 
 
 def test_inactive_coverage_and_plan_end() -> None:

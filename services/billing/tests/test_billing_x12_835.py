@@ -18,7 +18,9 @@ from services.billing.tests.x12_835_support import (
 def test_managed_care_two_partly_paid_claims_with_deductible_and_contractual() -> None:
     remittance = read_835(sample("tr3-managed-care-2-claims-co45-pr1.835"))
     [tx] = remittance.transactions
-    assert tx.payment_cents == 94500 and tx.trace_number == "7170066655" and tx.balances
+    assert tx.payment_cents == 94500
+    assert tx.trace_number == "7170066655"
+    assert tx.balances
     first, second = tx.claims
     assert (first.charge_cents, first.paid_cents, first.patient_responsibility_cents) == (
         80000,
@@ -27,7 +29,8 @@ def test_managed_care_two_partly_paid_claims_with_deductible_and_contractual() -
     )
     assert ("CO", "A2", 5000) in [(a.group, a.reason, a.amount_cents) for a in first.adjustments]
     assert {("PR", "1"), ("CO", "45")} <= {(a.group, a.reason) for a in second.all_adjustments}
-    assert not first.is_denial and not second.is_denial
+    assert not first.is_denial
+    assert not second.is_denial
 
 
 def test_medicare_part_a_provider_level_adjustment_balances_the_check() -> None:
@@ -41,7 +44,9 @@ def test_medicare_part_a_provider_level_adjustment_balances_the_check() -> None:
 def test_denied_claim_with_carcs_and_rarcs() -> None:
     [tx] = read_835(sample("pyx12-denied-claim-co16-oa-a7.835")).transactions
     [claim] = tx.claims
-    assert claim.status == "4" and claim.is_denial and claim.paid_cents == 0
+    assert claim.status == "4"
+    assert claim.is_denial
+    assert claim.paid_cents == 0
     assert claim.denial_codes == ["CO-16", "OA-A7"]
     assert [s.remarks for s in claim.services] == [("N14",), ("N14",), ("N14",)]
 
@@ -49,10 +54,14 @@ def test_denied_claim_with_carcs_and_rarcs() -> None:
 def test_one_line_file_paid_denied_and_partly_paid() -> None:
     [tx] = read_835(sample("emedny-3-claims-paid-denied-partial.835")).transactions
     paid, denied, partial = tx.claims
-    assert paid.paid_cents == 3425 and not paid.is_denial and paid.all_adjustments == ()
+    assert paid.paid_cents == 3425
+    assert not paid.is_denial
+    assert paid.all_adjustments == ()
     assert [s.modifiers for s in paid.services][:3] == [("RB",), ("RB",), ("RB",)]
-    assert denied.is_denial and denied.denial_codes == ["CO-29"]
-    assert partial.paid_cents == 1150 and not partial.is_denial
+    assert denied.is_denial
+    assert denied.denial_codes == ["CO-29"]
+    assert partial.paid_cents == 1150
+    assert not partial.is_denial
     assert partial.services[2].remarks == ("N206",)
     # Three claims share CLP01, told apart by the payer claim number (CLP07).
     assert len({c.payer_claim_number for c in tx.claims}) == 3
@@ -63,7 +72,8 @@ def test_samples_with_a_broken_envelope_are_refused_naming_the_segment(name: str
     segment, words = REFUSED_AS_IS[name]
     with pytest.raises(X12Error) as caught:
         read_835(sample(name))
-    assert caught.value.segment == segment and words in str(caught.value)
+    assert caught.value.segment == segment
+    assert words in str(caught.value)
 
 
 def test_file_without_envelope_read_once_enveloped() -> None:
@@ -83,7 +93,8 @@ def test_three_transactions_and_plb_only() -> None:
     assert [c.is_denial for c in first.claims + second.claims] == [True, True, True]
     assert third.claims == ()
     assert sum(p.amount_cents for p in third.provider_adjustments) == -181227
-    assert third.payment_cents == 181227 and third.balances
+    assert third.payment_cents == 181227
+    assert third.balances
 
 
 def test_components_in_a_separator_other_than_isa16_are_read_with_a_warning() -> None:
@@ -96,13 +107,16 @@ def test_components_in_a_separator_other_than_isa16_are_read_with_a_warning() ->
     ]
     # One CAS carrying two PR reasons: both are read.
     reasons = [(a.group, a.reason) for a in claim.all_adjustments]
-    assert ("PR", "1") in reasons and ("PR", "2") in reasons and ("CO", "42") in reasons
+    assert ("PR", "1") in reasons
+    assert ("PR", "2") in reasons
+    assert ("CO", "42") in reasons
 
 
 def test_dental_nine_claims_with_the_same_number_get_distinct_payment_ids() -> None:
     remittance = read_835(repaired("x12org-dental-9-claims-single-check-co45-pr3.835"))
     [tx] = remittance.transactions
-    assert len(tx.claims) == 9 and tx.balances
+    assert len(tx.claims) == 9
+    assert tx.balances
     plan = plan_posting("agency-1", remittance, {})
     assert len({p.payment_id for p in plan.claims}) == 9
     assert all(p.work_item == "unmatched" for p in plan.claims)
@@ -113,7 +127,8 @@ def test_posting_plan_matches_claims_by_clp01_and_routes_denials() -> None:
     ref = ClaimRef("claim-1", "client-1", "payer-1")
     plan = plan_posting("agency-1", remittance, {"2005555A": ref})
     [posting] = plan.claims
-    assert posting.claim == ref and posting.claim_status == "denied"
+    assert posting.claim == ref
+    assert posting.claim_status == "denied"
     assert posting.work_item == "denial"
 
 
@@ -121,7 +136,8 @@ def test_payment_ids_are_stable_across_reads() -> None:
     raw = sample("tr3-managed-care-2-claims-co45-pr1.835")
     first = [p.payment_id for p in plan_posting("agency-1", read_835(raw), {}).claims]
     again = [p.payment_id for p in plan_posting("agency-1", read_835(raw), {}).claims]
-    assert first == again and len(set(first)) == 2
+    assert first == again
+    assert len(set(first)) == 2
 
 
 @pytest.mark.parametrize(
@@ -163,4 +179,5 @@ def test_what_cannot_be_understood_is_refused_naming_the_segment(
     with pytest.raises(X12Error) as caught:
         read_835(text)
     assert caught.value.segment == segment
-    assert f"segment {segment}" in str(caught.value) and words in str(caught.value)
+    assert f"segment {segment}" in str(caught.value)
+    assert words in str(caught.value)

@@ -111,7 +111,8 @@ def test_secondary_claim_carries_the_primary_adjudication() -> None:
     text = write_837p(envelope(43), PROVIDER, [secondary_claim()])
     tags = [s[0] for s in segments(text)]
     # 2320 SBR + AMT*D + OI, 2330A/B NM1*IL/PR, then 2430 SVD, CAS, DTP*573 on the line.
-    assert "OI" in tags and "SVD" in tags
+    assert "OI" in tags
+    assert "SVD" in tags
     assert ["AMT", "D", "100"] in segments(text)
     assert ["SVD", "60054", "100", "HC:90834", "", "1"] in segments(text)
     assert ["DTP", "573", "D8", "20261120"] in segments(text)
@@ -125,8 +126,10 @@ def test_envelope_counts_and_control_numbers_agree() -> None:
     assert int(segs[se][1]) == se - st + 1  # SE01 counts ST through SE
     assert segs[se][2] == segs[st][2]
     isa, gs = segs[0], segs[1]
-    assert isa[13] == "000000007" and segs[-1] == ["IEA", "1", "000000007"]
-    assert gs[6] == "7" and segs[-2] == ["GE", "1", "7"]
+    assert isa[13] == "000000007"
+    assert segs[-1] == ["IEA", "1", "000000007"]
+    assert gs[6] == "7"
+    assert segs[-2] == ["GE", "1", "7"]
     assert len("*".join(isa)) == 105  # fixed-width ISA (106 with the terminator)
 
 
@@ -154,7 +157,8 @@ def test_rendering_provider_loops() -> None:
 def test_telehealth_line_keeps_modifier_95_and_its_own_place_of_service() -> None:
     segs = segments(write_837p(envelope(10), PROVIDER, [primary_claim()]))
     sv1 = [s for s in segs if s[0] == "SV1"][-1]
-    assert sv1[1] == "HC:90837:95" and sv1[5] == "10"
+    assert sv1[1] == "HC:90837:95"
+    assert sv1[5] == "10"
 
 
 def test_other_component_separator_also_validates(tmp_path: Path) -> None:
@@ -197,7 +201,8 @@ def test_a_drug_line_names_its_ndc_and_milligrams_and_passes_x12valid(tmp_path: 
     sv1 = next(i for i, s in enumerate(segs) if s[0] == "SV1" and s[1] == "HC:S0013")
     assert segs[sv1][2:5] == ["2100", "UN", "84"]
     # 2410 after the line's DTP and REF*6R, before the next LX.
-    assert segs[sv1 + 1][:2] == ["DTP", "472"] and segs[sv1 + 2] == ["REF", "6R", "D1"]
+    assert segs[sv1 + 1][:2] == ["DTP", "472"]
+    assert segs[sv1 + 2] == ["REF", "6R", "D1"]
     assert segs[sv1 + 3] == ["LIN", "", "N4", "50458002803"]
     assert segs[sv1 + 4] == ["CTP", "", "", "", "84", "ME"]
     assert segs[sv1 + 5][0] == "LX"

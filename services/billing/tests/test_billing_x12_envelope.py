@@ -80,7 +80,9 @@ def test_isa_separators_are_validated(change: object, words: str) -> None:
     text = interchange(payment()).decode()
     assert callable(change)
     error = refused(change(text).encode())
-    assert error.segment == "ISA" and error.position == 1 and words in str(error)
+    assert error.segment == "ISA"
+    assert error.position == 1
+    assert words in str(error)
 
 
 # -- trailers, counts and control numbers --------------------------------------------------
@@ -131,7 +133,8 @@ def test_a_file_cut_inside_clp04_is_refused_not_read_as_a_smaller_amount() -> No
     raw = sample(MANAGED)
     cut = raw[: raw.index(b"CLP*5554555444*1*800.00*45") + len(b"CLP*5554555444*1*800.00*45")]
     error = refused(cut)
-    assert error.segment == "CLP" and "was cut" in str(error)
+    assert error.segment == "CLP"
+    assert "was cut" in str(error)
 
 
 # -- X12 decimal amounts -------------------------------------------------------------------
@@ -184,13 +187,15 @@ def test_x12_decimal_amounts_are_read_exactly(raw: str, cents: int) -> None:
 def test_anything_else_is_an_x12_error_naming_the_element(raw: str) -> None:
     with pytest.raises(X12Error) as caught:
         amount(raw)
-    assert caught.value.segment == "CLP" and caught.value.position == 7
+    assert caught.value.segment == "CLP"
+    assert caught.value.position == 7
     assert "CLP01" in str(caught.value)
 
 
 def test_an_exponent_in_a_file_is_a_422_not_a_500() -> None:
     error = refused(interchange(payment(paid="1E+30")))
-    assert error.segment == "BPR" and "BPR02" in str(error)
+    assert error.segment == "BPR"
+    assert "BPR02" in str(error)
 
 
 # -- identities ----------------------------------------------------------------------------
@@ -200,9 +205,11 @@ def test_two_transactions_of_one_payer_with_one_trace_keep_every_payment_and_plb
     first = [*payment("H1", trace="CHK1"), "PLB*1234567893*20261231*WO:A1*5"]
     second = [*payment("H1", trace="CHK1"), "PLB*1234567893*20261231*WO:A1*5"]
     plan = plan_posting("agency-1", read_835(interchange(first, second)), {})
-    assert len(plan.claims) == 2 and len(plan.provider_adjustments) == 2
+    assert len(plan.claims) == 2
+    assert len(plan.provider_adjustments) == 2
     assert len(set(plan.ids)) == 4
-    assert plan.paid_cents == 20000 and plan.provider_adjustment_cents == 1000
+    assert plan.paid_cents == 20000
+    assert plan.provider_adjustment_cents == 1000
 
 
 def test_payment_ids_come_from_the_files_keys_never_from_amounts() -> None:
@@ -219,7 +226,8 @@ def test_two_agencies_posting_one_file_get_different_ids() -> None:
     agencies must not collide (the second was never posted)."""
     remittance = read_835(interchange([*payment(), "PLB*1234567893*20261231*WO:A1*5"]))
     one, other = (plan_posting(agency, remittance, {}) for agency in ("agency-1", "agency-2"))
-    assert set(one.ids).isdisjoint(other.ids) and one.remittance_id != other.remittance_id
+    assert set(one.ids).isdisjoint(other.ids)
+    assert one.remittance_id != other.remittance_id
 
 
 # -- denial reasons ------------------------------------------------------------------------
@@ -242,7 +250,8 @@ def test_a_denial_with_only_pr_27_carries_its_reason_and_remarks() -> None:
     reasons = posting.reasons()
     assert reasons["codes"] == ["PR-27"]
     assert reasons["carcs"] == [{"group": "PR", "reason": "27", "amount_cents": 15000}]
-    assert reasons["group_codes"] == ["PR"] and reasons["carc_codes"] == ["27"]
+    assert reasons["group_codes"] == ["PR"]
+    assert reasons["carc_codes"] == ["27"]
     assert reasons["remarks"] == ["M86", "N30"]
 
 
@@ -313,7 +322,8 @@ async def test_the_file_is_read_in_a_worker_thread_not_on_the_event_loop(
     poster = remittances.RemittancePoster(unused, unused, unused, unused, unused)
     with pytest.raises(X12Error):
         await poster.ingest(Caller("u-1", "t-1"), b"ISA*cut", None)
-    assert threads and threads[0] is not threading.main_thread()
+    assert threads
+    assert threads[0] is not threading.main_thread()
 
 
 # -- sizes a document can hold ---------------------------------------------------------------
@@ -325,7 +335,8 @@ def test_an_element_longer_than_x12_allows_is_refused_naming_the_segment() -> No
     body = payment()
     body[-1] = "CAS*CO*" + "9" * (6 * 1024 * 1024) + "*50"
     error = refused(interchange(body))
-    assert error.segment == "CAS" and "longer than" in str(error)
+    assert error.segment == "CAS"
+    assert "longer than" in str(error)
     long_name = [*payment()[:2], "N1*PR*" + "A" * 265 + "*XV*ACME1", *payment()[4:]]
     assert refused(interchange(long_name)).segment == "N1"
     # The longest element X12 has (264 characters) is still read.
@@ -338,7 +349,8 @@ def test_a_claim_payment_too_large_for_one_document_is_refused() -> None:
     body = payment()
     body += ["CAS*CO*45*0*1*45*0*1*45*0*1*45*0*1*45*0*1*45*0*1"] * 40_000
     error = refused(interchange(body))
-    assert error.segment == "CLP" and "too large" in str(error)
+    assert error.segment == "CLP"
+    assert "too large" in str(error)
 
 
 @pytest.mark.parametrize("tail", [b"  ", b"\r\n  \r\n\t", b"\n\n\n", b" \r\n"])
@@ -369,5 +381,6 @@ def test_warnings_are_bounded_however_many_segments_warn() -> None:
     body += ["CLP*H2*1*150*100*50*12*ICNH2"] + ["SVC*HC>90837*150*100"] * 5000
     remittance = read_835(interchange(body))
     assert len(remittance.warnings) <= 51
-    assert "more" in remittance.warnings[-1] and "4951" in remittance.warnings[-1]
+    assert "more" in remittance.warnings[-1]
+    assert "4951" in remittance.warnings[-1]
     assert "BPR02" in remittance.warnings[0]  # the money warning is kept

@@ -111,7 +111,8 @@ def test_phq9_item9_above_zero_raises_a_safety_alert_and_zero_does_not() -> None
     assert score_scale("phq9", [3] * 8 + [0]).safety_alert is None  # severe, but item 9 = 0
     for value in (1, 2, 3):
         alert = score_scale("phq9", [0] * 8 + [value]).safety_alert
-        assert alert is not None and "item 9" in alert
+        assert alert is not None
+        assert "item 9" in alert
     assert score_scale("gad7", [3] * 7).safety_alert is None
 
 

@@ -38,7 +38,8 @@ async def test_an_ssri_on_the_medication_list_makes_mdma_screening_ineligible(
     before = await clinical.http.post(
         screen, json={"protocol_id": "mdma-ptsd", "history": history}, headers=prescriber
     )
-    assert before.status_code == 201 and before.json()["eligible"] is True
+    assert before.status_code == 201
+    assert before.json()["eligible"] is True
 
     added = await clinical.http.post(
         f"/clients/{client['id']}/medications",
@@ -60,7 +61,8 @@ async def test_an_ssri_on_the_medication_list_makes_mdma_screening_ineligible(
     )
     assert after.status_code == 201, after.text
     result = after.json()
-    assert result["eligible"] is False and result["decision"] == "ineligible"
+    assert result["eligible"] is False
+    assert result["decision"] == "ineligible"
     assert [r["code"] for r in result["reasons"]] == ["interacting_medication_washout"]
     assert (
         "sertraline (ssri) (medication list) is still being taken" in result["reasons"][0]["detail"]
@@ -123,10 +125,12 @@ async def test_lists_check_roles_dates_and_agency_and_page(clinical: ClinicalHar
         json={"code": "f4310", "description": "PTSD", "source": "clinician_observed"},
         headers=therapist,
     )
-    assert problem.status_code == 201 and problem.json()["code"] == "F43.10"
+    assert problem.status_code == 201
+    assert problem.json()["code"] == "F43.10"
 
     first = await clinical.http.get(allergies, params={"limit": 2}, headers=therapist)
-    assert first.status_code == 200 and len(first.json()["items"]) == 2
+    assert first.status_code == 200
+    assert len(first.json()["items"]) == 2
     rest = await clinical.http.get(
         allergies, params={"limit": 2, "cursor": first.json()["next_cursor"]}, headers=therapist
     )

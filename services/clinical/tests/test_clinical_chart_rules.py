@@ -213,7 +213,8 @@ def test_part2_disclosure_with_consent_carries_the_redisclosure_notice() -> None
     notice = authorise_disclosure(
         part2_records=2, request=REQUEST, consent=part2_consent(), now=NOW
     )
-    assert notice == PART2_REDISCLOSURE_NOTICE and "42 CFR part 2" in notice
+    assert notice == PART2_REDISCLOSURE_NOTICE
+    assert "42 CFR part 2" in notice
 
 
 def test_part2_disclosure_refused_after_revocation_or_expiry_or_for_others() -> None:
@@ -296,12 +297,14 @@ def test_spravato_rems_session_rules() -> None:
     # Labelled "~40 min" but taken at 20 and 55 minutes: neither is the 40-minute check.
     mislabelled = [bp(-5), bp(20, "post_dose_40min"), bp(55, "post_dose_40min"), bp(115)]
     [gap] = session_gaps(ESKETAMINE_REMS, mislabelled, dosed, end)
-    assert "post_dose_40min" in gap and "30-50 min" in gap
+    assert "post_dose_40min" in gap
+    assert "30-50 min" in gap
     # A discharge BP taken an hour before leaving is not "before discharge".
     [gap] = session_gaps(ESKETAMINE_REMS, [bp(-5), bp(40), bp(60, "discharge")], dosed, end)
     assert "discharge" in gap
     gaps = session_gaps(ESKETAMINE_REMS, complete[:1], dosed, dosed + timedelta(minutes=90))
-    assert len(gaps) == 3 and "at least 120 min" in gaps[0]
+    assert len(gaps) == 3
+    assert "at least 120 min" in gaps[0]
 
 
 # -- FHIR ------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ async def test_ssn_is_encrypted_at_rest_and_shown_masked(clinical: ClinicalHarne
     assert stored is not None
     assert stored["national_identifier"]["ciphertext"].startswith("enc:v1:")
     assert "6789" not in stored["national_identifier"]["ciphertext"]
-    assert "123456789" not in str(stored) and "123-45-6789" not in str(stored)
+    assert "123456789" not in str(stored)
+    assert "123-45-6789" not in str(stored)
 
 
 async def test_likely_duplicate_warning_and_search(clinical: ClinicalHarness) -> None:
@@ -60,9 +61,11 @@ async def test_likely_duplicate_warning_and_search(clinical: ClinicalHarness) ->
         return body
 
     by_name = await search(name="Hop", limit=2)
-    assert len(by_name["items"]) == 2 and by_name["next_cursor"]  # type: ignore[arg-type]
+    assert len(by_name["items"]) == 2
+    assert by_name["next_cursor"]
     rest = await search(name="Hop", limit=2, cursor=str(by_name["next_cursor"]))
-    assert len(rest["items"]) == 1 and rest["next_cursor"] is None  # type: ignore[arg-type]
+    assert len(rest["items"]) == 1
+    assert rest["next_cursor"] is None
     assert len((await search(name="hopkins zoe"))["items"]) == 1  # type: ignore[arg-type]
     assert len((await search(date_of_birth="1985-12-09"))["items"]) == 2  # type: ignore[arg-type]
     found = await search(mrn=first["mrn"])
@@ -97,7 +100,8 @@ async def test_chart_reads_are_audited_including_refusals(clinical: ClinicalHarn
     denied = await clinical.http.get(
         f"/clients/{client['id']}", headers=clinical.headers(tenant, "t2", ("site-2", "therapist"))
     )
-    assert allowed.status_code == 200 and denied.status_code == 403
+    assert allowed.status_code == 200
+    assert denied.status_code == 403
     assert denied.headers["content-type"] == "application/problem+json"
 
     # What the outbox relay published (pending entries leave the outbox once sent).
@@ -197,7 +201,8 @@ async def test_bad_input_is_refused_with_422_and_nothing_written(
     for response in (future_dob, bad_icd, bad_item, bad_ssn):
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == "application/problem+json"
-    assert "date of birth" in future_dob.text and "ICD-10" in bad_icd.text
+    assert "date of birth" in future_dob.text
+    assert "ICD-10" in bad_icd.text
     assert "out of range" in bad_item.text
     db = clinical.database
     assert await db["clients"].count_documents({"tenant_id": tenant}) == 1
@@ -238,7 +243,8 @@ async def test_details_change_publishes_an_event_and_search_follows_the_new_name
         headers=desk,
     )
     assert changed.status_code == 200, changed.text
-    assert changed.json()["family_name"] == "Murray" and changed.json()["mrn"] == client["mrn"]
+    assert changed.json()["family_name"] == "Murray"
+    assert changed.json()["mrn"] == client["mrn"]
     refused = await clinical.http.patch(
         f"/clients/{client['id']}", json={"given_name": None}, headers=desk
     )
@@ -304,7 +310,8 @@ async def test_break_the_glass_opens_a_chart_read_only_and_is_flagged(
         },
         headers=emergency,
     )
-    assert read.status_code == 200 and write.status_code == 403
+    assert read.status_code == 200
+    assert write.status_code == 403
 
     # What the outbox relay published (pending entries leave the outbox once sent).
     def emergency_reads(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -318,4 +325,5 @@ async def test_break_the_glass_opens_a_chart_read_only_and_is_flagged(
 
     published = await clinical.events("audit.access.v1", until=emergency_reads)
     flagged = emergency_reads(published)
-    assert flagged and all(a["break_the_glass"] for a in flagged)
+    assert flagged
+    assert all(a["break_the_glass"] for a in flagged)

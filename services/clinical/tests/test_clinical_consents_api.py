@@ -136,11 +136,13 @@ async def test_part2_records_need_consent_carry_the_notice_and_stop_after_revoca
     revoked = await clinical.http.post(
         f"/consents/{consent_id}/revoke", json={"reason": "client request"}, headers=therapist
     )
-    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    assert revoked.status_code == 200
+    assert revoked.json()["status"] == "revoked"
     after = await clinical.http.post(
         disclose, json={**request, "consent_id": consent_id}, headers=compliance
     )
-    assert after.status_code == 403 and "revoked" in after.json()["detail"]
+    assert after.status_code == 403
+    assert "revoked" in after.json()["detail"]
 
     # The accounting of disclosures holds exactly the one that went out.
     assert await clinical.database["disclosures"].count_documents({"tenant_id": tenant}) == 1
@@ -213,4 +215,5 @@ async def test_an_expired_consent_is_announced_once_and_no_longer_discloses(
         json={"recipient": RECIPIENT, "purpose": "treatment", "consent_id": consent_id},
         headers=clinical.headers(tenant, "comp-1", ("site-1", "compliance_officer")),
     )
-    assert refused.status_code == 403 and "expired" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert "expired" in refused.json()["detail"]

@@ -158,8 +158,10 @@ async def test_a_clients_record_bundle_holds_every_resource_and_validates(
         assert {e["resource"]["id"] for e in searched.json()["entry"]} == by_type[kind]
 
     pdf = await clinical.http.get(f"/clients/{cid}/record.pdf", headers=ther)
-    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF-") and len(pdf.content) > 2000
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    assert len(pdf.content) > 2000
     drawn = re.findall(rb"\((.*?)(?<!\\)\) Tj", pdf.content)
     text = re.sub(r"\s+", "", b"".join(drawn).decode("latin-1"))
     readable = ("GraceHopper", client["mrn"], "sertraline", "penicillin", "Sleptbetter")
@@ -217,7 +219,8 @@ async def test_fhir_search_pages_and_filters_and_metadata_describes_it(
         nxt = [link["url"] for link in page["link"] if link["relation"] == "next"]
         url = nxt[0].removeprefix("http://clinical") if nxt else None
         pages += 1
-    assert pages == 2 and len(set(seen)) == 3
+    assert pages == 2
+    assert len(set(seen)) == 3
 
     async def ids(kind: str, **params: str) -> set[str]:
         response = await clinical.http.get(f"/fhir/{kind}", params=params, headers=ther)
@@ -227,7 +230,9 @@ async def test_fhir_search_pages_and_filters_and_metadata_describes_it(
     # date: the PHQ-9 was 40 days ago, the vitals today.
     recent = await ids("Observation", patient=cid, date=f"ge{(TODAY - timedelta(days=7))}")
     older = await ids("Observation", patient=cid, date=f"lt{(TODAY - timedelta(days=7))}")
-    assert len(recent) == 2 and len(older) == 1 and not recent & older
+    assert len(recent) == 2
+    assert len(older) == 1
+    assert not recent & older
     # _lastUpdated: nothing changed tomorrow; everything changed since yesterday.
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
     assert await ids("MedicationStatement", patient=cid, _lastUpdated=f"gt{tomorrow}") == set()
@@ -243,7 +248,8 @@ async def test_fhir_search_pages_and_filters_and_metadata_describes_it(
     [one] = seen[:1]
     assert await ids("MedicationStatement", _id=one) == {one}
     read = await clinical.http.get(f"/fhir/MedicationStatement/{one}", headers=ther)
-    assert read.status_code == 200 and read.json()["id"] == one
+    assert read.status_code == 200
+    assert read.json()["id"] == one
     assert await ids("Patient", _id=cid) == {cid}
     stranger = clinical.headers(new_tenant(), "ther-9", ("site-1", "therapist"))
     assert (
@@ -315,9 +321,11 @@ async def test_bulk_export_completes_with_progress_and_every_ndjson_line_validat
         progress.append(polled.headers["x-progress"])
         await asyncio.sleep(0.25)
     assert polled.status_code == 200, progress
-    assert progress and all(re.fullmatch(r"\d+% \(\d+ of \d+ clients\)", p) for p in progress)
+    assert progress
+    assert all(re.fullmatch(r"\d+% \(\d+ of \d+ clients\)", p) for p in progress)
     manifest = polled.json()
-    assert manifest["requiresAccessToken"] is True and manifest["error"] == []
+    assert manifest["requiresAccessToken"] is True
+    assert manifest["error"] == []
 
     counts: dict[str, int] = {}
     patients: set[str] = set()
@@ -340,7 +348,8 @@ async def test_bulk_export_completes_with_progress_and_every_ndjson_line_validat
         counts[output["type"]] = counts.get(output["type"], 0) + len(lines)
     assert patients == {first["id"], *(o["id"] for o in others)}
     assert notes == 2  # the signed note and its addendum, as DocumentReference
-    assert counts["MedicationStatement"] == 3 and counts["Observation"] == 3
+    assert counts["MedicationStatement"] == 3
+    assert counts["Observation"] == 3
 
     def exported_clients(envelopes: list[dict[str, Any]]) -> set[str]:
         return {
@@ -368,7 +377,8 @@ async def test_bulk_export_completes_with_progress_and_every_ndjson_line_validat
         if done.status_code == 200:
             break
         await asyncio.sleep(0.25)
-    assert done.status_code == 200 and done.json()["output"] == []
+    assert done.status_code == 200
+    assert done.json()["output"] == []
     cancelled = await clinical.http.delete(later_url, headers=compliance)
     assert cancelled.status_code == 202
     assert (await clinical.http.get(later_url, headers=compliance)).status_code == 404

@@ -27,7 +27,8 @@ def at(text: str) -> datetime:
 )
 def test_date_search_prefixes(raw: str, inside: str, outside: str) -> None:
     bound = parse_date(raw)
-    assert bound.admits(at(inside)) and not bound.admits(at(outside))
+    assert bound.admits(at(inside))
+    assert not bound.admits(at(outside))
 
 
 def test_a_malformed_date_is_refused() -> None:
@@ -54,7 +55,8 @@ def test_bulk_export_parts_progress_and_requests() -> None:
     [(kind, number, lines)] = writer.full()
     assert (kind, number, len(lines)) == ("Observation", 1, 1001)
     assert sorted((k, n, len(x)) for k, n, x in writer.full(final=True)) == [("Patient", 1, 1)]
-    assert progress(2, 5) == "40% (2 of 5 clients)" and progress(0, 0) == "100% (0 of 0 clients)"
+    assert progress(2, 5) == "40% (2 of 5 clients)"
+    assert progress(0, 0) == "100% (0 of 0 clients)"
     assert parse_request("Patient,Observation", None, None).types == ("Patient", "Observation")
     with pytest.raises(RuleViolation):
         parse_request("Claim", None, None)

@@ -73,7 +73,8 @@ async def test_agency_templates_are_versioned_and_notes_keep_their_version(
 
     url = f"/clients/{client['id']}/notes"
     old = await clinical.http.post(url, json=note(1, {"mood": "ok"}), headers=therapist)
-    assert old.status_code == 201 and old.json()["template_version"] == 1
+    assert old.status_code == 201
+    assert old.json()["template_version"] == 1
     missing = await clinical.http.post(url, json=note(2, {"mood": "ok"}), headers=therapist)
     wrong = await clinical.http.post(
         url, json=note(2, {"mood": "great", "sleep_hours": 7}), headers=therapist
@@ -83,7 +84,8 @@ async def test_agency_templates_are_versioned_and_notes_keep_their_version(
     new = await clinical.http.post(
         url, json=note(2, {"mood": "low", "sleep_hours": 5}), headers=therapist
     )
-    assert new.status_code == 201 and new.json()["template_version"] == 2
+    assert new.status_code == 201
+    assert new.json()["template_version"] == 2
     read_v1 = await clinical.http.get("/forms/ketamine-check-in/versions/1", headers=therapist)
     assert len(read_v1.json()["definition"]["sections"][0]["fields"]) == 1
 
@@ -132,7 +134,8 @@ async def test_agency_questionnaire_is_validated_and_scored(clinical: ClinicalHa
     scored = await clinical.http.post(
         url, json={**base, "answers": {"safe": "3", "support": "2"}}, headers=therapist
     )
-    assert scored.status_code == 201 and scored.json()["score"] == 5
+    assert scored.status_code == 201
+    assert scored.json()["score"] == 5
     bad = await clinical.http.post(
         url, json={**base, "answers": {"safe": "9", "support": "2"}}, headers=therapist
     )
@@ -157,7 +160,8 @@ async def test_treatment_plan_with_measurable_objectives_and_client_signature(
         },
         headers=therapist,
     )
-    assert episode.status_code == 201 and episode.json()["diagnoses"][0]["primary"]
+    assert episode.status_code == 201
+    assert episode.json()["diagnoses"][0]["primary"]
     added = await clinical.http.post(
         f"/episodes/{episode.json()['id']}/diagnoses", json={"code": "F32.1"}, headers=therapist
     )
@@ -263,4 +267,5 @@ async def test_esketamine_dosing_note_cannot_be_signed_without_rems_monitoring(
     assert any("at least 120 min" in g for g in gaps)
     assert any("discharge" in g for g in gaps)
     stored = await clinical.database["notes"].find_one({"_id": note_id})
-    assert stored is not None and stored["status"] == "draft"
+    assert stored is not None
+    assert stored["status"] == "draft"

@@ -70,7 +70,8 @@ def test_a_member_present_without_a_diagnosis_blocks_signing_but_absent_ones_do_
 def test_a_member_sees_the_shared_section_and_only_their_own_section() -> None:
     view = member_view(session(), "ada")
     assert view["shared_section"] == "Distress tolerance: TIPP skills practised."
-    assert view["section"] == "Ada led" and view["attendance"] == "present"
+    assert view["section"] == "Ada led"
+    assert view["attendance"] == "present"
     assert view["other_members"] == 3
     # Nothing about the others leaks: not their ids, sections or diagnoses.
     flat = repr(view)
@@ -125,7 +126,8 @@ def test_draft_refuses_a_duplicate_member_one_member_and_a_backwards_session() -
 
 def test_the_exported_record_of_a_member_withholds_the_others_like_the_chart() -> None:
     record = member_record(session(status="signed"), "bob")
-    assert record["client_id"] == "bob" and record["kind"] == "group"
+    assert record["client_id"] == "bob"
+    assert record["kind"] == "group"
     assert record["_id"] == member_encounter_id("grp-1", "bob")
     assert record["content"]["your_section"] == "Bob quiet"
     assert record["content"]["other_members"] == "3 other members"

@@ -85,13 +85,15 @@ async def test_group_note_each_member_sees_only_their_section_and_present_member
 
     signed = await http.post(f"/group-sessions/{session_id}/sign", headers=facilitator)
     assert signed.status_code == 200, signed.text
-    assert signed.json()["status"] == "signed" and len(signed.json()["content_hash"]) == 64
+    assert signed.json()["status"] == "signed"
+    assert len(signed.json()["content_hash"]) == 64
     # Locked: no edit, no second signature.
     edit = await http.put(
         f"/group-sessions/{session_id}", json=group_note(members), headers=facilitator
     )
     again = await http.post(f"/group-sessions/{session_id}/sign", headers=facilitator)
-    assert edit.status_code == 409 and again.status_code == 409
+    assert edit.status_code == 409
+    assert again.status_code == 409
 
     # Each member's chart: the shared section, their own section, no one else.
     for client_id, own in (
@@ -112,7 +114,8 @@ async def test_group_note_each_member_sees_only_their_section_and_present_member
             if other_id == client_id:
                 continue
             assert other_id not in text
-            assert other["given_name"] not in text and other["family_name"] not in text
+            assert other["given_name"] not in text
+            assert other["family_name"] not in text
         for section in {"ADA-SECTION", "BOB-SECTION", "CYD-SECTION"} - {own}:
             assert section not in text
 
@@ -126,9 +129,12 @@ async def test_group_note_each_member_sees_only_their_section_and_present_member
         and e["resource"]["type"]["coding"][0]["code"] == "group"
     ]
     exported = base64.b64decode(group_doc["content"][0]["attachment"]["data"]).decode()
-    assert "ADA-SECTION" in exported and "2 other members" in exported
-    assert "BOB-SECTION" not in exported and "CYD-SECTION" not in exported
-    assert bob["id"] not in record.text and "Bartholomew" not in record.text
+    assert "ADA-SECTION" in exported
+    assert "2 other members" in exported
+    assert "BOB-SECTION" not in exported
+    assert "CYD-SECTION" not in exported
+    assert bob["id"] not in record.text
+    assert "Bartholomew" not in record.text
 
     # Another agency learns nothing, through any path.
     outsider = clinical.headers(new_tenant(), "ther-1", ("*", "therapist"))
@@ -144,7 +150,8 @@ async def test_group_note_each_member_sees_only_their_section_and_present_member
     encounters = {m["client_id"]: m.get("encounter_id") for m in present}
     assert encounters[cyd["id"]] is None
     billed = {encounters[ada["id"]], encounters[bob["id"]]}
-    assert None not in billed and len(billed) == 2
+    assert None not in billed
+    assert len(billed) == 2
     events = await clinical.events(
         "clinical.encounter.v1",
         until=lambda seen: billed <= {e["subject"] for e in seen},
@@ -152,7 +159,8 @@ async def test_group_note_each_member_sees_only_their_section_and_present_member
     mine = [e["data"] for e in events if e["tenantid"] == tenant]
     assert sorted(e["client_id"] for e in mine) == sorted([ada["id"], bob["id"]])
     for data in mine:
-        assert data["kind"] == "group" and data["service_codes"] == ["90853"]
+        assert data["kind"] == "group"
+        assert data["service_codes"] == ["90853"]
         assert data["psychotherapy_minutes"] == 90
     assert {e["client_id"]: e["diagnoses"] for e in mine} == {
         ada["id"]: ["F43.10"],
@@ -217,7 +225,8 @@ async def test_group_note_needs_chart_access_to_every_member_and_a_diagnosis_to_
     )
     assert fixed.status_code == 200, fixed.text
     signed = await clinical.http.post(f"/group-sessions/{session_id}/sign", headers=both)
-    assert signed.status_code == 200 and signed.json()["status"] == "signed"
+    assert signed.status_code == 200
+    assert signed.json()["status"] == "signed"
     # A client of the agency who was not in the group has no such note in their chart.
     outsider = await register(clinical, tenant, given_name="Nonmember")
     missing = await clinical.http.get(

@@ -67,11 +67,13 @@ async def test_signed_note_is_locked_hashed_and_corrected_only_by_addenda(
     edited = await http.put(
         f"/notes/{note_id}", json=soap("ther-1", psychotherapy_minutes=50), headers=author
     )
-    assert edited.status_code == 200 and edited.json()["psychotherapy_minutes"] == 50
+    assert edited.status_code == 200
+    assert edited.json()["psychotherapy_minutes"] == 50
 
     signed = await http.post(f"/notes/{note_id}/sign", json={}, headers=author)
     assert signed.status_code == 200, signed.text
-    assert signed.json()["status"] == "signed" and len(signed.json()["content_hash"]) == 64
+    assert signed.json()["status"] == "signed"
+    assert len(signed.json()["content_hash"]) == 64
     assert signed.json()["compliance_flags"] == []
 
     # Another agency cannot read, edit or even learn that the note exists.
@@ -107,7 +109,8 @@ async def test_signed_note_is_locked_hashed_and_corrected_only_by_addenda(
     assert after == before
 
     verification = (await http.get(f"/notes/{note_id}/verification", headers=author)).json()
-    assert verification["valid"] and verification["content_hash"] == verification["recomputed_hash"]
+    assert verification["valid"]
+    assert verification["content_hash"] == verification["recomputed_hash"]
     assert content_hash(after) == signed.json()["content_hash"]
 
     addendum = await http.post(
@@ -116,7 +119,8 @@ async def test_signed_note_is_locked_hashed_and_corrected_only_by_addenda(
         headers=author,
     )
     assert addendum.status_code == 201, addendum.text
-    assert addendum.json()["addendum_of"] == note_id and addendum.json()["status"] == "signed"
+    assert addendum.json()["addendum_of"] == note_id
+    assert addendum.json()["status"] == "signed"
     read = (await http.get(f"/notes/{note_id}", headers=author)).json()
     assert read["addenda"] == [addendum.json()["id"]]
     assert read["content"]["plan"] == "continue weekly"
@@ -178,7 +182,8 @@ async def test_supervised_clinician_needs_cosignature_before_billing_sees_it(
     assert (await clinical.http.post(f"/notes/{note_id}/cosign", headers=other)).status_code == 403
     cosigned = await clinical.http.post(f"/notes/{note_id}/cosign", headers=supervisor)
     assert cosigned.status_code == 200, cosigned.text
-    assert cosigned.json()["status"] == "signed" and cosigned.json()["cosigned_by"] == "sup-1"
+    assert cosigned.json()["status"] == "signed"
+    assert cosigned.json()["cosigned_by"] == "sup-1"
     again = await clinical.http.post(f"/notes/{note_id}/cosign", headers=supervisor)
     assert again.status_code == 409
     verified = await clinical.http.get(f"/notes/{note_id}/verification", headers=supervisor)
@@ -304,7 +309,8 @@ async def test_dosing_note_billing_event_addendum_revision_and_dispensed_doses(
         return doses
 
     doses = await eventually(attached, message="dispensed dose attached to the dosing note")
-    assert doses[0]["lot_id"] == "lot-1" and doses[0]["quantity_mg"] == 120
+    assert doses[0]["lot_id"] == "lot-1"
+    assert doses[0]["quantity_mg"] == 120
     # Attaching the dose did not touch the signed note.
     verified = await clinical.http.get(f"/notes/{note_id}/verification", headers=lead)
     assert verified.json()["valid"]
@@ -318,23 +324,30 @@ async def test_dosing_note_billing_event_addendum_revision_and_dispensed_doses(
         },
         headers=lead,
     )
-    assert correction.status_code == 201 and correction.json()["revision"] == 2
+    assert correction.status_code == 201
+    assert correction.json()["revision"] == 2
 
     events = await clinical.events(
         "clinical.encounter.v1",
         until=lambda seen: sum(e["subject"] == note_id for e in seen) >= 2,
     )
     first, second = [e["data"] for e in events if e["subject"] == note_id]
-    assert first["kind"] == "dosing" and first["revision"] == 1
+    assert first["kind"] == "dosing"
+    assert first["revision"] == 1
     assert [c["monitoring_role"] for c in first["clinicians"]] == ["first", "second"]
-    assert first["monitoring_minutes"] == 465 and first["diagnoses"] == ["F43.10"]
-    assert first["place_of_service"] == "11" and first["telehealth"] is False
+    assert first["monitoring_minutes"] == 465
+    assert first["diagnoses"] == ["F43.10"]
+    assert first["place_of_service"] == "11"
+    assert first["telehealth"] is False
     assert first["service_codes"] == ["0820T", "0821T"]
-    assert second["revision"] == 2 and second["diagnoses"] == ["F43.12"]
+    assert second["revision"] == 2
+    assert second["diagnoses"] == ["F43.12"]
     assert second["addendum_id"] == correction.json()["id"]
     for data in (first, second):
         text = str(data)
-        assert "uneventful" not in text and "jaw" not in text and "content" not in data
+        assert "uneventful" not in text
+        assert "jaw" not in text
+        assert "content" not in data
 
 
 async def test_service_date_follows_the_sites_time_zone(clinical: ClinicalHarness) -> None:
@@ -392,7 +405,8 @@ async def test_concurrent_signatures_lock_the_note_exactly_once(clinical: Clinic
     assert sorted(r.status_code for r in signs) == [200, 409, 409, 409]
     winner = next(r for r in signs if r.status_code == 200).json()
     stored = await clinical.database["notes"].find_one({"_id": note_id})
-    assert stored is not None and stored["content_hash"] == winner["content_hash"]
+    assert stored is not None
+    assert stored["content_hash"] == winner["content_hash"]
 
     # A signature racing an edit never hashes content it did not see: whatever the
     # interleaving, the stored note is either a draft or verifies against its hash.
@@ -404,10 +418,12 @@ async def test_concurrent_signatures_lock_the_note_exactly_once(clinical: Clinic
                 f"/notes/{raced}", json=soap("ther-1", diagnoses=["F32.9"]), headers=author
             ),
         )
-        assert sign.status_code in (200, 409) and edit.status_code in (200, 409)
+        assert sign.status_code in (200, 409)
+        assert edit.status_code in (200, 409)
         assert (sign.status_code, edit.status_code) != (409, 409)
         check = (await clinical.http.get(f"/notes/{raced}/verification", headers=author)).json()
         if sign.status_code == 200:
-            assert check["status"] == "signed" and check["valid"] is True
+            assert check["status"] == "signed"
+            assert check["valid"] is True
         else:
             assert check["status"] == "draft"

@@ -115,7 +115,8 @@ async def test_signed_rems_session_is_tracked_reminded_and_closed(
     await track_forms(runtime, now)
     forms = await clinical.http.get(f"/clients/{client['id']}/rems-forms", headers=nurse)
     [form] = forms.json()
-    assert form["note_id"] == note_id and form["status"] == "open"
+    assert form["note_id"] == note_id
+    assert form["status"] == "open"
     assert date.fromisoformat(form["due_on"]) - date.fromisoformat(form["session_on"]) == (
         timedelta(days=7)
     )

@@ -25,7 +25,9 @@ def history(**kw: Any) -> ScreeningHistory:
 def test_clean_history_is_eligible_for_every_protocol() -> None:
     for protocol in PROTOCOLS.values():
         result = evaluate(protocol, history(diagnoses=["F43.10"]))
-        assert result.eligible and result.decision == "eligible" and result.reasons == []
+        assert result.eligible
+        assert result.decision == "eligible"
+        assert result.reasons == []
 
 
 MDMA_EXCLUSIONS = [
@@ -69,7 +71,8 @@ def test_each_mdma_exclusion_makes_the_client_ineligible_with_that_reason(
     reason: str, facts: dict[str, Any]
 ) -> None:
     result = evaluate(MDMA_PTSD, history(**facts))
-    assert not result.eligible and result.decision == "ineligible"
+    assert not result.eligible
+    assert result.decision == "ineligible"
     assert [r.code for r in result.reasons] == [reason]
 
 

@@ -34,8 +34,11 @@ def test_coverage_eligibility_and_hold_reasons_are_shown() -> None:
         done="",
     )  # fmt: skip
     assert "Coverage and eligibility" in html
-    assert "active · 2026-11-02" in html and "2026-01-01 \u2013 2026-12-31" in html
-    assert "$25.00" in html and "15 %" in html and "$1500.00 ($1234.56)" in html
+    assert "active · 2026-11-02" in html
+    assert "2026-01-01 \u2013 2026-12-31" in html
+    assert "$25.00" in html
+    assert "15 %" in html
+    assert "$1500.00 ($1234.56)" in html
     assert "not checked" in html
     assert "held: 42 CFR Part 2" in html
     assert "part2 hold" in html

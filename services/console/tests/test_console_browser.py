@@ -143,7 +143,8 @@ async def test_sign_in_with_totp_and_sign_out(
     await expect(page.get_by_label("Site")).to_be_visible()
     # The session cookie is HttpOnly, SameSite=Strict and holds no token.
     [cookie] = [c for c in await context.cookies() if c["name"] == "halcyon_console"]
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
     assert "eyJ" not in cookie["value"]
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("status")).to_contain_text("signed out")

@@ -115,7 +115,8 @@ async def test_the_chart_shows_the_lists_and_downloads_the_record(
     path = await download.path()
     assert path is not None
     content = await asyncio.to_thread(path.read_bytes)
-    assert content.startswith(b"%PDF-") and b"sertraline" in content
+    assert content.startswith(b"%PDF-")
+    assert b"sertraline" in content
     await context.close()
 
 
@@ -240,7 +241,8 @@ async def test_an_admin_files_a_staff_members_scanned_licence(
     view = await files.get_by_role("link", name="View").get_attribute("href")
     assert view is not None
     shown = await context.request.get(view)
-    assert shown.status == 200 and await shown.body() == pdf
+    assert shown.status == 200
+    assert await shown.body() == pdf
     assert shown.headers["content-disposition"].startswith("inline;")
     await shot(page, "admin-credential-files")
     await context.close()

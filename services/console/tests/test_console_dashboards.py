@@ -71,7 +71,9 @@ def test_page_shows_figures_in_dollars_and_links_each_csv() -> None:
             errors=[],
         )
     )
-    assert "$123.45" in html and "CO-50" in html and "$75.00" in html
+    assert "$123.45" in html
+    assert "CO-50" in html
+    assert "$75.00" in html
     assert "/console/dashboards/ar-aging.csv?start=2026-03-01" in html
     assert "/console/dashboards/denials.csv?" in html
     assert 'id="attendance"' not in html
@@ -117,9 +119,14 @@ def test_units_outcomes_and_controlled_substances_are_shown_with_their_csv() -> 
             when={"from": "2026-03-01", "to": "2026-03-31", "as_of": "2026-03-31"},
         )
     )  # fmt: skip
-    assert "9 unit(s), $1780.00; 1 held" in html and "$1600.00" in html
-    assert "PHQ-9" in html and "-2.5" in html and "1 / 1 / 0" in html
-    assert "MDMA 40 mg capsule (C-I)" in html and "180 (2)" in html and "698.1" in html
+    assert "9 unit(s), $1780.00; 1 held" in html
+    assert "$1600.00" in html
+    assert "PHQ-9" in html
+    assert "-2.5" in html
+    assert "1 / 1 / 0" in html
+    assert "MDMA 40 mg capsule (C-I)" in html
+    assert "180 (2)" in html
+    assert "698.1" in html
     assert "DEA RD1234567" in html
     for csv in ("billable-units.csv", "outcomes.csv", "activity-reg-1.csv"):
         assert f"/console/dashboards/{csv}?start=2026-03-01" in html

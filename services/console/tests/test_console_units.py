@@ -103,5 +103,6 @@ def test_vitals_chart_draws_points_and_threshold_lines() -> None:
         title="Vitals <live>",
     )
     assert svg.count("<circle") == 2
-    assert "systolic 160" in svg and "stroke-dasharray" in svg
+    assert "systolic 160" in svg
+    assert "stroke-dasharray" in svg
     assert "Vitals &lt;live&gt;" in svg  # escaped

@@ -56,7 +56,9 @@ async def test_the_catalogue_page_is_html_partner_topics_first_and_self_containe
     assert response.headers["content-type"].startswith("text/html")
     page = _Page()
     page.feed(response.text)
-    assert "script" not in page.tags and "link" not in page.tags and page.external == []
+    assert "script" not in page.tags
+    assert "link" not in page.tags
+    assert page.external == []
     sections = page.anchors
     partners, internal = sections.index("partners"), sections.index("internal")
     assert partners < sections.index("halcyon.partner.registry_dose.reported.v2") < internal
@@ -77,7 +79,8 @@ async def test_the_catalogue_page_is_html_partner_topics_first_and_self_containe
     assert '"tenantid": "agency-cedar-ridge"' in response.text.replace("&quot;", '"')
     # Only the page's own inline style may apply; nothing can run.
     csp = response.headers["content-security-policy"]
-    assert "style-src 'unsafe-inline'" in csp and "script-src" not in csp
+    assert "style-src 'unsafe-inline'" in csp
+    assert "script-src" not in csp
     assert csp.startswith("default-src 'none'")
 
 

@@ -143,8 +143,10 @@ def test_upstream_headers_keep_the_token_and_replace_what_the_gateway_vouches_fo
     assert ("authorization", "Bearer abc") in headers
     assert ("content-type", "application/json") in headers
     names = [n for n, _ in headers]
-    assert "connection" not in names and "x-secret-hop" not in names
-    assert "traceparent" not in names and "host" not in names
+    assert "connection" not in names
+    assert "x-secret-hop" not in names
+    assert "traceparent" not in names
+    assert "host" not in names
     assert dict(headers)["x-forwarded-for"] == "203.0.113.9"
     assert dict(headers)["x-request-id"] == "rid-1"
     assert names.count("x-request-id") == 1

@@ -92,7 +92,8 @@ async def test_requests_spread_over_instances_and_skip_a_killed_one(
             "partner.registry.dose.v1:halcyon.partner.registry_dose.reported.v1"
             in (catalogue["channels"])
         )
-        assert page.status_code == 200 and "partner.registry.dose.v1" in page.text
+        assert page.status_code == 200
+        assert "partner.registry.dose.v1" in page.text
     finally:
         jwks.kill()
         jwks.wait(timeout=10)

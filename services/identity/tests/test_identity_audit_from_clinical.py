@@ -63,5 +63,6 @@ async def test_compliance_finds_clinicals_read_of_a_client(start_service: StartS
             return reads or None
 
         reads = await eventually(clinical_reads, message="clinical's read in identity's log")
-        assert reads[0]["user_id"] == desk.id and reads[0]["outcome"] == "success"
+        assert reads[0]["user_id"] == desk.id
+        assert reads[0]["outcome"] == "success"
         assert reads[0]["site_id"] == site

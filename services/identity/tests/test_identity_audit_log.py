@@ -54,9 +54,12 @@ async def test_reads_in_another_service_reach_compliance_and_break_the_glass_is_
             return [e for e in await entries(client_id="client-42") if e["service"] == "chartprobe"]
 
         [entry] = await eventually(the_read, message="chartprobe's read reached identity")
-        assert entry["user_id"] == therapist.id and entry["action"] == "read"
-        assert entry["outcome"] == "success" and entry["request_id"] == "req-42"
-        assert entry["roles"] == ["therapist"] and entry["source_address"] == "127.0.0.1"
+        assert entry["user_id"] == therapist.id
+        assert entry["action"] == "read"
+        assert entry["outcome"] == "success"
+        assert entry["request_id"] == "req-42"
+        assert entry["roles"] == ["therapist"]
+        assert entry["source_address"] == "127.0.0.1"
         by_user = await entries(user_id=therapist.id)
         assert any(e["audit_id"] == entry["audit_id"] for e in by_user)
         long_ago = datetime.now(UTC) - timedelta(days=1)
@@ -99,7 +102,8 @@ async def test_reads_in_another_service_reach_compliance_and_break_the_glass_is_
         granted = await eventually(emergency_grant, message="identity knows client-77")
         emergency = granted.json()["access_token"]
         claims = jwt.decode(emergency, options={"verify_signature": False})
-        assert claims["btg"] == ["client-77"] and claims["btg_reason"] == reason
+        assert claims["btg"] == ["client-77"]
+        assert claims["btg_reason"] == reason
         assert claims["exp"] - claims["iat"] == 1800
         assert (
             await remote.get("/clients/client-77", headers=bearer(emergency))
@@ -121,7 +125,8 @@ async def test_reads_in_another_service_reach_compliance_and_break_the_glass_is_
 
         trail = await eventually(emergency_trail, message="the emergency access trail")
         grant_entry = next(e for e in trail if e["action"] == "break_the_glass")
-        assert grant_entry["reason"] == reason and grant_entry["user_id"] == outsider.id
+        assert grant_entry["reason"] == reason
+        assert grant_entry["user_id"] == outsider.id
         flagged = await entries(break_the_glass="true")
         assert {e["client_id"] for e in flagged} == {"client-77"}
         [emergency_read] = flagged
@@ -131,12 +136,14 @@ async def test_reads_in_another_service_reach_compliance_and_break_the_glass_is_
         # Compliance reviews the grant, once.
         pending = await http.get("/break-the-glass?reviewed=false", headers=compliance.headers)
         [grant] = pending.json()["items"]
-        assert grant["user_id"] == outsider.id and grant["reason"] == reason
+        assert grant["user_id"] == outsider.id
+        assert grant["reason"] == reason
         review = {"note": "verified with the on-call psychiatrist"}
         done = await http.post(
             f"/break-the-glass/{grant['id']}/review", json=review, headers=compliance.headers
         )
-        assert done.status_code == 200 and done.json()["reviewed"] is True
+        assert done.status_code == 200
+        assert done.json()["reviewed"] is True
         again = await http.post(
             f"/break-the-glass/{grant['id']}/review", json=review, headers=compliance.headers
         )
@@ -146,7 +153,8 @@ async def test_reads_in_another_service_reach_compliance_and_break_the_glass_is_
 
         # Pagination over the log.
         first = await http.get("/audit/access?limit=1", headers=compliance.headers)
-        assert len(first.json()["items"]) == 1 and first.json()["next_cursor"]
+        assert len(first.json()["items"]) == 1
+        assert first.json()["next_cursor"]
         second = await http.get(
             "/audit/access",
             params={"limit": 1, "cursor": first.json()["next_cursor"]},

@@ -51,7 +51,8 @@ async def test_a_scanned_licence_is_kept_for_its_holder_and_their_admins_only(
             assert listed.status_code == 200
             assert {f["title"] for f in listed.json()["items"]} == {"LPC licence", "Malpractice"}
         got = await http.get(f"/credential-files/{file_id}/content", headers=officer.headers)
-        assert got.status_code == 200 and got.content == LICENCE
+        assert got.status_code == 200
+        assert got.content == LICENCE
         assert got.headers["content-disposition"] == "attachment; filename*=UTF-8''lpc.pdf"
 
         # A colleague and an admin of another site see nothing and add nothing.
@@ -76,4 +77,5 @@ async def test_a_scanned_licence_is_kept_for_its_holder_and_their_admins_only(
     database = mongo_client[f"t_{unique}_identity"]
     assert await database["credential_files"].count_documents({"tenant_id": agency.id}) == 2
     chunks = [c async for c in database["credential_file_chunks"].find({"tenant_id": agency.id})]
-    assert chunks and all(b"LPC licence" not in bytes(c["data"]) for c in chunks)
+    assert chunks
+    assert all(b"LPC licence" not in bytes(c["data"]) for c in chunks)

@@ -93,14 +93,16 @@ async def test_credential_expiring_is_published_once_per_credential(
         )
         kinds = sorted(e.data["credential_type"] for e in events)
         assert kinds == ["authorised_prescriber_approval", "dea_registration", "licence"]
-        assert events[-1].data["identifier"] == VALID_DEA and events[-1].data["days_left"] == 25
+        assert events[-1].data["identifier"] == VALID_DEA
+        assert events[-1].data["days_left"] == 25
 
         # The personnel file and the site went out as state-transfer events too.
         staff_events = await read_topic(
             servers.kafka_bootstrap, f"{topic_prefix}identity.staff.v1", want=2
         )
         file = next(e.data for e in staff_events if e.subject == prescriber.id)
-        assert file["npi"] == VALID_NPI and file["on_call_sites"] == [site["id"]]
+        assert file["npi"] == VALID_NPI
+        assert file["on_call_sites"] == [site["id"]]
         assert file["roles"] == [{"site": site["id"], "role": "prescriber"}]
         assert file["authorised_prescriber_approvals"][0]["drug"] == "psilocybin"
         [site_event] = await read_topic(
@@ -142,4 +144,5 @@ async def test_concurrent_scans_on_two_instances_warn_once(
     [event] = await read_topic(
         servers.kafka_bootstrap, f"{topic_prefix}identity.credential.v1", want=1
     )
-    assert event.data["identifier"] == "LCSW CO C-9" and event.data["days_left"] == 5
+    assert event.data["identifier"] == "LCSW CO C-9"
+    assert event.data["days_left"] == 5

@@ -61,7 +61,8 @@ async def test_an_email_finds_its_one_agency_or_its_several_and_unknown_looks_th
             assert signed.status_code == 200, signed.text
 
         unknown = await http.post("/auth/agencies", json={"email": f"nobody-{suffix}@x.org"})
-        assert unknown.status_code == 200 and unknown.json() == {"agencies": []}
+        assert unknown.status_code == 200
+        assert unknown.json() == {"agencies": []}
 
         # A leaver's agency is no longer offered.
         leaver = await http.post(

@@ -21,9 +21,11 @@ async def test_operator_bootstraps_an_agency_whose_admin_builds_it(
         claims = jwt.decode(
             agency.admin.tokens["access_token"], options={"verify_signature": False}
         )
-        assert claims["tid"] == agency.id and claims["typ"] == "access"
+        assert claims["tid"] == agency.id
+        assert claims["typ"] == "access"
         assert claims["roles"] == [{"site": "*", "role": "agency_admin"}]
-        assert claims["iss"] == "halcyon-identity" and claims["aud"] == "halcyon"
+        assert claims["iss"] == "halcyon-identity"
+        assert claims["aud"] == "halcyon"
         assert claims["exp"] - claims["iat"] == 900
         site = await http.post("/sites", json=SITE, headers=agency.admin.headers)
         assert site.status_code == 201, site.text
@@ -31,5 +33,6 @@ async def test_operator_bootstraps_an_agency_whose_admin_builds_it(
         nurse_claims = jwt.decode(nurse.tokens["access_token"], options={"verify_signature": False})
         assert nurse_claims["mfa"] is True
         me = await http.get("/me", headers=nurse.headers)
-        assert me.status_code == 200 and me.json()["mfa_enrolled"] is True
+        assert me.status_code == 200
+        assert me.json()["mfa_enrolled"] is True
         assert "auth" not in me.json()

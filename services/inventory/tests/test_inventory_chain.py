@@ -56,14 +56,18 @@ def _rehash_unkeyed_from(entries: list[dict[str, Any]], index: int) -> None:
 
 def test_intact_chain_verifies() -> None:
     report = verify_chain(_chain(5), KEY)
-    assert report.intact and report.entries_checked == 5 and report.head_seq == 5
+    assert report.intact
+    assert report.entries_checked == 5
+    assert report.head_seq == 5
 
 
 def test_altered_entry_is_named() -> None:
     entries = _chain(5)
     entries[2]["quantity_ug"] = 40_000
     broken = verify_chain(entries, KEY).first_break
-    assert broken is not None and broken.entry_id == "e3" and "altered" in broken.reason
+    assert broken is not None
+    assert broken.entry_id == "e3"
+    assert "altered" in broken.reason
 
 
 def test_an_edit_with_every_later_hash_recomputed_without_the_key_is_named() -> None:
@@ -71,26 +75,33 @@ def test_an_edit_with_every_later_hash_recomputed_without_the_key_is_named() -> 
     entries[2]["quantity_ug"] = 40_000
     _rehash_unkeyed_from(entries, 2)
     broken = verify_chain(entries, KEY).first_break
-    assert broken is not None and broken.entry_id == "e3" and "keyed hash" in broken.reason
+    assert broken is not None
+    assert broken.entry_id == "e3"
+    assert "keyed hash" in broken.reason
 
 
 def test_another_key_does_not_verify() -> None:
     broken = verify_chain(_chain(3), b"another-key-entirely-000").first_break
-    assert broken is not None and broken.entry_id == "e1"
+    assert broken is not None
+    assert broken.entry_id == "e1"
 
 
 def test_removed_entry_is_named() -> None:
     entries = _chain(5)
     del entries[1]
     broken = verify_chain(entries, KEY).first_break
-    assert broken is not None and broken.entry_id == "e3" and "missing" in broken.reason
+    assert broken is not None
+    assert broken.entry_id == "e3"
+    assert "missing" in broken.reason
 
 
 def test_archival_fields_set_outside_the_service_are_detected() -> None:
     entries = _chain(3)
     entries[1]["archived_at"] = datetime(2026, 11, 28, tzinfo=UTC)
     broken = verify_chain(entries, KEY).first_break
-    assert broken is not None and broken.entry_id == "e2" and "archived_at" in broken.reason
+    assert broken is not None
+    assert broken.entry_id == "e2"
+    assert "archived_at" in broken.reason
     # The service's own archiving seals them with the key, and the chain still verifies.
     entries[1]["archived_by"] = "officer"
     entries[1]["archive_seal"] = archive_seal(entries[1], KEY)
@@ -129,7 +140,8 @@ def test_deleting_the_newest_entry_is_caught_by_its_anchor() -> None:
     assert verify_chain(shortened, KEY).intact  # consistent in itself
     check = compare_with_anchors(shortened, [anchor], KEY, "reg-1")
     assert check.first_break is not None
-    assert check.first_break.entry_id == "e5" and "missing" in check.first_break.reason
+    assert check.first_break.entry_id == "e5"
+    assert "missing" in check.first_break.reason
 
 
 def test_a_rewritten_chain_differs_from_its_anchor() -> None:
@@ -139,7 +151,8 @@ def test_a_rewritten_chain_differs_from_its_anchor() -> None:
     rewritten[3]["quantity_ug"] = 1
     rewritten[3]["hash"] = entry_hash(rewritten[3], KEY)  # only possible with the key
     check = compare_with_anchors(rewritten, [anchor], KEY, "reg-1")
-    assert check.first_break is not None and check.first_break.seq == 4
+    assert check.first_break is not None
+    assert check.first_break.seq == 4
 
 
 def test_forged_or_edited_checkpoints_are_not_genuine() -> None:
@@ -149,7 +162,8 @@ def test_forged_or_edited_checkpoints_are_not_genuine() -> None:
     edited = {**anchor, "seq": 2, "entry_id": "e2", "head_hash": entries[1]["hash"]}
     assert not checkpoint_is_genuine(edited, KEY)
     check = compare_with_anchors(entries[:2], [edited], KEY, "reg-1")
-    assert check.forged == ["reg-1:3"] and check.first_break is None
+    assert check.forged == ["reg-1:3"]
+    assert check.first_break is None
     assert not checkpoint_is_genuine(_checkpoint(entries, 3, b"not-our-key-at-all-000"), KEY)
 
 
@@ -190,7 +204,8 @@ def test_archival_fields_set_to_null_outside_the_service_are_detected() -> None:
     entries = _chain(3)
     entries[1]["archived_at"] = None
     report = verify_chain(entries, KEY)
-    assert report.first_break is not None and report.first_break.entry_id == "e2"
+    assert report.first_break is not None
+    assert report.first_break.entry_id == "e2"
     assert "archived_at" in report.first_break.reason
 
 
@@ -248,7 +263,8 @@ async def test_a_truncated_chain_is_not_anchored_again() -> None:
     entries = _chain(4)
     ledger, anchors = _FakeLedger(entries), _FakeAnchors()
     first = await anchor_head(anchors, ledger, registration, KEY)  # type: ignore[arg-type]
-    assert first is not None and first["seq"] == 4
+    assert first is not None
+    assert first["seq"] == 4
     ledger.entries = entries[:3]  # the last entry deleted directly in the database
     with pytest.raises(ChainNotIntact) as broken:
         await anchor_head(anchors, ledger, registration, KEY)  # type: ignore[arg-type]

@@ -147,7 +147,8 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             "supplemental",
             "administered_on",
         }  # no name, record number, client id, clinician or exact time
-        assert mdma_report["protocol_id"] == "mdma-ptsd" and mdma_report["quantity_mg"] == 120.0
+        assert mdma_report["protocol_id"] == "mdma-ptsd"
+        assert mdma_report["quantity_mg"] == 120.0
         assert "client-1" not in json.dumps(feed)
         assert len({r["participant"] for r in feed}) == 1  # one participant, one pseudonym
 
@@ -183,9 +184,11 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         )
         assert short.status_code == 201, short.text
         result = short.json()
-        assert result["entry"]["book_mg"] == "680" and result["entry"]["difference_mg"] == "-80"
+        assert result["entry"]["book_mg"] == "680"
+        assert result["entry"]["difference_mg"] == "-80"
         discrepancy = result["discrepancy"]
-        assert discrepancy["expected_mg"] == "680" and discrepancy["counted_mg"] == "600"
+        assert discrepancy["expected_mg"] == "680"
+        assert discrepancy["counted_mg"] == "600"
         assert discrepancy["status"] == "open"
         recorded_at = datetime.fromisoformat(result["entry"]["recorded_at"])
         due = theft_loss_deadlines(site_date(recorded_at, "America/Denver"))
@@ -203,18 +206,21 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         exact = await http.post(
             "/counts", json={**count, "counted_mg": 680}, headers=agency.as_nurse
         )
-        assert exact.status_code == 201 and exact.json()["discrepancy"] is None
+        assert exact.status_code == 201
+        assert exact.json()["discrepancy"] is None
         estimate = await http.post(
             "/counts", json={**count, "counted_mg": 680, "estimated": True}, headers=agency.as_nurse
         )
-        assert estimate.status_code == 422 and "exactly" in estimate.text
+        assert estimate.status_code == 422
+        assert "exactly" in estimate.text
 
         # The discrepancy stays open until both DEA deadlines are met.
         close_url = f"/discrepancies/{discrepancy['id']}/close"
         early = await http.post(
             close_url, json={"resolution": "found in returns bin"}, headers=officer
         )
-        assert early.status_code == 409 and "still open" in early.text
+        assert early.status_code == 409
+        assert "still open" in early.text
         for deadline in result["deadlines"]:
             done = await http.post(
                 f"/deadlines/{deadline['id']}/done",
@@ -225,7 +231,8 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         closed = await http.post(
             close_url, json={"resolution": "reported; police report filed"}, headers=officer
         )
-        assert closed.status_code == 200 and closed.json()["status"] == "closed"
+        assert closed.status_code == 200
+        assert closed.json()["status"] == "closed"
 
         # The compliance officer books the loss; it takes the lot below its threshold.
         adjusted = await http.post(
@@ -253,7 +260,8 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             "halcyon.inventory.stock.low.v1",
         ]
         low = next(e.data for e in alerts if e.type.endswith("stock.low.v1"))
-        assert low["balance"] == 160 and low["threshold"] == 200
+        assert low["balance"] == 160
+        assert low["threshold"] == 200
 
         # Biennial inventory: the counts of every lot on hand.
         biennial = await http.post(
@@ -278,16 +286,20 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             params={"schedules": "I-II", "format": "csv"},
             headers=officer,
         )
-        assert log.status_code == 200 and log.headers["content-type"].startswith("text/csv")
+        assert log.status_code == 200
+        assert log.headers["content-type"].startswith("text/csv")
         rows = _csv(log.content)
         assert list(rows[0]) == [c.title for c in DISPENSING_LOG]
         assert len(rows) == 1
         [row] = rows
         assert all(row[c.title] for c in DISPENSING_LOG if c.key != "client_address")
-        assert row["Substance"] == "MDMA" and row["Schedule"] == "I"
+        assert row["Substance"] == "MDMA"
+        assert row["Schedule"] == "I"
         assert row["Dispensed to (name)"] == "Ada Lovelace"
-        assert row["Quantity dispensed (mg)"] == "120" and row["Units dispensed"] == "3"
-        assert row["Finished form"] == "capsule" and row["Strength (mg)"] == "40"
+        assert row["Quantity dispensed (mg)"] == "120"
+        assert row["Units dispensed"] == "3"
+        assert row["Finished form"] == "capsule"
+        assert row["Strength (mg)"] == "40"
         assert row["Registrant DEA number"] == "RD1234567"
         assert row["Date dispensed"].endswith(("MST", "MDT"))  # the Denver site's local time
         assert row["Prescriber DEA number"] == "BP1234563"
@@ -306,9 +318,12 @@ async def test_count_discrepancy_deadlines_events_and_reports(
             params={"schedules": "I-II", "format": "pdf"},
             headers=officer,
         )
-        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.status_code == 200
+        assert pdf.content.startswith(b"%PDF")
         text = _pdf_text(pdf.content)
-        assert "AdaLovelace" in text and "MDMA" in text and "RD1234567" in text
+        assert "AdaLovelace" in text
+        assert "MDMA" in text
+        assert "RD1234567" in text
         assert "esketamine" not in text
         for column in DISPENSING_LOG:
             assert re.sub(r"\s+", "", column.title) in text
@@ -318,15 +333,18 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         )
         [item] = _csv(inventory_report.content)
         assert list(item) == [c.title for c in BIENNIAL_INVENTORY]
-        assert item["Substance"] == "MDMA" and item["Quantity (mg)"] == "160"
-        assert item["Units"] == "4" and item["Opening/close of business"] == "closing of business"
+        assert item["Substance"] == "MDMA"
+        assert item["Quantity (mg)"] == "160"
+        assert item["Units"] == "4"
+        assert item["Opening/close of business"] == "closing of business"
         inventory_pdf = await http.get(
             f"{reports}/biennial-inventory",
             params={"schedules": "III-V", "format": "pdf"},
             headers=officer,
         )
         inventory_text = _pdf_text(inventory_pdf.content)
-        assert "esketamine" in inventory_text and "MDMA" not in inventory_text
+        assert "esketamine" in inventory_text
+        assert "MDMA" not in inventory_text
         for column in BIENNIAL_INVENTORY:
             assert re.sub(r"\s+", "", column.title) in inventory_text
 
@@ -337,7 +355,8 @@ async def test_count_discrepancy_deadlines_events_and_reports(
         assert kinds == ["receipt", "dispense", "count (closing)", "count (closing)", "adjustment"]
         assert [r["change_mg"] for r in history.json()["rows"]] == ["800", "-120", "", "", "-520"]
         history_csv = await http.get(f"/lots/{agency.lot_id}/history", headers=officer)
-        assert history_csv.status_code == 200 and "CSOS-2026-000123" in history_csv.text
+        assert history_csv.status_code == 200
+        assert "CSOS-2026-000123" in history_csv.text
 
         verified = await http.get(
             f"/registrations/{agency.registration_id}/ledger/verify", headers=officer

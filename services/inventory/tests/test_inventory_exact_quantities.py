@@ -160,7 +160,8 @@ async def test_a_liquid_measured_in_millilitres_is_recorded_in_exact_milligrams(
 
         wasted = await http.post("/wastes", json=waste(quantity_ml="0.25"), headers=agency.as_nurse)
         assert wasted.status_code == 201, wasted.text
-        assert wasted.json()["quantity_mg"] == "12.5" and wasted.json()["quantity_ug"] == 12_500
+        assert wasted.json()["quantity_mg"] == "12.5"
+        assert wasted.json()["quantity_ug"] == 12_500
         both = await http.post(
             "/wastes", json=waste(quantity_ml="1", quantity_mg="50"), headers=agency.as_nurse
         )
@@ -171,4 +172,5 @@ async def test_a_liquid_measured_in_millilitres_is_recorded_in_exact_milligrams(
             json={**waste(quantity_ml="1"), "lot_id": agency.lot_id},
             headers=agency.as_nurse,
         )
-        assert capsules.status_code == 422 and "concentration" in capsules.text
+        assert capsules.status_code == 422
+        assert "concentration" in capsules.text

@@ -48,7 +48,8 @@ async def test_changing_a_stored_entry_is_detected_and_named_and_young_records_s
         assert dispensed.status_code == 201, dispensed.text
         # A retried request (lost response) replays the same entry and books nothing twice.
         again = await http.post("/dispenses", json=agency.dose("appt-1", 120), headers=retry)
-        assert again.status_code == 201 and again.json()["id"] == dispensed.json()["id"]
+        assert again.status_code == 201
+        assert again.json()["id"] == dispensed.json()["id"]
         await agency.receive(http, agency.lot_id, 400)
         assert await agency.balance() == 800 - 120 + 400
         verify_url = f"/registrations/{agency.registration_id}/ledger/verify"
@@ -81,7 +82,8 @@ async def test_changing_a_stored_entry_is_detected_and_named_and_young_records_s
         assert refused.status_code == 422
         assert "1304.04(a)" in refused.json()["rule"]
         stored = await ledger.find_one({"_id": target})
-        assert stored is not None and "archived_at" not in stored
+        assert stored is not None
+        assert "archived_at" not in stored
 
         # The ledger pages in chain order.
         seqs: list[int] = []
@@ -149,11 +151,11 @@ async def test_a_database_administrator_cannot_rewrite_hide_or_truncate_the_ledg
         download = await http.get(
             f"/registrations/{registration}/ledger/checkpoint", headers=agency.as_officer
         )
-        assert (
-            download.status_code == 200 and "attachment" in download.headers["content-disposition"]
-        )
+        assert download.status_code == 200
+        assert "attachment" in download.headers["content-disposition"]
         checkpoint_file = download.json()
-        assert checkpoint_file["seq"] == 4 and checkpoint_file["signature"]
+        assert checkpoint_file["seq"] == 4
+        assert checkpoint_file["signature"]
         head_id = checkpoint_file["entry_id"]
 
         # Identity keeps the anchor in its own append-only log.
@@ -215,7 +217,8 @@ async def test_a_database_administrator_cannot_rewrite_hide_or_truncate_the_ledg
         # file still name the deleted entry.
         await agency.db()["ledger_anchors"].delete_many({})
         covered = (await http.get(verify_url, headers=agency.as_officer)).json()
-        assert covered["intact"] is True and covered["anchors_checked"] == 0
+        assert covered["intact"] is True
+        assert covered["anchors_checked"] == 0
         for checkpoints in ([checkpoint_file], kept_by_identity):
             against = await http.post(
                 verify_url, json={"checkpoints": checkpoints}, headers=agency.as_officer
@@ -235,4 +238,5 @@ async def test_a_database_administrator_cannot_rewrite_hide_or_truncate_the_ledg
         refused = (
             await http.post(verify_url, json={"checkpoints": [edited]}, headers=agency.as_officer)
         ).json()
-        assert refused["intact"] is False and refused["forged_anchors"] == [edited["anchor_id"]]
+        assert refused["intact"] is False
+        assert refused["forged_anchors"] == [edited["anchor_id"]]

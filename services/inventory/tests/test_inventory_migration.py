@@ -102,7 +102,8 @@ async def test_float_data_becomes_exact_and_the_old_chain_moves_onto_the_keyed_c
     assert "reg-tampered-op2-0" in report.refused_registrations[f"{TENANT}/reg-tampered"]
     assert report.rechained_entries == len(good)
     balances = {b["_id"]: b async for b in database["balances"].find({})}
-    assert balances["lot-1@safe-1"]["qty_ug"] == 0 and "qty_mg" not in balances["lot-1@safe-1"]
+    assert balances["lot-1@safe-1"]["qty_ug"] == 0
+    assert "qty_mg" not in balances["lot-1@safe-1"]
     assert balances["lot-2@safe-1"]["qty_ug"] == 300
     product = await database["products"].find_one({"_id": "p-1"})
     assert (product["strength_ug"], product["low_stock_threshold_ug"]) == (40_000, 200_000)
@@ -125,7 +126,8 @@ async def test_float_data_becomes_exact_and_the_old_chain_moves_onto_the_keyed_c
     assert verify_chain(chain, KEY).intact
     assert sum(e["quantity_ug"] for e in chain if e["kind"] == "waste") == 1_000  # exactly 1 mg
     assert chain[0]["quantity_ug"] - sum(e["quantity_ug"] for e in chain[1:11]) == 0
-    assert chain[-1]["book_ug"] == 0 and chain[-1]["difference_ug"] == 0
+    assert chain[-1]["book_ug"] == 0
+    assert chain[-1]["difference_ug"] == 0
     assert [e["migrated_from_hash"] for e in chain] == [e["hash"] for e in good]
     assert all("quantity_mg" not in e and "strength_mg" not in e for e in chain)
     untouched = [
@@ -135,7 +137,8 @@ async def test_float_data_becomes_exact_and_the_old_chain_moves_onto_the_keyed_c
 
     # A second run finds nothing left to do.
     again = await migrate(database, KEY)
-    assert again.rechained_entries == 0 and not any(again.converted.values())
+    assert again.rechained_entries == 0
+    assert not any(again.converted.values())
     assert [
         e async for e in database["ledger"].find({"registration_id": "reg-good"}).sort("seq", 1)
     ] == chain
@@ -163,7 +166,8 @@ async def test_a_run_cut_off_half_way_and_new_keyed_entries_are_finished(databas
     for before, after in plan.rewrites[:2]:
         await database["ledger"].replace_one({"_id": before["_id"]}, after)
     first = await migrate(database, KEY)
-    assert first.rechained_entries == 3 and not first.refused_registrations
+    assert first.rechained_entries == 3
+    assert not first.refused_registrations
     chain = [e async for e in database["ledger"].find({}).sort("seq", 1)]
     assert verify_chain(chain, KEY).intact
     assert [e["quantity_ug"] for e in chain] == [10_500] * 4 + [500]

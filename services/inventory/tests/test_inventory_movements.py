@@ -86,7 +86,8 @@ async def test_transfer_destruction_return_and_biennial_alert(
         early = await http.post(
             "/transfers", json={**transfer, "order_form_number": "222-76"}, headers=both_sites
         )
-        assert early.status_code == 422 and "initial inventory" in early.text
+        assert early.status_code == 422
+        assert "initial inventory" in early.text
         # An initial inventory claimed long ago by an operation that died before writing
         # its entry does not count, and does not block taking it now.
         await agency.db()["registrations"].update_one(
@@ -102,7 +103,8 @@ async def test_transfer_destruction_return_and_biennial_alert(
         ghost = await http.post(
             "/transfers", json={**transfer, "order_form_number": "222-76"}, headers=both_sites
         )
-        assert ghost.status_code == 422 and "initial inventory" in ghost.text
+        assert ghost.status_code == 422
+        assert "initial inventory" in ghost.text
         take = {"kind": "initial", "taken_at": "opening", "items": []}
         initial = await http.post(
             f"/registrations/{other_id}/inventories", json=take, headers=both_sites
@@ -111,15 +113,18 @@ async def test_transfer_destruction_return_and_biennial_alert(
         twice = await http.post(
             f"/registrations/{other_id}/inventories", json=take, headers=both_sites
         )
-        assert twice.status_code == 409 and "already has its initial inventory" in twice.text
+        assert twice.status_code == 409
+        assert "already has its initial inventory" in twice.text
         no_form = await http.post("/transfers", json=transfer, headers=both_sites)
-        assert no_form.status_code == 422 and "Form 222" in no_form.text
+        assert no_form.status_code == 422
+        assert "Form 222" in no_form.text
         moved = await http.post(
             "/transfers", json={**transfer, "order_form_number": "222-77"}, headers=both_sites
         )
         assert moved.status_code == 201, moved.text
         sent, received = moved.json()
-        assert sent["kind"] == "transfer_out" and received["kind"] == "transfer_in"
+        assert sent["kind"] == "transfer_out"
+        assert received["kind"] == "transfer_in"
         assert sent["registration_id"] == agency.registration_id
         assert received["registration_id"] == other_id
         assert sent["counterpart_entry_id"] == received["id"]
@@ -177,7 +182,8 @@ async def test_transfer_destruction_return_and_biennial_alert(
             },
             headers=officer,
         )
-        assert too_much.status_code == 409 and await agency.balance() == 400
+        assert too_much.status_code == 409
+        assert await agency.balance() == 400
 
         for registration in (agency.registration_id, other_id):
             verified = await http.get(
@@ -244,7 +250,8 @@ async def test_transfer_destruction_return_and_biennial_alert(
             json={**destruction, "witness_ids": [agency.witness, agency.witness2]},
             headers=officer,
         )
-        assert after.status_code == 422 and "not an active staff member" in after.text
+        assert after.status_code == 422
+        assert "not an active staff member" in after.text
         # A newer personnel file with a renewed DEA registration replaces the old one.
         await agency.announce(
             [

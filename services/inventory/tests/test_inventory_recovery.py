@@ -154,7 +154,8 @@ async def test_crash_after_reserving_releases_the_reservation_and_the_dosing_cla
     }
     assert await books.writer.recover(NOW) == {"rolled_back": 1, "rolled_forward": 0}
     balance = await books.balance()
-    assert balance["qty_ug"] == 800 and balance["holds"] == []
+    assert balance["qty_ug"] == 800
+    assert balance["holds"] == []
     assert await books.dosing.get(TENANT, "appt-1") is None
     assert [e["kind"] for e in await books.entries()] == ["receipt"]
     assert (await books.postings.get(TENANT, op.op_id) or {})["state"] == "rolled_back"
@@ -178,7 +179,8 @@ async def test_crash_while_appending_is_rolled_forward_exactly_once(books: Books
     assert entries[1]["_id"] == op.entry_id(0)
     assert verify_chain(entries, KEY).intact
     balance = await books.balance()
-    assert balance["qty_ug"] == 720 and balance["holds"] == []
+    assert balance["qty_ug"] == 720
+    assert balance["holds"] == []
 
 
 async def test_crash_after_crediting_does_not_credit_twice(books: Books) -> None:
@@ -205,7 +207,8 @@ async def test_the_conditional_reservation_alone_never_oversells(books: Books) -
     outcomes = Counter(type(r).__name__ for r in results)
     assert outcomes == {"list": 10, "Conflict": 40}
     balance = await books.balance()
-    assert balance["qty_ug"] == 0 and balance["holds"] == []
+    assert balance["qty_ug"] == 0
+    assert balance["holds"] == []
     entries = await books.entries()
     assert [e["seq"] for e in entries] == list(range(1, 12))
     assert verify_chain(entries, KEY).intact

@@ -118,9 +118,11 @@ async def test_storage_australian_prescribers_and_the_audit_of_refusals_and_read
         broken = await http.post(
             lock, json={"locked": False, "note": "lock forced"}, headers=agency.as_officer
         )
-        assert broken.status_code == 200 and broken.json()["locked"] is False
+        assert broken.status_code == 200
+        assert broken.json()["locked"] is False
         into_open_safe = await http.post("/receipts", json=receipt, headers=agency.as_officer)
-        assert into_open_safe.status_code == 422 and "unlocked" in into_open_safe.text
+        assert into_open_safe.status_code == 422
+        assert "unlocked" in into_open_safe.text
         await http.post(lock, json={"locked": True, "note": "new lock"}, headers=agency.as_officer)
         received = await http.post("/receipts", json=receipt, headers=agency.as_officer)
         assert received.status_code == 201, received.text

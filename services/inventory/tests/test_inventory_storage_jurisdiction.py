@@ -76,7 +76,8 @@ def test_an_australian_site_needs_an_active_approval_for_the_indication() -> Non
 def test_us_sites_and_other_substances_are_not_bound_by_the_tga_scheme() -> None:
     require_authorised_prescriber({"jurisdiction": "US-CO"}, prescriber(), "MDMA", "mdma-ptsd", ON)
     require_authorised_prescriber(AU, prescriber(), "esketamine", "esketamine-trd", ON)
-    assert is_australian({"jurisdiction": "au"}) and not is_australian({})
+    assert is_australian({"jurisdiction": "au"})
+    assert not is_australian({})
 
 
 def test_an_australian_site_announced_before_jurisdictions_existed_is_still_australian() -> None:

@@ -97,7 +97,8 @@ async def test_racing_workers_fire_a_reminder_and_send_its_email_once(
     assert sum(sent) == 1
     assert len(email.sent) == 1
     [delivery] = await runtime.repo(Deliveries).find(TENANT, {})
-    assert delivery["status"] == "sent" and delivery["attempts"] == 1
+    assert delivery["status"] == "sent"
+    assert delivery["attempts"] == 1
 
     # Nothing is due any more: another round by every worker sends nothing.
     await asyncio.gather(*(w.tick() for w in workers))

@@ -293,26 +293,30 @@ async def test_confirmation_reminders_cancellation_restart_and_vitals_inbox(
         return list(response.json()["items"])
 
     [alert] = await eventually(lambda: inbox(clinician), message="vitals alert in inbox")
-    assert "systolic 172" in alert["body"] and alert["severity"] == "urgent"
+    assert "systolic 172" in alert["body"]
+    assert alert["severity"] == "urgent"
     assert (await http.get("/inbox/unread-count", headers=clinician)).json() == {"unread": 1}
     assert [i for i in await inbox(admin) if i["kind"] == "vitals_alert"] == []
     # Nobody else can read or mark someone's message.
     assert (await http.post(f"/inbox/{alert['id']}/read", headers=admin)).status_code == 404
     read = await http.post(f"/inbox/{alert['id']}/read", headers=clinician)
-    assert read.status_code == 200 and read.json()["read_at"]
+    assert read.status_code == 200
+    assert read.json()["read_at"]
     assert (await http.get("/inbox/unread-count", headers=clinician)).json() == {"unread": 0}
     # ...and their preferred channel (email) says only that there is an alert.
     [email_alert] = await eventually(
         lambda: mails(sink.url, "noor@agency.test"), message="vitals alert email"
     )
-    assert "client-1" not in email_alert["text"] and "172" not in email_alert["text"]
+    assert "client-1" not in email_alert["text"]
+    assert "172" not in email_alert["text"]
 
     # -- the unsubscribe link in an email opts the client out ----------------------------
     link = next(w for w in confirmation["text"].split() if "/unsubscribe/" in w)
     token = link.rsplit("/", 1)[1]
     assert (await http.get(f"/unsubscribe/{token}")).status_code == 200
     prefs = (await http.get("/clients/client-1/preferences", headers=admin)).json()
-    assert prefs["opted_out"] is True and prefs["history"][-1]["via"] == "unsubscribe-link"
+    assert prefs["opted_out"] is True
+    assert prefs["history"][-1]["via"] == "unsubscribe-link"
     await bus.publish(appointment("appt-D", "client-1", "booked", now + timedelta(days=9), 1))
 
     async def suppressed() -> list[dict[str, Any]]:
@@ -460,13 +464,15 @@ async def test_sms_quiet_hours_receipts_retries_dead_letter_and_stop(
     await sms.post("/control/fail", json={"count": 3, "mode": "reject"})
     await bus.publish(appointment("appt-S", "client-p", "booked", starts + timedelta(days=2), 1))
     [dead] = await eventually(lambda: deliveries(status="dead"), message="dead-lettered")
-    assert dead["attempts"] == 3 and "503" in dead["last_error"]
+    assert dead["attempts"] == 3
+    assert "503" in dead["last_error"]
     attempts = [
         a
         for a in (await sms.get("/attempts", params={"to": PHONE})).json()
         if a["client_ref"] == dead["id"]
     ]
-    assert len(attempts) == 3 and all(a["failed"] for a in attempts)
+    assert len(attempts) == 3
+    assert all(a["failed"] for a in attempts)
     dead_letters = (await http.get("/dead-deliveries", headers=admin)).json()["items"]
     assert [d["id"] for d in dead_letters] == [dead["id"]]
 
@@ -681,7 +687,8 @@ async def test_alerts_reach_roles_by_preference_and_agency_templates_are_checked
             "/inbox", params={"limit": 1, "cursor": first["next_cursor"]}, headers=officer
         )
     ).json()
-    assert first["next_cursor"] and first["items"][0]["id"] != second["items"][0]["id"]
+    assert first["next_cursor"]
+    assert first["items"][0]["id"] != second["items"][0]["id"]
     stranger = as_("admin-1", ("*", "agency_admin"), tenant_id=f"{tenant}-other")
     assert (await http.get("/deliveries", headers=stranger)).json()["items"] == []
     assert (await http.get("/deliveries", headers=biller)).status_code == 403
@@ -690,7 +697,8 @@ async def test_alerts_reach_roles_by_preference_and_agency_templates_are_checked
     path = "/templates/waitlist_offer/email/en"
     leaky = {"subject": "A dosing slot opened", "text": "Your MDMA session: {{ when }}"}
     refused = await http.put(path, json=leaky, headers=admin)
-    assert refused.status_code == 422 and set(refused.json()["terms"]) == {"dosing", "mdma"}
+    assert refused.status_code == 422
+    assert set(refused.json()["terms"]) == {"dosing", "mdma"}
     escape = {"text": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}
     assert (await http.put(path, json=escape, headers=admin)).status_code == 422
     assert (await http.put(path, json={"text": "x"}, headers=officer)).status_code == 403

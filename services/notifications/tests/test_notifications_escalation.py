@@ -123,7 +123,8 @@ async def test_session_team_first_then_on_call_unless_acknowledged(
     )
     assert clock.status_code == 200, clock.text
     [escalated] = await eventually(lambda: inbox(oncall), message="escalated to on-call")
-    assert "Escalated" in escalated["body"] and "5 min" in escalated["body"]
+    assert "Escalated" in escalated["body"]
+    assert "5 min" in escalated["body"]
 
     # Alert 2: therapist 2 acknowledges in time; it never reaches on-call staff.
     await bus.publish(alert("alert-2", "client-1"))

@@ -323,11 +323,14 @@ async def test_one_slot_twenty_requests_exactly_one_booking_and_conflicts_refuse
     # Each kind of overlap is refused, naming what is taken.
     at = ten + timedelta(minutes=30)
     clash = await world.book("c2", "psychotherapy", at, ["ana"], room_b)
-    assert clash.status_code == 409 and clash.json()["resource_kind"] == "clinician"
+    assert clash.status_code == 409
+    assert clash.json()["resource_kind"] == "clinician"
     clash = await world.book("c2", "psychotherapy", at, ["ben"], room_a)
-    assert clash.status_code == 409 and clash.json()["resource_kind"] == "room"
+    assert clash.status_code == 409
+    assert clash.json()["resource_kind"] == "room"
     clash = await world.book("c1", "psychotherapy", at, ["ben"], room_b)
-    assert clash.status_code == 409 and clash.json()["resource_kind"] == "client"
+    assert clash.status_code == 409
+    assert clash.json()["resource_kind"] == "client"
     # Right after the 53-minute session (at :55) the same people and room are free.
     after = await world.book("c1", "psychotherapy", ten + timedelta(minutes=55), ["ana"], room_a)
     assert after.status_code == 201, after.text
@@ -524,7 +527,8 @@ async def test_weekly_series_keeps_local_time_across_dst_and_occurrences_change_
     assert hours == [17, 17, 16]
     [skipped] = series["skipped"]
     assert skipped["starts_at_local"][11:16] == "10:00"
-    assert skipped["failed_conditions"] == [] and "clinician ana" in skipped["reason"]
+    assert skipped["failed_conditions"] == []
+    assert "clinician ana" in skipped["reason"]
 
     # One occurrence changes on its own: moved to Ben at 11:00 local; the rest stay.
     moved_at = datetime.fromisoformat(booked[1]["starts_at_local"]).replace(hour=11)
@@ -620,14 +624,17 @@ async def test_free_slot_search_honours_availability_time_off_rooms_and_roles(
     assert await search("psychotherapy", "cy") == []
     # Ana's template: 09:00 to 16:00 starts (53 minutes must fit before 17:00).
     ana = [s["starts_at_local"][11:16] for s in await search("psychotherapy", "ana")]
-    assert ana[0] == "09:00" and ana[-1] == "16:00" and len(ana) == 29
+    assert ana[0] == "09:00"
+    assert ana[-1] == "16:00"
+    assert len(ana) == 29
 
     # A booking takes Ana's 10:00-10:53 out of the results (and the starts overlapping it).
     await world.client("c1")
     r = await world.book("c1", "psychotherapy", monday.replace(hour=10), ["ana"], office)
     assert r.status_code == 201, r.text
     ana = [s["starts_at_local"][11:16] for s in await search("psychotherapy", "ana")]
-    assert "09:00" in ana and "11:00" in ana
+    assert "09:00" in ana
+    assert "11:00" in ana
     assert not {"09:15", "09:30", "09:45", "10:00", "10:15", "10:30", "10:45"} & set(ana)
     # Rooms: the office is busy at 10:00; psychotherapy takes any room, so Ben gets the suite.
     ben = [
@@ -636,7 +643,8 @@ async def test_free_slot_search_honours_availability_time_off_rooms_and_roles(
     assert [s["room_id"] for s in ben] == [dosing_room]
     # A telehealth session needs no room.
     video = await search("telehealth_psychotherapy", "ben")
-    assert video and all(s["room_id"] is None for s in video)
+    assert video
+    assert all(s["room_id"] is None for s in video)
 
 
 async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitlist(
@@ -663,7 +671,8 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
     assert codes(with_room) == {"room"}
     video = await world.book("c2", "telehealth_psychotherapy", video_at, ["ana"], None)
     assert video.status_code == 201, video.text
-    assert video.json()["room_id"] is None and video.json()["video_link"].startswith("https://")
+    assert video.json()["room_id"] is None
+    assert video.json()["video_link"].startswith("https://")
 
     # A retried request with the same Idempotency-Key books once.
     retry_body = {
@@ -710,7 +719,8 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
     cancelled = await world.post(f"/appointments/{third_id}/cancel", {"reason": "car broke down"})
     assert cancelled.status_code == 200, cancelled.text
     body = cancelled.json()
-    assert body["status"] == "cancelled" and body["late_cancel"] is True
+    assert body["status"] == "cancelled"
+    assert body["late_cancel"] is True
     assert body["cancel_reason"] == "car broke down"
     assert [h["change"] for h in body["history"]] == ["booked", "rescheduled", "cancelled"]
 
@@ -729,7 +739,8 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
         for e in events
         if e["data"]["appointment_id"] == third_id and e["data"]["change"] == "cancelled"
     )
-    assert cancel_event.late_cancel and cancel_event.cancel_reason == "car broke down"
+    assert cancel_event.late_cancel
+    assert cancel_event.cancel_reason == "car broke down"
     moved_event = next(
         AppointmentChanged.model_validate(e["data"])
         for e in events
@@ -795,7 +806,8 @@ async def test_unanswered_offer_expires_and_authorization_overrun_warns(
 
     second = await eventually(warned, message="authorization read model applied")
     [warning] = second["warnings"]
-    assert warning["code"] == "authorization_exceeded" and warning["units_authorized"] == 2
+    assert warning["code"] == "authorization_exceeded"
+    assert warning["units_authorized"] == 2
 
     # c2 waits; c1 cancels; c2 is offered the slot but does not answer in time.
     entry = await world.post(
@@ -832,13 +844,15 @@ async def test_group_session_fills_to_room_capacity_and_frees_when_empty(world: 
     assert first.status_code == 201 and second.status_code == 201, (first.text, second.text)
     assert first.json()["group_session_id"] == second.json()["group_session_id"]
     full = await world.book("g3", "group", at, ["ana"], circle)
-    assert full.status_code == 409 and "full" in full.json()["detail"]
+    assert full.status_code == 409
+    assert "full" in full.json()["detail"]
     # Another group with Ben cannot take the same room at the same time.
     other = await world.book("g3", "group", at, ["ben"], circle)
     assert other.status_code == 409
     # Ana is busy with the group, so she cannot see an individual client then.
     busy = await world.book("g3", "psychotherapy", at, ["ana"], circle)
-    assert busy.status_code == 409 and busy.json()["resource_kind"] == "clinician"
+    assert busy.status_code == 409
+    assert busy.json()["resource_kind"] == "clinician"
 
     # A seat freed by a cancellation can be taken.
     gone = await world.post(f"/appointments/{first.json()['id']}/cancel", {"reason": "ill"})

@@ -99,7 +99,9 @@ def test_within_windows_is_wall_clock() -> None:
 def test_buckets_cover_the_interval_in_five_minute_steps() -> None:
     start = datetime(2026, 5, 4, 15, 0, tzinfo=UTC)
     got = buckets(Interval(start, start + timedelta(minutes=53)))
-    assert len(got) == 11 and got[0] == start and got[-1] == start + timedelta(minutes=50)
+    assert len(got) == 11
+    assert got[0] == start
+    assert got[-1] == start + timedelta(minutes=50)
     # The next session may start at :55 without sharing a bucket.
     nxt = buckets(Interval(start + timedelta(minutes=55), start + timedelta(minutes=60)))
     assert not set(got) & set(nxt)
@@ -259,7 +261,8 @@ def test_dosing_needs_two_therapists_one_licensed() -> None:
 
 def test_three_integration_sessions_are_proposed_after_dosing() -> None:
     proposed = integration_proposals(MDMA, START)
-    assert len(proposed) == 3 and all(p > START for p in proposed)
+    assert len(proposed) == 3
+    assert all(p > START for p in proposed)
 
 
 # -- lifecycle -----------------------------------------------------------------------

@@ -35,10 +35,12 @@ def test_every_default_type_and_protocol_meets_its_floor() -> None:
 def test_published_minimums() -> None:
     mdma, rems, psilocybin = (FLOORS[p] for p in ("mdma-ptsd", "esketamine-trd", "psilocybin-trd"))
     assert (mdma.clinicians_present, mdma.preparation_sessions, mdma.dosing_minutes) == (2, 3, 480)
-    assert rems.monitoring_minutes == 120 and rems.monitoring_form_due_days == 7
+    assert rems.monitoring_minutes == 120
+    assert rems.monitoring_form_due_days == 7
     assert rems.bp_checks == ("pre_dose", "post_dose_40min", "discharge")
     assert rems.room_attribute == "rems_certified"
-    assert psilocybin.clinicians_present == 1 and psilocybin.monitoring_minutes == 360
+    assert psilocybin.clinicians_present == 1
+    assert psilocybin.monitoring_minutes == 360
 
 
 def test_loosening_is_named_and_tightening_is_not() -> None:
@@ -83,7 +85,8 @@ def test_start_needs_the_dyad_present_and_licensed() -> None:
     }
     assert check_presence(mdma, floor, booked, ["t1", "t2"], facts, TODAY) == []
     [alone] = check_presence(mdma, floor, booked, ["t1"], facts, TODAY)
-    assert alone.code == "clinicians_present" and "2 therapist(s)" in alone.detail
+    assert alone.code == "clinicians_present"
+    assert "2 therapist(s)" in alone.detail
     # The licensed one stepped out: two present is not enough without a licence.
     lapsed = {
         **facts,
@@ -99,7 +102,8 @@ def test_rems_discharge_waits_two_hours_from_the_start() -> None:
     floor = floor_of("esketamine-trd")
     started = NOW - timedelta(minutes=119)
     [early] = check_monitoring(kind, floor, started, NOW)
-    assert early.code == "monitoring_minutes" and "120 min" in early.detail
+    assert early.code == "monitoring_minutes"
+    assert "120 min" in early.detail
     assert check_monitoring(kind, floor, NOW - timedelta(minutes=120), NOW) == []
     # Preparation sessions end when they end.
     prep = DEFAULT_TYPES["psilocybin_preparation"]

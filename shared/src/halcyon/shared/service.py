@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -25,13 +25,14 @@ from halcyon.shared.audit import AuditTrail, OutboxRecords
 from halcyon.shared.auth import Authenticator
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.contracts.identity import AccessAudited, AccessRevoked
+from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.http.guard import InputGuardMiddleware, InputLimits
 from halcyon.shared.http.idempotency import IdempotencyMiddleware
 from halcyon.shared.http.middleware import RequestIdMiddleware, RoundTripMiddleware
 from halcyon.shared.http.openapi import install_truthful_openapi
 from halcyon.shared.http.problems import install_problem_handlers, problem
 from halcyon.shared.kafka import EventConsumer, PartnerProducer, create_broker, publisher_for
-from halcyon.shared.mongo import Document, OutboxWriter, TenantRepository, connect
+from halcyon.shared.mongo import Document, OutboxEvent, OutboxWriter, TenantRepository, connect
 from halcyon.shared.outbox import OutboxRelay
 from halcyon.shared.revocation import RevocationList, RevocationListener
 from halcyon.shared.settings import ServiceSettings
@@ -40,26 +41,73 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 log = logging.getLogger("halcyon.service")
 R = TypeVar("R", bound=TenantRepository)
+S = TypeVar("S", bound=ServiceSettings)
+# A service's own long-lived parts (signing keys, a notifier, caches): one typed
+# dataclass per service instead of a dict of anything.
+P = TypeVar("P")
 
 
 @dataclass
-class ServiceRuntime:
-    """Everything a running service holds; routers and handlers reach it through deps."""
+class ServiceRuntime(Generic[S, P]):
+    """Everything a running service holds; routers and handlers reach it through deps.
 
-    settings: ServiceSettings
+    Generic over the service's settings and its parts, so ``runtime.settings`` is the
+    service's own settings class and ``runtime.parts`` its own container, both typed.
+    """
+
+    settings: S
     database: AsyncDatabase[Document]
     consumer: EventConsumer
     relay: OutboxRelay
     audit: AuditTrail
     repositories: dict[type[TenantRepository], TenantRepository] = field(default_factory=dict)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Built by ``ServiceWiring.parts`` once the repositories exist; ``None`` if no parts.
+    parts: P = field(default=cast(Any, None))
 
     def repo(self, cls: type[R]) -> R:
-        return self.repositories[cls]  # type: ignore[return-value]
+        return cast(R, self.repositories[cls])
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents ``source`` of everything this service emits."""
+        return f"/halcyon/{self.settings.service_name}"
+
+    def envelope(
+        self,
+        contract: EventContract,
+        *,
+        tenant_id: str,
+        causation_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> EventEnvelope:
+        return EventEnvelope.wrap(
+            contract,
+            source=self.source,
+            tenant_id=tenant_id,
+            causation_id=causation_id,
+            correlation_id=correlation_id,
+        )
+
+    def event(
+        self,
+        contract: EventContract,
+        *,
+        tenant_id: str,
+        causation_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> OutboxEvent:
+        """An event for the outbox: enveloped with this service as its source."""
+        envelope = self.envelope(
+            contract,
+            tenant_id=tenant_id,
+            causation_id=causation_id,
+            correlation_id=correlation_id,
+        )
+        return OutboxEvent(envelope, contract.topic)
 
 
 @dataclass
-class ServiceWiring:
+class ServiceWiring(Generic[S, P]):
     """What a service declares; ``create_service_app`` does the rest."""
 
     title: str
@@ -67,18 +115,21 @@ class ServiceWiring:
     repositories: Sequence[type[TenantRepository]] = ()
     publishes: Sequence[type[EventContract]] = ()
     # register(consumer, runtime): attach the service's event handlers.
-    handlers: Callable[[EventConsumer, ServiceRuntime], None] | None = None
+    handlers: Callable[[EventConsumer, ServiceRuntime[S, P]], None] | None = None
     # extra start-up/shutdown work (e.g. a scheduler); gets the runtime.
-    on_start: Sequence[Callable[[ServiceRuntime], Any]] = ()
+    on_start: Sequence[Callable[[ServiceRuntime[S, P]], Any]] = ()
+    # builds the service's parts from the runtime (after repositories, before handlers).
+    parts: Callable[[ServiceRuntime[S, P]], P] | None = None
     description: str = ""
 
 
-def runtime_of(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
+def runtime_of(request: Request) -> ServiceRuntime[Any, Any]:
+    """The running service's runtime; each service's ``api/deps.py`` narrows its type."""
+    runtime: ServiceRuntime[Any, Any] = request.app.state.runtime
     return runtime
 
 
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
 
 
 def audit_trail(request: Request) -> AuditTrail:
@@ -112,7 +163,7 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int) 
         await admin.close()
 
 
-def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> FastAPI:
+def create_service_app(settings: S, wiring: ServiceWiring[S, P]) -> FastAPI:
     setup_logging(settings.service_name, settings.log_level)
     setup_telemetry(
         settings.service_name, otlp_endpoint=settings.otlp_endpoint, span_file=settings.span_file
@@ -136,7 +187,7 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
         records = OutboxRecords(database, outbox)
         records.notify_on_events(relay.wake)
         await records.ensure_indexes()
-        runtime = ServiceRuntime(
+        runtime: ServiceRuntime[S, P] = ServiceRuntime(
             settings=settings,
             database=database,
             consumer=consumer,
@@ -148,6 +199,8 @@ def create_service_app(settings: ServiceSettings, wiring: ServiceWiring) -> Fast
             repo.notify_on_events(relay.wake)
             runtime.repositories[cls] = repo
             await repo.ensure_indexes()
+        if wiring.parts is not None:
+            runtime.parts = wiring.parts(runtime)
         await consumer.ensure_indexes()
         await database["idempotency_keys"].create_index("created_at")
         if wiring.handlers:
@@ -253,7 +306,7 @@ def _add_health(app: FastAPI, broker: Any, service_name: str) -> None:
     @app.get("/readyz", tags=["health"], summary="Database and broker are reachable")
     async def readyz(request: Request) -> JSONResponse:
         checks: dict[str, str] = {}
-        runtime: ServiceRuntime | None = getattr(request.app.state, "runtime", None)
+        runtime: ServiceRuntime[Any, Any] | None = getattr(request.app.state, "runtime", None)
         try:
             if runtime is None:
                 raise RuntimeError("starting")

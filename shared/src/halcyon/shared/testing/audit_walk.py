@@ -19,7 +19,7 @@ from halcyon.shared.service import ServiceWiring
 from halcyon.shared.testing.plugin import eventually
 
 
-def get_routes(wiring: ServiceWiring) -> set[str]:
+def get_routes(wiring: ServiceWiring[Any, Any]) -> set[str]:
     """Every GET path the service's routers serve."""
     return {
         route.path

@@ -287,7 +287,11 @@ class ClaimBatcher:
         profile = await self.r.profiles.get(tenant, primary["site_id"])
         if None in (primary_coverage, primary_payer, payer, client, profile):
             raise RuleViolation("payer, coverage, client or billing profile is missing")
-        assert primary_coverage and primary_payer and payer and client and profile
+        assert primary_coverage
+        assert primary_payer
+        assert payer
+        assert client
+        assert profile
         charges = await self.r.charges.find(tenant, {"_id": {"$in": primary["charge_ids"]}})
         held = await self.part2_hold(tenant, primary["client_id"], payer, charges)
         if held:

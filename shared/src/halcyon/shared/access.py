@@ -1,0 +1,136 @@
+"""The one access check every service runs before it touches a record (issue 16).
+
+``Access`` is a FastAPI dependency: the caller, the audit trail and the request in one
+parameter. A route asks it either to
+
+* ``open(repository, record_id, roles, ...)``: load the record within the caller's
+  agency (another agency's record is simply not found: 404, audited as ``failed``),
+  then check the role at the record's site (403, audited as ``denied``); or
+* ``require(roles, site_id, ...)``: check the role at a site the route already knows
+  (a record about to be created, a site-wide list); refusals are audited.
+
+Break-the-glass (a time-limited grant for one client, carried by the token) opens a
+client's records for *reading* to a caller who holds one of the roles at some site; the
+audit event is flagged by ``AuditTrail`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from halcyon.shared.audit import AuditTrail
+from halcyon.shared.auth import Caller
+from halcyon.shared.errors import DomainError, NotFound
+from halcyon.shared.http.deps import CurrentCaller
+from halcyon.shared.mongo import Document, TenantRepository
+
+
+def site_of_record(doc: Document) -> str | None:
+    site = doc.get("site_id")
+    return str(site) if site is not None else None
+
+
+@dataclass(frozen=True)
+class RecordAccess:
+    """Who is asking, where their refusals are audited, and the request they came with."""
+
+    caller: Caller
+    audit: AuditTrail
+    request: Request | None = None
+
+    @property
+    def tenant_id(self) -> str:
+        return self.caller.tenant_id
+
+    def may_read_in_emergency(self, roles: Iterable[str], client_id: str | None) -> bool:
+        return (
+            client_id is not None
+            and client_id in self.caller.emergency_clients
+            and self.caller.has_role(roles)
+        )
+
+    async def require(
+        self,
+        roles: Iterable[str],
+        site_id: str | None,
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        """Check a role at ``site_id``; a refusal is audited before the 403 is raised."""
+        wanted = frozenset(roles)
+        if action == "read" and self.may_read_in_emergency(wanted, client_id):
+            return
+        try:
+            self.caller.require(wanted, site_id)
+        except DomainError as exc:
+            await self.audit.record(
+                self.caller,
+                action=action,
+                resource=resource,
+                resource_id=resource_id,
+                client_id=client_id,
+                site_id=site_id,
+                outcome="denied",
+                reason=exc.detail,
+                request=self.request,
+            )
+            raise
+
+    async def open(
+        self,
+        repository: TenantRepository,
+        record_id: Any,
+        roles: Iterable[str],
+        *,
+        action: str,
+        resource: str,
+        what: str = "record",
+        record_is_client: bool = False,
+        client_of: Callable[[Document], str | None] | None = None,
+        site_of: Callable[[Document], str | None] = site_of_record,
+    ) -> Document:
+        """The record with ``record_id`` in the caller's agency, if the caller may act on it.
+
+        ``client_of`` names the client the record is about (so the audit event and
+        break-the-glass see it); by default a record's ``client_id`` field, or its id
+        when ``record_is_client``.
+        """
+        doc = await repository.get(self.caller.tenant_id, record_id)
+        if doc is None:
+            await self.audit.record(
+                self.caller,
+                action=action,
+                resource=resource,
+                resource_id=None if record_is_client else str(record_id),
+                client_id=str(record_id) if record_is_client else None,
+                outcome="failed",
+                reason=f"no such {what} in the caller's agency",
+                request=self.request,
+            )
+            raise NotFound(f"no {what} {record_id} in your agency")
+        if client_of is not None:
+            client_id = client_of(doc)
+        else:
+            client_id = str(record_id) if record_is_client else doc.get("client_id")
+        await self.require(
+            roles,
+            site_of(doc),
+            action=action,
+            resource=resource,
+            resource_id=None if record_is_client else str(record_id),
+            client_id=client_id,
+        )
+        return doc
+
+
+def record_access(request: Request, caller: CurrentCaller) -> RecordAccess:
+    return RecordAccess(caller=caller, audit=request.app.state.runtime.audit, request=request)
+
+
+Access = Annotated[RecordAccess, Depends(record_access)]
