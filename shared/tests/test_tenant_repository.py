@@ -102,3 +102,16 @@ async def test_an_event_applied_through_apply_event_changes_a_document_once(note
     assert doc is not None
     assert doc["seen"] == 2
     assert "_applied_events" not in doc  # bookkeeping stays out of what callers read
+
+
+async def test_a_projection_keeps_the_newest_state_whatever_order_events_arrive(
+    notes: Notes,
+) -> None:
+    v2 = {"name": "Second", "site_id": "north"}
+    assert await notes.project("agency-a", "c1", v2, order_field="version", order_value=2)
+    late_v1 = {"name": "First", "site_id": "south"}
+    assert not await notes.project("agency-a", "c1", late_v1, order_field="version", order_value=1)
+    assert await notes.project("agency-a", "c1", v2, order_field="version", order_value=2)
+    doc = await notes.get("agency-a", "c1")
+    assert doc is not None
+    assert (doc["name"], doc["site_id"], doc["version"]) == ("Second", "north", 2)

@@ -45,7 +45,8 @@ JOURNEY: dict[str, Any] = {}
 
 
 @pytest.mark.timeout(900)
-async def test_mdma_course_from_registration_to_remittance(
+# One client's whole course, step after step, reads best as one script.
+async def test_mdma_course_from_registration_to_remittance(  # noqa: C901
     e2e_gateway: Gateway, tmp_path: Path
 ) -> None:
     gw = e2e_gateway
@@ -546,7 +547,8 @@ async def test_mdma_course_from_registration_to_remittance(
     text = (await gw.get(f"/api/billing/claim-files/{batch['file']['id']}", s.biller)).text
     valid, output = x12valid(text, tmp_path)
     assert valid, output
-    assert "SV1*HC:0820T*1600*UN*8" in text and "SV1*HC:0821T*1050*UN*7" in text, text
+    assert "SV1*HC:0820T*1600*UN*8" in text, text
+    assert "SV1*HC:0821T*1050*UN*7" in text, text
     ok(await gw.post(f"/api/billing/claim-files/{batch['file']['id']}/submitted", s.biller))
 
     # -- integration-session reminders by email (notifications' test clock) ------------------
@@ -587,7 +589,8 @@ async def test_mdma_course_from_registration_to_remittance(
     )
     assert remitted["matched"] == 1, remitted
     paid = ok(await gw.get(f"/api/billing/claims/{course.claim_id}", s.biller))
-    assert paid["status"] == "paid" and paid["paid_cents"] == 200000, paid
+    assert paid["status"] == "paid", paid
+    assert paid["paid_cents"] == 200000, paid
     ledger = ok(await gw.get(f"/api/billing/clients/{client}/ledger", s.biller))
     assert ledger["balance_cents"] == 20000, ledger
 
@@ -747,11 +750,13 @@ async def test_each_action_is_one_trace_across_gateway_services_and_kafka(
     assert len(requests) == 1, f"{action}: {len(requests)} gateway requests in one trace\n{tree}"
     roots = [s for s in spans if s["parent_span_id"] not in by_id]
     assert len(roots) == 1, tree
-    assert roots[0]["service"] == "gateway" and roots[0]["kind"] == "SERVER", tree
+    assert roots[0]["service"] == "gateway", tree
+    assert roots[0]["kind"] == "SERVER", tree
     [owner_server] = [s for s in spans if s["service"] == owner and s["kind"] == "SERVER"]
     # the owner's request span is a child of the gateway's outgoing call
     parent = by_id[owner_server["parent_span_id"]]
-    assert parent["service"] == "gateway" and parent["kind"] == "CLIENT", tree
+    assert parent["service"] == "gateway", tree
+    assert parent["kind"] == "CLIENT", tree
     producers = [s for s in spans if s["service"] == owner and s["kind"] == "PRODUCER"]
     assert producers, tree
     for service in downstream:
@@ -820,7 +825,8 @@ async def test_every_event_the_journey_published_validates_against_the_catalogue
         await consumer.stop()
     assert not problems, "\n".join(problems[:20])
     # The journey touched every context: the check saw many kinds of event, not a few.
-    assert sum(checked.values()) > 50 and len(checked) >= 12, checked
+    assert sum(checked.values()) > 50, checked
+    assert len(checked) >= 12, checked
     # The partner feeds too: both versions of the dose report, and the session report.
     assert {
         "halcyon.partner.registry_dose.reported.v1",

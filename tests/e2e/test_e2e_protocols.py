@@ -375,7 +375,8 @@ async def test_esketamine_course_under_the_rems_through_the_gateway(e2e_gateway:
         201,
     )
     early = await gw.post(f"/api/clinical/notes/{note['id']}/sign", s.lead, json={})
-    assert early.status_code == 422 and "post_dose_40min" in early.text, early.text
+    assert early.status_code == 422, early.text
+    assert "post_dose_40min" in early.text, early.text
     for phase, minutes in (("pre_dose", -10), ("post_dose_40min", 41), ("discharge", 150)):
         ok(
             await gw.post(
@@ -511,7 +512,8 @@ async def test_psilocybin_course_through_the_gateway(e2e_gateway: Gateway) -> No
     # No CPT exists for psilocybin itself: the research drug is sponsor-supplied and not
     # billed; the monitoring hours are (0820T); the preparation session is psychotherapy.
     billed = await codes_billed(gw, course, 1)
-    assert ("0820T", 6) in billed and not any(c.startswith("S") for c, _ in billed), billed
+    assert ("0820T", 6) in billed, billed
+    assert not any(c.startswith("S") for c, _ in billed), billed
 
 
 @pytest.mark.timeout(600)

@@ -30,15 +30,15 @@ class Tally(TenantRepository):
     collection_name = "tally"
 
 
-def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+def register(consumer: EventConsumer, runtime: ServiceRuntime[ProbeSettings, None]) -> None:
     tally = runtime.repo(Tally)
 
     @consumer.handles(ClientRegistered)
     async def count(event: ClientRegistered, delivery: Delivery) -> None:
-        if event.client_id.startswith(runtime.settings.refuse_prefix):  # type: ignore[attr-defined]
+        if event.client_id.startswith(runtime.settings.refuse_prefix):
             raise RuntimeError(f"probe refuses {event.client_id}")
         tenant = delivery.envelope.tenantid
-        if runtime.settings.guard_writes_by_event_id:  # type: ignore[attr-defined]
+        if runtime.settings.guard_writes_by_event_id:
             # Exactly once even if killed between this write and the processed-marker.
             await tally.apply_event(
                 tenant,
@@ -59,7 +59,7 @@ router = APIRouter()
 
 @router.get("/tally/{tenant_id}/{client_id}")
 async def read_tally(tenant_id: str, client_id: str, request: Request) -> dict[str, int]:
-    runtime: ServiceRuntime = request.app.state.runtime
+    runtime: ServiceRuntime[ProbeSettings, None] = request.app.state.runtime
     doc = await runtime.repo(Tally).get(tenant_id, client_id)
     return {"applied": int(doc["applied"]) if doc else 0}
 
@@ -76,5 +76,7 @@ async def stats(request: Request) -> dict[str, int]:
 
 app = create_service_app(
     ProbeSettings(),
-    ServiceWiring(title="probe", routers=[router], repositories=[Tally], handlers=register),
+    ServiceWiring[ProbeSettings, None](
+        title="probe", routers=[router], repositories=[Tally], handlers=register
+    ),
 )

@@ -51,7 +51,8 @@ def test_every_contract_is_documented_with_its_topic_and_schema() -> None:
 def test_every_contract_says_what_it_is_in_its_own_words() -> None:
     for event_type, contract in all_contracts().items():
         own = contract.__dict__.get("__doc__")
-        assert own and own.strip(), f"{contract.__name__} ({event_type}) has no docstring"
+        assert own, f"{contract.__name__} ({event_type}) has no docstring"
+        assert own.strip(), f"{contract.__name__} ({event_type}) has a blank docstring"
         assert description(contract) == inspect.cleandoc(own)
     # pydantic's BaseModel docstring once leaked into every undocumented contract's entry.
     leaked = inspect.cleandoc(BaseModel.__doc__ or "").splitlines()[0]

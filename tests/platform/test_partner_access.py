@@ -73,20 +73,26 @@ async def test_partner_reads_its_topic_and_is_refused_internal_topics(servers: S
     await assert_refused(partner_bootstrap, grant, password, internal)
 
     wrong_password = partner_consumer(partner_bootstrap, grant, "not-the-password", own)
-    with pytest.raises(KafkaError):
-        await wrong_password.start()
+    try:
+        with pytest.raises(KafkaError):
+            await wrong_password.start()
+    finally:
         await wrong_password.stop()
 
 
 async def assert_refused(bootstrap: str, grant: PartnerGrant, password: str, topic: str) -> None:
     refused = partner_consumer(bootstrap, grant, password, topic)
-    with pytest.raises(TopicAuthorizationFailedError):
+
+    async def start_and_read() -> None:
         await refused.start()
         try:
             await refused.getmany(timeout_ms=10_000)
             await refused.getone()
         finally:
             await refused.stop()
+
+    with pytest.raises(TopicAuthorizationFailedError):
+        await start_and_read()
 
 
 async def test_one_registry_grant_reads_every_registry_topic_and_nothing_else(

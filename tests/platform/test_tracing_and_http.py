@@ -107,9 +107,8 @@ async def test_one_trace_covers_request_event_and_remote_database_write(
     # scheduling's Mongo write <- it consumes <- clinical publishes <- ... <- clinical's request
     assert ("scheduling", "CONSUMER") in kinds, trace_tree(spans, trace_id)
     assert ("clinical", "PRODUCER") in kinds, trace_tree(spans, trace_id)
-    assert chain[-1]["service"] == "clinical" and chain[-1]["kind"] == "SERVER", trace_tree(
-        spans, trace_id
-    )
+    assert chain[-1]["service"] == "clinical", trace_tree(spans, trace_id)
+    assert chain[-1]["kind"] == "SERVER", trace_tree(spans, trace_id)
     consumer = next(s for s in chain if s["kind"] == "CONSUMER")
     producer = by_id[consumer["parent_span_id"]]
     assert producer["service"] == "clinical"

@@ -365,6 +365,36 @@ class TenantRepository:
         except DuplicateRecord:
             return False  # the upsert met the existing document, which has the event already
 
+    async def project(
+        self,
+        tenant_id: str,
+        record_id: Any,
+        state: Mapping[str, Any],
+        *,
+        order_field: str,
+        order_value: Any,
+    ) -> bool:
+        """Store another service's state of ``record_id`` in this read model, unless a
+        newer state is already here.
+
+        ``order_value`` orders the states (an aggregate version, or the event's time);
+        a late, older event changes nothing, and re-applying the same one changes
+        nothing either. Returns False when a newer state was kept. Every projection of
+        another service's events goes through here (issue 16).
+        """
+        try:
+            stored = await self.update(
+                tenant_id,
+                {"_id": record_id, order_field: {"$lte": order_value}},
+                {"$set": {**state, order_field: order_value}},
+                upsert=True,
+            )
+        except DuplicateRecord:
+            # A newer state is stored: the filter found no older one to replace, so the
+            # upsert tried to insert a second document with the same id.
+            return False
+        return stored is not None
+
     async def delete(self, tenant_id: str, query: Mapping[str, Any]) -> int:
         result = await self._collection.delete_one(self._scope(tenant_id, query))
         return result.deleted_count

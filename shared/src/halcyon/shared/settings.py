@@ -17,7 +17,7 @@ Environment = Literal["development", "test", "production"]
 
 # Values that must never reach production: refusing them at start-up beats
 # discovering a shared default secret after an incident.
-DEVELOPMENT_SECRET = "development-only-secret-change-me"
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 (refused in production)
 
 
 def _platform(name: str, default: str) -> str:

@@ -37,7 +37,7 @@ def create_console_app(settings: ConsoleSettings) -> FastAPI:
     console = Console(settings)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
@@ -57,11 +57,11 @@ def create_console_app(settings: ConsoleSettings) -> FastAPI:
         return redirect(f"{PREFIX}/sign-in" + ("?expired=1" if exc.expired else ""), request)
 
     @app.exception_handler(SessionExpired)
-    async def _expired(request: Request, exc: SessionExpired) -> Response:
+    async def _expired(request: Request, _exc: SessionExpired) -> Response:
         return redirect(f"{PREFIX}/sign-in?expired=1", request)
 
     @app.exception_handler(BadCsrf)
-    async def _csrf(request: Request, exc: BadCsrf) -> Response:
+    async def _csrf(request: Request, _exc: BadCsrf) -> Response:
         return console_of(request).render(
             request,
             "error.html",
@@ -79,7 +79,7 @@ def create_console_app(settings: ConsoleSettings) -> FastAPI:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
+    async def _unexpected(request: Request, _exc: Exception) -> Response:
         log.exception("console error on %s %s", request.method, request.url.path)
         return console_of(request).render(
             request,

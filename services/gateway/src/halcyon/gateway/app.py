@@ -31,7 +31,7 @@ def create_gateway_app(settings: GatewaySettings) -> FastAPI:
     runtime = GatewayRuntime.build(settings)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info("gateway started; upstreams: %s", settings.upstreams)
         # Identity creates the topic; the reader waits for it in the background, so the
         # gateway's readiness never hangs on Kafka.

@@ -83,7 +83,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(exc.status_code, slug, title, detail, request, dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(
             500,

@@ -1,0 +1,134 @@
+"""The one access check (shared.access): what a caller is let through, and what is audited."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import pytest
+from halcyon.shared.access import RecordAccess
+from halcyon.shared.audit import AuditTrail
+from halcyon.shared.auth import Caller, RoleGrant
+from halcyon.shared.errors import Forbidden, NotFound
+from halcyon.shared.mongo import Document, TenantRepository
+
+
+class RecordedAudit:
+    """Stands in for the audit trail: keeps what would be published."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def record(self, caller: Caller, **fields: Any) -> None:
+        self.events.append({"user_id": caller.user_id, **fields})
+
+
+class Records:
+    def __init__(self, docs: dict[tuple[str, str], Document]) -> None:
+        self.docs = docs
+
+    async def get(self, tenant_id: str, record_id: Any) -> Document | None:
+        return self.docs.get((tenant_id, record_id))
+
+
+NOTE = {"_id": "note-1", "client_id": "client-1", "site_id": "north"}
+RECORDS = Records({("agency-a", "note-1"): NOTE})
+
+
+def access_for(caller: Caller) -> tuple[RecordAccess, RecordedAudit]:
+    audit = RecordedAudit()
+    return RecordAccess(caller=caller, audit=cast(AuditTrail, audit)), audit
+
+
+def therapist_at(site: str, *, tenant: str = "agency-a", emergency: tuple[str, ...] = ()) -> Caller:
+    return Caller(
+        user_id="u-1",
+        tenant_id=tenant,
+        grants=(RoleGrant(site_id=site, role="therapist"),),
+        emergency_clients=emergency,
+    )
+
+
+async def open_note(access: RecordAccess, action: str = "read") -> Document:
+    return await access.open(
+        cast(TenantRepository, RECORDS),
+        "note-1",
+        {"therapist"},
+        action=action,
+        resource="note",
+        what="note",
+    )
+
+
+async def test_the_role_at_the_records_site_opens_it_and_audits_nothing() -> None:
+    access, audit = access_for(therapist_at("north"))
+    assert (await open_note(access))["_id"] == "note-1"
+    assert audit.events == []
+
+
+async def test_another_agencys_record_is_not_found_and_audited_as_failed() -> None:
+    access, audit = access_for(therapist_at("north", tenant="agency-b"))
+    with pytest.raises(NotFound):
+        await open_note(access)
+    [event] = audit.events
+    assert event["outcome"] == "failed"
+    assert event["resource_id"] == "note-1"
+
+
+async def test_the_role_at_another_site_is_refused_and_audited_as_denied() -> None:
+    access, audit = access_for(therapist_at("south"))
+    with pytest.raises(Forbidden):
+        await open_note(access)
+    [event] = audit.events
+    assert event["outcome"] == "denied"
+    assert event["client_id"] == "client-1"
+    assert event["site_id"] == "north"
+
+
+async def test_break_the_glass_opens_a_clients_record_for_reading_only() -> None:
+    access, audit = access_for(therapist_at("south", emergency=("client-1",)))
+    assert (await open_note(access, "read"))["_id"] == "note-1"
+    with pytest.raises(Forbidden):
+        await open_note(access, "update")
+    assert [e["outcome"] for e in audit.events] == ["denied"]
+
+
+async def test_break_the_glass_needs_the_role_somewhere() -> None:
+    nobody = Caller(
+        user_id="u-2",
+        tenant_id="agency-a",
+        grants=(RoleGrant(site_id="south", role="biller"),),
+        emergency_clients=("client-1",),
+    )
+    access, audit = access_for(nobody)
+    with pytest.raises(Forbidden):
+        await open_note(access)
+    assert [e["outcome"] for e in audit.events] == ["denied"]
+
+
+async def test_a_client_record_is_audited_under_its_own_id() -> None:
+    clients = Records({("agency-a", "client-9"): {"_id": "client-9", "site_id": "north"}})
+    access, audit = access_for(therapist_at("south"))
+    with pytest.raises(Forbidden):
+        await access.open(
+            cast(TenantRepository, clients),
+            "client-9",
+            {"therapist"},
+            action="read",
+            resource="client",
+            record_is_client=True,
+        )
+    [event] = audit.events
+    assert event["client_id"] == "client-9"
+    assert event["resource_id"] is None
+
+
+async def test_require_at_a_known_site_audits_a_refusal() -> None:
+    access, audit = access_for(therapist_at("north"))
+    await access.require({"therapist"}, "north", action="create", resource="note")
+    with pytest.raises(Forbidden):
+        await access.require(
+            {"therapist"}, "south", action="create", resource="note", client_id="client-1"
+        )
+    [event] = audit.events
+    assert event["outcome"] == "denied"
+    assert event["site_id"] == "south"
