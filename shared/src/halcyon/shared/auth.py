@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import jwt
 from halcyon.shared.errors import Forbidden, Unauthenticated, Unavailable
+from halcyon.shared.grants import ALL_SITES as ALL_SITES
+from halcyon.shared.grants import roles_at
 from halcyon.shared.second_factor import SECOND_FACTOR_METHODS as SECOND_FACTOR_METHODS
 from halcyon.shared.second_factor import SECOND_FACTOR_ROLES as SECOND_FACTOR_ROLES
 from halcyon.shared.second_factor import second_factor_required as second_factor_required
 from jwt import PyJWK
 
 ACCEPTED_ALGORITHMS = ["RS256", "EdDSA"]
-ALL_SITES = "*"
 
 
 class SecondFactorRequired(Unauthenticated):
@@ -72,11 +73,7 @@ class Caller:
         )
 
     def roles_at(self, site_id: str | None) -> set[str]:
-        return {
-            g.role
-            for g in self.grants
-            if g.site_id == ALL_SITES or site_id is None or g.site_id == site_id
-        }
+        return roles_at(((g.site_id, g.role) for g in self.grants), site_id)
 
     def has_role(self, roles: Iterable[str], site_id: str | None = None) -> bool:
         return bool(self.roles_at(site_id) & set(roles))

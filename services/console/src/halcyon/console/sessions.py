@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from halcyon.shared.grants import roles_at
+
 COOKIE = "halcyon_console"
 
 
@@ -40,7 +42,7 @@ class Session:
     names: dict[str, str] = field(default_factory=dict)  # staff id -> name (display cache)
 
     def roles_at(self, site_id: str | None) -> set[str]:
-        return {r for s, r in self.grants if s == "*" or site_id is None or s == site_id}
+        return roles_at(self.grants, site_id)
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles_at(self.site_id) & set(roles))
