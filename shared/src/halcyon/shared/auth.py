@@ -214,7 +214,3 @@ def bearer_token(authorization: str | None) -> str:
         raise Unauthenticated("Authorization must be 'Bearer <token>'")
     return token.strip()
 
-
-def refuse_other_tenant(caller: Caller, tenant_id: str) -> None:
-    if caller.tenant_id != tenant_id:
-        raise Forbidden("that record belongs to another agency")
