@@ -12,6 +12,7 @@ from typing import Any, cast
 
 import pytest
 from halcyon.notifications.clock import ServiceClock
+from halcyon.notifications.parts import NotificationsRuntime
 from halcyon.notifications.settings import NotificationsSettings
 from halcyon.notifications.store import REPOSITORIES, ClientContacts, Deliveries, Reminders
 from halcyon.notifications.usecases.delivery import DeliveryWorker
@@ -41,7 +42,7 @@ async def test_racing_workers_fire_a_reminder_and_send_its_email_once(
 ) -> None:
     database = mongo_client[f"t_{unique}_notifications_claims"]
     settings = NotificationsSettings(environment="test", database_name=database.name)
-    runtime = ServiceRuntime(
+    runtime: NotificationsRuntime = ServiceRuntime(
         settings=settings,
         database=database,
         consumer=cast(Any, None),

@@ -136,7 +136,8 @@ async def test_session_team_first_then_on_call_unless_acknowledged(
     items = await eventually(lambda: second(ther2), message="alert 2 to therapist 2")
     newest = max(items, key=lambda i: i["created_at"])
     acked = await http.post(f"/inbox/{newest['id']}/acknowledge", headers=ther2)
-    assert acked.status_code == 200 and acked.json()["acknowledged_at"], acked.text
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["acknowledged_at"], acked.text
     other = await http.post(f"/inbox/{newest['id']}/acknowledge", headers=ther1)
     assert other.status_code == 404  # only one's own message
     record = await db["alert_escalations"].find_one({"_id": "alert-2"})

@@ -686,7 +686,8 @@ async def test_status_changes_publish_events_and_a_cancellation_offers_the_waitl
     key_headers = {**world.headers(), "Idempotency-Key": f"book-{uuid.uuid4().hex}"}
     once = await world.http.post("/appointments", json=retry_body, headers=key_headers)
     twice = await world.http.post("/appointments", json=retry_body, headers=key_headers)
-    assert once.status_code == 201 and twice.status_code == 201, (once.text, twice.text)
+    assert once.status_code == 201, (once.text, twice.text)
+    assert twice.status_code == 201, (once.text, twice.text)
     assert once.json()["id"] == twice.json()["id"]
 
     second = await world.book("c1", "psychotherapy", start + timedelta(hours=2), ["ana"], office)
@@ -841,7 +842,8 @@ async def test_group_session_fills_to_room_capacity_and_frees_when_empty(world: 
 
     first = await world.book("g1", "group", at, ["ana"], circle)
     second = await world.book("g2", "group", at, ["ana"], circle)
-    assert first.status_code == 201 and second.status_code == 201, (first.text, second.text)
+    assert first.status_code == 201, (first.text, second.text)
+    assert second.status_code == 201, (first.text, second.text)
     assert first.json()["group_session_id"] == second.json()["group_session_id"]
     full = await world.book("g3", "group", at, ["ana"], circle)
     assert full.status_code == 409
@@ -931,7 +933,8 @@ async def test_check_in_and_start_regate_and_floors_cannot_be_loosened(world: Wo
         json={**types["esketamine_dosing"], "duration_minutes": 60},
         headers=world.headers(),
     )
-    assert short.status_code == 422 and "REMS" in short.text, short.text
+    assert short.status_code == 422, short.text
+    assert "REMS" in short.text, short.text
     assert (await world.get("/appointment-types")).json() == list(types.values())
 
     await consent("active")

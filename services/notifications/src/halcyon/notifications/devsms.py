@@ -54,6 +54,29 @@ class InboundReply(BaseModel):
     body: str
 
 
+async def _post_webhook(
+    state: dict[str, Any], secret: str, path: str, payload: dict[str, Any]
+) -> None:
+    base = state["webhook"]
+    if not base:
+        return
+    body = json.dumps(payload).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-provider-signature": webhook_signature(secret, body),
+    }
+    for attempt in range(5):  # providers retry webhooks too
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as http:
+                response = await http.post(f"{base}{path}", content=body, headers=headers)
+            if response.status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        state["webhook_errors"] += 1
+        await asyncio.sleep(0.2 * (attempt + 1))
+
+
 def create_app(secret: str, webhook_base: str | None, receipt_delay: float = 0.1) -> FastAPI:
     app = FastAPI(title="Halcyon SMS provider stand-in")
     state: dict[str, Any] = {
@@ -66,24 +89,7 @@ def create_app(secret: str, webhook_base: str | None, receipt_delay: float = 0.1
     tasks: set[asyncio.Task[None]] = set()
 
     async def post_webhook(path: str, payload: dict[str, Any]) -> None:
-        base = state["webhook"]
-        if not base:
-            return
-        body = json.dumps(payload).encode()
-        headers = {
-            "content-type": "application/json",
-            "x-provider-signature": webhook_signature(secret, body),
-        }
-        for attempt in range(5):  # providers retry webhooks too
-            try:
-                async with httpx.AsyncClient(timeout=5.0) as http:
-                    response = await http.post(f"{base}{path}", content=body, headers=headers)
-                if response.status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            state["webhook_errors"] += 1
-            await asyncio.sleep(0.2 * (attempt + 1))
+        await _post_webhook(state, secret, path, payload)
 
     async def receipt_later(message: dict[str, Any], status: str, error: str | None) -> None:
         await asyncio.sleep(receipt_delay)

@@ -30,10 +30,12 @@ class SinkHandler:
         self.messages: list[dict[str, Any]] = []
         self.directory = directory
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    # aiosmtpd's handler interface: (server, session, envelope), only the envelope matters.
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or b""
         parsed = message_from_bytes(raw, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
+        if not isinstance(parsed, EmailMessage):
+            return "554 Message could not be parsed"
         text = parsed.get_body(preferencelist=("plain",))
         html = parsed.get_body(preferencelist=("html",))
         record = {
@@ -58,7 +60,7 @@ def create_app(smtp_host: str, smtp_port: int, directory: Path | None) -> FastAP
         directory.mkdir(parents=True, exist_ok=True)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
             lambda: SMTP(handler, hostname="halcyon-devsmtp"), smtp_host, smtp_port

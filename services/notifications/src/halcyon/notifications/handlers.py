@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
+from typing import Any
 
 from halcyon.notifications.domain.recipients import (
     ALERT_ROLES,
     with_roles,
 )
-from halcyon.notifications.domain.reminders import (
-    ENDING_CHANGES,
-    REMINDER_LEADS,
-    SCHEDULING_CHANGES,
-    plan_reminders,
-    reminder_id,
-)
+from halcyon.notifications.domain.reminders import ENDING_CHANGES, SCHEDULING_CHANGES
 from halcyon.notifications.domain.sites import with_site_name
+from halcyon.notifications.parts import NotificationsRuntime
 from halcyon.notifications.store import ClientContacts, Reminders, SiteDirectory, StaffDirectory
 from halcyon.notifications.usecases.alerts import raise_urgent, remember_session
-from halcyon.notifications.usecases.notifier import Notifier
+from halcyon.notifications.usecases.reminders import end_reminders, schedule_reminders
 from halcyon.shared.contracts.billing import ClaimStatusChanged
 from halcyon.shared.contracts.clinical import (
     ClientRegistered,
@@ -38,8 +33,6 @@ from halcyon.shared.contracts.scheduling import (
     WaitlistOfferMade,
 )
 from halcyon.shared.kafka import Delivery, EventConsumer
-from halcyon.shared.mongo import DuplicateRecord
-from halcyon.shared.service import ServiceRuntime
 
 CONFIRMATION_TEMPLATES = {
     "booked": "appointment_booked",
@@ -48,17 +41,27 @@ CONFIRMATION_TEMPLATES = {
 }
 
 
-def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
-    notifier: Notifier = runtime.extras["notifier"]
+def register(consumer: EventConsumer, runtime: NotificationsRuntime) -> None:
+    _read_models(consumer, runtime)
+    _appointments(consumer, runtime)
+    _clinical_alerts(consumer, runtime)
+    _operational_alerts(consumer, runtime)
+
+
+async def _named(
+    runtime: NotificationsRuntime, tenant: str, context: dict[str, Any]
+) -> dict[str, Any]:
+    """The event's fields plus ``site_name`` for the message's words."""
+    site_id = context.get("site_id")
+    sites = runtime.repo(SiteDirectory)
+    return with_site_name(context, await sites.get(tenant, site_id) if site_id else None)
+
+
+def _read_models(consumer: EventConsumer, runtime: NotificationsRuntime) -> None:
+    notifier = runtime.parts.notifier
     clients = runtime.repo(ClientContacts)
     staff = runtime.repo(StaffDirectory)
-    reminders = runtime.repo(Reminders)
     sites = runtime.repo(SiteDirectory)
-
-    async def named(tenant: str, context: dict) -> dict:  # type: ignore[type-arg]
-        """The event's fields plus ``site_name`` for the message's words."""
-        site_id = context.get("site_id")
-        return with_site_name(context, await sites.get(tenant, site_id) if site_id else None)
 
     # -- read models -------------------------------------------------------------------
     @consumer.handles(ClientRegistered)
@@ -107,15 +110,19 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             upsert=True,
         )
 
-    # -- appointments ------------------------------------------------------------------
+
+def _appointments(consumer: EventConsumer, runtime: NotificationsRuntime) -> None:
+    notifier = runtime.parts.notifier
+    reminders = runtime.repo(Reminders)
+
     @consumer.handles(AppointmentChanged)
     async def appointment_changed(event: AppointmentChanged, delivery: Delivery) -> None:
         tenant = delivery.envelope.tenantid
         await remember_session(runtime, tenant, event)
         if event.change in SCHEDULING_CHANGES:
-            await schedule_reminders(tenant, event)
+            await schedule_reminders(reminders, tenant, event, notifier.clock.now())
         elif event.change in ENDING_CHANGES:
-            await end_reminders(tenant, event)
+            await end_reminders(reminders, tenant, event)
         template = CONFIRMATION_TEMPLATES.get(event.change)
         if template:
             await notifier.notify_client(
@@ -127,56 +134,6 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
                 appointment_type=event.appointment_type,
                 when=event.starts_at,
                 site_timezone=event.site_timezone,
-            )
-
-    async def schedule_reminders(tenant: str, event: AppointmentChanged) -> None:
-        for plan in plan_reminders(event.starts_at, notifier.clock.now()):
-            rid = reminder_id(event.appointment_id, plan.kind)
-            existing = await reminders.get(tenant, rid)
-            if (
-                existing
-                and existing["starts_at"] == event.starts_at
-                and existing["status"] != "cancelled"
-            ):
-                continue  # same time as already planned (a redelivery): keep its state
-            # A newer version of this appointment already held: the upsert collides, skip.
-            with contextlib.suppress(DuplicateRecord):
-                await reminders.update(
-                    tenant,
-                    # Only a change at least as new as what we hold moves the reminder.
-                    {"_id": rid, "appointment_version": {"$lte": event.version}},
-                    {
-                        "$set": {
-                            "appointment_id": event.appointment_id,
-                            "client_id": event.client_id,
-                            "kind": plan.kind,
-                            "due_at": plan.due_at,
-                            "starts_at": event.starts_at,
-                            "site_id": event.site_id,
-                            "site_timezone": event.site_timezone,
-                            "appointment_type": event.appointment_type,
-                            "appointment_version": event.version,
-                            "status": "skipped" if plan.skipped else "scheduled",
-                        }
-                    },
-                    upsert=True,
-                )
-
-    async def end_reminders(tenant: str, event: AppointmentChanged) -> None:
-        for kind in REMINDER_LEADS:
-            await reminders.update(
-                tenant,
-                {
-                    "_id": reminder_id(event.appointment_id, kind),
-                    "appointment_version": {"$lte": event.version},
-                },
-                {
-                    "$set": {
-                        "status": "cancelled",
-                        "ended_by": event.change,
-                        "appointment_version": event.version,
-                    }
-                },
             )
 
     @consumer.handles(WaitlistOfferMade)
@@ -222,7 +179,11 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             client_id=event.client_id,
         )
 
-    # -- clinical alerts: the session's clinicians first, then on-call staff -------------
+
+def _clinical_alerts(consumer: EventConsumer, runtime: NotificationsRuntime) -> None:
+    """Urgent: the session's clinicians first, then on-call staff."""
+    notifier = runtime.parts.notifier
+
     @consumer.handles(VitalsAlertRaised)
     async def vitals_alert(event: VitalsAlertRaised, delivery: Delivery) -> None:
         await raise_urgent(
@@ -234,7 +195,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             alert_id=event.alert_id,
             client_id=event.client_id,
             site_id=event.site_id,
-            context=await named(delivery.envelope.tenantid, event.model_dump()),
+            context=await _named(runtime, delivery.envelope.tenantid, event.model_dump()),
         )
 
     @consumer.handles(SafetyAlertRaised)
@@ -248,11 +209,17 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             alert_id=event.alert_id,
             client_id=event.client_id,
             site_id=event.site_id,
-            context=await named(delivery.envelope.tenantid, event.model_dump()),
+            context=await _named(runtime, delivery.envelope.tenantid, event.model_dump()),
         )
 
-    # -- compliance, credentials, billing ------------------------------------------------
-    async def to_roles(delivery: Delivery, kind: str, site_id: str | None, context: dict) -> None:  # type: ignore[type-arg]
+
+def _operational_alerts(consumer: EventConsumer, runtime: NotificationsRuntime) -> None:
+    """Compliance, credentials, billing: to the staff whose role it concerns."""
+    notifier = runtime.parts.notifier
+
+    async def to_roles(
+        delivery: Delivery, kind: str, site_id: str | None, context: dict[str, Any]
+    ) -> None:
         tenant = delivery.envelope.tenantid
         recipients = with_roles(await notifier.staff_members(tenant), ALERT_ROLES[kind], site_id)
         await notifier.notify_staff(
@@ -260,7 +227,7 @@ def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
             cause_id=delivery.envelope.id,
             kind=kind,
             recipients=recipients,
-            context=await named(tenant, context),
+            context=await _named(runtime, tenant, context),
             severity="warning",
         )
 

@@ -2,7 +2,8 @@ from halcyon.shared.settings import ServiceSettings
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-DEVELOPMENT_WEBHOOK_SECRET = "development-only-sms-webhook-secret"
+# A placeholder for local runs and tests; the settings refuse it in production.
+DEVELOPMENT_WEBHOOK_SECRET = "development-only-sms-webhook-secret"  # noqa: S105
 
 
 class NotificationsSettings(ServiceSettings):

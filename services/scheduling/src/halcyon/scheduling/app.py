@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from halcyon.scheduling import api, handlers
 from halcyon.scheduling.settings import SchedulingSettings
 from halcyon.scheduling.store import (
@@ -24,32 +21,17 @@ from halcyon.scheduling.store import (
     TimeOff,
     Waitlist,
 )
-from halcyon.scheduling.usecases.booking import Scheduler
+from halcyon.scheduling.sweeps import sweep_waitlist_offers
 from halcyon.shared.contracts.scheduling import (
     AppointmentChanged,
     DosingSessionFlagged,
     WaitlistOfferMade,
 )
-from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app
+from halcyon.shared.service import ServiceWiring, create_service_app
 
-log = logging.getLogger("halcyon.scheduling")
 settings = SchedulingSettings()
 
-
-async def sweep_waitlist_offers(runtime: ServiceRuntime) -> None:
-    """Expire offers nobody took in time, so the next cancellation can offer again."""
-    scheduler = Scheduler(runtime)
-    while True:
-        await asyncio.sleep(settings.waitlist_sweep_seconds)
-        try:
-            expired = await scheduler.expire_offers()
-            if expired:
-                log.info("expired %d waitlist offer(s)", expired)
-        except Exception:
-            log.exception("waitlist sweep failed; will retry")
-
-
-wiring = ServiceWiring(
+wiring: ServiceWiring[SchedulingSettings, None] = ServiceWiring(
     title="Halcyon scheduling",
     description="Calendars, rooms, appointments, waitlist and psychedelic-protocol gating.",
     routers=api.routers,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
+from halcyon.scheduling.settings import SchedulingRuntime
 from halcyon.scheduling.store import (
     Authorizations,
     ClientDirectory,
@@ -23,10 +24,9 @@ from halcyon.shared.contracts.clinical import ClientRegistered, ConsentChanged, 
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
-from halcyon.shared.service import ServiceRuntime
 
 
-def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+def register(consumer: EventConsumer, runtime: SchedulingRuntime) -> None:
     clients = runtime.repo(ClientDirectory)
     sites = runtime.repo(SiteCalendars)
     staff = runtime.repo(StaffDirectory)

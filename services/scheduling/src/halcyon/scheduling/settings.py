@@ -1,3 +1,4 @@
+from halcyon.shared.service import ServiceRuntime
 from halcyon.shared.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
 
@@ -11,3 +12,8 @@ class SchedulingSettings(ServiceSettings):
     # Late-cancel notice when an appointment type does not set its own.
     late_cancel_hours: int = 24
     video_base_url: str = "https://video.halcyon.health/rooms"
+
+
+# The running service as scheduling sees it: its own settings, and no parts of its own
+# (everything it needs is a repository).
+SchedulingRuntime = ServiceRuntime[SchedulingSettings, None]

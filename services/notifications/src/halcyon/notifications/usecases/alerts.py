@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from halcyon.notifications.domain.escalation import (
     escalation_due,
@@ -18,7 +18,9 @@ from halcyon.notifications.store import AlertEscalations, Sessions
 from halcyon.notifications.usecases.notifier import Notifier
 from halcyon.shared.contracts.scheduling import AppointmentChanged
 from halcyon.shared.mongo import Document, DuplicateRecord
-from halcyon.shared.service import ServiceRuntime
+
+if TYPE_CHECKING:
+    from halcyon.notifications.parts import NotificationsRuntime
 
 log = logging.getLogger("halcyon.notifications.alerts")
 
@@ -28,7 +30,9 @@ class NoOneToTell(Exception):
     raised so the consumer retries and, failing that, dead-letters it visibly."""
 
 
-async def remember_session(runtime: ServiceRuntime, tenant: str, event: AppointmentChanged) -> None:
+async def remember_session(
+    runtime: NotificationsRuntime, tenant: str, event: AppointmentChanged
+) -> None:
     """Who is in which session now (newest version wins; a redelivery changes nothing)."""
     sessions = runtime.repo(Sessions)
     with contextlib.suppress(DuplicateRecord):  # a newer version is already held
@@ -52,7 +56,7 @@ async def remember_session(runtime: ServiceRuntime, tenant: str, event: Appointm
 
 
 async def raise_urgent(
-    runtime: ServiceRuntime,
+    runtime: NotificationsRuntime,
     notifier: Notifier,
     tenant: str,
     *,
@@ -102,7 +106,7 @@ async def raise_urgent(
 
 
 async def acknowledge(
-    runtime: ServiceRuntime, tenant: str, staff_id: str, client_id: str | None, at: Any
+    runtime: NotificationsRuntime, tenant: str, staff_id: str, client_id: str | None, at: Any
 ) -> int:
     """A team member acknowledged an urgent alert about the client: every waiting
     escalation of that client they were told about stops; who and when is kept."""
@@ -128,7 +132,7 @@ async def acknowledge(
     return stopped
 
 
-async def escalate_due(runtime: ServiceRuntime, notifier: Notifier) -> int:
+async def escalate_due(runtime: NotificationsRuntime, notifier: Notifier) -> int:
     """Tell on-call staff of every alert its session's team left unacknowledged."""
     now = notifier.clock.now()
     # Across agencies on purpose (the worker serves every tenant); writes are scoped.

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from halcyon.notifications.channels import EmailChannel, SendFailed, SmsChannel
 from halcyon.notifications.domain import deliveries as d
@@ -21,11 +21,13 @@ from halcyon.notifications.domain.reminders import occurrence_key
 from halcyon.notifications.settings import NotificationsSettings
 from halcyon.notifications.store import DeadDeliveries, Deliveries, Reminders
 from halcyon.notifications.usecases.alerts import escalate_due
-from halcyon.notifications.usecases.notifier import Notifier, status_event
+from halcyon.notifications.usecases.notifier import Notifier
 from halcyon.shared.mongo import Document, DuplicateRecord
 from halcyon.shared.outbox import Lease
-from halcyon.shared.service import ServiceRuntime
 from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+if TYPE_CHECKING:
+    from halcyon.notifications.parts import NotificationsRuntime
 
 log = logging.getLogger("halcyon.notifications.usecases.delivery")
 BATCH = 50
@@ -33,7 +35,7 @@ BATCH = 50
 
 class DeliveryWorker:
     def __init__(
-        self, runtime: ServiceRuntime, settings: NotificationsSettings, notifier: Notifier
+        self, runtime: NotificationsRuntime, settings: NotificationsSettings, notifier: Notifier
     ) -> None:
         self._settings = settings
         self._runtime = runtime
@@ -209,7 +211,7 @@ class DeliveryWorker:
                 },
                 "$inc": {"attempts": 1},
             },
-            [status_event(claimed, d.SENT, sent_at)],
+            [self.notifier.status_event(claimed, d.SENT, sent_at)],
         )
         return 1
 
@@ -251,7 +253,7 @@ class DeliveryWorker:
                 },
                 "$push": {"errors": {"at": now, "error": error[:500]}},
             },
-            [status_event(doc, status_out, now)],
+            [self.notifier.status_event(doc, status_out, now)],
         )
         if updated is None:
             return
@@ -317,7 +319,7 @@ class DeliveryWorker:
                 doc["tenant_id"],
                 {"_id": delivery_id, "status": d.SENT},
                 {"$set": {"status": d.DELIVERED, "delivered_at": now, "updated_at": now}},
-                [status_event(doc, d.DELIVERED, now)],
+                [self.notifier.status_event(doc, d.DELIVERED, now)],
             )
         elif status in ("failed", "undelivered"):
             await self.record_failure(doc, f"provider: {error or status}", expected_status=d.SENT)

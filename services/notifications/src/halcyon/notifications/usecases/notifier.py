@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from halcyon.notifications.clock import ServiceClock
 from halcyon.notifications.domain import deliveries as d
@@ -40,26 +40,13 @@ from halcyon.notifications.store import (
     StaffPreferencesStore,
 )
 from halcyon.shared.contracts.notifications import DeliveryStatusChanged
-from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
-from halcyon.shared.service import ServiceRuntime
 from uuid6 import uuid7
 
+if TYPE_CHECKING:
+    from halcyon.notifications.parts import NotificationsRuntime
+
 log = logging.getLogger("halcyon.notifications")
-SOURCE = "/halcyon/notifications"
-
-
-def status_event(doc: Mapping[str, Any], status: str, at: datetime) -> OutboxEvent:
-    event = DeliveryStatusChanged(
-        delivery_id=doc["_id"],
-        channel=doc["channel"],
-        status=status,
-        recipient_kind=doc["recipient_kind"],
-        recipient_id=doc["recipient_id"],
-        at=at,
-    )
-    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=doc["tenant_id"])
-    return OutboxEvent(envelope, DeliveryStatusChanged.topic)
 
 
 def local_time(at: datetime, tz_name: str | None, fallback: str) -> str:
@@ -69,8 +56,9 @@ def local_time(at: datetime, tz_name: str | None, fallback: str) -> str:
 
 class Notifier:
     def __init__(
-        self, runtime: ServiceRuntime, settings: NotificationsSettings, clock: ServiceClock
+        self, runtime: NotificationsRuntime, settings: NotificationsSettings, clock: ServiceClock
     ) -> None:
+        self._runtime = runtime
         self._settings = settings
         self.clock = clock
         self.clients = runtime.repo(ClientContacts)
@@ -81,6 +69,18 @@ class Notifier:
         self.inbox = runtime.repo(Inbox)
         self.templates = runtime.repo(AgencyTemplates)
         self.parked = runtime.repo(ParkedClientMessages)
+
+    def status_event(self, doc: Mapping[str, Any], status: str, at: datetime) -> OutboxEvent:
+        """A delivery's new status, for the outbox of the write that makes it so."""
+        event = DeliveryStatusChanged(
+            delivery_id=doc["_id"],
+            channel=doc["channel"],
+            status=status,
+            recipient_kind=doc["recipient_kind"],
+            recipient_id=doc["recipient_id"],
+            at=at,
+        )
+        return self._runtime.event(event, tenant_id=doc["tenant_id"])
 
     async def agency_templates(self, tenant: str) -> dict[TemplateKey, MessageTemplate]:
         docs = await self.templates.find(tenant, {})
@@ -194,7 +194,7 @@ class Notifier:
             return await self._insert(tenant, doc, [])
         doc.update(status=d.QUEUED, next_attempt_at=due, deferred_for_quiet_hours=due > now)
         return await self._insert(
-            tenant, doc, [status_event(doc | {"tenant_id": tenant}, d.QUEUED, now)]
+            tenant, doc, [self.status_event(doc | {"tenant_id": tenant}, d.QUEUED, now)]
         )
 
     async def _park(self, tenant: str, intent: dict[str, Any]) -> None:
@@ -290,7 +290,7 @@ class Notifier:
                 status = d.DELIVERED if channel == "inbox" else d.QUEUED
                 doc.update(status=status, next_attempt_at=None if channel == "inbox" else now)
                 inserted = await self._insert(
-                    tenant, doc, [status_event(doc | {"tenant_id": tenant}, status, now)]
+                    tenant, doc, [self.status_event(doc | {"tenant_id": tenant}, status, now)]
                 )
                 if inserted:
                     queued.append(inserted)

@@ -6,23 +6,23 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
-from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, SchedulerDep, guarded
-from halcyon.scheduling.domain.calendar import Recurrence, expand_series, zone
-from halcyon.scheduling.usecases.booking import (
-    BookingPlan,
-    BookingRefused,
-    BookingRequest,
-    SlotTaken,
+from fastapi import APIRouter, Depends, Path, Query, status
+from halcyon.scheduling.api.common import (
+    ID_PATTERN,
+    READERS,
+    SCHEDULERS,
+    audit_read_of_clients,
 )
-from halcyon.scheduling.usecases.gating import GATED_CHANGES, SessionRefused, gate_step
-from halcyon.shared.errors import RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
+from halcyon.scheduling.api.deps import SchedulerDep
+from halcyon.scheduling.domain.booking import BookingRefused, BookingRequest
+from halcyon.scheduling.domain.calendar import Recurrence, zone
+from halcyon.scheduling.usecases import series as series_booking
+from halcyon.scheduling.usecases.gating import SessionRefused, record_step
+from halcyon.scheduling.usecases.series import SeriesRequest
+from halcyon.shared.access import Access, RecordAccess
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
-from uuid6 import uuid7
 
 router = APIRouter(tags=["appointments"])
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -104,6 +104,18 @@ class SeriesIn(BaseModel):
             raise ValueError("a wall-clock time at the site, without an offset")
         return value
 
+    def request(self) -> SeriesRequest:
+        return SeriesRequest(
+            client_id=self.client_id,
+            site_id=self.site_id,
+            appointment_type=self.appointment_type,
+            first_date=self.first_date,
+            local_time=self.local_time,
+            clinicians=tuple((c.staff_id, c.role) for c in self.clinicians),
+            recurrence=self.recurrence,
+            room_id=self.room_id,
+        )
+
 
 class HistoryEntry(BaseModel):
     change: str
@@ -182,15 +194,48 @@ def _out(
     )
 
 
-async def _audit(audit: Audit, caller: Any, request: Request, doc: Document, action: str) -> None:
-    await audit.record(
-        caller,
+async def _audit(access: RecordAccess, doc: Document, action: str) -> None:
+    await access.audit.record(
+        access.caller,
         action=action,
         resource=RESOURCE,
         resource_id=doc["_id"],
         client_id=doc["client_id"],
         site_id=doc["site_id"],
-        request=request,
+        request=access.request,
+    )
+
+
+async def _open(
+    access: RecordAccess, scheduler: SchedulerDep, appointment_id: str, action: str
+) -> Document:
+    """The appointment, if the caller may read (READERS) or change (SCHEDULERS) it."""
+    roles = READERS if action == "read" else SCHEDULERS
+    return await access.open(
+        scheduler.appointments,
+        appointment_id,
+        roles,
+        action=action,
+        resource=RESOURCE,
+        what="appointment",
+    )
+
+
+async def _audit_refusal(
+    access: RecordAccess, refused: BookingRefused | SessionRefused, doc: Document, action: str
+) -> None:
+    """A refusal discloses consent/screening facts about the client: audit it."""
+    codes = [c["code"] for c in refused.extensions.get("failed_conditions", [])]
+    await access.audit.record(
+        access.caller,
+        action=action,
+        resource=RESOURCE,
+        resource_id=doc.get("_id"),
+        client_id=doc["client_id"],
+        site_id=doc["site_id"],
+        outcome="failed",
+        reason=", ".join(codes),
+        request=access.request,
     )
 
 
@@ -206,64 +251,27 @@ def _with_proposals(scheduler: SchedulerDep, doc: Document) -> AppointmentOut:
     summary="Book an appointment (no double booking of clinicians, room or client)",
     responses={409: {"description": "slot taken"}, 422: {"description": "refused"}},
 )
-async def book(
-    body: BookingIn,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
-) -> AppointmentOut:
-    await guarded(
-        caller,
-        SCHEDULERS,
-        body.site_id,
-        audit,
-        request,
-        action="create",
-        resource=RESOURCE,
-        client_id=body.client_id,
+async def book(body: BookingIn, access: Access, scheduler: SchedulerDep) -> AppointmentOut:
+    await access.require(
+        SCHEDULERS, body.site_id, action="create", resource=RESOURCE, client_id=body.client_id
     )
     try:
-        plan = await scheduler.plan(caller.tenant_id, body.request())
+        plan = await scheduler.plan(access.tenant_id, body.request())
     except BookingRefused as refused:
-        # The refusal discloses consent/screening facts about the client: audit it.
-        await audit.record(
-            caller,
-            action="create",
-            resource=RESOURCE,
-            client_id=body.client_id,
-            site_id=body.site_id,
-            outcome="failed",
-            reason=", ".join(c["code"] for c in refused.extensions.get("failed_conditions", [])),
-            request=request,
-        )
+        wanted = {"client_id": body.client_id, "site_id": body.site_id}
+        await _audit_refusal(access, refused, wanted, "create")
         raise
-    doc = await scheduler.book(caller, plan)
-    await _audit(audit, caller, request, doc, "create")
+    doc = await scheduler.book(access.caller, plan)
+    await _audit(access, doc, "create")
     return _with_proposals(scheduler, doc)
 
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
 async def read_appointment(
-    appointment_id: Id,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
+    appointment_id: Id, access: Access, scheduler: SchedulerDep
 ) -> AppointmentOut:
-    doc = await scheduler.load(caller.tenant_id, appointment_id)
-    await guarded(
-        caller,
-        READERS,
-        doc["site_id"],
-        audit,
-        request,
-        action="read",
-        resource=RESOURCE,
-        resource_id=appointment_id,
-        client_id=doc["client_id"],
-    )
-    await _audit(audit, caller, request, doc, "read")
+    doc = await _open(access, scheduler, appointment_id, "read")
+    await _audit(access, doc, "read")
     return _with_proposals(scheduler, doc)
 
 
@@ -273,204 +281,98 @@ async def read_appointment(
     summary="A site's appointments (optionally one client's), in booking order",
 )
 async def list_appointments(
-    caller: CurrentCaller,
+    access: Access,
     scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
     site_id: Annotated[str, Query(pattern=ID_PATTERN)],
     client_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     series_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> PageOut[AppointmentOut]:
-    await guarded(
-        caller,
-        READERS,
-        site_id,
-        audit,
-        request,
-        action="read",
-        resource=RESOURCE,
-        client_id=client_id,
-    )
+    await access.require(READERS, site_id, action="read", resource=RESOURCE, client_id=client_id)
     query: Document = {"site_id": site_id}
     if client_id:
         query["client_id"] = client_id
     if series_id:
         query["series_id"] = series_id
     result = await scheduler.appointments.page(
-        caller.tenant_id, query, limit=page.limit, cursor=page.cursor
+        access.tenant_id, query, limit=page.limit, cursor=page.cursor
     )
-    for client in sorted({d["client_id"] for d in result.items}):
-        await audit.record(
-            caller,
-            action="read",
-            resource=RESOURCE,
-            client_id=client,
-            site_id=site_id,
-            request=request,
-        )
+    clients = {d["client_id"] for d in result.items}
+    await audit_read_of_clients(access, clients, resource=RESOURCE, site_id=site_id)
     return PageOut(items=[_out(d) for d in result.items], next_cursor=result.next_cursor)
 
 
 async def _change(
     appointment_id: str,
     change: str,
-    caller: CurrentCaller,
+    access: RecordAccess,
     scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
     reason: str | None = None,
     attendance: AttendanceIn | None = None,
 ) -> AppointmentOut:
-    doc = await scheduler.load(caller.tenant_id, appointment_id)
-    await guarded(
-        caller,
-        SCHEDULERS,
-        doc["site_id"],
-        audit,
-        request,
-        action="update",
-        resource=RESOURCE,
-        resource_id=appointment_id,
-        client_id=doc["client_id"],
-    )
-    extra: Document = {}
-    if change in GATED_CHANGES:
-        given = attendance.present_staff_ids if attendance else None
-        try:
-            present = await gate_step(scheduler, caller.tenant_id, doc, change, given)
-            if present is not None:
-                extra["present_staff_ids"] = present
-        except SessionRefused as refused:
-            codes = [c["code"] for c in refused.extensions.get("failed_conditions", [])]
-            await audit.record(
-                caller,
-                action="update",
-                resource=RESOURCE,
-                resource_id=appointment_id,
-                client_id=doc["client_id"],
-                site_id=doc["site_id"],
-                outcome="failed",
-                reason=", ".join(codes),
-                request=request,
-            )
-            raise
-    updated = await scheduler.change_status(caller, doc, change, reason, extra)
-    await _audit(audit, caller, request, updated, "update")
+    doc = await _open(access, scheduler, appointment_id, "update")
+    given = attendance.present_staff_ids if attendance else None
+    try:
+        updated = await record_step(
+            scheduler, access.caller, doc, change, reason=reason, given_present=given
+        )
+    except SessionRefused as refused:
+        await _audit_refusal(access, refused, doc, "update")
+        raise
+    await _audit(access, updated, "update")
     return _out(updated)
 
 
 @router.post("/appointments/{appointment_id}/cancel", response_model=AppointmentOut)
 async def cancel(
-    appointment_id: Id,
-    body: CancelIn,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
+    appointment_id: Id, body: CancelIn, access: Access, scheduler: SchedulerDep
 ) -> AppointmentOut:
     """Cancel with a reason; inside the type's notice window it is flagged a late cancel.
     The freed slot is offered to the first suitable client on the waitlist."""
-    return await _change(
-        appointment_id, "cancelled", caller, scheduler, audit, request, body.reason
-    )
+    return await _change(appointment_id, "cancelled", access, scheduler, body.reason)
 
 
 @router.post("/appointments/{appointment_id}/check-in", response_model=AppointmentOut)
 async def check_in(
-    appointment_id: Id,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
-    body: AttendanceIn | None = None,
+    appointment_id: Id, access: Access, scheduler: SchedulerDep, body: AttendanceIn | None = None
 ) -> AppointmentOut:
     """A dosing session re-checks its protocol's conditions now (ADR 0403)."""
-    return await _change(
-        appointment_id, "checked_in", caller, scheduler, audit, request, attendance=body
-    )
+    return await _change(appointment_id, "checked_in", access, scheduler, attendance=body)
 
 
 @router.post("/appointments/{appointment_id}/start", response_model=AppointmentOut)
 async def start(
-    appointment_id: Id,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
-    body: AttendanceIn | None = None,
+    appointment_id: Id, access: Access, scheduler: SchedulerDep, body: AttendanceIn | None = None
 ) -> AppointmentOut:
     """A dosing session re-checks its protocol's conditions now (ADR 0403)."""
-    return await _change(
-        appointment_id, "started", caller, scheduler, audit, request, attendance=body
-    )
+    return await _change(appointment_id, "started", access, scheduler, attendance=body)
 
 
 @router.post("/appointments/{appointment_id}/complete", response_model=AppointmentOut)
-async def complete(
-    appointment_id: Id,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
-) -> AppointmentOut:
-    return await _change(appointment_id, "completed", caller, scheduler, audit, request)
+async def complete(appointment_id: Id, access: Access, scheduler: SchedulerDep) -> AppointmentOut:
+    return await _change(appointment_id, "completed", access, scheduler)
 
 
 @router.post("/appointments/{appointment_id}/no-show", response_model=AppointmentOut)
-async def no_show(
-    appointment_id: Id,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
-) -> AppointmentOut:
-    return await _change(appointment_id, "no_show", caller, scheduler, audit, request)
+async def no_show(appointment_id: Id, access: Access, scheduler: SchedulerDep) -> AppointmentOut:
+    return await _change(appointment_id, "no_show", access, scheduler)
 
 
 @router.post("/appointments/{appointment_id}/reschedule", response_model=AppointmentOut)
 async def reschedule(
-    appointment_id: Id,
-    body: RescheduleIn,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
+    appointment_id: Id, body: RescheduleIn, access: Access, scheduler: SchedulerDep
 ) -> AppointmentOut:
     """Move an appointment (and optionally change clinicians or room); every rule is
     checked again and the new time is claimed before the old one is released."""
-    doc = await scheduler.load(caller.tenant_id, appointment_id)
-    await guarded(
-        caller,
-        SCHEDULERS,
-        doc["site_id"],
-        audit,
-        request,
-        action="update",
-        resource=RESOURCE,
-        resource_id=appointment_id,
-        client_id=doc["client_id"],
-    )
+    doc = await _open(access, scheduler, appointment_id, "update")
     clinicians = (
         tuple((c.staff_id, c.role) for c in body.clinicians)
         if body.clinicians is not None
-        else tuple((c["staff_id"], c["role"]) for c in doc["clinicians"])
+        else None
     )
     room_id = body.room_id if "room_id" in body.model_fields_set else doc.get("room_id")
-    plan = await scheduler.plan(
-        caller.tenant_id,
-        BookingRequest(
-            client_id=doc["client_id"],
-            site_id=doc["site_id"],
-            appointment_type=doc["appointment_type"],
-            starts_at=body.starts_at,
-            clinicians=clinicians,
-            room_id=room_id,
-        ),
-        rescheduling=appointment_id,
-    )
-    updated = await scheduler.reschedule(caller, doc, plan)
-    await _audit(audit, caller, request, updated, "update")
+    updated = await scheduler.move(access.caller, doc, body.starts_at, clinicians, room_id)
+    await _audit(access, updated, "update")
     return _with_proposals(scheduler, updated)
 
 
@@ -499,97 +401,20 @@ class SeriesOut(BaseModel):
     response_model=SeriesOut,
     summary="Book a weekly/biweekly series at the same wall-clock time at the site",
 )
-async def book_series(
-    body: SeriesIn,
-    caller: CurrentCaller,
-    scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
-) -> SeriesOut:
+async def book_series(body: SeriesIn, access: Access, scheduler: SchedulerDep) -> SeriesOut:
     """Each occurrence is an ordinary appointment (reschedule or cancel it on its own).
     Occurrences that clash or break a rule are returned as skipped, the rest are booked."""
-    await guarded(
-        caller,
-        SCHEDULERS,
-        body.site_id,
-        audit,
-        request,
-        action="create",
-        resource=RESOURCE,
-        client_id=body.client_id,
+    await access.require(
+        SCHEDULERS, body.site_id, action="create", resource=RESOURCE, client_id=body.client_id
     )
-    tenant = caller.tenant_id
-    kind = await scheduler.appointment_type(tenant, body.appointment_type)
-    site = await scheduler.site(tenant, body.site_id)
-    if kind is None:
-        raise RuleViolation(f"there is no appointment type {body.appointment_type!r}")
-    if site is None or not site.get("timezone"):
-        raise RuleViolation(f"site {body.site_id} is not known to scheduling (yet)")
-    if kind.protocol_step == "dosing":
-        raise RuleViolation("dosing sessions are booked one at a time, never as a series")
-    tz = zone(site["timezone"])
-    occurrences = expand_series(
-        body.first_date,
-        body.local_time,
-        timedelta(minutes=kind.duration_minutes),
-        body.recurrence,
-        tz,
-    )
-    now = datetime.now(UTC)
-    if occurrences[0].start <= now:
-        raise RuleViolation("the first occurrence must be in the future")
-    series_id = str(uuid7())
-    booked: list[Document] = []
-    skipped: list[SkippedOccurrence] = []
-    for occurrence in occurrences:
-        req = BookingRequest(
-            client_id=body.client_id,
-            site_id=body.site_id,
-            appointment_type=body.appointment_type,
-            starts_at=occurrence.start,
-            clinicians=tuple((c.staff_id, c.role) for c in body.clinicians),
-            room_id=body.room_id,
-        )
-        local = occurrence.start.astimezone(tz).isoformat()
-        try:
-            plan: BookingPlan = await scheduler.plan(tenant, req)
-            booked.append(await scheduler.book(caller, plan, series_id=series_id))
-        except (BookingRefused, SlotTaken) as exc:
-            skipped.append(
-                SkippedOccurrence(
-                    starts_at=occurrence.start,
-                    starts_at_local=local,
-                    reason=exc.detail,
-                    failed_conditions=exc.extensions.get("failed_conditions", []),
-                )
-            )
-    if not booked:
-        raise BookingRefused(
-            "no occurrence of the series could be booked",
-            skipped=[s.model_dump(mode="json") for s in skipped],
-        )
-    await scheduler.series_store.insert(
-        tenant,
-        {
-            "_id": series_id,
-            "client_id": body.client_id,
-            "site_id": body.site_id,
-            "appointment_type": body.appointment_type,
-            "first_date": body.first_date.isoformat(),
-            "local_time": body.local_time.isoformat(),
-            "recurrence": body.recurrence.model_dump(mode="json"),
-            "appointment_ids": [d["_id"] for d in booked],
-            "created_by": caller.user_id,
-            "created_at": now,
-        },
-    )
-    for doc in booked:
-        await _audit(audit, caller, request, doc, "create")
+    series = await series_booking.book_series(scheduler, access.caller, body.request())
+    for doc in series.appointments:
+        await _audit(access, doc, "create")
     return SeriesOut(
-        id=series_id,
+        id=series.id,
         recurrence=body.recurrence,
         local_time=body.local_time,
-        site_timezone=site["timezone"],
-        appointments=[_out(d) for d in booked],
-        skipped=skipped,
+        site_timezone=series.site_timezone,
+        appointments=[_out(d) for d in series.appointments],
+        skipped=[SkippedOccurrence.model_validate(s, from_attributes=True) for s in series.skipped],
     )

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
-from halcyon.scheduling.api.common import ADMINS, AGENCY_WIDE, ID_PATTERN, READERS, SchedulerDep
+from halcyon.scheduling.api.common import ADMINS, AGENCY_WIDE, ID_PATTERN, READERS
+from halcyon.scheduling.api.deps import SchedulerDep
 from halcyon.scheduling.domain.calendar import DateException, WeeklyWindow
 from halcyon.scheduling.domain.catalog import (
     DEFAULT_PROTOCOLS,
@@ -15,9 +16,8 @@ from halcyon.scheduling.domain.catalog import (
     ProtocolRules,
 )
 from halcyon.scheduling.domain.gating import type_below_floor, type_keeps_protocol
-from halcyon.shared.auth import Caller
+from halcyon.shared.access import Access, RecordAccess
 from halcyon.shared.errors import Forbidden, NotFound, RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.protocol_floors import floor_of
 from halcyon.shared.references import resolve_site, resolve_staff
@@ -26,6 +26,8 @@ from uuid6 import uuid7
 
 router = APIRouter(tags=["calendars"])
 Id = Annotated[str, Path(pattern=ID_PATTERN)]
+SITES, ROOMS = "scheduling/site", "scheduling/room"
+TYPES, CALENDARS = "scheduling/appointment-type", "scheduling/calendar"
 
 
 # -- sites ---------------------------------------------------------------------------
@@ -51,25 +53,26 @@ class SiteOut(BaseModel):
     summary="Set a site's weekly opening hours (wall-clock, the site's zone)",
 )
 async def set_opening_hours(
-    site_id: Id, body: OpeningHoursIn, caller: CurrentCaller, scheduler: SchedulerDep
+    site_id: Id, body: OpeningHoursIn, access: Access, scheduler: SchedulerDep
 ) -> SiteOut:
-    caller.require(ADMINS, site_id)
-    site = await scheduler.site(caller.tenant_id, site_id)
+    await access.require(ADMINS, site_id, action="update", resource=SITES)
+    site = await scheduler.site(access.tenant_id, site_id)
     if site is None:
         raise NotFound(f"site {site_id} is not known to scheduling (yet)")
     updated = await scheduler.sites.update(
-        caller.tenant_id,
+        access.tenant_id,
         {"_id": site_id},
         {"$set": {"opening_hours": [w.model_dump(mode="json") for w in body.windows]}},
     )
-    assert updated is not None
+    if updated is None:
+        raise NotFound(f"site {site_id} is not known to scheduling (yet)")
     return _site(updated)
 
 
 @router.get("/sites/{site_id}", response_model=SiteOut, summary="A site's zone and hours")
-async def read_site(site_id: Id, caller: CurrentCaller, scheduler: SchedulerDep) -> SiteOut:
-    caller.require(READERS, site_id)
-    site = await scheduler.site(caller.tenant_id, site_id)
+async def read_site(site_id: Id, access: Access, scheduler: SchedulerDep) -> SiteOut:
+    await access.require(READERS, site_id, action="read", resource=SITES)
+    site = await scheduler.site(access.tenant_id, site_id)
     if site is None:
         raise NotFound(f"site {site_id} is not known to scheduling (yet)")
     return _site(site)
@@ -103,9 +106,9 @@ class RoomOut(RoomIn):
 
 
 @router.post("/rooms", status_code=status.HTTP_201_CREATED, response_model=RoomOut)
-async def create_room(body: RoomIn, caller: CurrentCaller, scheduler: SchedulerDep) -> RoomOut:
-    caller.require(ADMINS, body.site_id)
-    if await scheduler.site(caller.tenant_id, body.site_id) is None:
+async def create_room(body: RoomIn, access: Access, scheduler: SchedulerDep) -> RoomOut:
+    await access.require(ADMINS, body.site_id, action="create", resource=ROOMS)
+    if await scheduler.site(access.tenant_id, body.site_id) is None:
         raise RuleViolation(f"site {body.site_id} is not known to scheduling (yet)")
     doc = {
         "_id": str(uuid7()),
@@ -114,20 +117,20 @@ async def create_room(body: RoomIn, caller: CurrentCaller, scheduler: SchedulerD
         "active": True,
         "created_at": datetime.now(UTC),
     }
-    saved = await scheduler.rooms.insert(caller.tenant_id, doc)
+    saved = await scheduler.rooms.insert(access.tenant_id, doc)
     return RoomOut.model_validate({"id": saved["_id"], **saved})
 
 
 @router.get("/rooms", response_model=PageOut[RoomOut], summary="Rooms of a site")
 async def list_rooms(
-    caller: CurrentCaller,
+    access: Access,
     scheduler: SchedulerDep,
     page: Annotated[PageParams, Depends(page_params)],
     site_id: Annotated[str, Query(pattern=ID_PATTERN)],
 ) -> PageOut[RoomOut]:
-    caller.require(READERS, site_id)
+    await access.require(READERS, site_id, action="read", resource=ROOMS)
     result = await scheduler.rooms.page(
-        caller.tenant_id, {"site_id": site_id}, limit=page.limit, cursor=page.cursor
+        access.tenant_id, {"site_id": site_id}, limit=page.limit, cursor=page.cursor
     )
     return PageOut(
         items=[RoomOut.model_validate({"id": d["_id"], **d}) for d in result.items],
@@ -143,9 +146,9 @@ async def list_rooms(
     response_model=list[AppointmentType],
     summary="The agency's appointment types (defaults merged with its own)",
 )
-async def list_types(caller: CurrentCaller, scheduler: SchedulerDep) -> list[AppointmentType]:
-    caller.require(READERS)
-    return await scheduler.all_types(caller.tenant_id)
+async def list_types(access: Access, scheduler: SchedulerDep) -> list[AppointmentType]:
+    await access.require(READERS, None, action="read", resource=TYPES)
+    return await scheduler.all_types(access.tenant_id)
 
 
 @router.put(
@@ -154,9 +157,9 @@ async def list_types(caller: CurrentCaller, scheduler: SchedulerDep) -> list[App
     summary="Define an appointment type or override a default (agency-wide admins)",
 )
 async def put_type(
-    code: Id, body: AppointmentType, caller: CurrentCaller, scheduler: SchedulerDep
+    code: Id, body: AppointmentType, access: Access, scheduler: SchedulerDep
 ) -> AppointmentType:
-    caller.require(ADMINS, AGENCY_WIDE)
+    await access.require(ADMINS, AGENCY_WIDE, action="update", resource=TYPES)
     if body.code != code:
         raise RuleViolation("the body's code must match the path")
     if body.protocol_id and body.protocol_id not in DEFAULT_PROTOCOLS:
@@ -172,17 +175,17 @@ async def put_type(
             failed_conditions=[f.as_dict() for f in below],
         )
     await scheduler.types.update(
-        caller.tenant_id,
-        {"_id": f"{caller.tenant_id}:{code}"},
-        {"$set": {"definition": body.model_dump(mode="json"), "updated_by": caller.user_id}},
+        access.tenant_id,
+        {"_id": f"{access.tenant_id}:{code}"},
+        {"$set": {"definition": body.model_dump(mode="json"), "updated_by": access.caller.user_id}},
         upsert=True,
     )
     return body
 
 
 @router.get("/protocols", response_model=list[ProtocolRules], summary="Protocol rules (data)")
-async def list_protocols(caller: CurrentCaller) -> list[ProtocolRules]:
-    caller.require(READERS)
+async def list_protocols(access: Access) -> list[ProtocolRules]:
+    await access.require(READERS, None, action="read", resource="scheduling/protocol")
     return list(DEFAULT_PROTOCOLS.values())
 
 
@@ -224,12 +227,12 @@ class TimeOffOut(TimeOffIn):
     staff_id: str
 
 
-def _may_manage_calendar(caller: Caller, staff_id: str, site_id: str | None) -> None:
+async def _may_manage_calendar(access: RecordAccess, staff_id: str, site_id: str | None) -> None:
     # A clinician keeps their own calendar; admins keep everyone's.
-    if caller.user_id == staff_id:
+    if access.caller.user_id == staff_id:
         return
     try:
-        caller.require(ADMINS, site_id)
+        await access.require(ADMINS, site_id, action="update", resource=CALENDARS)
     except Forbidden:
         raise Forbidden("only the clinician or an agency admin can change this calendar") from None
 
@@ -240,13 +243,13 @@ def _may_manage_calendar(caller: Caller, staff_id: str, site_id: str | None) -> 
     summary="A clinician's weekly template at a site (wall-clock), with date exceptions",
 )
 async def set_availability(
-    staff_id: Id, body: AvailabilityIn, caller: CurrentCaller, scheduler: SchedulerDep
+    staff_id: Id, body: AvailabilityIn, access: Access, scheduler: SchedulerDep
 ) -> AvailabilityOut:
-    _may_manage_calendar(caller, staff_id, body.site_id)
-    await resolve_staff(scheduler.staff, caller, staff_id, field=None)
-    await resolve_site(scheduler.sites, caller, body.site_id)
+    await _may_manage_calendar(access, staff_id, body.site_id)
+    await resolve_staff(scheduler.staff, access.caller, staff_id, field=None)
+    await resolve_site(scheduler.sites, access.caller, body.site_id)
     await scheduler.availability.update(
-        caller.tenant_id,
+        access.tenant_id,
         {"_id": f"{staff_id}:{body.site_id}"},
         {
             "$set": {
@@ -254,7 +257,7 @@ async def set_availability(
                 "site_id": body.site_id,
                 "weekly": [w.model_dump(mode="json") for w in body.weekly],
                 "exceptions": [e.model_dump(mode="json") for e in body.exceptions],
-                "updated_by": caller.user_id,
+                "updated_by": access.caller.user_id,
             }
         },
         upsert=True,
@@ -265,12 +268,12 @@ async def set_availability(
 @router.get("/clinicians/{staff_id}/availability", response_model=AvailabilityOut)
 async def read_availability(
     staff_id: Id,
-    caller: CurrentCaller,
+    access: Access,
     scheduler: SchedulerDep,
     site_id: Annotated[str, Query(pattern=ID_PATTERN)],
 ) -> AvailabilityOut:
-    caller.require(READERS, site_id)
-    doc = await scheduler.availability.get(caller.tenant_id, f"{staff_id}:{site_id}")
+    await access.require(READERS, site_id, action="read", resource=CALENDARS)
+    doc = await scheduler.availability.get(access.tenant_id, f"{staff_id}:{site_id}")
     if doc is None:
         raise NotFound(f"no availability recorded for {staff_id} at {site_id}")
     return AvailabilityOut.model_validate(doc)
@@ -282,19 +285,19 @@ async def read_availability(
     response_model=TimeOffOut,
 )
 async def add_time_off(
-    staff_id: Id, body: TimeOffIn, caller: CurrentCaller, scheduler: SchedulerDep
+    staff_id: Id, body: TimeOffIn, access: Access, scheduler: SchedulerDep
 ) -> TimeOffOut:
-    _may_manage_calendar(caller, staff_id, None)
-    await resolve_staff(scheduler.staff, caller, staff_id, field=None)
+    await _may_manage_calendar(access, staff_id, None)
+    await resolve_staff(scheduler.staff, access.caller, staff_id, field=None)
     doc = {
         "_id": str(uuid7()),
         "staff_id": staff_id,
         "starts_at": body.starts_at.astimezone(UTC),
         "ends_at": body.ends_at.astimezone(UTC),
         "reason": body.reason,
-        "created_by": caller.user_id,
+        "created_by": access.caller.user_id,
     }
-    await scheduler.time_off.insert(caller.tenant_id, doc)
+    await scheduler.time_off.insert(access.tenant_id, doc)
     return TimeOffOut(id=doc["_id"], staff_id=staff_id, **body.model_dump())
 
 
@@ -311,11 +314,9 @@ class ClinicianOut(BaseModel):
     response_model=ClinicianOut,
     summary="A staff member as scheduling knows them (roles, licences; from identity's events)",
 )
-async def read_clinician(
-    staff_id: Id, caller: CurrentCaller, scheduler: SchedulerDep
-) -> ClinicianOut:
-    caller.require(READERS)
-    doc = await scheduler.staff.get(caller.tenant_id, staff_id)
+async def read_clinician(staff_id: Id, access: Access, scheduler: SchedulerDep) -> ClinicianOut:
+    await access.require(READERS, None, action="read", resource="scheduling/clinician")
+    doc = await scheduler.staff.get(access.tenant_id, staff_id)
     if doc is None:
         raise NotFound(f"scheduling does not know staff member {staff_id} (yet)")
     return ClinicianOut(

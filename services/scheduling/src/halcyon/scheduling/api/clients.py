@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
-from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, SchedulerDep, guarded
-from halcyon.scheduling.domain.gating import check_protocol
-from halcyon.scheduling.store import ClientDirectory
-from halcyon.shared.errors import NotFound
-from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.service import Audit, repository
+from fastapi import APIRouter, Path
+from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, home_site
+from halcyon.scheduling.api.deps import Directory, SchedulerDep
+from halcyon.scheduling.usecases.readiness import protocol_readiness as readiness_of
+from halcyon.shared.access import Access, RecordAccess
+from halcyon.shared.mongo import Document
 from pydantic import BaseModel
 
 router = APIRouter(tags=["clients"])
-Directory = Annotated[ClientDirectory, repository(ClientDirectory)]
 
 
 class SchedulableClient(BaseModel):
@@ -25,38 +23,37 @@ class SchedulableClient(BaseModel):
     preferred_language: str | None = None
 
 
+async def _audit_read(access: RecordAccess, doc: Document, resource: str) -> None:
+    # The client's name and home site are client data: the read itself is audited.
+    await access.audit.record(
+        access.caller,
+        action="read",
+        resource=resource,
+        resource_id=doc["_id"] if resource == "scheduling/client" else None,
+        client_id=doc["_id"],
+        site_id=doc["home_site_id"],
+        request=access.request,
+    )
+
+
 @router.get(
     "/clients/{client_id}",
     response_model=SchedulableClient,
     summary="A client as scheduling knows them (from clinical's events)",
 )
-async def read_client(
-    client_id: str, caller: CurrentCaller, directory: Directory, audit: Audit, request: Request
-) -> SchedulableClient:
-    doc = await directory.get(caller.tenant_id, client_id)
-    if doc is None:
-        raise NotFound(f"scheduling does not know client {client_id} (yet)")
-    await guarded(
-        caller,
+async def read_client(client_id: str, access: Access, directory: Directory) -> SchedulableClient:
+    resource = "scheduling/client"
+    doc = await access.open(
+        directory,
+        client_id,
         SCHEDULERS,
-        doc["home_site_id"],
-        audit,
-        request,
         action="read",
-        resource="scheduling/client",
-        resource_id=client_id,
-        client_id=client_id,
+        resource=resource,
+        what="client",
+        record_is_client=True,
+        site_of=home_site,
     )
-    # The client's name and home site are client data: the read itself is audited.
-    await audit.record(
-        caller,
-        action="read",
-        resource="scheduling/client",
-        resource_id=client_id,
-        client_id=client_id,
-        site_id=doc["home_site_id"],
-        request=request,
-    )
+    await _audit_read(access, doc, resource)
     return SchedulableClient(
         id=doc["_id"],
         display_name=doc["display_name"],
@@ -86,51 +83,20 @@ class ProtocolReadiness(BaseModel):
 async def protocol_readiness(
     client_id: Annotated[str, Path(pattern=ID_PATTERN)],
     protocol_id: Annotated[str, Path(pattern=ID_PATTERN)],
-    caller: CurrentCaller,
+    access: Access,
     scheduler: SchedulerDep,
-    audit: Audit,
-    request: Request,
 ) -> ProtocolReadiness:
-    doc = await scheduler.clients.get(caller.tenant_id, client_id)
-    if doc is None:
-        raise NotFound(f"scheduling does not know client {client_id} (yet)")
-    await guarded(
-        caller,
+    resource = "scheduling/protocol-readiness"
+    doc = await access.open(
+        scheduler.clients,
+        client_id,
         READERS,
-        doc["home_site_id"],
-        audit,
-        request,
         action="read",
-        resource="scheduling/protocol-readiness",
-        client_id=client_id,
+        resource=resource,
+        what="client",
+        record_is_client=True,
+        site_of=home_site,
     )
-    protocol = scheduler.protocol(protocol_id)
-    if protocol is None:
-        raise NotFound(f"no protocol {protocol_id}")
-    facts = await scheduler.client_protocol_facts(
-        caller.tenant_id, client_id, protocol, exclude=None
-    )
-    dosing = await scheduler.appointment_type(caller.tenant_id, protocol.dosing_type)
-    now = datetime.now(UTC)
-    refusals = {f.code for f in check_protocol(dosing, protocol, facts, now)} if dosing else set()
-    screenings = sorted(
-        (s for s in facts.screenings if s.protocol_id == protocol_id), key=lambda s: s.signed_at
-    )
-    await audit.record(
-        caller,
-        action="read",
-        resource="scheduling/protocol-readiness",
-        client_id=client_id,
-        site_id=doc["home_site_id"],
-        request=request,
-    )
-    return ProtocolReadiness(
-        client_id=client_id,
-        protocol_id=protocol_id,
-        informed_consent="informed_consent" not in refusals,
-        eligible_screening=screenings[-1].eligible if screenings else None,
-        completed_preparation_sessions=len(facts.completed_preparations),
-        preparation_sessions_required=protocol.preparation_sessions_required,
-        dosing_sessions=sorted(facts.other_dosing_sessions),
-        min_days_between_dosing=protocol.min_days_between_dosing,
-    )
+    readiness = await readiness_of(scheduler, access.tenant_id, client_id, protocol_id)
+    await _audit_read(access, doc, resource)
+    return ProtocolReadiness.model_validate(readiness, from_attributes=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from halcyon.shared.errors import RuleViolation
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Claims are taken per 5-minute bucket: fine enough that a 53-minute session leaves the
@@ -61,6 +62,11 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown IANA time zone {name!r}") from exc
+
+
+def local_iso(value: datetime, tz: ZoneInfo) -> str:
+    """An instant as the site's wall clock shows it, with its offset."""
+    return value.astimezone(tz).isoformat()
 
 
 def is_aware(value: datetime) -> bool:
@@ -284,3 +290,40 @@ def _staff_slot(
 
 def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+# A free-slot search covers at most this many local days.
+MAX_SEARCH_DAYS = 31
+
+
+def check_search_range(first: date, last: date) -> None:
+    if last < first or (last - first).days >= MAX_SEARCH_DAYS:
+        raise RuleViolation(f"search a range of 1 to {MAX_SEARCH_DAYS} days, from_date first")
+
+
+def local_days_span(first: date, last: date, tz: ZoneInfo) -> Interval:
+    """From the start of ``first`` to the end of ``last`` at the site, in UTC."""
+    start = datetime.combine(first, datetime.min.time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return Interval(start, end.astimezone(UTC))
+
+
+def clinician_calendar(
+    staff: Mapping[str, Any],
+    template: Mapping[str, Any] | None,
+    time_off: Sequence[Interval],
+    site_id: str,
+) -> ClinicianCalendar:
+    """A staff member's calendar at a site: roles there, weekly template, time off."""
+    return ClinicianCalendar(
+        staff_id=staff["_id"],
+        roles=frozenset(
+            r["role"] for r in staff.get("roles", []) if r.get("site") in (site_id, "*")
+        ),
+        weekly=tuple(WeeklyWindow.model_validate(w) for w in (template or {}).get("weekly", [])),
+        exceptions=tuple(
+            DateException.model_validate(e) for e in (template or {}).get("exceptions", [])
+        ),
+        time_off=tuple(time_off),
+        has_template=template is not None,
+    )

@@ -12,10 +12,8 @@ The order matters and is the point of this module:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,11 +23,18 @@ from halcyon.scheduling.domain.appointments import (
     is_late_cancel,
     next_status,
 )
+from halcyon.scheduling.domain.booking import (
+    BookingPlan,
+    BookingRefused,
+    BookingRequest,
+    dosing_window,
+)
 from halcyon.scheduling.domain.calendar import (
     DateException,
     Interval,
     WeeklyWindow,
     buckets,
+    local_iso,
     windows_on,
     within_windows,
     zone,
@@ -51,7 +56,7 @@ from halcyon.scheduling.domain.gating import (
     check_protocol,
     integration_proposals,
 )
-from halcyon.scheduling.settings import SchedulingSettings
+from halcyon.scheduling.settings import SchedulingRuntime
 from halcyon.scheduling.store import (
     Appointments,
     AppointmentTypes,
@@ -69,65 +74,14 @@ from halcyon.scheduling.store import (
     TimeOff,
     Waitlist,
 )
+from halcyon.scheduling.usecases.claims import take, take_dosing_window
+from halcyon.scheduling.usecases.groups import join_group, leave_group
+from halcyon.scheduling.usecases.waitlist import offer_freed_slot
 from halcyon.shared.auth import Caller
-from halcyon.shared.contracts.scheduling import (
-    AppointmentChanged,
-    AppointmentClinician,
-    WaitlistOfferMade,
-)
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.errors import Conflict, NotFound, RuleViolation
-from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
-from halcyon.shared.service import ServiceRuntime
+from halcyon.shared.contracts.scheduling import AppointmentChanged, AppointmentClinician
+from halcyon.shared.errors import Conflict
+from halcyon.shared.mongo import Document
 from uuid6 import uuid7
-
-log = logging.getLogger("halcyon.scheduling.usecases.booking")
-SOURCE = "/halcyon/scheduling"
-# A claim whose appointment never appeared is an orphan once it is this old
-# (the booking that took it crashed between the two writes).
-ORPHAN_AFTER = timedelta(minutes=2)
-# Claims of a group session (its clinicians and room) are owned by the session.
-GROUP_PREFIX = "group|"
-
-
-class BookingRefused(RuleViolation):
-    slug, title = "booking-refused", "The booking breaks a scheduling rule"
-
-
-class SlotTaken(Conflict):
-    slug, title = "slot-taken", "Someone or something needed is already booked then"
-
-
-@dataclass(frozen=True)
-class BookingRequest:
-    client_id: str
-    site_id: str
-    appointment_type: str
-    starts_at: datetime
-    clinicians: tuple[tuple[str, str], ...]  # (staff_id, role)
-    room_id: str | None = None
-
-
-@dataclass
-class BookingPlan:
-    request: BookingRequest
-    kind: AppointmentType
-    protocol: ProtocolRules | None
-    timezone: str
-    interval: Interval
-    warnings: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def resources(self) -> list[str]:
-        keys = [f"client:{self.request.client_id}"]
-        keys += [f"clinician:{staff_id}" for staff_id, _ in self.request.clinicians]
-        if self.request.room_id:
-            keys.append(f"room:{self.request.room_id}")
-        return keys
-
-
-def local_iso(value: datetime, tz: ZoneInfo) -> str:
-    return value.astimezone(tz).isoformat()
 
 
 def appointment_event(
@@ -158,16 +112,12 @@ def appointment_event(
     )
 
 
-def outbox(event: AppointmentChanged | WaitlistOfferMade, tenant_id: str) -> OutboxEvent:
-    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
-    return OutboxEvent(envelope, event.topic)
-
-
 class Scheduler:
     """The booking use cases over the service's repositories (one per request; cheap)."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.settings: SchedulingSettings = runtime.settings  # type: ignore[assignment]
+    def __init__(self, runtime: SchedulingRuntime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
         self.clients = runtime.repo(ClientDirectory)
         self.sites = runtime.repo(SiteCalendars)
         self.staff = runtime.repo(StaffDirectory)
@@ -442,64 +392,6 @@ class Scheduler:
         ]
 
     # -- taking the slot -----------------------------------------------------------
-    async def _take(
-        self,
-        tenant_id: str,
-        owner: str,
-        plan: BookingPlan,
-        *,
-        already_held: frozenset[str] = frozenset(),
-        resources: Sequence[str] | None = None,
-        slot_buckets: Sequence[datetime] | None = None,
-    ) -> set[str]:
-        """Claim every (resource, bucket); returns the claim ids this call inserted."""
-        slot_buckets = buckets(plan.interval) if slot_buckets is None else slot_buckets
-        wanted_resources = list(plan.resources if resources is None else resources)
-        for attempt in range(2):
-            held = await self.claims.claim(
-                tenant_id, owner, wanted_resources, slot_buckets, skip_ids=already_held
-            )
-            if held is None:
-                wanted = {
-                    self.claims.claim_id(tenant_id, r, b)
-                    for r in wanted_resources
-                    for b in slot_buckets
-                }
-                return wanted - already_held
-            if attempt == 0 and await self._orphaned(tenant_id, held):
-                log.warning("releasing orphaned claim %s", held["_id"])
-                await self.claims.release_stale(tenant_id, held["_id"], held["appointment_id"])
-                continue
-            kind, _, resource_id = str(held["resource"]).partition(":")
-            tz = zone(plan.timezone)
-            raise SlotTaken(
-                f"the {kind} {resource_id} is already booked around "
-                f"{local_iso(held['bucket'], tz)}",
-                resource_kind=kind,
-                resource_id=resource_id,
-            )
-        raise AssertionError("unreachable")
-
-    async def _orphaned(self, tenant_id: str, claim: Document) -> bool:
-        """A claim nobody stands behind: its booking crashed, or a release was lost."""
-        claimed_at: datetime = claim.get("claimed_at") or datetime.now(UTC)
-        old_enough = datetime.now(UTC) - claimed_at > ORPHAN_AFTER
-        if str(claim["appointment_id"]).startswith(GROUP_PREFIX):
-            session = await self.group_sessions.get(tenant_id, claim["appointment_id"])
-            return session is None and old_enough
-        owner = await self.appointments.get(tenant_id, claim["appointment_id"])
-        if owner is None:
-            return old_enough
-        if owner["status"] == "cancelled":
-            return True
-        if str(claim["resource"]).startswith("dosing:"):
-            # A dosing session's interval window: held while the session counts for the
-            # rule (live or completed), like the gating check itself.
-            return owner["status"] not in LIVE | {"completed"}
-        bucket = Interval(claim["bucket"], claim["bucket"] + timedelta(minutes=5))
-        # Left behind by a reschedule that moved the appointment elsewhere.
-        return old_enough and not bucket.overlaps(Interval(owner["starts_at"], owner["ends_at"]))
-
     async def book(
         self, caller: Caller, plan: BookingPlan, *, series_id: str | None = None
     ) -> Document:
@@ -507,18 +399,22 @@ class Scheduler:
         appointment_id = str(uuid7())
         group_session: str | None = None
         if plan.kind.max_clients > 1:
-            group_session = await self._join_group(tenant, plan)
+            group_session = await join_group(self, tenant, plan)
             try:
-                await self._take(
-                    tenant, appointment_id, plan, resources=[f"client:{plan.request.client_id}"]
+                await take(
+                    self,
+                    tenant,
+                    appointment_id,
+                    plan,
+                    resources=[f"client:{plan.request.client_id}"],
                 )
             except BaseException:
-                await self._leave_group(tenant, group_session)
+                await leave_group(self, tenant, group_session)
                 raise
         else:
-            await self._take(tenant, appointment_id, plan)
+            await take(self, tenant, appointment_id, plan)
         try:
-            await self._take_dosing_window(tenant, appointment_id, plan)
+            await take_dosing_window(self, tenant, appointment_id, plan)
         except BaseException:
             await self.claims.release(tenant, appointment_id)
             raise
@@ -566,155 +462,14 @@ class Scheduler:
         }
         event = appointment_event(doc, "booked")
         try:
-            return await self.appointments.insert(tenant, doc, [outbox(event, tenant)])
+            return await self.appointments.insert(
+                tenant, doc, [self.runtime.event(event, tenant_id=tenant)]
+            )
         except BaseException:
             await self.claims.release(tenant, appointment_id)
             if group_session:
-                await self._leave_group(tenant, group_session)
+                await leave_group(self, tenant, group_session)
             raise
-
-    # -- the minimum interval between dosing sessions ---------------------------------
-    def dosing_window(self, plan: BookingPlan) -> tuple[str, list[datetime]]:
-        """The claim that makes the dosing interval race-free: each dosing session holds
-        the N local days starting on its own day, so two sessions of one client fewer than
-        N days apart need a common day and only one insert can win it."""
-        if plan.protocol is None or plan.kind.protocol_step != "dosing":
-            return "", []
-        days = plan.protocol.min_days_between_dosing
-        first = plan.interval.start.astimezone(zone(plan.timezone)).date()
-        resource = f"dosing:{plan.request.client_id}:{plan.protocol.protocol_id}"
-        return resource, [
-            datetime.combine(first + timedelta(days=k), time(0), tzinfo=UTC) for k in range(days)
-        ]
-
-    async def _take_dosing_window(
-        self,
-        tenant_id: str,
-        appointment_id: str,
-        plan: BookingPlan,
-        already_held: frozenset[str] = frozenset(),
-    ) -> set[str]:
-        resource, days = self.dosing_window(plan)
-        if not days:
-            return set()
-        try:
-            return await self._take(
-                tenant_id,
-                appointment_id,
-                plan,
-                already_held=already_held,
-                resources=[resource],
-                slot_buckets=days,
-            )
-        except SlotTaken:
-            assert plan.protocol is not None
-            condition = FailedCondition(
-                "dosing_interval",
-                f"dosing sessions must be at least {plan.protocol.min_days_between_dosing} "
-                "days apart; another was booked for this client meanwhile",
-            )
-            raise BookingRefused(
-                condition.detail, failed_conditions=[condition.as_dict()]
-            ) from None
-
-    # -- group sessions --------------------------------------------------------------
-    def _group_session_id(self, tenant_id: str, plan: BookingPlan) -> str:
-        # One group session per (type, start, room): clients booking the same ones join it.
-        place = plan.request.room_id or ",".join(sorted(s for s, _ in plan.request.clinicians))
-        start = plan.interval.start.strftime("%Y%m%dT%H%M")
-        return f"{GROUP_PREFIX}{tenant_id}|{plan.kind.code}|{start}|{place}"
-
-    async def _join_group(self, tenant_id: str, plan: BookingPlan) -> str:
-        """Take a seat in the group session, creating it (and claiming its clinicians and
-        room) for the first client. Seats are one conditional ``$inc``: never overfilled."""
-        session_id = self._group_session_id(tenant_id, plan)
-        clinician_ids = sorted(s for s, _ in plan.request.clinicians)
-        seats = plan.kind.max_clients
-        if plan.request.room_id:
-            room = await self.rooms.get(tenant_id, plan.request.room_id)
-            seats = min(seats, int((room or {}).get("capacity", seats)))
-        for _ in range(2):
-            joined = await self.group_sessions.update(
-                tenant_id,
-                {
-                    "_id": session_id,
-                    "state": "ready",
-                    "clinician_ids": clinician_ids,
-                    "seats_taken": {"$lt": seats},
-                },
-                {"$inc": {"seats_taken": 1}},
-            )
-            if joined is not None:
-                return session_id
-            existing = await self.group_sessions.get(tenant_id, session_id)
-            if existing is not None:
-                if existing.get("clinician_ids") != clinician_ids:
-                    raise SlotTaken(
-                        "a group session with other clinicians is booked in that room then",
-                        resource_kind="group_session",
-                        resource_id=session_id,
-                    )
-                if existing.get("seats_taken", 0) >= seats:
-                    raise SlotTaken(
-                        f"the group session is full ({seats} clients)",
-                        resource_kind="group_session",
-                        resource_id=session_id,
-                    )
-                raise SlotTaken(
-                    "the group session is being set up; try again",
-                    resource_kind="group_session",
-                    resource_id=session_id,
-                )
-            try:
-                await self.group_sessions.insert(
-                    tenant_id,
-                    {
-                        "_id": session_id,
-                        "state": "claiming",
-                        "seats_taken": 1,
-                        "clinician_ids": clinician_ids,
-                        "room_id": plan.request.room_id,
-                        "starts_at": plan.interval.start,
-                        "ends_at": plan.interval.end,
-                    },
-                )
-            except DuplicateRecord:
-                continue  # someone created it a moment ago: join theirs
-            resources = [f"clinician:{c}" for c in clinician_ids]
-            if plan.request.room_id:
-                resources.append(f"room:{plan.request.room_id}")
-            try:
-                await self._take(tenant_id, session_id, plan, resources=resources)
-            except BaseException:
-                await self.group_sessions.delete(tenant_id, {"_id": session_id})
-                raise
-            await self.group_sessions.update(
-                tenant_id, {"_id": session_id}, {"$set": {"state": "ready"}}
-            )
-            return session_id
-        raise SlotTaken(
-            "the group session changed meanwhile; try again",
-            resource_kind="group_session",
-            resource_id=session_id,
-        )
-
-    async def _leave_group(self, tenant_id: str, session_id: str) -> None:
-        """Give the seat back; the last client out frees the clinicians and the room."""
-        left = await self.group_sessions.update(
-            tenant_id,
-            {"_id": session_id, "seats_taken": {"$gte": 1}},
-            {"$inc": {"seats_taken": -1}},
-        )
-        if left is None or left["seats_taken"] > 0:
-            return
-        closing = await self.group_sessions.update(
-            tenant_id,
-            {"_id": session_id, "seats_taken": 0, "state": "ready"},
-            {"$set": {"state": "closing"}},
-        )
-        if closing is not None:
-            await self.claims.release(tenant_id, session_id)
-            await self.group_sessions.delete(tenant_id, {"_id": session_id, "state": "closing"})
 
     def proposals(self, plan_or_doc: Document) -> list[datetime]:
         protocol = self.protocol(plan_or_doc.get("protocol_id"))
@@ -723,12 +478,6 @@ class Scheduler:
         return integration_proposals(protocol, plan_or_doc["starts_at"])
 
     # -- changing ------------------------------------------------------------------
-    async def load(self, tenant_id: str, appointment_id: str) -> Document:
-        doc = await self.appointments.get(tenant_id, appointment_id)
-        if doc is None:
-            raise NotFound(f"no appointment {appointment_id} in your agency")
-        return doc
-
     async def change_status(
         self,
         caller: Caller,
@@ -756,7 +505,7 @@ class Scheduler:
             tenant,
             {"_id": doc["_id"], "version": doc["version"]},
             {"$set": changes, "$inc": {"version": 1}, "$push": {"history": entry}},
-            [outbox(appointment_event(after, change), tenant)],
+            [self.runtime.event(appointment_event(after, change), tenant_id=tenant)],
         )
         if updated is None:
             raise Conflict("the appointment changed meanwhile; reload it and try again")
@@ -765,9 +514,32 @@ class Scheduler:
             # recognises as orphaned (their appointment is cancelled) and reclaims.
             await self.claims.release(tenant, doc["_id"])
             if doc.get("group_session_id"):
-                await self._leave_group(tenant, doc["group_session_id"])
-            await self.offer_freed_slot(tenant, updated)
+                await leave_group(self, tenant, doc["group_session_id"])
+            await offer_freed_slot(self, tenant, updated)
         return updated
+
+    async def move(
+        self,
+        caller: Caller,
+        doc: Document,
+        starts_at: datetime,
+        clinicians: tuple[tuple[str, str], ...] | None,
+        room_id: str | None,
+    ) -> Document:
+        """Reschedule (keeping the clinicians unless others are named): every rule is
+        checked again and the new time is claimed before the old one is released."""
+        if clinicians is None:
+            clinicians = tuple((c["staff_id"], c["role"]) for c in doc["clinicians"])
+        request = BookingRequest(
+            client_id=doc["client_id"],
+            site_id=doc["site_id"],
+            appointment_type=doc["appointment_type"],
+            starts_at=starts_at,
+            clinicians=clinicians,
+            room_id=room_id,
+        )
+        plan = await self.plan(caller.tenant_id, request, rescheduling=doc["_id"])
+        return await self.reschedule(caller, doc, plan)
 
     async def reschedule(self, caller: Caller, doc: Document, plan: BookingPlan) -> Document:
         tenant = caller.tenant_id
@@ -775,13 +547,13 @@ class Scheduler:
         if doc.get("group_session_id"):
             raise Conflict("a seat in a group session is not moved: cancel it and book another")
         held = frozenset(await self.claims.held_by(tenant, doc["_id"]))
-        inserted = await self._take(tenant, doc["_id"], plan, already_held=held)
+        inserted = await take(self, tenant, doc["_id"], plan, already_held=held)
         try:
-            inserted |= await self._take_dosing_window(tenant, doc["_id"], plan, held)
+            inserted |= await take_dosing_window(self, tenant, doc["_id"], plan, held)
         except BaseException:
             await self.claims.release(tenant, doc["_id"], only=sorted(inserted))
             raise
-        window_resource, window_days = self.dosing_window(plan)
+        window_resource, window_days = dosing_window(plan)
         wanted = inserted | {
             self.claims.claim_id(tenant, r, b)
             for r in plan.resources
@@ -812,87 +584,14 @@ class Scheduler:
             tenant,
             {"_id": doc["_id"], "version": doc["version"], "status": "booked"},
             {"$set": changes, "$inc": {"version": 1}, "$push": {"history": entry}},
-            [outbox(appointment_event(after, "rescheduled", doc["starts_at"]), tenant)],
+            [
+                self.runtime.event(
+                    appointment_event(after, "rescheduled", doc["starts_at"]), tenant_id=tenant
+                )
+            ],
         )
         if updated is None:
             await self.claims.release(tenant, doc["_id"], only=sorted(inserted))
             raise Conflict("the appointment changed meanwhile; reload it and try again")
         await self.claims.release(tenant, doc["_id"], only=sorted(held - wanted))
         return updated
-
-    # -- waitlist ------------------------------------------------------------------
-    async def offer_freed_slot(self, tenant_id: str, freed: Document) -> Document | None:
-        """Offer a freed slot to the first suitable client waiting for it (oldest first)."""
-        now = datetime.now(UTC)
-        if freed["starts_at"] <= now:
-            return None
-        waiting = await self.waitlist.find(
-            tenant_id,
-            {
-                "site_id": freed["site_id"],
-                "appointment_type": freed["appointment_type"],
-                "status": "waiting",
-            },
-            sort=[("created_at", 1), ("_id", 1)],
-            limit=50,
-        )
-        day = freed["starts_at"].astimezone(zone(freed["site_timezone"])).date().isoformat()
-        for entry in waiting:
-            if entry["client_id"] == freed["client_id"]:
-                continue
-            if entry.get("clinician_id") and entry["clinician_id"] not in freed["clinician_ids"]:
-                continue
-            if entry.get("not_before") and day < entry["not_before"]:
-                continue
-            if entry.get("not_after") and day > entry["not_after"]:
-                continue
-            offer_id = str(uuid7())
-            expires_at = now + timedelta(seconds=self.settings.waitlist_offer_seconds)
-            offer = {
-                "offer_id": offer_id,
-                "freed_appointment_id": freed["_id"],
-                "starts_at": freed["starts_at"],
-                "ends_at": freed["ends_at"],
-                "clinicians": freed["clinicians"],
-                "room_id": freed.get("room_id"),
-                "expires_at": expires_at,
-                "made_at": now,
-            }
-            event = WaitlistOfferMade(
-                offer_id=offer_id,
-                client_id=entry["client_id"],
-                site_id=freed["site_id"],
-                site_timezone=freed["site_timezone"],
-                appointment_type=freed["appointment_type"],
-                starts_at=freed["starts_at"],
-                ends_at=freed["ends_at"],
-                expires_at=expires_at,
-            )
-            updated = await self.waitlist.update(
-                tenant_id,
-                {"_id": entry["_id"], "status": "waiting"},
-                {
-                    "$set": {"status": "offered", "offer": offer},
-                    "$push": {"history": {"change": "offered", "at": now, "offer_id": offer_id}},
-                },
-                [outbox(event, tenant_id)],
-            )
-            if updated is not None:
-                return updated
-        return None
-
-    async def expire_offers(self) -> int:
-        """Offers nobody took in time go back: the client keeps their place in the line."""
-        now = datetime.now(UTC)
-        expired = 0
-        for due in await self.waitlist.offers_due_to_expire(now):
-            updated = await self.waitlist.update(
-                due["tenant_id"],
-                {"_id": due["_id"], "status": "offered", "offer.expires_at": {"$lte": now}},
-                {
-                    "$set": {"status": "waiting", "offer": None},
-                    "$push": {"history": {"change": "offer_expired", "at": now}},
-                },
-            )
-            expired += updated is not None
-        return expired

@@ -21,9 +21,9 @@ from halcyon.scheduling.domain.gating import (
     check_presence,
     check_protocol,
 )
-from halcyon.scheduling.usecases.booking import SOURCE, Scheduler
+from halcyon.scheduling.usecases.booking import Scheduler
+from halcyon.shared.auth import Caller
 from halcyon.shared.contracts.scheduling import DosingSessionFlagged, FailedConditionOut
-from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import RuleViolation
 from halcyon.shared.mongo import Document, OutboxEvent
 from halcyon.shared.protocol_floors import floor_of
@@ -36,7 +36,7 @@ class SessionRefused(RuleViolation):
     slug, title = "session-refused", "The session's protocol conditions do not hold now"
 
 
-def present_staff(doc: Document, change: str, given: Sequence[str] | None) -> list[str]:
+def present_staff(doc: Document, given: Sequence[str] | None) -> list[str]:
     """Who is in the room: as told now, else as told at check-in, else the booked team."""
     if given is not None:
         return list(given)
@@ -89,7 +89,7 @@ async def gate_step(
     if change == "completed":
         refuse(change, await session_conditions(scheduler, tenant_id, doc, change, []))
         return None
-    present = present_staff(doc, change, given_present)
+    present = present_staff(doc, given_present)
     unknown = sorted(set(present) - {c["staff_id"] for c in doc["clinicians"]})
     failed = [
         FailedCondition("present_staff", f"staff member {s} is not booked for this session")
@@ -98,6 +98,25 @@ async def gate_step(
     failed += await session_conditions(scheduler, tenant_id, doc, change, present)
     refuse(change, failed)
     return present
+
+
+async def record_step(
+    scheduler: Scheduler,
+    caller: Caller,
+    doc: Document,
+    change: str,
+    *,
+    reason: str | None = None,
+    given_present: Sequence[str] | None = None,
+) -> Document:
+    """Move an appointment on (cancel, check in, start, complete, no-show); a dosing
+    session's check-in, start and completion are gated first (``SessionRefused``)."""
+    extra: Document = {}
+    if change in GATED_CHANGES:
+        present = await gate_step(scheduler, caller.tenant_id, doc, change, given_present)
+        if present is not None:
+            extra["present_staff_ids"] = present
+    return await scheduler.change_status(caller, doc, change, reason, extra)
 
 
 def refuse(change: str, failed: list[FailedCondition]) -> None:
@@ -156,8 +175,7 @@ async def flag_future_dosing(scheduler: Scheduler, tenant_id: str, client_id: st
                 clinician_ids=[c["staff_id"] for c in doc["clinicians"]],
                 failed_conditions=[FailedConditionOut(**f.as_dict()) for f in failed],
             )
-            envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
-            events.append(OutboxEvent(envelope, event.topic))
+            events.append(scheduler.runtime.event(event, tenant_id=tenant_id))
         entry = {
             "change": "gate_flags",
             "status": doc["status"],
