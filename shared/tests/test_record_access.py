@@ -132,3 +132,25 @@ async def test_require_at_a_known_site_audits_a_refusal() -> None:
     [event] = audit.events
     assert event["outcome"] == "denied"
     assert event["site_id"] == "south"
+
+
+async def test_a_record_inside_a_chart_is_named_in_the_audit_entry() -> None:
+    clients = Records({("agency-a", "client-9"): {"_id": "client-9", "site_id": "north"}})
+    for caller, error in (
+        (therapist_at("south"), Forbidden),
+        (therapist_at("north", tenant="agency-b"), NotFound),
+    ):
+        access, audit = access_for(caller)
+        with pytest.raises(error):
+            await access.open(
+                cast(TenantRepository, clients),
+                "client-9",
+                {"therapist"},
+                action="read",
+                resource="note",
+                record_is_client=True,
+                resource_id="note-7",
+            )
+        [event] = audit.events
+        assert event["resource_id"] == "note-7"
+        assert event["client_id"] == "client-9"

@@ -115,3 +115,12 @@ async def test_a_projection_keeps_the_newest_state_whatever_order_events_arrive(
     doc = await notes.get("agency-a", "c1")
     assert doc is not None
     assert (doc["name"], doc["site_id"], doc["version"]) == ("Second", "north", 2)
+
+
+async def test_a_projection_fills_in_a_document_the_service_wrote_itself(notes: Notes) -> None:
+    await notes.insert("agency-a", {"_id": "site-1", "opening_hours": "9-17"})
+    state = {"name": "North clinic"}
+    assert await notes.project("agency-a", "site-1", state, order_field="at", order_value=5)
+    doc = await notes.get("agency-a", "site-1")
+    assert doc is not None
+    assert (doc["name"], doc["opening_hours"], doc["at"]) == ("North clinic", "9-17", 5)

@@ -92,6 +92,7 @@ class RecordAccess:
         resource: str,
         what: str = "record",
         record_is_client: bool = False,
+        resource_id: str | None = None,
         client_of: Callable[[Document], str | None] | None = None,
         site_of: Callable[[Document], str | None] = site_of_record,
     ) -> Document:
@@ -99,15 +100,17 @@ class RecordAccess:
 
         ``client_of`` names the client the record is about (so the audit event and
         break-the-glass see it); by default a record's ``client_id`` field, or its id
-        when ``record_is_client``.
+        when ``record_is_client``. ``resource_id`` names, in the audit entries, the record
+        the caller came for when it is not the one loaded (a note in a client's chart).
         """
+        audited_id = resource_id or (None if record_is_client else str(record_id))
         doc = await repository.get(self.caller.tenant_id, record_id)
         if doc is None:
             await self.audit.record(
                 self.caller,
                 action=action,
                 resource=resource,
-                resource_id=None if record_is_client else str(record_id),
+                resource_id=audited_id,
                 client_id=str(record_id) if record_is_client else None,
                 outcome="failed",
                 reason=f"no such {what} in the caller's agency",
@@ -123,7 +126,7 @@ class RecordAccess:
             site_of(doc),
             action=action,
             resource=resource,
-            resource_id=None if record_is_client else str(record_id),
+            resource_id=audited_id,
             client_id=client_id,
         )
         return doc

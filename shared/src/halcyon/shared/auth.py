@@ -213,4 +213,3 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("Authorization must be 'Bearer <token>'")
     return token.strip()
-

@@ -385,7 +385,14 @@ class TenantRepository:
         try:
             stored = await self.update(
                 tenant_id,
-                {"_id": record_id, order_field: {"$lte": order_value}},
+                {
+                    "_id": record_id,
+                    # A document this service wrote itself (no order yet) takes the state.
+                    "$or": [
+                        {order_field: {"$lte": order_value}},
+                        {order_field: {"$exists": False}},
+                    ],
+                },
                 {"$set": {**state, order_field: order_value}},
                 upsert=True,
             )
