@@ -150,4 +150,5 @@ async def clear_for_dosing(
         },
         headers=h.headers(tenant, "pres-1", ("site-1", "prescriber")),
     )
-    assert screening.status_code == 201 and screening.json()["eligible"], screening.text
+    assert screening.status_code == 201, screening.text
+    assert screening.json()["eligible"], screening.text

@@ -65,14 +65,14 @@ def test_icd10_cm_codes_are_normalised(raw: str, code: str) -> None:
 
 @pytest.mark.parametrize("raw", ["F4", "43.10", "U07.1", "F43.10.1", "F43.12345", "F-43", ""])
 def test_malformed_icd10_codes_are_refused(raw: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not an ICD-10-CM code"):
         normalise_icd10(raw)
 
 
 def test_ssn_rules() -> None:
     assert normalise_ssn("123 45 6789") == "123-45-6789"
     for bad in ("000-12-3456", "666-12-3456", "900-12-3456", "123-00-4567", "123-45-0000", "12345"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="SSN"):
             normalise_ssn(bad)
 
 

@@ -14,8 +14,7 @@ from clinical_testkit import (  # type: ignore[import-not-found]
     new_tenant,
     register,
 )
-from halcyon.clinical.store import ConsentRepository
-from halcyon.clinical.sweeps import announce_expired_consents
+from halcyon.clinical.usecases.consents import announce_expired_consents
 
 pytestmark = pytest.mark.integration
 __all__ = ["clinical"]
@@ -209,7 +208,7 @@ async def test_an_expired_consent_is_announced_once_and_no_longer_discloses(
     statuses = [e["data"]["status"] for e in events if e["data"]["consent_id"] == consent_id]
     assert statuses == ["active", "expired"]
     # Another sweep (or a second instance) finds nothing left to announce.
-    assert await announce_expired_consents(clinical.app.state.runtime.repo(ConsentRepository)) == 0
+    assert await announce_expired_consents(clinical.app.state.runtime) == 0
     refused = await clinical.http.post(
         f"/clients/{client['id']}/disclosures",
         json={"recipient": RECIPIENT, "purpose": "treatment", "consent_id": consent_id},

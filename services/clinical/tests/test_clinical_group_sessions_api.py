@@ -103,7 +103,8 @@ async def test_group_note_each_member_sees_only_their_section_and_present_member
     ):
         read = await http.get(f"/clients/{client_id}/group-notes/{session_id}", headers=facilitator)
         listed = await http.get(f"/clients/{client_id}/group-notes", headers=facilitator)
-        assert read.status_code == 200 and listed.status_code == 200, read.text
+        assert read.status_code == 200, read.text
+        assert listed.status_code == 200, listed.text
         assert listed.json() == [read.json()]
         view = read.json()
         assert view["shared_section"].startswith("Psychoeducation")

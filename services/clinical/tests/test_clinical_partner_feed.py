@@ -194,7 +194,8 @@ async def test_signed_dosing_notes_reach_registries_as_counts_and_pseudonyms_onl
         headers=header_names,
     )
     # Only the documented CloudEvents headers: no internal trace or correlation ids.
-    assert header_names and all(
+    assert header_names
+    assert all(
         names == {"content-type", "ce_id", "ce_type", "ce_tenantid"} for names in header_names
     ), header_names
     reports = mine(raw)

@@ -131,7 +131,8 @@ async def test_signed_rems_session_is_tracked_reminded_and_closed(
         json={"submitted_on": (now + timedelta(days=6)).date().isoformat()},
         headers=nurse,
     )
-    assert done.status_code == 200 and done.json()["status"] == "submitted", done.text
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "submitted", done.text
     assert await remind(runtime, now + timedelta(days=9)) == 0
     again = await clinical.http.post(
         f"/rems-forms/{note_id}/submitted",

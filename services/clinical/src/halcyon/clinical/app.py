@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from halcyon.clinical import handlers
 from halcyon.clinical.api import routers
-from halcyon.clinical.settings import ClinicalSettings
+from halcyon.clinical.settings import ClinicalParts, ClinicalSettings, clinical_parts
 from halcyon.clinical.store import (
     AllergyRepository,
     AppointmentDirectory,
@@ -48,7 +48,7 @@ from halcyon.shared.contracts.clinical import (
 from halcyon.shared.contracts.partner import RegistrySessionReported
 from halcyon.shared.service import ServiceWiring, create_service_app
 
-wiring = ServiceWiring(
+wiring: ServiceWiring[ClinicalSettings, ClinicalParts] = ServiceWiring(
     title="Halcyon clinical",
     description=(
         "Clients and their chart: consents (incl. 42 CFR Part 2), screening, signed notes, "
@@ -94,6 +94,7 @@ wiring = ServiceWiring(
         RemsMonitoringFormDue,
     ],
     handlers=handlers.register,
+    parts=clinical_parts,
     on_start=[run_consent_sweep, run_export_worker, run_rems_form_sweep],
 )
 

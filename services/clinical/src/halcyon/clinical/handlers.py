@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 
+from halcyon.clinical.settings import ClinicalRuntime
 from halcyon.clinical.store import (
     AppointmentDirectory,
     DispensedDoses,
@@ -16,10 +17,9 @@ from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.contracts.scheduling import AppointmentChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
-from halcyon.shared.service import ServiceRuntime
 
 
-def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+def register(consumer: EventConsumer, runtime: ClinicalRuntime) -> None:
     staff = runtime.repo(StaffDirectory)
     doses = runtime.repo(DispensedDoses)
     sites = runtime.repo(SiteDirectory)

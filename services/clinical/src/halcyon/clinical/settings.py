@@ -1,3 +1,9 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from halcyon.shared.crypto import FieldCipher
+from halcyon.shared.service import ServiceRuntime
 from halcyon.shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -17,3 +23,17 @@ class ClinicalSettings(ServiceSettings):
     larger_bodies: dict[str, int] = Field(
         default_factory=lambda: {"/clients/{client_id}/documents": 10 * 1024 * 1024}
     )
+
+
+@dataclass(frozen=True)
+class ClinicalParts:
+    """Clinical's long-lived parts: the cipher that seals national ids and documents."""
+
+    cipher: FieldCipher
+
+
+ClinicalRuntime = ServiceRuntime[ClinicalSettings, ClinicalParts]
+
+
+def clinical_parts(runtime: ClinicalRuntime) -> ClinicalParts:
+    return ClinicalParts(cipher=FieldCipher(runtime.settings.field_encryption_key))

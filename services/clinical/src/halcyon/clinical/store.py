@@ -35,7 +35,8 @@ class ClientRepository(TenantRepository):
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        assert doc is not None
+        if doc is None:  # an upsert returning the document after it always has one
+            raise RuntimeError("the MRN counter upsert returned no document")
         return int(doc["value"])
 
     async def likely_duplicates(
@@ -271,7 +272,8 @@ class NoteRepository(TenantRepository):
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
-        assert doc is not None
+        if doc is None:  # an upsert returning the document after it always has one
+            raise RuntimeError("the MRN counter upsert returned no document")
         return int(doc["value"]) + 1
 
 

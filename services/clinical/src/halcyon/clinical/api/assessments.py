@@ -5,19 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.domain.assessments import AssessmentSubmission, Instrument, score
-from halcyon.clinical.domain.common import utcnow
+from fastapi import APIRouter, Depends, status
+from halcyon.clinical.api.deps import ChartDoor, Runtime
+from halcyon.clinical.domain.assessments import AssessmentSubmission, Instrument
 from halcyon.clinical.store import AssessmentRepository
-from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, event, open_chart
-from halcyon.shared.contracts.clinical import AssessmentScored, SafetyAlertRaised
-from halcyon.shared.errors import RuleViolation
+from halcyon.clinical.usecases import assessments
+from halcyon.clinical.usecases.assessments import RESOURCE
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
 from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import repository
 from pydantic import BaseModel
-from uuid6 import uuid7
 
 # The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
 router = APIRouter(tags=["assessments"], dependencies=[SecondFactor])
@@ -55,74 +54,10 @@ def _assessment(doc: Document) -> Assessment:
     summary="Score an instrument (PHQ-9, GAD-7, PCL-5, C-SSRS screener)",
 )
 async def submit_assessment(
-    client_id: str,
-    body: AssessmentSubmission,
-    caller: CurrentCaller,
-    clients: Clients,
-    assessments: Assessments,
-    audit: Audit,
-    request: Request,
+    client_id: str, body: AssessmentSubmission, charts: ChartDoor, runtime: Runtime
 ) -> Assessment:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_WRITERS,
-        action="create",
-        resource="clinical/assessment",
-    )
-    caller.require(CHART_WRITERS, body.site_id)
-    if body.administered_at > utcnow():
-        raise RuleViolation("the assessment is dated in the future")
-    result = score(body)  # raises 422 on any invalid answer, before anything is written
-    now = utcnow()
-    doc: Document = {
-        "_id": str(uuid7()),
-        "client_id": client_id,
-        **body.model_dump(),
-        "total": result.total,
-        "severity": result.severity,
-        "positive": result.positive,
-        "risk": result.risk,
-        "safety_alert_id": None,
-        "safety_alert_reason": result.safety_alert,
-        "recorded_by": caller.user_id,
-        "recorded_at": now,
-    }
-    events = [
-        event(
-            AssessmentScored(
-                assessment_id=doc["_id"],
-                client_id=client_id,
-                instrument=body.instrument,
-                total=result.total,
-                severity=result.severity,
-                scored_at=now,
-            ),
-            caller.tenant_id,
-        )
-    ]
-    if result.safety_alert:
-        doc["safety_alert_id"] = str(uuid7())
-        events.append(
-            event(
-                SafetyAlertRaised(
-                    alert_id=doc["safety_alert_id"],
-                    client_id=client_id,
-                    site_id=body.site_id,
-                    assessment_id=doc["_id"],
-                    instrument=body.instrument,
-                    reason=result.safety_alert,
-                    raised_at=now,
-                ),
-                caller.tenant_id,
-            )
-        )
-    saved = await assessments.insert(caller.tenant_id, doc, events)
-    await chart.record("create", "clinical/assessment", saved["_id"])
-    return _assessment(saved)
+    chart = await charts.open(client_id, CHART_WRITERS, action="create", resource=RESOURCE)
+    return _assessment(await assessments.record_assessment(runtime, chart, body))
 
 
 @router.get(
@@ -133,26 +68,15 @@ async def submit_assessment(
 async def score_history(
     client_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     assessments: Assessments,
-    audit: Audit,
-    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
     instrument: Instrument | None = None,
 ) -> PageOut[Assessment]:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_READERS,
-        action="read",
-        resource="clinical/assessment",
-    )
+    chart = await charts.open(client_id, CHART_READERS, action="read", resource=RESOURCE)
     query: dict[str, str] = {"client_id": client_id}
     if instrument:
         query["instrument"] = instrument
     result = await assessments.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
-    await chart.record("read", "clinical/assessment")
+    await chart.record("read", RESOURCE)
     return PageOut(items=[_assessment(d) for d in result.items], next_cursor=result.next_cursor)

@@ -7,15 +7,16 @@ list, and FastAPI must see the real body classes, not strings it cannot resolve.
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
+from halcyon.clinical.api.deps import ChartDoor, Runtime
 from halcyon.clinical.domain.chart_lists import LIST_KINDS, SPECS, ListSpec, StopRequest
 from halcyon.clinical.store import CHART_LIST_REPOSITORIES, SiteDirectory
 from halcyon.clinical.usecases import chart_lists
-from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, TenantRepository
-from halcyon.shared.service import Audit, repository, runtime_of
+from halcyon.shared.service import repository
 from pydantic import BaseModel, ConfigDict
 
 router = APIRouter(tags=["medications, allergies, problems"])
@@ -44,8 +45,8 @@ def _out(doc: Document) -> ListEntryOut:
     return ListEntryOut(id=doc["_id"], **fields)
 
 
-def _entries(request: Request, spec: ListSpec) -> TenantRepository:
-    return runtime_of(request).repo(CHART_LIST_REPOSITORIES[spec.kind])
+def _entries(runtime: Runtime, spec: ListSpec) -> TenantRepository:
+    return runtime.repo(CHART_LIST_REPOSITORIES[spec.kind])
 
 
 def _add_routes(spec: ListSpec) -> None:
@@ -56,34 +57,24 @@ def _add_routes(spec: ListSpec) -> None:
     async def add(
         client_id: str,
         body: entry_model,
-        caller: CurrentCaller,
-        clients: Clients,
+        charts: ChartDoor,
         sites: Sites,
-        audit: Audit,
-        request: Request,
+        runtime: Runtime,
     ) -> ListEntryOut:
-        chart = await open_chart(
-            clients, caller, audit, request, client_id, CHART_WRITERS,
-            action="create", resource=resource,
-        )  # fmt: skip
-        saved = await chart_lists.add(chart, _entries(request, spec), sites, spec, body)
+        chart = await charts.open(client_id, CHART_WRITERS, action="create", resource=resource)
+        saved = await chart_lists.add(chart, _entries(runtime, spec), sites, spec, body)
         return _out(saved)
 
     async def list_(
         client_id: str,
-        caller: CurrentCaller,
-        clients: Clients,
-        audit: Audit,
-        request: Request,
+        charts: ChartDoor,
+        runtime: Runtime,
         page: Annotated[PageParams, Depends(page_params)],
         current: Annotated[bool, Query(description="only entries not stopped or refuted")] = False,
     ) -> PageOut[ListEntryOut]:
-        chart = await open_chart(
-            clients, caller, audit, request, client_id, CHART_READERS,
-            action="read", resource=resource,
-        )  # fmt: skip
+        chart = await charts.open(client_id, CHART_READERS, action="read", resource=resource)
         found = await chart_lists.list_entries(
-            chart, _entries(request, spec), spec,
+            chart, _entries(runtime, spec), spec,
             current_only=current, limit=page.limit, cursor=page.cursor,
         )  # fmt: skip
         return PageOut(items=[_out(d) for d in found.items], next_cursor=found.next_cursor)
@@ -92,34 +83,38 @@ def _add_routes(spec: ListSpec) -> None:
         entry_id: str,
         body: change_model,
         caller: CurrentCaller,
-        clients: Clients,
+        charts: ChartDoor,
         sites: Sites,
-        audit: Audit,
-        request: Request,
+        runtime: Runtime,
     ) -> ListEntryOut:
-        entries = _entries(request, spec)
+        entries = _entries(runtime, spec)
         current = await chart_lists.load(entries, caller.tenant_id, spec, entry_id)
-        chart = await open_chart(
-            clients, caller, audit, request, current["client_id"], CHART_WRITERS,
-            action="update", resource=resource, resource_id=entry_id,
-        )  # fmt: skip
+        chart = await charts.open(
+            current["client_id"],
+            CHART_WRITERS,
+            action="update",
+            resource=resource,
+            resource_id=entry_id,
+        )
         return _out(await chart_lists.change(chart, entries, sites, spec, current, body))
 
     async def stop(
         entry_id: str,
         body: StopRequest,
         caller: CurrentCaller,
-        clients: Clients,
+        charts: ChartDoor,
         sites: Sites,
-        audit: Audit,
-        request: Request,
+        runtime: Runtime,
     ) -> ListEntryOut:
-        entries = _entries(request, spec)
+        entries = _entries(runtime, spec)
         current = await chart_lists.load(entries, caller.tenant_id, spec, entry_id)
-        chart = await open_chart(
-            clients, caller, audit, request, current["client_id"], CHART_WRITERS,
-            action="update", resource=resource, resource_id=entry_id,
-        )  # fmt: skip
+        chart = await charts.open(
+            current["client_id"],
+            CHART_WRITERS,
+            action="update",
+            resource=resource,
+            resource_id=entry_id,
+        )
         return _out(await chart_lists.stop(chart, entries, sites, spec, current, body))
 
     kind, one = spec.kind, spec.singular

@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import Response
-from halcyon.clinical.api.clients import Cipher
+from halcyon.clinical.api.deps import ChartDoor, Cipher
 from halcyon.clinical.domain.documents import Category
 from halcyon.clinical.store import DocumentChunks, DocumentRepository
 from halcyon.clinical.usecases import documents
-from halcyon.clinical.usecases.chart import CHART_READERS, REGISTRARS, Clients, open_chart
+from halcyon.clinical.usecases.chart import CHART_READERS, REGISTRARS
 from halcyon.shared.files import MAX_FILE_BYTES
-from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.http.uploads import (
     DOWNLOAD_RESPONSES,
@@ -23,7 +22,7 @@ from halcyon.shared.http.uploads import (
     read_upload,
 )
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import repository
 from halcyon.shared.text import Name
 from pydantic import BaseModel
 
@@ -59,15 +58,12 @@ def _out(doc: Document) -> DocumentOut:
     "an optional Content-Digest: sha-256=:…: is checked)",
 )
 async def upload(
-    client_id: str, request: Request, caller: CurrentCaller, clients: Clients, audit: Audit,
+    client_id: str, request: Request, charts: ChartDoor,
     records: Documents, chunks: Chunks, cipher: Cipher, category: Category,
     title: Annotated[Name, Query()],
     filename: Annotated[Name | None, Query()] = None,
 ) -> DocumentOut:  # fmt: skip
-    chart = await open_chart(
-        clients, caller, audit, request, client_id, REGISTRARS,
-        action="create", resource=documents.RESOURCE,
-    )  # fmt: skip
+    chart = await charts.open(client_id, REGISTRARS, action="create", resource=documents.RESOURCE)
     data = await read_upload(request, MAX_FILE_BYTES)
     sent = documents.Upload(
         data=data, declared_type=request.headers.get("content-type"),
@@ -79,25 +75,21 @@ async def upload(
 
 @router.get("/clients/{client_id}/documents", summary="A client's documents (newest last)")
 async def list_documents(
-    client_id: str, request: Request, caller: CurrentCaller, clients: Clients, audit: Audit,
+    client_id: str, charts: ChartDoor,
     records: Documents, page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[DocumentOut]:  # fmt: skip
-    chart = await open_chart(
-        clients, caller, audit, request, client_id, CHART_READERS,
-        action="read", resource=f"{documents.RESOURCE}s",
-    )  # fmt: skip
+    chart = await charts.open(
+        client_id, CHART_READERS, action="read", resource=f"{documents.RESOURCE}s"
+    )
     found = await documents.list_for_client(chart, records, limit=page.limit, cursor=page.cursor)
     return PageOut(items=[_out(d) for d in found.items], next_cursor=found.next_cursor)
 
 
 @router.get("/documents/{document_id}", summary="What is known of one document")
 async def read_document(
-    document_id: str, request: Request, caller: CurrentCaller, clients: Clients, audit: Audit,
-    records: Documents,
+    document_id: str, charts: ChartDoor, records: Documents,
 ) -> DocumentOut:  # fmt: skip
-    record, chart = await documents.open_document(
-        records, clients, caller, audit, request, document_id, CHART_READERS
-    )
+    record, chart = await documents.open_document(records, charts, document_id, CHART_READERS)
     await chart.record("read", documents.RESOURCE, document_id)
     return _out(record)
 
@@ -109,13 +101,10 @@ async def read_document(
     summary="Download the file (audited); disposition=inline for a preview",
 )  # fmt: skip
 async def download(
-    document_id: str, request: Request, caller: CurrentCaller, clients: Clients, audit: Audit,
-    records: Documents, chunks: Chunks, cipher: Cipher,
+    document_id: str, charts: ChartDoor, records: Documents, chunks: Chunks, cipher: Cipher,
     disposition: Disposition = "attachment",
 ) -> Response:  # fmt: skip
-    record, chart = await documents.open_document(
-        records, clients, caller, audit, request, document_id, CHART_READERS
-    )
+    record, chart = await documents.open_document(records, charts, document_id, CHART_READERS)
     data = await documents.content(chart, record, chunks, cipher)
     filename = record.get("filename") or document_id
     return file_download(data, record["content_type"], filename, record["sha256"], disposition)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
+from halcyon.clinical.api.deps import ChartDoor
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.episodes import (
     ClientSignature,
@@ -16,12 +17,12 @@ from halcyon.clinical.domain.episodes import (
     ensure_open,
 )
 from halcyon.clinical.store import EpisodeRepository, TreatmentPlanRepository
-from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import repository
 from pydantic import BaseModel
 from uuid6 import uuid7
 
@@ -77,22 +78,19 @@ async def open_episode(
     client_id: str,
     body: EpisodeOpening,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     episodes: Episodes,
-    audit: Audit,
-    request: Request,
 ) -> Episode:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
+    chart = await charts.open(
+        client_id, CHART_WRITERS, action="create", resource="clinical/episode"
+    )
+    await chart.access.require(
         CHART_WRITERS,
+        body.site_id,
         action="create",
         resource="clinical/episode",
+        client_id=client_id,
     )
-    caller.require(CHART_WRITERS, body.site_id)
     diagnoses = body.model_dump(mode="json")["diagnoses"]
     if diagnoses and not any(d["primary"] for d in diagnoses):
         diagnoses[0]["primary"] = True  # the first listed is primary unless one is named
@@ -120,22 +118,11 @@ async def open_episode(
 async def list_episodes(
     client_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     episodes: Episodes,
-    audit: Audit,
-    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[Episode]:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_READERS,
-        action="read",
-        resource="clinical/episode",
-    )
+    chart = await charts.open(client_id, CHART_READERS, action="read", resource="clinical/episode")
     result = await episodes.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )
@@ -146,20 +133,14 @@ async def list_episodes(
 async def _episode_chart(
     episode_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     episodes: EpisodeRepository,
-    audit: Audit,
-    request: Request,
     action: str,
 ) -> tuple[Any, Document]:
     doc = await episodes.get(caller.tenant_id, episode_id)
     if doc is None:
         raise NotFound(f"no episode {episode_id} in your agency")
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
+    chart = await charts.open(
         doc["client_id"],
         CHART_WRITERS,
         action=action,
@@ -178,14 +159,10 @@ async def add_diagnosis(
     episode_id: str,
     body: Diagnosis,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     episodes: Episodes,
-    audit: Audit,
-    request: Request,
 ) -> Episode:
-    chart, doc = await _episode_chart(
-        episode_id, caller, clients, episodes, audit, request, "update"
-    )
+    chart, doc = await _episode_chart(episode_id, caller, charts, episodes, "update")
     ensure_open(doc)
     if any(d["code"] == body.code for d in doc["diagnoses"]):
         raise Conflict(f"{body.code} is already on this episode")
@@ -211,14 +188,10 @@ async def close_episode(
     episode_id: str,
     body: EpisodeClosing,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     episodes: Episodes,
-    audit: Audit,
-    request: Request,
 ) -> Episode:
-    chart, doc = await _episode_chart(
-        episode_id, caller, clients, episodes, audit, request, "update"
-    )
+    chart, doc = await _episode_chart(episode_id, caller, charts, episodes, "update")
     ensure_open(doc)
     if body.ended_on.isoformat() < doc["started_on"]:
         raise RuleViolation("an episode cannot end before it started")
@@ -249,21 +222,12 @@ async def write_plan(
     client_id: str,
     body: TreatmentPlanDraft,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     episodes: Episodes,
     plans: Plans,
-    audit: Audit,
-    request: Request,
 ) -> TreatmentPlan:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_WRITERS,
-        action="create",
-        resource="clinical/treatment-plan",
+    chart = await charts.open(
+        client_id, CHART_WRITERS, action="create", resource="clinical/treatment-plan"
     )
     episode = await episodes.get(caller.tenant_id, body.episode_id)
     if episode is None or episode["client_id"] != client_id:
@@ -293,21 +257,12 @@ async def write_plan(
 async def list_plans(
     client_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     plans: Plans,
-    audit: Audit,
-    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[TreatmentPlan]:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_READERS,
-        action="read",
-        resource="clinical/treatment-plan",
+    chart = await charts.open(
+        client_id, CHART_READERS, action="read", resource="clinical/treatment-plan"
     )
     result = await plans.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
@@ -325,19 +280,13 @@ async def sign_plan(
     plan_id: str,
     body: ClientSignature,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     plans: Plans,
-    audit: Audit,
-    request: Request,
 ) -> TreatmentPlan:
     plan = await plans.get(caller.tenant_id, plan_id)
     if plan is None:
         raise NotFound(f"no treatment plan {plan_id} in your agency")
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
+    chart = await charts.open(
         plan["client_id"],
         CHART_WRITERS,
         action="update",

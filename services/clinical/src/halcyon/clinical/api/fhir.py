@@ -6,17 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from halcyon.clinical.api.deps import ChartDoor, Runtime
 from halcyon.clinical.api.fhir_export import public_url
 from halcyon.clinical.api.fhir_media import FhirJSONResponse
 from halcyon.clinical.domain import fhir, fhir_record
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.store import NoteRepository
 from halcyon.clinical.usecases import fhir_search
-from halcyon.clinical.usecases.chart import CHART_READERS, Clients, open_chart
+from halcyon.clinical.usecases.chart import CHART_READERS
 from halcyon.clinical.usecases.fhir_record import ChartSources
 from halcyon.shared.errors import NotFound
 from halcyon.shared.http.deps import CurrentCaller, SecondFactor
-from halcyon.shared.service import Audit, repository, runtime_of
+from halcyon.shared.service import repository
 
 # The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
 router = APIRouter(
@@ -37,19 +38,9 @@ def _respond(body: dict[str, Any]) -> JSONResponse:
 
 
 @router.get("/Patient/{client_id}", summary="FHIR Patient")
-async def read_patient(
-    client_id: str, caller: CurrentCaller, clients: Clients, audit: Audit, request: Request
-) -> JSONResponse:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_READERS,
-        action="read",
-        resource="fhir/Patient",
-        resource_id=client_id,
+async def read_patient(client_id: str, caller: CurrentCaller, charts: ChartDoor) -> JSONResponse:
+    chart = await charts.open(
+        client_id, CHART_READERS, action="read", resource="fhir/Patient", resource_id=client_id
     )
     resource = fhir.patient(chart.client, caller.tenant_id)
     await chart.record("read", "fhir/Patient", client_id)
@@ -60,19 +51,13 @@ async def read_patient(
 async def read_encounter(
     encounter_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     notes: Notes,
-    audit: Audit,
-    request: Request,
 ) -> JSONResponse:
     note = await notes.get(caller.tenant_id, encounter_id)
     if note is None or note.get("addendum_of"):
         raise NotFound(f"no encounter {encounter_id} in your agency")
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
+    chart = await charts.open(
         note["client_id"],
         CHART_READERS,
         action="read",
@@ -95,8 +80,8 @@ async def metadata(request: Request) -> JSONResponse:
 )
 async def search(
     resource_type: str,
-    caller: CurrentCaller,
-    audit: Audit,
+    charts: ChartDoor,
+    runtime: Runtime,
     request: Request,
     ids: Annotated[str | None, Query(alias="_id", max_length=2000)] = None,
     patient: Annotated[str | None, Query(max_length=80)] = None,
@@ -109,8 +94,8 @@ async def search(
         resource_type, ids=ids, patient=patient, dates=date, last_updated=last_updated,
         count=count, offset=offset,
     )  # fmt: skip
-    src = ChartSources.of(runtime_of(request).repo)
-    page, total = await fhir_search.search(src, query, caller, audit, request, utcnow())
+    src = ChartSources.of(runtime.repo)
+    page, total = await fhir_search.search(src, query, charts, utcnow())
     more = offset + count < total
     next_url = public_url(request, _offset=offset + count) if more else None
     bundle = fhir_record.searchset_page(page, total, public_url(request), next_url)
@@ -119,14 +104,14 @@ async def search(
 
 @router.get("/{resource_type}/{resource_id}", summary="FHIR read of any resource served here")
 async def read(
-    resource_type: str, resource_id: str, caller: CurrentCaller, audit: Audit, request: Request
+    resource_type: str, resource_id: str, charts: ChartDoor, runtime: Runtime
 ) -> JSONResponse:
     query = fhir_search.parse(
         resource_type, ids=resource_id, patient=None, dates=[], last_updated=[],
         count=1, offset=0,
     )  # fmt: skip
-    src = ChartSources.of(runtime_of(request).repo)
-    page, _ = await fhir_search.search(src, query, caller, audit, request, utcnow())
+    src = ChartSources.of(runtime.repo)
+    page, _ = await fhir_search.search(src, query, charts, utcnow())
     if not page:
         raise NotFound(f"no {resource_type} {resource_id} in your agency")
     return _respond(page[0].body)

@@ -5,23 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
+from halcyon.clinical.api.deps import ChartDoor, Runtime
 from halcyon.clinical.domain.common import AwareDatetime, utcnow
 from halcyon.clinical.domain.forms import (
     BUILTIN_FORMS,
     FormDefinition,
-    questionnaire_score,
-    validate_answers,
 )
 from halcyon.clinical.store import FormRepository, QuestionnaireResponseRepository
-from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
-from halcyon.shared.errors import Conflict, NotFound, RuleViolation
+from halcyon.clinical.usecases import forms as forms_usecase
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
+from halcyon.clinical.usecases.forms import RESPONSE
+from halcyon.shared.errors import Conflict, NotFound
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document, DuplicateRecord
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import repository
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from uuid6 import uuid7
 
 router = APIRouter(prefix="/forms", tags=["forms"])
 questionnaires = APIRouter(tags=["forms"])
@@ -130,47 +130,18 @@ def _response(doc: Document) -> QuestionnaireResponse:
     summary="Answer an agency questionnaire (validated and scored against its version)",
 )
 async def answer_questionnaire(
-    client_id: str,
-    body: QuestionnaireAnswers,
-    caller: CurrentCaller,
-    clients: Clients,
-    forms: Forms,
-    responses: Responses,
-    audit: Audit,
-    request: Request,
+    client_id: str, body: QuestionnaireAnswers, charts: ChartDoor, runtime: Runtime
 ) -> QuestionnaireResponse:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_WRITERS,
-        action="create",
-        resource="clinical/questionnaire-response",
+    chart = await charts.open(client_id, CHART_WRITERS, action="create", resource=RESPONSE)
+    saved = await forms_usecase.answer_questionnaire(
+        runtime,
+        chart,
+        site_id=body.site_id,
+        form_key=body.form_key,
+        form_version=body.form_version,
+        answers=body.answers,
+        fields=body.model_dump(),
     )
-    caller.require(CHART_WRITERS, body.site_id)
-    doc = await forms.find_one(
-        caller.tenant_id, {"key": body.form_key, "version": body.form_version}
-    )
-    if doc is None:
-        raise NotFound(f"no form {body.form_key} version {body.form_version}")
-    form = FormDefinition.model_validate(doc["definition"])
-    if form.kind != "questionnaire":
-        raise RuleViolation(f"{body.form_key} is a note template, not a questionnaire")
-    validate_answers(form, body.answers)
-    saved = await responses.insert(
-        caller.tenant_id,
-        {
-            "_id": str(uuid7()),
-            "client_id": client_id,
-            **body.model_dump(),
-            "score": questionnaire_score(form, body.answers),
-            "recorded_by": caller.user_id,
-            "recorded_at": utcnow(),
-        },
-    )
-    await chart.record("create", "clinical/questionnaire-response", saved["_id"])
     return _response(saved)
 
 
@@ -182,24 +153,13 @@ async def answer_questionnaire(
 async def list_questionnaire_responses(
     client_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     responses: Responses,
-    audit: Audit,
-    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[QuestionnaireResponse]:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_READERS,
-        action="read",
-        resource="clinical/questionnaire-response",
-    )
+    chart = await charts.open(client_id, CHART_READERS, action="read", resource=RESPONSE)
     result = await responses.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )
-    await chart.record("read", "clinical/questionnaire-response")
+    await chart.record("read", RESPONSE)
     return PageOut(items=[_response(d) for d in result.items], next_cursor=result.next_cursor)

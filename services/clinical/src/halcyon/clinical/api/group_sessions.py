@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, status
+from halcyon.clinical.api.deps import Steps
 from halcyon.clinical.domain.group_sessions import GroupNoteDraft
-from halcyon.clinical.store import GroupSessionRepository, SiteDirectory, StaffDirectory
-from halcyon.clinical.usecases.chart import Clients
-from halcyon.clinical.usecases.group_sessions import GroupSessions
-from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
 from pydantic import BaseModel
 
 router = APIRouter(tags=["group sessions"])
@@ -58,21 +54,6 @@ class MemberGroupNote(BaseModel):
     other_members: int
     signed_by: str | None = None
     signed_at: datetime | None = None
-
-
-def steps(
-    caller: CurrentCaller,
-    audit: Audit,
-    request: Request,
-    clients: Clients,
-    sessions: Annotated[GroupSessionRepository, repository(GroupSessionRepository)],
-    staff: Annotated[StaffDirectory, repository(StaffDirectory)],
-    sites: Annotated[SiteDirectory, repository(SiteDirectory)],
-) -> GroupSessions:
-    return GroupSessions(caller, audit, request, clients, sessions, staff, sites)
-
-
-Steps = Annotated[GroupSessions, Depends(steps)]
 
 
 def _full(doc: Document) -> GroupNote:

@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
+from halcyon.clinical.api.deps import ChartDoor
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.store import RemsForms
-from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, open_chart
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
 from halcyon.shared.errors import Conflict, NotFound
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import repository
 from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["rems"])
@@ -55,15 +56,10 @@ def _form(doc: Document) -> RemsForm:
 async def list_forms(
     client_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     forms: Forms,
-    audit: Audit,
-    request: Request,
 ) -> list[RemsForm]:
-    chart = await open_chart(
-        clients, caller, audit, request, client_id, CHART_READERS,
-        action="read", resource=RESOURCE,
-    )  # fmt: skip
+    chart = await charts.open(client_id, CHART_READERS, action="read", resource=RESOURCE)
     found = await forms.find(caller.tenant_id, {"client_id": client_id}, limit=200)
     await chart.record("read", RESOURCE)
     return [_form(d) for d in sorted(found, key=lambda d: d["due_on"])]
@@ -78,18 +74,15 @@ async def form_submitted(
     form_id: str,
     body: Submission,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     forms: Forms,
-    audit: Audit,
-    request: Request,
 ) -> RemsForm:
     doc = await forms.get(caller.tenant_id, form_id)
     if doc is None:
         raise NotFound(f"no REMS form {form_id} in your agency")
-    chart = await open_chart(
-        clients, caller, audit, request, doc["client_id"], CHART_WRITERS,
-        action="update", resource=RESOURCE, resource_id=form_id,
-    )  # fmt: skip
+    chart = await charts.open(
+        doc["client_id"], CHART_WRITERS, action="update", resource=RESOURCE, resource_id=form_id
+    )
     now: datetime = utcnow()
     updated = await forms.update(
         caller.tenant_id,

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.domain.common import utcnow
-from halcyon.clinical.domain.protocols import PROTOCOLS, Protocol, protocol
-from halcyon.clinical.domain.screening import Finding, ScreeningRequest, evaluate
+from fastapi import APIRouter, Depends, status
+from halcyon.clinical.api.deps import ChartDoor, Runtime
+from halcyon.clinical.domain.protocols import PROTOCOLS, Protocol
+from halcyon.clinical.domain.screening import Finding, ScreeningRequest
 from halcyon.clinical.store import (
-    AllergyRepository,
-    MedicationRepository,
-    ProblemRepository,
     ScreeningRepository,
 )
-from halcyon.clinical.usecases.chart import CHART_READERS, PRESCRIBERS, Clients, event, open_chart
-from halcyon.clinical.usecases.screening import history_with_lists
-from halcyon.shared.contracts.clinical import ScreeningCompleted
-from halcyon.shared.errors import RuleViolation
+from halcyon.clinical.usecases import screening
+from halcyon.clinical.usecases.chart import CHART_READERS, PRESCRIBERS
+from halcyon.clinical.usecases.screening import RESOURCE
 from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import repository
 from pydantic import BaseModel
-from uuid6 import uuid7
 
 # The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
 router = APIRouter(tags=["screening"], dependencies=[SecondFactor])
@@ -59,60 +54,10 @@ async def list_protocols(caller: CurrentCaller) -> list[Protocol]:
     summary="Screen a client against a protocol; the prescriber's signature completes it",
 )
 async def screen(
-    client_id: str,
-    body: ScreeningRequest,
-    caller: CurrentCaller,
-    clients: Clients,
-    screenings: Screenings,
-    medications: Annotated[MedicationRepository, repository(MedicationRepository)],
-    allergies: Annotated[AllergyRepository, repository(AllergyRepository)],
-    problems: Annotated[ProblemRepository, repository(ProblemRepository)],
-    audit: Audit,
-    request: Request,
+    client_id: str, body: ScreeningRequest, charts: ChartDoor, runtime: Runtime
 ) -> Screening:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        PRESCRIBERS,
-        action="create",
-        resource="clinical/screening",
-    )
-    chosen = protocol(body.protocol_id)
-    now = utcnow()
-    if body.history.screened_on > now.date():
-        raise RuleViolation("the screening date is in the future")
-    history = await history_with_lists(
-        caller.tenant_id, client_id, body.history, medications, allergies, problems
-    )
-    result = evaluate(chosen, history)
-    doc: Document = {
-        "_id": str(uuid7()),
-        "client_id": client_id,
-        "protocol_id": chosen.id,
-        "eligible": result.eligible,
-        "decision": result.decision,
-        "reasons": [r.model_dump() for r in result.reasons],
-        # What was evaluated: the typed history plus what the lists added.
-        "history": history.model_dump(mode="json"),
-        # Signing is the act of recording: only a prescriber reaches this line.
-        "signed_by": caller.user_id,
-        "signed_at": now,
-    }
-    completed = ScreeningCompleted(
-        screening_id=doc["_id"],
-        client_id=client_id,
-        protocol_id=chosen.id,
-        eligible=result.eligible,
-        reasons=[r.code for r in result.reasons],
-        signed_by=caller.user_id,
-        signed_at=now,
-    )
-    saved = await screenings.insert(caller.tenant_id, doc, [event(completed, caller.tenant_id)])
-    await chart.record("create", "clinical/screening", saved["_id"])
-    return _screening(saved)
+    chart = await charts.open(client_id, PRESCRIBERS, action="create", resource=RESOURCE)
+    return _screening(await screening.screen(runtime, chart, body))
 
 
 @router.get(
@@ -123,24 +68,13 @@ async def screen(
 async def list_screenings(
     client_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     screenings: Screenings,
-    audit: Audit,
-    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[Screening]:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_READERS,
-        action="read",
-        resource="clinical/screening",
-    )
+    chart = await charts.open(client_id, CHART_READERS, action="read", resource=RESOURCE)
     result = await screenings.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )
-    await chart.record("read", "clinical/screening")
+    await chart.record("read", RESOURCE)
     return PageOut(items=[_screening(d) for d in result.items], next_cursor=result.next_cursor)

@@ -5,20 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
-from halcyon.clinical.domain.common import utcnow
-from halcyon.clinical.domain.protocols import protocol
-from halcyon.clinical.domain.vitals import VitalsReading, breaches
+from fastapi import APIRouter, Depends, status
+from halcyon.clinical.api.deps import ChartDoor, Runtime
+from halcyon.clinical.domain.vitals import VitalsReading
 from halcyon.clinical.store import NoteRepository, VitalsRepository
-from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Clients, event, open_chart
-from halcyon.shared.contracts.clinical import VitalsAlertRaised
-from halcyon.shared.errors import RuleViolation
+from halcyon.clinical.usecases import vitals
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
+from halcyon.clinical.usecases.vitals import RESOURCE
 from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import repository
 from pydantic import BaseModel
-from uuid6 import uuid7
 
 # The clinical record / controlled-substance record: second factor for anyone (ADR 0103).
 router = APIRouter(tags=["vitals"], dependencies=[SecondFactor])
@@ -55,61 +53,10 @@ def _reading(doc: Document) -> Reading:
     summary="Record a vitals reading; over a threshold, the alert is raised in the same write",
 )
 async def record_vitals(
-    client_id: str,
-    body: VitalsReading,
-    caller: CurrentCaller,
-    clients: Clients,
-    readings: Readings,
-    notes: Notes,
-    audit: Audit,
-    request: Request,
+    client_id: str, body: VitalsReading, charts: ChartDoor, runtime: Runtime
 ) -> Reading:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_WRITERS,
-        action="create",
-        resource="clinical/vitals",
-    )
-    caller.require(CHART_WRITERS, body.site_id)
-    limits = protocol(body.protocol_id).vitals
-    if body.measured_at > utcnow():
-        raise RuleViolation("the reading is dated in the future")
-    if body.encounter_id:
-        note = await notes.get(caller.tenant_id, body.encounter_id)
-        if note is None or note["client_id"] != client_id:
-            raise RuleViolation("the encounter is not this client's")
-    found = breaches(body, limits)
-    reading_id = str(uuid7())
-    doc: Document = {
-        "_id": reading_id,
-        "client_id": client_id,
-        **body.model_dump(),
-        "breaches": found,
-        "alert_id": None,
-        "recorded_by": caller.user_id,
-        "recorded_at": utcnow(),
-    }
-    events = []
-    if found:
-        doc["alert_id"] = str(uuid7())
-        alert = VitalsAlertRaised(
-            alert_id=doc["alert_id"],
-            client_id=client_id,
-            site_id=body.site_id,
-            encounter_id=body.encounter_id,
-            reading_id=reading_id,
-            measured_at=body.measured_at,
-            breaches=found,
-        )
-        events.append(event(alert, caller.tenant_id))
-    # The reading and its alert are one insert: no reading without its alert, ever.
-    saved = await readings.insert(caller.tenant_id, doc, events)
-    await chart.record("create", "clinical/vitals", reading_id)
-    return _reading(saved)
+    chart = await charts.open(client_id, CHART_WRITERS, action="create", resource=RESOURCE)
+    return _reading(await vitals.record_reading(runtime, chart, body))
 
 
 @router.get(
@@ -120,26 +67,15 @@ async def record_vitals(
 async def list_vitals(
     client_id: str,
     caller: CurrentCaller,
-    clients: Clients,
+    charts: ChartDoor,
     readings: Readings,
-    audit: Audit,
-    request: Request,
     page: Annotated[PageParams, Depends(page_params)],
     encounter_id: str | None = None,
 ) -> PageOut[Reading]:
-    chart = await open_chart(
-        clients,
-        caller,
-        audit,
-        request,
-        client_id,
-        CHART_READERS,
-        action="read",
-        resource="clinical/vitals",
-    )
+    chart = await charts.open(client_id, CHART_READERS, action="read", resource=RESOURCE)
     query: dict[str, str] = {"client_id": client_id}
     if encounter_id:
         query["encounter_id"] = encounter_id
     result = await readings.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
-    await chart.record("read", "clinical/vitals")
+    await chart.record("read", RESOURCE)
     return PageOut(items=[_reading(d) for d in result.items], next_cursor=result.next_cursor)

@@ -6,9 +6,12 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from halcyon.shared.contracts.clinical import ClientAddress, ClientDetailsChanged, ClientRegistered
+from halcyon.shared.errors import RuleViolation
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -260,3 +263,46 @@ class Client(BaseModel):
     registered_by: str
     possible_duplicate_of: list[str] = Field(default_factory=list)
     duplicate_warning: str | None = None
+
+
+def client_registered(
+    client_id: str, body: ClientRegistration, timezone: str | None
+) -> ClientRegistered:
+    """What other contexts learn of a new client (contact details for reminders)."""
+    return ClientRegistered(
+        client_id=client_id,
+        home_site_id=body.home_site_id,
+        given_name=body.given_name,
+        family_name=body.family_name,
+        date_of_birth=body.date_of_birth,
+        preferred_language=body.preferred_language,
+        email=body.email,
+        phone=body.phone,
+        address=ClientAddress(**body.address.model_dump()) if body.address else None,
+        # The home site's zone (from identity), for reminders in the client's local time.
+        timezone=timezone,
+    )
+
+
+def details_changed(
+    client_id: str, merged: Mapping[str, Any], changed_at: datetime
+) -> ClientDetailsChanged:
+    """The client's details after a change, as other contexts keep them."""
+    return ClientDetailsChanged(
+        client_id=client_id,
+        home_site_id=merged["home_site_id"],
+        given_name=merged["given_name"],
+        family_name=merged["family_name"],
+        date_of_birth=merged["date_of_birth"],
+        preferred_language=merged.get("preferred_language"),
+        pronouns=merged.get("pronouns"),
+        email=merged.get("email"),
+        phone=merged.get("phone"),
+        address=ClientAddress(**merged["address"]) if merged.get("address") else None,
+        changed_at=changed_at,
+    )
+
+
+def ensure_distinct_members(members: list[dict[str, Any]]) -> None:
+    if len({(m["staff_id"], m["role"]) for m in members}) != len(members):
+        raise RuleViolation("a staff member is listed twice in the same role")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from halcyon.clinical.domain.common import AwareDatetime, Id, ShortText
@@ -201,3 +201,72 @@ def consent_changed(doc: Mapping[str, Any], status: str) -> ConsentChanged:
         recipient=doc.get("recipient"),
         purpose=doc.get("purpose"),
     )
+
+
+class DisclosedRecord(BaseModel):
+    type: str
+    id: str
+    part2: bool
+    content: dict[str, Any]
+
+
+class Disclosure(BaseModel):
+    id: str
+    client_id: str
+    recipient: str
+    purpose: str
+    consent_id: str | None
+    disclosed_at: datetime
+    disclosed_by: str
+    records: list[DisclosedRecord]
+    # 42 CFR 2.32: present whenever a Part 2 record is disclosed.
+    redisclosure_notice: str | None = None
+    abbreviated_notice: str | None = None
+    # 42 CFR 2.32(b) (2024 rule): a copy of the consent, or a clear explanation of its scope.
+    consent_copy: dict[str, Any] | None = None
+
+
+def disclosed_note(doc: Mapping[str, Any]) -> DisclosedRecord:
+    keep = ("kind", "started_at", "ended_at", "diagnoses", "content", "dosing", "status")
+    content = {k: doc.get(k) for k in keep}
+    return DisclosedRecord(
+        type="note", id=doc["_id"], part2=bool(doc.get("part2")), content=content
+    )
+
+
+def disclosed_episode(doc: Mapping[str, Any]) -> DisclosedRecord:
+    content = {"program": doc["program"], "diagnoses": doc["diagnoses"]}
+    return DisclosedRecord(
+        type="episode", id=doc["_id"], part2=bool(doc.get("part2")), content=content
+    )
+
+
+def consent_copy(consent: Mapping[str, Any]) -> dict[str, Any]:
+    keep = (
+        "kind",
+        "recipient",
+        "purpose",
+        "purpose_description",
+        "information_description",
+        "effective_at",
+        "expires_at",
+        "expiry_event",
+        "signed_by_name",
+        "signed_at",
+    )
+    return {"consent_id": consent["_id"], **{k: consent.get(k) for k in keep}}
+
+
+# A few minutes of clock skew between the signing tablet and us are tolerated.
+SIGNING_SKEW = timedelta(minutes=5)
+
+
+def ensure_recordable(form: ConsentForm, now: datetime) -> None:
+    """A consent is recorded once signed and in effect, never dated ahead of us."""
+    latest = now + SIGNING_SKEW
+    if form.signed_at > latest:
+        raise RuleViolation("the consent's signature date is in the future")
+    if form.effective_at > latest:
+        # Consumers (scheduling's gating) act on the status announced now; a consent
+        # that only starts later would need a second announcement we do not make.
+        raise RuleViolation("record the consent when it takes effect, not before")

@@ -419,3 +419,29 @@ def part2_protected(*, note_part2: bool, program_part2: bool, diagnoses: list[st
     """42 CFR 2.11/2.12: a record is Part 2 when a Part 2 program made it (the note's flag or
     its episode's program) or it identifies the patient as having a substance use disorder."""
     return note_part2 or program_part2 or any(is_substance_use_disorder(d) for d in diagnoses)
+
+
+BILLABLE_FACTS = (
+    "started_at",
+    "ended_at",
+    "psychotherapy_minutes",
+    "clinicians",
+    "diagnoses",
+    "place_of_service",
+)
+
+
+def billable_facts(note: dict[str, Any], corrections: list[dict[str, Any]]) -> dict[str, Any]:
+    """The note's billable facts with every billing correction applied in order."""
+    facts = {k: note.get(k) for k in BILLABLE_FACTS}
+    for correction in corrections:
+        facts.update({k: v for k, v in correction.items() if v is not None})
+    return facts
+
+
+# Billing prices the first monitor, then the second, then staff; the rest come after.
+_MONITORING_ORDER = {"first": 0, "second": 1, "staff": 2}
+
+
+def encounter_clinicians_order(monitoring_role: str | None) -> int:
+    return _MONITORING_ORDER.get(monitoring_role or "", 3)

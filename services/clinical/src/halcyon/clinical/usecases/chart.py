@@ -1,23 +1,16 @@
-"""What every chart route shares: open a client's chart with the caller's rights, audited."""
+"""What every chart route shares: a client's chart, opened through the one access check."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Annotated
 
 from fastapi import Request
 from halcyon.clinical.store import ClientRepository
+from halcyon.shared.access import RecordAccess
 from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import Caller
-from halcyon.shared.contracts import EventContract
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.errors import DomainError, NotFound
-from halcyon.shared.mongo import Document, OutboxEvent
-from halcyon.shared.service import repository
-
-Clients = Annotated[ClientRepository, repository(ClientRepository)]
-
-SOURCE = "/halcyon/clinical"
+from halcyon.shared.mongo import Document
 
 # Who may do what with a chart. Billers see claims, not notes; front desk registers.
 FRONT_DESK = frozenset({"front_desk", "agency_admin"})
@@ -31,19 +24,62 @@ REGISTRARS = FRONT_DESK | CLINICIANS
 DEMOGRAPHIC_READERS = CHART_READERS | {"front_desk", "biller"}
 
 
-def event(contract: EventContract, tenant_id: str) -> OutboxEvent:
-    envelope = EventEnvelope.wrap(contract, source=SOURCE, tenant_id=tenant_id)
-    return OutboxEvent(envelope, contract.topic)
+def home_site(client: Document) -> str | None:
+    """A chart's site is its client's home site."""
+    site = client.get("home_site_id")
+    return str(site) if site is not None else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Chart:
     """One client's chart, opened by a caller who was allowed to open it."""
 
     client: Document
-    caller: Caller
-    audit: AuditTrail
-    request: Request
+    access: RecordAccess
+
+    @classmethod
+    async def open(
+        cls,
+        access: RecordAccess,
+        clients: ClientRepository,
+        client_id: str,
+        roles: Iterable[str],
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> Chart:
+        """The client in the caller's agency, if the caller holds a role at its home site.
+
+        ``RecordAccess.open`` does the loading and the checking: another agency's client
+        is not found (audited "failed"), a refusal is audited "denied" before it is
+        raised, and break-the-glass opens a chart for reading. ``resource_id`` names the
+        record the chart is opened for in those audit entries.
+        """
+        doc = await access.open(
+            clients,
+            client_id,
+            roles,
+            action=action,
+            resource=resource,
+            what="client",
+            record_is_client=True,
+            resource_id=resource_id,
+            site_of=home_site,
+        )
+        return cls(client=doc, access=access)
+
+    @property
+    def caller(self) -> Caller:
+        return self.access.caller
+
+    @property
+    def audit(self) -> AuditTrail:
+        return self.access.audit
+
+    @property
+    def request(self) -> Request | None:
+        return self.access.request
 
     @property
     def client_id(self) -> str:
@@ -91,46 +127,32 @@ class Chart:
         )
 
 
-async def open_chart(
-    clients: ClientRepository,
-    caller: Caller,
-    audit: AuditTrail,
-    request: Request,
-    client_id: str,
-    roles: frozenset[str],
-    *,
-    action: str,
-    resource: str,
-    resource_id: str | None = None,
-) -> Chart:
-    """Load the client in the caller's agency and check the role at the client's home site.
+@dataclass(frozen=True)
+class Charts:
+    """The door to every chart for one request: who asks, and where clients are kept."""
 
-    Another agency's client is simply not found (no hint it exists). A refusal is
-    audited before it is raised, as HIPAA's access-audit trail requires.
-    """
-    doc = await clients.get(caller.tenant_id, client_id)
-    if doc is None:
-        await audit.record(
-            caller,
+    access: RecordAccess
+    clients: ClientRepository
+
+    @property
+    def caller(self) -> Caller:
+        return self.access.caller
+
+    async def open(
+        self,
+        client_id: str,
+        roles: Iterable[str],
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> Chart:
+        return await Chart.open(
+            self.access,
+            self.clients,
+            client_id,
+            roles,
             action=action,
             resource=resource,
             resource_id=resource_id,
-            client_id=client_id,
-            outcome="failed",
-            reason="no such client in the caller's agency",
-            request=request,
         )
-        raise NotFound(f"no client {client_id} in your agency")
-    chart = Chart(client=doc, caller=caller, audit=audit, request=request)
-    # Break-the-glass (a time-limited grant in the token) opens a chart for reading to a
-    # clinician from another site; the audit event is flagged and carries the reason.
-    emergency = (
-        action == "read" and client_id in caller.emergency_clients and caller.has_role(roles)
-    )
-    try:
-        if not emergency:
-            caller.require(roles, chart.site_id)
-    except DomainError as exc:
-        await chart.denied(action, resource, resource_id, exc.detail)
-        raise
-    return chart

@@ -5,13 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
 from halcyon.clinical.domain.common import utcnow
-from halcyon.clinical.store import ClientRepository, DocumentChunks, DocumentRepository
-from halcyon.clinical.usecases.chart import Chart, open_chart
+from halcyon.clinical.store import DocumentChunks, DocumentRepository
+from halcyon.clinical.usecases.chart import Chart, Charts
 from halcyon.shared import files
-from halcyon.shared.audit import AuditTrail
-from halcyon.shared.auth import Caller
 from halcyon.shared.crypto import FieldCipher
 from halcyon.shared.errors import NotFound
 from halcyon.shared.mongo import Document, Page
@@ -57,29 +54,24 @@ async def store(
 
 
 async def open_document(
-    records: DocumentRepository,
-    clients: ClientRepository,
-    caller: Caller,
-    audit: AuditTrail,
-    request: Request,
-    document_id: str,
-    roles: frozenset[str],
+    records: DocumentRepository, charts: Charts, document_id: str, roles: frozenset[str]
 ) -> tuple[Document, Chart]:
     """The document and its client's chart, if the caller may read it.
 
     Another agency's document is not found, like a made-up id; both are audited as failed.
     """
-    found = await records.get(caller.tenant_id, document_id)
+    access = charts.access
+    found = await records.get(access.tenant_id, document_id)
     if found is None or found.get("status") != "stored":
-        await audit.record(
-            caller, action="read", resource=RESOURCE, resource_id=document_id,
-            outcome="failed", reason="no such document in the caller's agency", request=request,
+        await access.audit.record(
+            access.caller, action="read", resource=RESOURCE, resource_id=document_id,
+            outcome="failed", reason="no such document in the caller's agency",
+            request=access.request,
         )  # fmt: skip
         raise NotFound(f"no document {document_id} in your agency")
-    chart = await open_chart(
-        clients, caller, audit, request, found["client_id"], roles,
-        action="read", resource=RESOURCE, resource_id=document_id,
-    )  # fmt: skip
+    chart = await charts.open(
+        found["client_id"], roles, action="read", resource=RESOURCE, resource_id=document_id
+    )
     return found, chart
 
 

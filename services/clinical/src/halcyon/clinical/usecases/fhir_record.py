@@ -93,14 +93,16 @@ def patient_found(client: Document, tenant_id: str) -> Found:
     return _found(fhir.patient(client, tenant_id), client, None)
 
 
-async def _encounters(src: ChartSources, tenant: str, client_id: str, now: datetime) -> list[Found]:
+async def _encounters(
+    src: ChartSources, tenant: str, client_id: str, _now: datetime
+) -> list[Found]:
     notes = await _of_client(src.notes, tenant, client_id)
     return [
         _found(fhir.encounter(n), n, n.get("started_at")) for n in notes if not n.get("addendum_of")
     ]
 
 
-async def _documents(src: ChartSources, tenant: str, client_id: str, now: datetime) -> list[Found]:
+async def _documents(src: ChartSources, tenant: str, client_id: str, _now: datetime) -> list[Found]:
     notes = await _of_client(src.notes, tenant, client_id)
     # Signed group notes, as this member's chart shows them (ADR 0306).
     groups = await src.group_sessions.find(
@@ -122,7 +124,7 @@ async def _documents(src: ChartSources, tenant: str, client_id: str, now: dateti
 
 
 async def _observations(
-    src: ChartSources, tenant: str, client_id: str, now: datetime
+    src: ChartSources, tenant: str, client_id: str, _now: datetime
 ) -> list[Found]:
     found = [
         _found(obs, reading, reading.get("measured_at"))
@@ -178,7 +180,7 @@ async def _consents(src: ChartSources, tenant: str, client_id: str, now: datetim
 
 
 async def _appointments(
-    src: ChartSources, tenant: str, client_id: str, now: datetime
+    src: ChartSources, tenant: str, client_id: str, _now: datetime
 ) -> list[Found]:
     return [
         _found(fhir_record.appointment(a), a, a.get("starts_at"))

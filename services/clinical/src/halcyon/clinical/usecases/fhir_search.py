@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import Request
 from halcyon.clinical.domain import fhir_record
 from halcyon.clinical.domain.fhir_record import (
     CLINICAL_TYPES,
@@ -18,7 +17,7 @@ from halcyon.clinical.domain.fhir_record import (
     SearchFilter,
     last_updated,
 )
-from halcyon.clinical.usecases.chart import CHART_READERS, open_chart
+from halcyon.clinical.usecases.chart import CHART_READERS, Charts
 from halcyon.clinical.usecases.fhir_record import (
     CHART_LIMIT,
     ChartSources,
@@ -26,8 +25,7 @@ from halcyon.clinical.usecases.fhir_record import (
     owner_of,
     patient_found,
 )
-from halcyon.shared.audit import AuditTrail
-from halcyon.shared.auth import ALL_SITES, Caller
+from halcyon.shared.auth import ALL_SITES
 from halcyon.shared.errors import NotFound, RuleViolation
 
 DIRECTORY_READERS = CHART_READERS | {"front_desk", "biller", "scheduler"}
@@ -76,20 +74,19 @@ def parse(
 async def search(
     src: ChartSources,
     query: SearchRequest,
-    caller: Caller,
-    audit: AuditTrail,
-    request: Request,
+    charts: Charts,
     now: datetime,
 ) -> tuple[list[Found], int]:
     """One page of matches and the total number of matches."""
+    caller = charts.caller
     kind = query.resource_type
     if kind in DIRECTORY_TYPES:
         caller.require(DIRECTORY_READERS)
         found = await _directory(src, caller.tenant_id, kind)
     elif kind == "Patient":
-        found = await _patients(src, query, caller, audit, request)
+        found = await _patients(src, query, charts)
     else:
-        found = await _chart_resources(src, query, caller, audit, request, now)
+        found = await _chart_resources(src, query, charts, now)
     matches = [f for f in found if query.filter.admits(f)]
     return matches[query.offset : query.offset + query.count], len(matches)
 
@@ -97,11 +94,10 @@ async def search(
 async def _chart_resources(
     src: ChartSources,
     query: SearchRequest,
-    caller: Caller,
-    audit: AuditTrail,
-    request: Request,
+    charts: Charts,
     now: datetime,
 ) -> list[Found]:
+    caller = charts.caller
     kind = query.resource_type
     if query.patient:
         owners = [query.patient]
@@ -114,10 +110,7 @@ async def _chart_resources(
         raise RuleViolation(f"a {kind} search names a patient or an _id")
     found: list[Found] = []
     for client_id in owners:
-        chart = await open_chart(
-            src.clients, caller, audit, request, client_id, CHART_READERS,
-            action="read", resource=f"fhir/{kind}",
-        )  # fmt: skip
+        chart = await charts.open(client_id, CHART_READERS, action="read", resource=f"fhir/{kind}")
         found += await of_type(src, caller.tenant_id, client_id, kind, now)
         await chart.record("read", f"fhir/{kind}")
     return found
@@ -126,10 +119,9 @@ async def _chart_resources(
 async def _patients(
     src: ChartSources,
     query: SearchRequest,
-    caller: Caller,
-    audit: AuditTrail,
-    request: Request,
+    charts: Charts,
 ) -> list[Found]:
+    caller = charts.caller
     if query.filter.ids:
         clients = [
             c for i in sorted(query.filter.ids) if (c := await src.clients.get(caller.tenant_id, i))
@@ -143,10 +135,13 @@ async def _patients(
     for client in clients:
         if not query.filter.admits(Found({"id": client["_id"]}, last_updated(client))):
             continue
-        chart = await open_chart(
-            src.clients, caller, audit, request, str(client["_id"]), CHART_READERS,
-            action="read", resource="fhir/Patient", resource_id=str(client["_id"]),
-        )  # fmt: skip
+        chart = await charts.open(
+            str(client["_id"]),
+            CHART_READERS,
+            action="read",
+            resource="fhir/Patient",
+            resource_id=str(client["_id"]),
+        )
         await chart.record("read", "fhir/Patient", chart.client_id)
         found.append(patient_found(client, caller.tenant_id))
     return found

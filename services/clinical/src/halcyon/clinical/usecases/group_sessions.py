@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.group_sessions import (
     GROUP_PSYCHOTHERAPY,
@@ -18,14 +17,13 @@ from halcyon.clinical.domain.group_sessions import (
     member_view,
 )
 from halcyon.clinical.domain.notes import billing_minutes, ensure_author, service_date
+from halcyon.clinical.settings import ClinicalRuntime
 from halcyon.clinical.store import (
-    ClientRepository,
     GroupSessionRepository,
     SiteDirectory,
     StaffDirectory,
 )
-from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Chart, event, open_chart
-from halcyon.shared.audit import AuditTrail
+from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS, Chart, Charts
 from halcyon.shared.auth import Caller
 from halcyon.shared.contracts.clinical import EncounterClinician, EncounterSigned
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
@@ -35,20 +33,31 @@ from uuid6 import uuid7
 RESOURCE = "clinical/group-note"
 
 
-@dataclass
+@dataclass(frozen=True)
 class GroupSessions:
-    """What the group-session steps need: the caller, their audit trail, the repositories."""
+    """What the group-session steps need: the running service and the chart door."""
 
-    caller: Caller
-    audit: AuditTrail
-    request: Request
-    clients: ClientRepository
-    sessions: GroupSessionRepository
-    staff: StaffDirectory
-    sites: SiteDirectory
+    runtime: ClinicalRuntime
+    charts: Charts
+
+    @property
+    def caller(self) -> Caller:
+        return self.charts.caller
+
+    @property
+    def sessions(self) -> GroupSessionRepository:
+        return self.runtime.repo(GroupSessionRepository)
+
+    @property
+    def staff(self) -> StaffDirectory:
+        return self.runtime.repo(StaffDirectory)
+
+    @property
+    def sites(self) -> SiteDirectory:
+        return self.runtime.repo(SiteDirectory)
 
     async def _charts(
-        self, client_ids: list[str], roles: frozenset[str], action: str, resource_id: str | None
+        self, client_ids: list[str], roles: frozenset[str], action: str, session_id: str | None
     ) -> list[Chart]:
         """Every member's chart, each resolved in the caller's agency and access-checked.
 
@@ -56,22 +65,16 @@ class GroupSessions:
         written and read as one record.
         """
         return [
-            await open_chart(
-                self.clients,
-                self.caller,
-                self.audit,
-                self.request,
-                client_id,
-                roles,
-                action=action,
-                resource=RESOURCE,
-                resource_id=resource_id,
+            await self.charts.open(
+                client_id, roles, action=action, resource=RESOURCE, resource_id=session_id
             )
             for client_id in client_ids
         ]
 
-    def _check_draft(self, draft: GroupNoteDraft) -> None:
-        self.caller.require(CHART_WRITERS, draft.site_id)
+    async def _check_draft(self, draft: GroupNoteDraft, action: str, session_id: str) -> None:
+        await self.charts.access.require(
+            CHART_WRITERS, draft.site_id, action=action, resource=RESOURCE, resource_id=session_id
+        )
         if self.caller.user_id not in {c.staff_id for c in draft.clinicians}:
             raise RuleViolation("the author is listed among the group's facilitating clinicians")
 
@@ -86,7 +89,7 @@ class GroupSessions:
         charts = await self._charts(
             [m.client_id for m in draft.members], CHART_WRITERS, "create", session_id
         )
-        self._check_draft(draft)
+        await self._check_draft(draft, "create", session_id)
         doc = await self.sessions.insert(
             self.caller.tenant_id,
             {
@@ -111,7 +114,7 @@ class GroupSessions:
             {m["client_id"] for m in doc["members"]} | {m.client_id for m in draft.members}
         )
         charts = await self._charts(members, CHART_WRITERS, "update", session_id)
-        self._check_draft(draft)
+        await self._check_draft(draft, "update", session_id)
         updated = await self.sessions.update(
             self.caller.tenant_id,
             {"_id": session_id},
@@ -183,7 +186,7 @@ class GroupSessions:
         timezone = site.get("timezone") if site else None
         minutes = billing_minutes(session["started_at"], session["ended_at"])
         return [
-            event(
+            self.runtime.event(
                 EncounterSigned(
                     encounter_id=member["encounter_id"],
                     client_id=member["client_id"],
@@ -201,7 +204,7 @@ class GroupSessions:
                     signed_at=signed_at,
                     service_codes=[GROUP_PSYCHOTHERAPY],
                 ),
-                self.caller.tenant_id,
+                tenant_id=self.caller.tenant_id,
             )
             for member in billed_members(session["members"])
         ]

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.domain.protocols import PROTOCOLS
 from halcyon.clinical.domain.rems import form_deadline, stages_due
+from halcyon.clinical.settings import ClinicalRuntime
 from halcyon.clinical.store import NoteRepository, RemsForms, SiteDirectory
-from halcyon.clinical.usecases.chart import event
 from halcyon.shared.contracts.clinical import RemsMonitoringFormDue
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import ServiceRuntime
 
 log = logging.getLogger("halcyon.clinical.rems")
 # Sessions signed this long ago or less are looked at for a form to track.
@@ -28,7 +27,7 @@ def form_protocols() -> dict[str, int]:
     }
 
 
-async def track_forms(runtime: ServiceRuntime, now: datetime) -> int:
+async def track_forms(runtime: ClinicalRuntime, now: datetime) -> int:
     """One pass: a form record for each newly signed REMS session (idempotent upsert)."""
     due_days = form_protocols()
     notes = runtime.database[NoteRepository.collection_name]
@@ -75,7 +74,7 @@ async def track_forms(runtime: ServiceRuntime, now: datetime) -> int:
     return created
 
 
-async def remind(runtime: ServiceRuntime, now: datetime) -> int:
+async def remind(runtime: ClinicalRuntime, now: datetime) -> int:
     """Queue each reminder stage that has come for an open form, once (conditional)."""
     cursor = runtime.database[RemsForms.collection_name].find(
         {"status": "open", "due_at": {"$lte": now + timedelta(days=2)}}, limit=500
@@ -98,7 +97,7 @@ async def remind(runtime: ServiceRuntime, now: datetime) -> int:
                 form["tenant_id"],
                 {"_id": form["_id"], "status": "open", "reminders_sent": {"$ne": stage}},
                 {"$push": {"reminders_sent": stage}},
-                [event(reminder, form["tenant_id"])],
+                [runtime.event(reminder, tenant_id=form["tenant_id"])],
             )
             sent += done is not None
     return sent
@@ -108,8 +107,8 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def run_rems_form_sweep(runtime: ServiceRuntime) -> None:
-    interval = float(getattr(runtime.settings, "rems_form_sweep_seconds", 60.0))
+async def run_rems_form_sweep(runtime: ClinicalRuntime) -> None:
+    interval = runtime.settings.rems_form_sweep_seconds
     while True:
         try:
             now = utcnow()
