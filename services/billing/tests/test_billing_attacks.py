@@ -32,7 +32,7 @@ from halcyon.shared.contracts.clinical import ConsentChanged
 from halcyon.shared.errors import RuleViolation
 
 from services.billing.tests.test_billing_claim_batching import CALLER as BATCH_CALLER
-from services.billing.tests.test_billing_claim_batching import Memory
+from services.billing.tests.test_billing_claim_batching import EVENTS, Memory
 from services.billing.tests.test_billing_claim_batching import charge as batch_charge
 from services.billing.tests.test_billing_claim_batching import repos as batch_repos
 from services.billing.tests.test_billing_x12_271 import with_benefits
@@ -296,7 +296,7 @@ async def test_more_monitoring_lines_on_one_date_than_a_claim_holds_is_a_422_not
     charges += [batch_charge(i, "0822T", on, ["F43.10"]) for i in range(1, 51)]
     batcher_repos, stores = batch_repos(charges)
     with pytest.raises(RuleViolation) as refused:
-        await ClaimBatcher(batcher_repos).batch(BATCH_CALLER, "site-1", "acme")
+        await ClaimBatcher(batcher_repos, EVENTS).batch(BATCH_CALLER, "site-1", "acme")
     assert refused.value.extensions == {"field": "lines", "encounter_id": "enc-1"}
     assert all(store.writes == 0 for store in stores.values())
 
@@ -384,7 +384,7 @@ async def test_a_refused_secondary_claim_moves_no_counter() -> None:
     }
     before = {name: store.writes for name, store in stores.items()}
     with pytest.raises(RuleViolation) as refused:
-        await ClaimBatcher(batcher_repos).secondary(BATCH_CALLER, "clm-1")
+        await ClaimBatcher(batcher_repos, EVENTS).secondary(BATCH_CALLER, "clm-1")
     assert refused.value.extensions["field"] == "diagnoses"
     assert {name: store.writes for name, store in stores.items()} == before
 

@@ -10,7 +10,10 @@ from typing import Any, cast
 import pytest
 from halcyon.billing.usecases.claiming import ClaimBatcher, Repos
 from halcyon.shared.auth import Caller
+from halcyon.shared.contracts import EventContract
+from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import RuleViolation
+from halcyon.shared.mongo import OutboxEvent
 
 from services.billing.tests.x12_validation import x12valid
 
@@ -28,6 +31,30 @@ def _matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
         elif value != wanted:
             return False
     return True
+
+
+class Events:
+    """What the running service does for a use case's events, without a running service."""
+
+    def event(
+        self,
+        contract: EventContract,
+        *,
+        tenant_id: str,
+        causation_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> OutboxEvent:
+        envelope = EventEnvelope.wrap(
+            contract,
+            source="/halcyon/billing",
+            tenant_id=tenant_id,
+            causation_id=causation_id,
+            correlation_id=correlation_id,
+        )
+        return OutboxEvent(envelope, contract.topic)
+
+
+EVENTS = Events()
 
 
 class Memory:
@@ -138,7 +165,7 @@ async def test_a_60_line_encounter_is_billed_as_claims_of_at_most_50_lines(
 ) -> None:
     charges = sixty(["F43.10"])
     batcher_repos, stores = repos(charges)
-    result = await ClaimBatcher(batcher_repos).batch(CALLER, "site-1", "acme")
+    result = await ClaimBatcher(batcher_repos, EVENTS).batch(CALLER, "site-1", "acme")
     claims = list(stores["claims"].docs.values())
     assert sorted(len(c["charge_ids"]) for c in claims) == [10, 50]
     for claim in claims:
@@ -170,7 +197,7 @@ async def test_a_60_line_encounter_is_billed_as_claims_of_at_most_50_lines(
 async def test_a_refused_claim_writes_nothing(diagnoses: list[str], field: str) -> None:
     batcher_repos, stores = repos(sixty(diagnoses))
     with pytest.raises(RuleViolation) as refused:
-        await ClaimBatcher(batcher_repos).batch(CALLER, "site-1", "acme")
+        await ClaimBatcher(batcher_repos, EVENTS).batch(CALLER, "site-1", "acme")
     assert refused.value.extensions["field"] == field
     assert refused.value.extensions["encounter_id"] == "enc-1"
     assert all(store.writes == 0 for store in stores.values())
@@ -181,6 +208,6 @@ async def test_a_zero_unit_line_is_refused_naming_the_line() -> None:
     charges[40]["units"] = 0
     batcher_repos, stores = repos(charges)
     with pytest.raises(RuleViolation) as refused:
-        await ClaimBatcher(batcher_repos).batch(CALLER, "site-1", "acme")
+        await ClaimBatcher(batcher_repos, EVENTS).batch(CALLER, "site-1", "acme")
     assert refused.value.extensions["field"].endswith(".units")
     assert all(store.writes == 0 for store in stores.values())

@@ -424,7 +424,8 @@ async def test_encounter_to_claims_remittance_secondary_and_statement(
             "/remittances",
             content=era(secondary_claim, paid=15000, patient=5000, trace=f"S{unique}"),
         )
-        assert r.status_code == 201 and r.json()["matched"] == 1, r.text
+        assert r.status_code == 201, r.text
+        assert r.json()["matched"] == 1, r.text
         assert (await http.get(f"/clients/{client_id}/ledger")).json()["balance_cents"] == -5000
 
         # Clinical corrects the client's name: the next statement shows it.

@@ -104,7 +104,7 @@ def test_ndc_becomes_the_11_digits_of_lin_n4(label: str, eleven: str) -> None:
 
 @pytest.mark.parametrize("bad", ["5045802802", "50458-28-02", "abc", "50458-0028-021"])
 def test_what_is_not_an_ndc_is_refused(bad: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not an NDC"):
         ndc11(bad)
 
 

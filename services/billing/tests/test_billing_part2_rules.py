@@ -12,7 +12,13 @@ from halcyon.billing.usecases.claiming import ClaimBatcher
 from halcyon.shared.auth import Caller
 from halcyon.shared.errors import RuleViolation
 
-from services.billing.tests.test_billing_claim_batching import TENANT, Memory, repos, sixty
+from services.billing.tests.test_billing_claim_batching import (
+    EVENTS,
+    TENANT,
+    Memory,
+    repos,
+    sixty,
+)
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 ACME = ("Acme Health", "60054")
@@ -62,7 +68,7 @@ async def test_the_batcher_holds_part2_charges_without_consent_and_not_others() 
         charge["part2"] = True
     batcher_repos, stores = repos(charges)
     payer = stores["payers"].docs["acme"]
-    batcher = ClaimBatcher(batcher_repos)
+    batcher = ClaimBatcher(batcher_repos, EVENTS)
     assert await batcher.part2_hold(TENANT, "cl-1", payer, charges) == HOLD_REASON
     plain = [{**c, "part2": False} for c in charges]
     assert await batcher.part2_hold(TENANT, "cl-1", payer, plain) is None
@@ -105,13 +111,13 @@ async def test_a_secondary_claim_for_a_part2_encounter_needs_a_consent_naming_th
         consent(effective_at=datetime.now(UTC) - timedelta(days=1))
     )
     with pytest.raises(RuleViolation) as held:
-        await ClaimBatcher(batcher_repos).secondary(Caller("biller-1", TENANT), "p1")
+        await ClaimBatcher(batcher_repos, EVENTS).secondary(Caller("biller-1", TENANT), "p1")
     assert held.value.extensions["hold"] == "part2"
     assert stores["files"].docs == {}
     # A consent for payment to Other Health lets it go.
     batcher_repos.part2_consents = Memory(  # type: ignore[assignment]
         consent(_id="c2", recipient="Other Health", effective_at=datetime.now(UTC) - timedelta(1))
     )
-    result = await ClaimBatcher(batcher_repos).secondary(Caller("biller-1", TENANT), "p1")
+    result = await ClaimBatcher(batcher_repos, EVENTS).secondary(Caller("biller-1", TENANT), "p1")
     assert result["file"] is not None
     assert len(stores["files"].docs) == 1

@@ -84,7 +84,8 @@ async def test_a_file_too_large_to_store_is_refused_and_posts_nothing(
         ]
     )
     r = await a.post("/remittances", content=raw)
-    assert r.status_code == 422 and r.json()["segment"] == "CAS", r.text
+    assert r.status_code == 422, r.text
+    assert r.json()["segment"] == "CAS", r.text
     assert (await a.get("/payments")).json()["items"] == []
     [stored] = (await a.get("/claims?site_id=site-1")).json()["items"]
     assert stored["status"] == "submitted"
@@ -99,17 +100,20 @@ async def test_hostile_work_queue_filters_are_answered_never_a_500(
         {"rarc": '{"$gt"}'},
     ):
         r = await a.get("/work-queue", params=params)
-        assert r.status_code == 200 and r.json()["items"] == [], (params, r.text)
+        assert r.status_code == 200, (params, r.text)
+        assert r.json()["items"] == [], (params, r.text)
     # Cursors we never handed out, however they decode ({}, [], {"$ne": 1}): 400 problems.
     for cursor in ("!!", "e30=", "W10=", "eyIkbmUiOjF9"):
         r = await a.get("/work-queue", params={"cursor": cursor})
-        assert r.status_code == 400 and r.json()["type"].endswith("invalid-cursor"), r.text
+        assert r.status_code == 400, r.text
+        assert r.json()["type"].endswith("invalid-cursor"), r.text
     # A NUL is refused by every service's input guard (ADR 0010) before the route runs.
     for params in ({"limit": "-1"}, {"group": "CO|PR"}, {"carc": "1" * 6}, {"carc": "\x00"}):
         r = await a.get("/work-queue", params=params)
         assert r.status_code == 422, (params, r.text)
     r = await a.get("/payments", params={"cursor": "%%%"})
-    assert r.status_code == 400 and r.json()["type"].endswith("invalid-cursor"), r.text
+    assert r.status_code == 400, r.text
+    assert r.json()["type"].endswith("invalid-cursor"), r.text
 
 
 async def test_the_same_file_sent_twice_at_once_posts_once(

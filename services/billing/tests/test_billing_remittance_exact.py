@@ -171,7 +171,8 @@ async def test_every_cut_of_a_file_is_refused_then_the_whole_file_posts_once(
     assert {c["status"] for c in untouched["claims"]} == {"submitted"}
 
     r = await http.post("/remittances", content=raw)
-    assert r.status_code == 201 and r.json()["already_ingested"] is False, r.text
+    assert r.status_code == 201, r.text
+    assert r.json()["already_ingested"] is False, r.text
     posted = await everything(http)
     claims = {c["claim_number"]: c for c in posted["claims"]}
     assert claims["5554555444"]["paid_cents"] == 45000
@@ -183,7 +184,8 @@ async def test_every_cut_of_a_file_is_refused_then_the_whole_file_posts_once(
     # Sent again, as is or with CRLF line breaks: already posted, nothing new.
     for resend in (raw, raw.replace(b"~\n", b"~\r\n")):
         r = await http.post("/remittances", content=resend)
-        assert r.status_code == 201 and r.json()["already_ingested"] is True, r.text
+        assert r.status_code == 201, r.text
+        assert r.json()["already_ingested"] is True, r.text
     assert await everything(http) == posted
 
 
@@ -210,7 +212,8 @@ async def test_denials_carry_every_carc_with_its_group_and_the_rarcs(
         ]
     )
     r = await http.post("/remittances", content=raw)
-    assert r.status_code == 201 and r.json()["denials"] == 2, r.text
+    assert r.status_code == 201, r.text
+    assert r.json()["denials"] == 2, r.text
 
     async def queue(**filters: str) -> list[tuple[str, list[str], list[str]]]:
         items = (await http.get("/work-queue", params=filters)).json()["items"]
@@ -244,7 +247,8 @@ async def test_the_upload_limit_holds_while_the_body_streams(
 
     # No Content-Length (chunked): refused once the 10 MB is passed, not after reading it all.
     r = await http.post("/remittances", content=eleven_megabytes())
-    assert r.status_code == 413 and r.json()["type"].endswith("/payload-too-large"), r.text
+    assert r.status_code == 413, r.text
+    assert r.json()["type"].endswith("/payload-too-large"), r.text
     r = await http.post("/remittances", content=chunk * 11)
     assert r.status_code == 413
     assert (await http.get("/payments")).json()["items"] == []

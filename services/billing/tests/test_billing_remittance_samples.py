@@ -92,7 +92,8 @@ async def test_sample_remittances_post_correctly_and_exactly_once(
         assert "segment GAR" in r.json()["detail"]
         for name, (segment, words) in REFUSED_AS_IS.items():
             r = await http.post("/remittances", content=(SAMPLES / name).read_bytes())
-            assert r.status_code == 422 and r.json()["segment"] == segment, r.text
+            assert r.status_code == 422, r.text
+            assert r.json()["segment"] == segment, r.text
             assert words in r.json()["detail"]
         untouched = await everything(http)
         assert untouched["payments"] == []

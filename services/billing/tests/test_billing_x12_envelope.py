@@ -111,7 +111,8 @@ def test_trailers_counts_and_control_numbers_must_agree(
     text = interchange(payment()).decode()
     assert old in text
     error = refused(text.replace(old, new).encode())
-    assert error.segment == segment and words in str(error), str(error)
+    assert error.segment == segment, str(error)
+    assert words in str(error), str(error)
     assert error.position is not None
 
 
@@ -126,7 +127,8 @@ def test_every_cut_of_a_file_is_refused_naming_a_segment() -> None:
         read_835(raw)  # whole: read
         for cut in cuts(raw):
             error = refused(cut)
-            assert error.segment and error.position, (cut[-40:], error)
+            assert error.segment, (cut[-40:], error)
+            assert error.position, (cut[-40:], error)
 
 
 def test_a_file_cut_inside_clp04_is_refused_not_read_as_a_smaller_amount() -> None:
@@ -288,10 +290,13 @@ def mutated(draw: st.DrawFn) -> bytes:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated())
 def test_mutated_samples_are_read_or_refused_with_an_x12_error(raw: bytes) -> None:
+    refusal: X12Error | None = None
     try:
         remittance = read_835(raw)
     except X12Error as error:
-        assert error.segment
+        refusal = error
+    if refusal is not None:
+        assert refusal.segment
         return
     plan = plan_posting("agency-1", remittance, {})
     assert len(set(plan.ids)) == len(plan.ids)
@@ -319,7 +324,7 @@ async def test_the_file_is_read_in_a_worker_thread_not_on_the_event_loop(
     monkeypatch.setattr(remittances, "read_835", reading)
     # Refused while reading: no repository is touched, so none is needed.
     unused = cast(Any, None)
-    poster = remittances.RemittancePoster(unused, unused, unused, unused, unused)
+    poster = remittances.RemittancePoster(unused, unused, unused, unused, unused, unused)
     with pytest.raises(X12Error):
         await poster.ingest(Caller("u-1", "t-1"), b"ISA*cut", None)
     assert threads
@@ -341,6 +346,17 @@ def test_an_element_longer_than_x12_allows_is_refused_naming_the_segment() -> No
     assert refused(interchange(long_name)).segment == "N1"
     # The longest element X12 has (264 characters) is still read.
     read_835(interchange([*payment()[:2], "N1*PR*" + "A" * 264 + "*XV*ACME1", *payment()[4:]]))
+
+
+def test_a_control_character_in_an_element_is_refused_naming_the_segment() -> None:
+    """A NUL flipped into a CLP element was read and posted: the document store refused
+    the payment (PostgreSQL stores no NUL), a 500 with the file left pending."""
+    body = payment()
+    clp = next(i for i, seg in enumerate(body) if seg.startswith("CLP*"))
+    body[clp] = body[clp].replace("CLP*H1", "CLP*H\x001")
+    error = refused(interchange(body))
+    assert error.segment == "CLP"
+    assert "control character" in str(error)
 
 
 def test_a_claim_payment_too_large_for_one_document_is_refused() -> None:

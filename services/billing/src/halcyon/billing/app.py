@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from halcyon.billing import api, handlers, store
+from halcyon.billing.runtime import BillingWiring
 from halcyon.billing.settings import BillingSettings
 from halcyon.shared.contracts.billing import (
     AuthorizationChanged,
@@ -11,9 +12,9 @@ from halcyon.shared.contracts.billing import (
     ClaimStatusChanged,
     PaymentPosted,
 )
-from halcyon.shared.service import ServiceWiring, create_service_app
+from halcyon.shared.service import create_service_app
 
-wiring = ServiceWiring(
+wiring: BillingWiring = BillingWiring(
     title="Halcyon billing",
     description="Payers, coverages, fee schedules, charges, 837P claims, 835 remittance, ledgers.",
     routers=api.routers,

@@ -3,6 +3,7 @@ charge capture from signed encounters and from dispensed doses (buy and bill).""
 
 from __future__ import annotations
 
+from halcyon.billing.runtime import BillingRuntime
 from halcyon.billing.store import ClientDirectory, Sites, StaffDirectory
 from halcyon.billing.usecases.charge_capture import ChargeCapture
 from halcyon.billing.usecases.part2_claims import Part2Holds
@@ -15,10 +16,9 @@ from halcyon.shared.contracts.clinical import (
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.inventory import DoseDispensed
 from halcyon.shared.kafka import Delivery, EventConsumer
-from halcyon.shared.service import ServiceRuntime
 
 
-def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+def register(consumer: EventConsumer, runtime: BillingRuntime) -> None:
     clients = runtime.repo(ClientDirectory)
     capture = ChargeCapture(runtime)
     staff = runtime.repo(StaffDirectory)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from halcyon.shared.errors import Unavailable
 from halcyon.shared.mongo import DuplicateRecord, TenantRepository
 from pymongo import ASCENDING, IndexModel
 
@@ -119,7 +120,8 @@ class Counters(TenantRepository):
         except DuplicateRecord:
             # Two first-ever upserts raced (MongoDB may refuse one): the document exists now.
             doc = await self.update(tenant_id, key, {"$inc": {"value": 1}})
-        assert doc is not None
+        if doc is None:  # the upsert above made it: only a dropped write gets here
+            raise Unavailable(f"counter {name} could not be advanced; try again")
         return int(doc["value"])
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from halcyon.billing.api.common import BILLERS, Charges, Clients, client_or_404, public
-from halcyon.billing.store import Sites
-from halcyon.billing.usecases.charge_capture import ChargeCapture
+from halcyon.billing.api.common import BILLERS, open_client, public
+from halcyon.billing.api.deps import Capture, Charges, Clients, Sites
+from halcyon.shared.access import Access
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.references import resolve_site
-from halcyon.shared.service import Audit, Runtime
+from halcyon.shared.service import Audit
 from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["charges"])
@@ -25,6 +25,7 @@ router = APIRouter(tags=["charges"])
 async def list_charges(
     client_id: str,
     caller: CurrentCaller,
+    access: Access,
     charges: Charges,
     clients: Clients,
     audit: Audit,
@@ -32,18 +33,9 @@ async def list_charges(
     page: Annotated[PageParams, Depends(page_params)],
     encounter_id: Annotated[str | None, Query(max_length=200)] = None,
 ) -> PageOut[dict[str, Any]]:
-    client = await client_or_404(clients, caller, client_id)
-    site = client["home_site_id"]
-    if not caller.has_role(BILLERS, site):
-        await audit.record(
-            caller,
-            action="read",
-            resource="charges",
-            client_id=client_id,
-            outcome="denied",
-            request=request,
-        )
-    caller.require(BILLERS, site)
+    client = await open_client(
+        access, clients, client_id, BILLERS, action="read", resource="charges"
+    )
     query: dict[str, Any] = {"client_id": client_id}
     if encounter_id:
         query["encounter_id"] = encounter_id
@@ -53,7 +45,7 @@ async def list_charges(
         action="read",
         resource="charges",
         client_id=client_id,
-        site_id=site,
+        site_id=client["home_site_id"],
         request=request,
     )
     return PageOut(items=[_charge(d) for d in found.items], next_cursor=found.next_cursor)
@@ -73,7 +65,9 @@ class RepriceIn(BaseModel):
 @router.post(
     "/charges/reprice", summary="Price held charges of a site with the fee schedule as it is now"
 )
-async def reprice(body: RepriceIn, caller: CurrentCaller, runtime: Runtime) -> dict[str, int]:
-    caller.require(BILLERS, body.site_id)
-    await resolve_site(runtime.repo(Sites), caller, body.site_id)
-    return await ChargeCapture(runtime).reprice(caller.tenant_id, body.site_id)
+async def reprice(
+    body: RepriceIn, caller: CurrentCaller, access: Access, sites: Sites, capture: Capture
+) -> dict[str, int]:
+    await access.require(BILLERS, body.site_id, action="update", resource="charges")
+    await resolve_site(sites, caller, body.site_id)
+    return await capture.reprice(caller.tenant_id, body.site_id)

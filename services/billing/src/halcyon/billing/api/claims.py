@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse
-from halcyon.billing.api.common import (
-    BILLERS,
-    Authorizations,
-    Charges,
-    ClaimFiles,
-    Claims,
-    Clients,
-    Counters,
-    Coverages,
-    Part2Consents,
-    Payers,
-    Profiles,
-    guard,
-    public,
-)
-from halcyon.billing.domain.claims import check_transition
-from halcyon.billing.store import StaffDirectory
-from halcyon.billing.usecases.claiming import ClaimBatcher, Repos, status_event
-from halcyon.shared.errors import NotFound
+from halcyon.billing.api.common import BILLERS, public
+from halcyon.billing.api.deps import Batcher, ClaimFiles, Claims, Lifecycle
+from halcyon.shared.access import Access
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import Audit
 from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(tags=["claims"])
-Staff = Annotated[StaffDirectory, repository(StaffDirectory)]
 
 
 class BatchIn(BaseModel):
@@ -41,48 +23,20 @@ class BatchIn(BaseModel):
     payer: str = Field(min_length=1, max_length=80)
 
 
-def _batcher(
-    profiles: Profiles,
-    payers: Payers,
-    coverages: Coverages,
-    clients: Clients,
-    charges: Charges,
-    claims: Claims,
-    files: ClaimFiles,
-    counters: Counters,
-    staff: Staff,
-    authorizations: Authorizations,
-    part2_consents: Part2Consents,
-) -> ClaimBatcher:
-    return ClaimBatcher(
-        Repos(
-            profiles,
-            payers,
-            coverages,
-            clients,
-            charges,
-            claims,
-            files,
-            counters,
-            staff,
-            authorizations,
-            part2_consents,
-        )
-    )
-
-
-Batcher = Annotated[ClaimBatcher, Depends(_batcher)]
-
-
 @router.post(
     "/claims/batches",
     status_code=status.HTTP_201_CREATED,
     summary="Batch a payer's open charges at a site into an 837P file",
 )
 async def create_batch(
-    body: BatchIn, caller: CurrentCaller, batcher: Batcher, audit: Audit, request: Request
+    body: BatchIn,
+    caller: CurrentCaller,
+    access: Access,
+    batcher: Batcher,
+    audit: Audit,
+    request: Request,
 ) -> dict[str, Any]:
-    caller.require(BILLERS, body.site_id)
+    await access.require(BILLERS, body.site_id, action="create", resource="claim")
     result = await batcher.batch(caller, body.site_id, body.payer)
     for claim in result["claims"]:
         await audit.record(
@@ -104,21 +58,14 @@ async def create_batch(
 async def create_secondary(
     claim_id: str,
     caller: CurrentCaller,
+    access: Access,
     batcher: Batcher,
     claims: Claims,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
-    primary = await _claim(claims, caller.tenant_id, claim_id)
-    await guard(
-        caller,
-        BILLERS,
-        primary["site_id"],
-        audit,
-        request,
-        client_id=primary["client_id"],
-        resource="claim",
-        action="create",
+    primary = await access.open(
+        claims, claim_id, BILLERS, action="create", resource="claim", what="claim"
     )
     result = await batcher.secondary(caller, claim_id)
     await audit.record(
@@ -140,21 +87,14 @@ async def create_secondary(
 async def create_replacement(
     claim_id: str,
     caller: CurrentCaller,
+    access: Access,
     batcher: Batcher,
     claims: Claims,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
-    original = await _claim(claims, caller.tenant_id, claim_id)
-    await guard(
-        caller,
-        BILLERS,
-        original["site_id"],
-        audit,
-        request,
-        client_id=original["client_id"],
-        resource="claim",
-        action="create",
+    original = await access.open(
+        claims, claim_id, BILLERS, action="create", resource="claim", what="claim"
     )
     result = await batcher.replacement(caller, claim_id)
     await audit.record(
@@ -168,19 +108,18 @@ async def create_replacement(
     return result
 
 
-async def _claim(claims: Any, tenant: str, claim_id: str) -> dict[str, Any]:
-    doc: dict[str, Any] | None = await claims.get(tenant, claim_id)
-    if doc is None:
-        raise NotFound(f"no claim {claim_id}")
-    return doc
-
-
 @router.get("/claims/{claim_id}", summary="One claim with its adjudication")
 async def read_claim(
-    claim_id: str, caller: CurrentCaller, claims: Claims, audit: Audit, request: Request
+    claim_id: str,
+    caller: CurrentCaller,
+    access: Access,
+    claims: Claims,
+    audit: Audit,
+    request: Request,
 ) -> dict[str, Any]:
-    doc = await _claim(claims, caller.tenant_id, claim_id)
-    caller.require(BILLERS, doc["site_id"])
+    doc = await access.open(
+        claims, claim_id, BILLERS, action="read", resource="claim", what="claim"
+    )
     await audit.record(
         caller,
         action="read",
@@ -199,6 +138,7 @@ async def read_claim(
 )
 async def list_claims(
     caller: CurrentCaller,
+    access: Access,
     claims: Claims,
     audit: Audit,
     request: Request,
@@ -206,7 +146,7 @@ async def list_claims(
     site_id: Annotated[str, Query(min_length=1, max_length=80)],
     claim_status: Annotated[str | None, Query(alias="status", max_length=20)] = None,
 ) -> PageOut[dict[str, Any]]:
-    caller.require(BILLERS, site_id)
+    await access.require(BILLERS, site_id, action="read", resource="claim")
     query: dict[str, Any] = {"site_id": site_id}
     if claim_status:
         query["status"] = claim_status
@@ -231,15 +171,15 @@ async def list_claims(
 async def read_file(
     file_id: str,
     caller: CurrentCaller,
+    access: Access,
     files: ClaimFiles,
     claims: Claims,
     audit: Audit,
     request: Request,
 ) -> PlainTextResponse:
-    doc = await files.get(caller.tenant_id, file_id)
-    if doc is None:
-        raise NotFound(f"no claim file {file_id}")
-    caller.require(BILLERS, doc["site_id"])
+    doc = await access.open(
+        files, file_id, BILLERS, action="read", resource="claim_file", what="claim file"
+    )
     # The 837P holds each claim's patient, diagnoses and services: a read of each client.
     patients = await claims.distinct(
         caller.tenant_id, "client_id", {"_id": {"$in": list(doc.get("claim_ids", []))}}
@@ -255,33 +195,12 @@ async def read_file(
     "/claim-files/{file_id}/submitted", summary="Record that the file went to the clearinghouse"
 )
 async def file_submitted(
-    file_id: str, caller: CurrentCaller, files: ClaimFiles, claims: Claims
+    file_id: str, access: Access, files: ClaimFiles, lifecycle: Lifecycle
 ) -> dict[str, Any]:
-    doc = await files.get(caller.tenant_id, file_id)
-    if doc is None:
-        raise NotFound(f"no claim file {file_id}")
-    caller.require(BILLERS, doc["site_id"])
-    changed = 0
-    for claim_id in doc["claim_ids"]:
-        claim = await claims.get(caller.tenant_id, claim_id)
-        if claim is None or claim["status"] != "draft":
-            continue
-        done = await claims.update(
-            caller.tenant_id,
-            {"_id": claim_id, "status": "draft"},
-            {
-                "$set": {"status": "submitted"},
-                "$push": {
-                    "history": {
-                        "status": "submitted",
-                        "at": datetime.now(UTC),
-                        "by": caller.user_id,
-                    }
-                },
-            },
-            [status_event(caller, claim, "submitted")],
-        )
-        changed += done is not None
+    doc = await access.open(
+        files, file_id, BILLERS, action="update", resource="claim_file", what="claim file"
+    )
+    changed = await lifecycle.mark_submitted(access.caller, doc)
     return {"id": file_id, "submitted": changed}
 
 
@@ -299,40 +218,16 @@ async def change_status(
     claim_id: str,
     body: StatusIn,
     caller: CurrentCaller,
+    access: Access,
     claims: Claims,
-    charges: Charges,
+    lifecycle: Lifecycle,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
-    doc = await _claim(claims, caller.tenant_id, claim_id)
-    caller.require(BILLERS, doc["site_id"])
-    check_transition(doc["status"], body.status)
-    updated = await claims.update(
-        caller.tenant_id,
-        {"_id": claim_id, "status": doc["status"]},
-        {
-            "$set": {"status": body.status},
-            "$push": {
-                "history": {
-                    "status": body.status,
-                    "at": datetime.now(UTC),
-                    "by": caller.user_id,
-                    "reason": body.reason,
-                }
-            },
-        },
-        [status_event(caller, doc, body.status)],
+    doc = await access.open(
+        claims, claim_id, BILLERS, action="update", resource="claim", what="claim"
     )
-    if updated is None:
-        raise NotFound(f"claim {claim_id} changed meanwhile; read it again")
-    if body.status == "rejected":
-        # The clearinghouse refused the claim: its charges go back to be fixed and re-batched.
-        for charge_id in doc["charge_ids"]:
-            await charges.update(
-                caller.tenant_id,
-                {"_id": charge_id, "status": "claimed", "claim_id": claim_id},
-                {"$set": {"status": "open", "claim_id": None, "rejected_claim_id": claim_id}},
-            )
+    updated = await lifecycle.change_status(caller, doc, body.status, body.reason)
     await audit.record(
         caller,
         action="update",

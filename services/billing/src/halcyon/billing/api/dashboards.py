@@ -7,13 +7,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from halcyon.billing import store
-from halcyon.billing.api.common import BILLERS, Charges, Claims, Payments, guard
-from halcyon.billing.api.common import Sites as SitesRepo
+from halcyon.billing.api.common import BILLERS
+from halcyon.billing.api.deps import Charges, Claims, Payments, Staff
+from halcyon.billing.api.deps import Sites as SitesRepo
 from halcyon.billing.usecases import dashboards
+from halcyon.shared.access import Access
 from halcyon.shared.csvout import csv_response
 from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.service import Audit, repository
+from halcyon.shared.service import Audit
 
 router = APIRouter(tags=["dashboards"])
 REPORT_READERS = BILLERS | {"compliance_officer"}
@@ -26,19 +27,16 @@ DENIAL_COLUMNS = ("code", "group", "carc", "denials", "amount_cents")
 UNITS_COLUMNS = (
     "staff_id", "clinician", "cpt", "units", "held_units", "charges", "amount_cents",
 )  # fmt: skip
-Staff = Annotated[store.StaffDirectory, repository(store.StaffDirectory)]
 
 
 @router.get(
     "/reports/ar-aging", summary="Accounts receivable by age of service", response_model=None
 )
 async def ar_aging(
-    site_id: str, as_of: date, caller: CurrentCaller, claims: Claims, audit: Audit,
-    request: Request, format: Format = "json",
+    site_id: str, as_of: date, caller: CurrentCaller, access: Access, claims: Claims,
+    audit: Audit, request: Request, format: Format = "json",
 ) -> dict[str, Any] | Response:  # fmt: skip
-    await guard(
-        caller, REPORT_READERS, site_id, audit, request, client_id=None, resource="ar_aging"
-    )
+    await access.require(REPORT_READERS, site_id, action="read", resource="ar_aging")
     report = await dashboards.ar_aging(claims, caller.tenant_id, site_id, as_of)
     # Each row names a client and what they owe: a read of that client's account.
     await audit.record_reads(
@@ -52,11 +50,12 @@ async def ar_aging(
 
 @router.get("/reports/denials", summary="Denials by reason (CARC)", response_model=None)
 async def denials(
-    site_id: str, caller: CurrentCaller, claims: Claims, payments: Payments, sites: SitesRepo,
-    audit: Audit, request: Request, start: Annotated[date, Query(alias="from")],
-    end: Annotated[date, Query(alias="to")], format: Format = "json",
+    site_id: str, caller: CurrentCaller, access: Access, claims: Claims, payments: Payments,
+    sites: SitesRepo, audit: Audit, request: Request,
+    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
+    format: Format = "json",
 ) -> dict[str, Any] | Response:  # fmt: skip
-    await guard(caller, REPORT_READERS, site_id, audit, request, client_id=None, resource="denials")
+    await access.require(REPORT_READERS, site_id, action="read", resource="denials")
     report = await dashboards.denials(
         claims, payments, sites, caller.tenant_id, site_id, start, end
     )
@@ -75,13 +74,11 @@ async def denials(
     response_model=None,
 )
 async def billable_units(
-    site_id: str, caller: CurrentCaller, charges: Charges, staff: Staff, audit: Audit,
-    request: Request, start: Annotated[date, Query(alias="from")],
+    site_id: str, caller: CurrentCaller, access: Access, charges: Charges, staff: Staff,
+    audit: Audit, request: Request, start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")], format: Format = "json",
 ) -> dict[str, Any] | Response:  # fmt: skip
-    await guard(
-        caller, REPORT_READERS, site_id, audit, request, client_id=None, resource="billable_units"
-    )
+    await access.require(REPORT_READERS, site_id, action="read", resource="billable_units")
     report = await dashboards.billable_units(charges, staff, caller.tenant_id, site_id, start, end)
     # Totals per clinician, no client named: the read is on record without one.
     await audit.record_reads(

@@ -6,16 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from halcyon.billing.api.common import (
-    BILLERS,
-    Clients,
-    Dispenses,
-    DrugCodes,
-    client_or_404,
-    guard,
-    public,
-)
-from halcyon.billing.domain.drugs import DEFAULT_DRUG_CODES, ndc11
+from halcyon.billing.api.common import BILLERS, open_client, public
+from halcyon.billing.api.deps import Clients, Dispenses, DrugCodes
+from halcyon.billing.domain.drugs import drug_codes_with_defaults, ndc11
+from halcyon.shared.access import Access
+from halcyon.shared.errors import NotFound
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.service import Audit
@@ -72,29 +67,16 @@ async def put_drug_code(
         },
         upsert=True,
     )
-    assert saved is not None
+    if saved is None:  # an upsert always leaves the document
+        raise NotFound(f"drug code {substance}")
     return public(saved)
 
 
 @router.get("/drug-codes", summary="Substances and how each is billed (agency's, else default)")
 async def list_drug_codes(caller: CurrentCaller, codes: DrugCodes) -> dict[str, Any]:
     caller.require(BILLERS)
-    configured = {d["substance"]: public(d) for d in await codes.find(caller.tenant_id, {})}
-    items = list(configured.values())
-    for name, default in DEFAULT_DRUG_CODES.items():
-        if name not in configured:
-            items.append(
-                {
-                    "substance": name,
-                    "billable": default.billable,
-                    "hcpcs": default.hcpcs,
-                    "mg_per_unit": float(default.mg_per_unit),
-                    "not_billed_reason": default.not_billed_reason,
-                    "products": [],
-                    "default": True,
-                }
-            )
-    return {"items": sorted(items, key=lambda i: str(i["substance"]))}
+    configured = [public(d) for d in await codes.find(caller.tenant_id, {})]
+    return {"items": drug_codes_with_defaults(configured)}
 
 
 @router.get(
@@ -105,15 +87,14 @@ async def list_drug_codes(caller: CurrentCaller, codes: DrugCodes) -> dict[str, 
 async def list_dispenses(
     client_id: str,
     caller: CurrentCaller,
+    access: Access,
     clients: Clients,
     dispenses: Dispenses,
     audit: Audit,
     request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[dict[str, Any]]:
-    client = await client_or_404(clients, caller, client_id)
-    site = client["home_site_id"]
-    await guard(caller, BILLERS, site, audit, request, client_id=client_id, resource="dispenses")
+    await open_client(access, clients, client_id, BILLERS, action="read", resource="dispenses")
     found = await dispenses.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )

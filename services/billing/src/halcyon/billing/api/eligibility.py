@@ -5,15 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from halcyon.billing.api.common import (
-    BILLERS,
-    Coverages,
-    EligibilityInquiries,
-    Payers,
-    public,
-)
+from halcyon.billing.api.common import BILLERS, public
+from halcyon.billing.api.deps import Responses
 from halcyon.billing.domain.x12 import X12Error
-from halcyon.billing.usecases.eligibility import EligibilityResponses
+from halcyon.shared.access import Access
 from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.service import Audit
@@ -52,19 +47,16 @@ class X12Refused(RuleViolation):
 async def post_271(
     request: Request,
     caller: CurrentCaller,
-    inquiries: EligibilityInquiries,
-    coverages: Coverages,
-    payers: Payers,
+    access: Access,
+    responses: Responses,
     audit: Audit,
 ) -> dict[str, Any]:
-    caller.require(ELIGIBILITY_WORKERS)
+    await access.require(ELIGIBILITY_WORKERS, None, action="update", resource="coverage")
     raw = await read_271_body(request)
     if not raw.strip():
         raise RuleViolation("the body is empty: send the 271 file as the request body")
     try:
-        inquiry, coverage = await EligibilityResponses(inquiries, coverages, payers).post_271(
-            caller, raw
-        )
+        inquiry, coverage = await responses.post_271(caller, raw)
     except X12Error as exc:
         raise X12Refused(str(exc), segment=exc.segment, position=exc.position) from None
     await audit.record(

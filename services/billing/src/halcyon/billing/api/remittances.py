@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from halcyon.billing.api.common import (
-    BILLERS,
-    Claims,
-    Ledger,
-    Payments,
-    Remittances,
-    WorkQueue,
-    public,
-)
+from halcyon.billing.api.common import BILLERS, public
+from halcyon.billing.api.deps import Payments, Poster, Remittances, WorkQueue
+from halcyon.billing.domain.work_queue import open_items_query
 from halcyon.billing.domain.x12 import X12Error
-from halcyon.billing.usecases.remittances import RemittancePoster
-from halcyon.shared.errors import Conflict, NotFound, RuleViolation
+from halcyon.billing.usecases.holds import resolve_by_biller
+from halcyon.shared.access import Access
+from halcyon.shared.errors import NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.http.uploads import read_upload
@@ -41,19 +35,15 @@ class X12Refused(RuleViolation):
 async def ingest_835(
     request: Request,
     caller: CurrentCaller,
-    remittances: Remittances,
-    claims: Claims,
-    payments: Payments,
-    work: WorkQueue,
-    ledger: Ledger,
+    access: Access,
+    poster: Poster,
     audit: Audit,
     filename: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
-    caller.require(BILLERS)
+    await access.require(BILLERS, None, action="create", resource="remittance")
     raw = await read_upload(request, MAX_835_BYTES)
     if not raw.strip():
         raise RuleViolation("the body is empty: send the 835 file as the request body")
-    poster = RemittancePoster(remittances, claims, payments, work, ledger)
     try:
         result = await poster.ingest(caller, raw, filename)
     except X12Error as exc:
@@ -68,12 +58,13 @@ async def ingest_835(
 async def read_remittance(
     remittance_id: str,
     caller: CurrentCaller,
+    access: Access,
     remittances: Remittances,
     payments: Payments,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
-    caller.require(BILLERS)
+    await access.require(BILLERS, None, action="read", resource="remittance")
     doc = await remittances.get(caller.tenant_id, remittance_id)
     if doc is None:
         raise NotFound(f"no remittance {remittance_id}")
@@ -95,13 +86,14 @@ async def read_remittance(
 )
 async def list_payments(
     caller: CurrentCaller,
+    access: Access,
     audit: Audit,
     request: Request,
     payments: Payments,
     page: Annotated[PageParams, Depends(page_params)],
     remittance_id: Annotated[str | None, Query(max_length=100)] = None,
 ) -> PageOut[dict[str, Any]]:
-    caller.require(BILLERS)
+    await access.require(BILLERS, None, action="read", resource="payment")
     query = {"remittance_id": remittance_id} if remittance_id else {}
     found = await payments.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
     await audit.record_reads(
@@ -118,6 +110,7 @@ async def list_payments(
 )
 async def list_work(
     caller: CurrentCaller,
+    access: Access,
     audit: Audit,
     request: Request,
     work: WorkQueue,
@@ -129,18 +122,8 @@ async def list_work(
     ] = None,
     rarc: Annotated[str | None, Query(max_length=8, description="a RARC, e.g. N14")] = None,
 ) -> PageOut[dict[str, Any]]:
-    caller.require(BILLERS)
-    query: dict[str, Any] = {"status": "open"}
-    if kind:
-        query["kind"] = kind
-    if carc and group:
-        query["codes"] = f"{group}-{carc}"  # that reason in that group, not just both present
-    elif carc:
-        query["carc_codes"] = carc
-    elif group:
-        query["group_codes"] = group
-    if rarc:
-        query["remarks"] = rarc
+    await access.require(BILLERS, None, action="read", resource="work_queue")
+    query = open_items_query(kind, carc, group, rarc)
     found = await work.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
     await audit.record_reads(
         caller, resource="work_queue", client_ids=(d.get("client_id") for d in found.items),
@@ -159,27 +142,13 @@ async def resolve_work(
     item_id: str,
     body: ResolveIn,
     caller: CurrentCaller,
+    access: Access,
     work: WorkQueue,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
-    caller.require(BILLERS)
-    done = await work.update(
-        caller.tenant_id,
-        {"_id": item_id, "status": "open"},
-        {
-            "$set": {
-                "status": "resolved",
-                "resolution": body.resolution,
-                "resolved_by": caller.user_id,
-                "resolved_at": datetime.now(UTC),
-            }
-        },
-    )
-    if done is None:
-        if await work.get(caller.tenant_id, item_id) is None:
-            raise NotFound(f"no work item {item_id}")
-        raise Conflict(f"work item {item_id} is already resolved")
+    await access.require(BILLERS, None, action="update", resource="work_queue")
+    done = await resolve_by_biller(work, caller, item_id, body.resolution)
     await audit.record(
         caller,
         action="update",

@@ -7,26 +7,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import PlainTextResponse
-from halcyon.billing.api.common import (
-    BILLERS,
+from halcyon.billing.api.common import BILLERS, open_client, public
+from halcyon.billing.api.deps import (
     Authorizations,
     Clients,
-    Counters,
     Coverages,
-    EligibilityInquiries,
     FeeSchedules,
     Payers,
+    PriorAuths,
     Profiles,
-    client_or_404,
-    guard,
-    outbox,
-    public,
+    Questions,
 )
-from halcyon.billing.domain.claim837 import Address, BillingProvider, ClaimRefused, Party
-from halcyon.billing.domain.eligibility270 import write_270
 from halcyon.billing.domain.payers import SELF_PAY
-from halcyon.billing.usecases.eligibility import EligibilityResponses, inquiry_trace
-from halcyon.shared.contracts.billing import AuthorizationChanged
+from halcyon.billing.usecases.authorizations import AuthorizationTerms
+from halcyon.billing.usecases.coverages import record_coverage
+from halcyon.shared.access import Access
 from halcyon.shared.errors import Conflict, NotFound, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
@@ -122,36 +117,21 @@ async def add_coverage(
     client_id: str,
     body: CoverageIn,
     caller: CurrentCaller,
+    access: Access,
     clients: Clients,
     coverages: Coverages,
     payers: Payers,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
-    client = await client_or_404(clients, caller, client_id)
-    await guard(
-        caller,
-        BILLERS,
-        client["home_site_id"],
-        audit,
-        request,
-        client_id=client_id,
-        resource="coverage",
-    )
-    if await payers.get(caller.tenant_id, body.payer) is None:
-        raise RuleViolation(f"no payer {body.payer}")
-    doc = {
-        "_id": str(uuid7()),
-        "client_id": client_id,
-        **body.model_dump(mode="json"),
-        "created_at": datetime.now(UTC),
-    }
-    saved = await coverages.insert(caller.tenant_id, doc)
+    await open_client(access, clients, client_id, BILLERS, action="create", resource="coverage")
+    terms = body.model_dump(mode="json")
+    saved = await record_coverage(coverages, payers, caller, client_id, terms)
     await audit.record(
         caller,
         action="create",
         resource="coverage",
-        resource_id=doc["_id"],
+        resource_id=saved["_id"],
         client_id=client_id,
         request=request,
     )
@@ -166,22 +146,14 @@ async def add_coverage(
 async def list_coverages(
     client_id: str,
     caller: CurrentCaller,
+    access: Access,
     clients: Clients,
     coverages: Coverages,
     audit: Audit,
     request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[dict[str, Any]]:
-    client = await client_or_404(clients, caller, client_id)
-    await guard(
-        caller,
-        BILLERS,
-        client["home_site_id"],
-        audit,
-        request,
-        client_id=client_id,
-        resource="coverage",
-    )
+    await open_client(access, clients, client_id, BILLERS, action="read", resource="coverage")
     found = await coverages.page(
         caller.tenant_id, {"client_id": client_id}, limit=page.limit, cursor=page.cursor
     )
@@ -247,53 +219,30 @@ async def add_authorization(
     client_id: str,
     body: AuthorizationIn,
     caller: CurrentCaller,
+    access: Access,
     clients: Clients,
-    coverages: Coverages,
-    authorizations: Authorizations,
+    authorizations: PriorAuths,
     audit: Audit,
     request: Request,
 ) -> dict[str, Any]:
-    client = await client_or_404(clients, caller, client_id)
-    await guard(
-        caller,
-        BILLERS,
-        client["home_site_id"],
-        audit,
-        request,
-        client_id=client_id,
-        resource="coverage",
+    await open_client(
+        access, clients, client_id, BILLERS, action="create", resource="authorization"
     )
-    coverage = await coverages.get(caller.tenant_id, body.coverage_id)
-    if coverage is None or coverage["client_id"] != client_id:
-        raise RuleViolation(f"coverage {body.coverage_id} is not this client's")
-    auth_id = str(uuid7())
-    doc = {
-        "_id": auth_id,
-        "client_id": client_id,
-        **body.model_dump(mode="json"),
-        "units_used": 0,
-        "applied_charges": [],
-        "created_at": datetime.now(UTC),
-    }
-    event = AuthorizationChanged(
-        authorization_id=auth_id,
-        client_id=client_id,
-        cpt=body.cpt,
-        units_authorized=body.units_authorized,
-        units_used=0,
-        starts_on=body.starts_on,
-        ends_on=body.ends_on,
-    )
-    saved = await authorizations.insert(caller.tenant_id, doc, [outbox(caller, event)])
+    saved = await authorizations.record(caller, client_id, AuthorizationTerms(**body.model_dump()))
     await audit.record(
         caller,
         action="create",
         resource="authorization",
-        resource_id=auth_id,
+        resource_id=saved["_id"],
         client_id=client_id,
         request=request,
     )
-    out = public(saved)
+    return _authorization(saved)
+
+
+def _authorization(doc: dict[str, Any]) -> dict[str, Any]:
+    """An authorization as the API shows it: which charges it counted stays internal."""
+    out = public(doc)
     out.pop("applied_charges", None)
     return out
 
@@ -306,20 +255,19 @@ async def add_authorization(
 async def list_authorizations(
     client_id: str,
     caller: CurrentCaller,
+    access: Access,
     clients: Clients,
     authorizations: Authorizations,
     audit: Audit,
     request: Request,
     page: Annotated[PageParams, Depends(page_params)],
 ) -> PageOut[dict[str, Any]]:
-    client = await client_or_404(clients, caller, client_id)
-    await guard(
-        caller,
+    await open_client(
+        access,
+        clients,
+        client_id,
         BILLERS | {"front_desk"},
-        client["home_site_id"],
-        audit,
-        request,
-        client_id=client_id,
+        action="read",
         resource="authorization",
     )
     found = await authorizations.page(
@@ -328,12 +276,7 @@ async def list_authorizations(
     await audit.record(
         caller, action="read", resource="authorization", client_id=client_id, request=request
     )
-    items = []
-    for doc in found.items:
-        out = public(doc)
-        out.pop("applied_charges", None)
-        items.append(out)
-    return PageOut(items=items, next_cursor=found.next_cursor)
+    return PageOut(items=[_authorization(d) for d in found.items], next_cursor=found.next_cursor)
 
 
 class ProfileIn(Body):
@@ -389,72 +332,22 @@ async def eligibility_request(
     client_id: str,
     body: EligibilityIn,
     caller: CurrentCaller,
+    access: Access,
     clients: Clients,
-    coverages: Coverages,
-    payers: Payers,
-    profiles: Profiles,
-    counters: Counters,
-    inquiries: EligibilityInquiries,
+    questions: Questions,
     audit: Audit,
     request: Request,
 ) -> PlainTextResponse:
-    client = await client_or_404(clients, caller, client_id)
-    site = client["home_site_id"]
-    await guard(
-        caller,
+    client = await open_client(
+        access,
+        clients,
+        client_id,
         BILLERS | {"front_desk"},
-        site,
-        audit,
-        request,
-        client_id=client_id,
+        action="create",
         resource="eligibility",
     )
-    coverage = await coverages.get(caller.tenant_id, body.coverage_id)
-    if coverage is None or coverage["client_id"] != client_id:
-        raise RuleViolation(f"coverage {body.coverage_id} is not this client's")
-    payer = await payers.get(caller.tenant_id, coverage["payer"])
-    profile = await profiles.get(caller.tenant_id, site)
-    if payer is None or profile is None:
-        raise RuleViolation("the payer or the site's billing profile is missing")
-    try:
-        _inquiry_270(profile, payer, coverage, 0, body.on)  # refuse before any write
-    except ClaimRefused as exc:
-        raise RuleViolation(f"{exc.field}: {exc.problem}", field=exc.field) from None
-    control = await counters.next(caller.tenant_id, "interchange")
-    text = _inquiry_270(profile, payer, coverage, control, body.on)
-    # The 271 that answers comes back with this trace: it names the coverage to update.
-    await EligibilityResponses(inquiries, coverages, payers).record_inquiry(
-        caller, inquiry_trace(control), dict(coverage), body.on
-    )
+    text = await questions.ask(caller, client_id, client["home_site_id"], body.coverage_id, body.on)
     await audit.record(
         caller, action="create", resource="eligibility", client_id=client_id, request=request
     )
     return PlainTextResponse(text, status_code=201, media_type="application/edi-x12")
-
-
-def _inquiry_270(
-    profile: dict[str, Any], payer: dict[str, Any], coverage: dict[str, Any], control: int, on: date
-) -> str:
-    person = coverage["subscriber"]
-    return write_270(
-        sender_id=profile["submitter_id"],
-        receiver_id=profile["receiver_id"],
-        control_number=control,
-        created_at=datetime.now(UTC),
-        payer=Party(payer["name"], payer["payer_id"]),
-        provider=BillingProvider(
-            profile["provider_name"],
-            profile["npi"],
-            profile["tax_id"],
-            Address(**{k: v for k, v in profile["address"].items() if v is not None}),
-        ),
-        subscriber=Party(
-            person["family_name"],
-            coverage["member_id"],
-            given_name=person["given_name"],
-            date_of_birth=date.fromisoformat(person["date_of_birth"]),
-        ),
-        trace_number=inquiry_trace(control),
-        on=on,
-        usage=profile.get("usage", "P"),
-    )

@@ -235,44 +235,42 @@ def validate_claim(claim: Claim) -> None:
         # A clearinghouse rejects HI with the same code twice (pointers would be ambiguous).
         raise refuse("diagnoses", f"{', '.join(repeated)} listed more than once")
     for index, line in enumerate(claim.lines, start=1):
-        where = f"lines[{index}]"
-        if line.units <= 0:
-            raise refuse(f"{where}.units", f"{line.cpt}: {line.units} units; units must be > 0")
-        if len(str(line.units)) > MAX_UNIT_DIGITS:
-            raise refuse(f"{where}.units", f"{line.cpt}: {line.units} units does not fit SV104")
-        if line.charge_cents < 0:
-            raise refuse(f"{where}.charge_cents", f"{line.cpt}: a charge cannot be negative")
-        if len(format_amount(line.charge_cents)) > MAX_AMOUNT_CHARACTERS:
-            raise refuse(
-                f"{where}.charge_cents", f"{line.cpt}: {line.charge_cents} cents does not fit SV102"
-            )
-        for modifier in line.modifiers:
-            if not _MODIFIER.fullmatch(modifier):
-                raise refuse(
-                    f"{where}.modifiers",
-                    f"{line.cpt}: modifier {modifier!r} is not two letters or digits",
-                )
-        if len(line.modifiers) > MAX_MODIFIERS:
-            raise refuse(
-                f"{where}.modifiers",
-                f"{line.cpt}: {len(line.modifiers)} modifiers; at most {MAX_MODIFIERS}",
-            )
-        if not line.diagnosis_pointers:
-            raise refuse(f"{where}.diagnosis_pointers", f"{line.cpt}: no diagnosis pointer")
-        if len(line.diagnosis_pointers) > MAX_POINTERS:
-            raise refuse(
-                f"{where}.diagnosis_pointers",
-                f"{line.cpt}: {len(line.diagnosis_pointers)} pointers; at most {MAX_POINTERS}",
-            )
-        for pointer in line.diagnosis_pointers:
-            if not 1 <= pointer <= len(claim.diagnoses):
-                raise refuse(
-                    f"{where}.diagnosis_pointers",
-                    f"{line.cpt}: pointer {pointer} names no diagnosis "
-                    f"(the claim lists {len(claim.diagnoses)})",
-                )
+        problem = _line_problem(line, len(claim.diagnoses))
+        if problem is not None:
+            raise refuse(f"lines[{index}].{problem[0]}", problem[1])
     if len(format_amount(claim.total_cents)) > MAX_AMOUNT_CHARACTERS:
         raise refuse("total_cents", f"{claim.total_cents} cents does not fit CLM02")
+
+
+def _line_problem(line: ServiceLine, diagnoses: int) -> tuple[str, str] | None:
+    """(field, problem): the first thing of a service line SV1 cannot carry, or None."""
+    if line.units <= 0:
+        return "units", f"{line.cpt}: {line.units} units; units must be > 0"
+    if len(str(line.units)) > MAX_UNIT_DIGITS:
+        return "units", f"{line.cpt}: {line.units} units does not fit SV104"
+    if line.charge_cents < 0:
+        return "charge_cents", f"{line.cpt}: a charge cannot be negative"
+    if len(format_amount(line.charge_cents)) > MAX_AMOUNT_CHARACTERS:
+        return "charge_cents", f"{line.cpt}: {line.charge_cents} cents does not fit SV102"
+    for modifier in line.modifiers:
+        if not _MODIFIER.fullmatch(modifier):
+            return "modifiers", f"{line.cpt}: modifier {modifier!r} is not two letters or digits"
+    if len(line.modifiers) > MAX_MODIFIERS:
+        return "modifiers", f"{line.cpt}: {len(line.modifiers)} modifiers; at most {MAX_MODIFIERS}"
+    if not line.diagnosis_pointers:
+        return "diagnosis_pointers", f"{line.cpt}: no diagnosis pointer"
+    if len(line.diagnosis_pointers) > MAX_POINTERS:
+        return (
+            "diagnosis_pointers",
+            f"{line.cpt}: {len(line.diagnosis_pointers)} pointers; at most {MAX_POINTERS}",
+        )
+    for pointer in line.diagnosis_pointers:
+        if not 1 <= pointer <= diagnoses:
+            return (
+                "diagnosis_pointers",
+                f"{line.cpt}: pointer {pointer} names no diagnosis (the claim lists {diagnoses})",
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -392,7 +390,7 @@ def write_837p(
     provider_hl = hl
     for claim in claims:
         try:
-            hl = _claim_hierarchy(body, claim, sep, hl, provider_hl)
+            hl = _claim_hierarchy(body, claim, hl, provider_hl)
         except ClaimRefused as exc:
             raise ClaimRefused(exc.field, exc.problem, claim.claim_number) from None
     body.add("SE", str(body.count + 1), st_control)
@@ -402,9 +400,7 @@ def write_837p(
     return head.text() + body.text() + tail.text()
 
 
-def _claim_hierarchy(
-    body: SegmentWriter, claim: Claim, sep: Separators, hl: int, provider_hl: int
-) -> int:
+def _claim_hierarchy(body: SegmentWriter, claim: Claim, hl: int, provider_hl: int) -> int:
     """2000B subscriber (and 2000C patient) with the claim; returns the last HL number."""
     hl += 1
     subscriber_hl = hl
@@ -440,11 +436,11 @@ def _claim_hierarchy(
         body.add("HL", str(hl), str(subscriber_hl), "23", "0")
         body.add("PAT", claim.relationship)
         _person(body, "QC", claim.patient, None, demographics=True)
-    _claim(body, claim, sep)
+    _claim(body, claim)
     return hl
 
 
-def _claim(body: SegmentWriter, claim: Claim, sep: Separators) -> None:
+def _claim(body: SegmentWriter, claim: Claim) -> None:
     body.add(
         "CLM",
         claim.claim_number,

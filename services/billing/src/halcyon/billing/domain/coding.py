@@ -265,46 +265,11 @@ def _monitoring_lines(
     if facts.telehealth:
         return [], ["psychedelic monitoring is in-person by definition: not billed for telehealth"]
     notes: list[str] = []
-
-    def minutes_of(clinician: Clinician) -> int | None:
-        return clinician.minutes if clinician.minutes is not None else facts.monitoring_minutes
+    monitors = _qualified_monitors(monitors, notes)
 
     def line(key: str, cpt: str, who: Clinician, cap: int | None = None) -> ChargeLine | None:
-        minutes = minutes_of(who)
-        if cap is not None and minutes is not None and minutes > cap:
-            # 0821T/0822T are *concurrent* with the first professional: time beyond the
-            # first's monitoring time is not concurrent and is not billable as an add-on.
-            notes.append(
-                f"{cpt} for {who.staff_id}: {minutes} min counted as {cap} min, "
-                "the first clinician's monitoring time (add-on time is concurrent time)"
-            )
-            minutes = cap
-        units = monitoring_units(minutes)
-        if units == 0:
-            notes.append(f"{cpt} for {who.staff_id}: {minutes or 0} min is under one unit (31)")
-            return None
-        return ChargeLine(
-            key=key,
-            cpt=cpt,
-            units=units,
-            modifiers=(),
-            place_of_service=pos,
-            diagnosis_pointers=pointers,
-            rendering_staff_id=who.staff_id,
-            rendering_npi=who.npi,
-            minutes=minutes,
-        )
+        return _monitoring_line(facts, key, cpt, who, (pos, pointers, cap), notes)
 
-    for clinician in list(monitors):
-        if (
-            clinician.monitoring_role in ("first", "second")
-            and clinician.role not in QUALIFIED_PROFESSIONAL_ROLES
-        ):
-            notes.append(
-                f"{clinician.staff_id} ({clinician.role}) is not a physician/QHP: "
-                f"cannot be billed as the {clinician.monitoring_role} monitoring professional"
-            )
-            monitors.remove(clinician)
     firsts = [c for c in monitors if c.monitoring_role == "first"]
     primary = line("monitoring-first", MONITORING_PRIMARY, firsts[0]) if firsts else None
     if len(firsts) > 1:
@@ -342,6 +307,60 @@ def _monitoring_lines(
             )
         return [], notes
     return [primary, *add_ons], notes
+
+
+def _qualified_monitors(monitors: list[Clinician], notes: list[str]) -> list[Clinician]:
+    """The monitoring clinicians who may be billed in their role; a note for each who may not."""
+    kept = []
+    for clinician in monitors:
+        if (
+            clinician.monitoring_role in ("first", "second")
+            and clinician.role not in QUALIFIED_PROFESSIONAL_ROLES
+        ):
+            notes.append(
+                f"{clinician.staff_id} ({clinician.role}) is not a physician/QHP: "
+                f"cannot be billed as the {clinician.monitoring_role} monitoring professional"
+            )
+        else:
+            kept.append(clinician)
+    return kept
+
+
+def _monitoring_line(
+    facts: EncounterFacts,
+    key: str,
+    cpt: str,
+    who: Clinician,
+    where: tuple[str, tuple[int, ...], int | None],
+    notes: list[str],
+) -> ChargeLine | None:
+    """One monitoring line for ``who`` (``where``: place of service, diagnosis pointers
+    and the add-on's cap in minutes), or None with a note when under one unit."""
+    pos, pointers, cap = where
+    minutes = who.minutes if who.minutes is not None else facts.monitoring_minutes
+    if cap is not None and minutes is not None and minutes > cap:
+        # 0821T/0822T are *concurrent* with the first professional: time beyond the
+        # first's monitoring time is not concurrent and is not billable as an add-on.
+        notes.append(
+            f"{cpt} for {who.staff_id}: {minutes} min counted as {cap} min, "
+            "the first clinician's monitoring time (add-on time is concurrent time)"
+        )
+        minutes = cap
+    units = monitoring_units(minutes)
+    if units == 0:
+        notes.append(f"{cpt} for {who.staff_id}: {minutes or 0} min is under one unit (31)")
+        return None
+    return ChargeLine(
+        key=key,
+        cpt=cpt,
+        units=units,
+        modifiers=(),
+        place_of_service=pos,
+        diagnosis_pointers=pointers,
+        rendering_staff_id=who.staff_id,
+        rendering_npi=who.npi,
+        minutes=minutes,
+    )
 
 
 def add_ons_have_primary(lines: list[tuple[date, str]]) -> bool:

@@ -86,6 +86,27 @@ def drug_code_for(substance: str, configured: Iterable[Mapping[str, Any]]) -> Dr
     return DEFAULT_DRUG_CODES.get(name)
 
 
+def drug_codes_with_defaults(configured: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """How each substance is billed: the agency's own entries, then the defaults for the
+    substances it configured nothing for (marked ``default``), by substance name."""
+    items = [dict(d) for d in configured]
+    named = {str(d["substance"]) for d in items}
+    for name, default in DEFAULT_DRUG_CODES.items():
+        if name not in named:
+            items.append(
+                {
+                    "substance": name,
+                    "billable": default.billable,
+                    "hcpcs": default.hcpcs,
+                    "mg_per_unit": float(default.mg_per_unit),
+                    "not_billed_reason": default.not_billed_reason,
+                    "products": [],
+                    "default": True,
+                }
+            )
+    return sorted(items, key=lambda i: str(i["substance"]))
+
+
 def drug_code_from(doc: Mapping[str, Any]) -> DrugCode:
     """A stored ``/drug-codes`` document as a DrugCode."""
     return DrugCode(

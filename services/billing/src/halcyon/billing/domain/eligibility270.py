@@ -3,13 +3,54 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from halcyon.billing.domain.claim837 import BillingProvider, Party, ascii_text
+from halcyon.billing.domain.claim837 import Address, BillingProvider, Party, ascii_text
 from halcyon.billing.domain.x12 import SegmentWriter, Separators
 
 IMPLEMENTATION = "005010X279A1"
 # EQ01 service type 30: health benefit plan coverage (the general "am I covered" question).
 HEALTH_BENEFIT_PLAN_COVERAGE = "30"
+
+
+def inquiry_trace(control_number: int) -> str:
+    """TRN02 of a 270: unique per tenant (from the interchange counter), echoed in the 271."""
+    return f"E{control_number}"
+
+
+def inquiry_270(
+    profile: dict[str, Any],
+    payer: dict[str, Any],
+    coverage: dict[str, Any],
+    control: int,
+    on: date,
+    created_at: datetime,
+) -> str:
+    """The 270 asking ``payer`` whether ``coverage``'s subscriber is covered ``on`` a day,
+    sent by the site's billing provider (``profile``); ClaimRefused if it cannot be written."""
+    person = coverage["subscriber"]
+    return write_270(
+        sender_id=profile["submitter_id"],
+        receiver_id=profile["receiver_id"],
+        control_number=control,
+        created_at=created_at,
+        payer=Party(payer["name"], payer["payer_id"]),
+        provider=BillingProvider(
+            profile["provider_name"],
+            profile["npi"],
+            profile["tax_id"],
+            Address(**{k: v for k, v in profile["address"].items() if v is not None}),
+        ),
+        subscriber=Party(
+            person["family_name"],
+            coverage["member_id"],
+            given_name=person["given_name"],
+            date_of_birth=date.fromisoformat(person["date_of_birth"]),
+        ),
+        trace_number=inquiry_trace(control),
+        on=on,
+        usage=profile.get("usage", "P"),
+    )
 
 
 def write_270(

@@ -136,47 +136,55 @@ def _check_envelope(segments: list[Segment]) -> None:
     groups = 0
     i = 1
     while i < len(segments) - 1:
-        gs = segments[i]
-        if gs.tag != "GS":
-            raise X12Error(gs.tag, gs.position, "expected GS (a functional group)")
-        if gs.get(1) != "HB":
-            raise X12Error(
-                "GS", gs.position, f"GS01 {gs.get(1)!r} is not HB (eligibility response)"
-            )
+        i = _check_group(segments, i)
         groups += 1
-        sets = 0
-        i += 1
-        while i < len(segments) and segments[i].tag == "ST":
-            st = segments[i]
-            if st.get(1) != "271":
-                raise X12Error("ST", st.position, f"ST01 {st.get(1)!r} is not a 271")
-            if st.get(3) and st.get(3) != IMPLEMENTATION:
-                raise X12Error("ST", st.position, f"ST03 {st.get(3)!r} is not {IMPLEMENTATION}")
-            j = i + 1
-            while j < len(segments) and segments[j].tag not in ("SE", "ST", "GE", "IEA"):
-                j += 1
-            if j >= len(segments) or segments[j].tag != "SE":
-                raise X12Error("ST", st.position, "the transaction set has no SE")
-            se = segments[j]
-            if se.get(2) != st.get(2):
-                raise X12Error("SE", se.position, f"SE02 {se.get(2)} is not ST02 {st.get(2)}")
-            if se.get(1) != str(j - i + 1):
-                raise X12Error("SE", se.position, f"SE01 {se.get(1)} but {j - i + 1} segments")
-            sets += 1
-            i = j + 1
-        if i >= len(segments) or segments[i].tag != "GE":
-            where = segments[min(i, len(segments) - 1)]
-            raise X12Error(where.tag, where.position, "expected GE (the group's end)")
-        ge = segments[i]
-        if ge.get(2) != gs.get(6):
-            raise X12Error("GE", ge.position, f"GE02 {ge.get(2)} is not GS06 {gs.get(6)}")
-        if ge.get(1) != str(sets):
-            raise X12Error("GE", ge.position, f"GE01 {ge.get(1)} but {sets} transaction sets")
-        i += 1
     if last.get(1) != str(groups):
         raise X12Error("IEA", last.position, f"IEA01 {last.get(1)} but {groups} groups")
     if groups == 0:
         raise X12Error("IEA", last.position, "the interchange holds no functional group")
+
+
+def _check_group(segments: list[Segment], i: int) -> int:
+    """The functional group starting at ``segments[i]`` (GS..GE); returns the index after."""
+    gs = segments[i]
+    if gs.tag != "GS":
+        raise X12Error(gs.tag, gs.position, "expected GS (a functional group)")
+    if gs.get(1) != "HB":
+        raise X12Error("GS", gs.position, f"GS01 {gs.get(1)!r} is not HB (eligibility response)")
+    sets = 0
+    i += 1
+    while i < len(segments) and segments[i].tag == "ST":
+        i = _check_transaction_set(segments, i)
+        sets += 1
+    if i >= len(segments) or segments[i].tag != "GE":
+        where = segments[min(i, len(segments) - 1)]
+        raise X12Error(where.tag, where.position, "expected GE (the group's end)")
+    ge = segments[i]
+    if ge.get(2) != gs.get(6):
+        raise X12Error("GE", ge.position, f"GE02 {ge.get(2)} is not GS06 {gs.get(6)}")
+    if ge.get(1) != str(sets):
+        raise X12Error("GE", ge.position, f"GE01 {ge.get(1)} but {sets} transaction sets")
+    return i + 1
+
+
+def _check_transaction_set(segments: list[Segment], i: int) -> int:
+    """The 271 starting at ``segments[i]`` (ST..SE); returns the index after its SE."""
+    st = segments[i]
+    if st.get(1) != "271":
+        raise X12Error("ST", st.position, f"ST01 {st.get(1)!r} is not a 271")
+    if st.get(3) and st.get(3) != IMPLEMENTATION:
+        raise X12Error("ST", st.position, f"ST03 {st.get(3)!r} is not {IMPLEMENTATION}")
+    j = i + 1
+    while j < len(segments) and segments[j].tag not in ("SE", "ST", "GE", "IEA"):
+        j += 1
+    if j >= len(segments) or segments[j].tag != "SE":
+        raise X12Error("ST", st.position, "the transaction set has no SE")
+    se = segments[j]
+    if se.get(2) != st.get(2):
+        raise X12Error("SE", se.position, f"SE02 {se.get(2)} is not ST02 {st.get(2)}")
+    if se.get(1) != str(j - i + 1):
+        raise X12Error("SE", se.position, f"SE01 {se.get(1)} but {j - i + 1} segments")
+    return j + 1
 
 
 def _money(seg: Segment, index: int) -> int | None:
@@ -253,27 +261,9 @@ def _answer(segments: list[Segment], sep: Separators) -> EligibilityResponse:
             rejections.append(Rejection(seg.get(3), seg.get(4), seg.position))
         elif tag == "EB":
             in_benefit = True
-            benefits.append(
-                Benefit(
-                    code=seg.get(1),
-                    coverage_level=seg.get(2),
-                    service_types=tuple(s for s in seg.get(3).split(sep.repetition) if s),
-                    insurance_type=seg.get(4),
-                    plan=seg.get(5),
-                    period=seg.get(6),
-                    amount_cents=_money(seg, 7),
-                    percent=_percent(seg, 8),
-                    in_network=seg.get(12),
-                )
-            )
+            benefits.append(_benefit(seg, sep))
         elif tag == "DTP" and level == "22" and not in_benefit:
-            start, end = _dates(seg)
-            if seg.get(1) == "346":
-                begins = start
-            elif seg.get(1) == "347":
-                ends = start
-            elif seg.get(1) == "291":
-                begins, ends = start, end if end is not None else ends
+            begins, ends = _plan_dates(seg, begins, ends)
     if payer_id is None:
         raise X12Error("NM1", None, "no information source (NM1*PR in HL 20)")
     codes = {b.code for b in benefits}
@@ -304,6 +294,34 @@ def _answer(segments: list[Segment], sep: Separators) -> EligibilityResponse:
         benefits=tuple(benefits),
         rejections=tuple(rejections),
     )
+
+
+def _benefit(seg: Segment, sep: Separators) -> Benefit:
+    return Benefit(
+        code=seg.get(1),
+        coverage_level=seg.get(2),
+        service_types=tuple(s for s in seg.get(3).split(sep.repetition) if s),
+        insurance_type=seg.get(4),
+        plan=seg.get(5),
+        period=seg.get(6),
+        amount_cents=_money(seg, 7),
+        percent=_percent(seg, 8),
+        in_network=seg.get(12),
+    )
+
+
+def _plan_dates(
+    seg: Segment, begins: date | None, ends: date | None
+) -> tuple[date | None, date | None]:
+    """The plan's (begins, ends) after a subscriber DTP: 346 begin, 347 end, 291 the plan."""
+    start, end = _dates(seg)
+    if seg.get(1) == "346":
+        return start, ends
+    if seg.get(1) == "347":
+        return begins, start
+    if seg.get(1) == "291":
+        return start, end if end is not None else ends
+    return begins, ends
 
 
 def _pick(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
-from typing import cast
 
 from halcyon.billing.domain.x12 import Segment, Separators, X12Error
 from halcyon.billing.domain.x12_envelope import (
@@ -236,95 +235,12 @@ class _Reader:
         if trn is None or not trn.get(2):
             # TRN02 (check or EFT number) is required and part of every payment's identity.
             raise X12Error("TRN", st.position, f"transaction {st.get(2)} has no TRN02 (trace)")
-        payer_name = payer_id = payee_name = payee_id = ""
-        claims: list[ClaimPayment] = []
-        plbs: list[ProviderAdjustment] = []
-        seen: dict[tuple[str, str], int] = {}
-        claim: dict[str, object] | None = None
-        service: dict[str, object] | None = None
-
-        def close_service() -> None:
-            nonlocal service
-            if service is not None and claim is not None:
-                claim_services = claim["services"]
-                assert isinstance(claim_services, list)
-                claim_services.append(_service(service))
-            service = None
-
-        def close_claim() -> None:
-            nonlocal claim
-            close_service()
-            if claim is not None:
-                claims.append(_claim(claim))
-            claim = None
-
+        read = _TransactionDraft()
         for seg in segs[1:]:
             self.current = seg
-            tag = seg.tag
-            if tag == "N1" and claim is None:
-                if seg.get(1) == "PR":
-                    payer_name, payer_id = seg.get(2), seg.get(4)
-                elif seg.get(1) == "PE":
-                    payee_name, payee_id = seg.get(2), seg.get(4)
-            elif tag == "REF" and claim is None and seg.get(1) == "2U" and not payer_id:
-                payer_id = seg.get(2)
-            elif tag == "CLP":
-                close_claim()
-                number = seg.get(1)
-                if not number:
-                    raise X12Error("CLP", seg.position, "CLP01 (patient control number) is empty")
-                key = (number, seg.get(7))
-                seen[key] = seen.get(key, 0) + 1
-                paid = read_cents(seg, 4)
-                charge = read_cents(seg, 3)
-                claim = {
-                    "number": number,
-                    "status": seg.get(2),
-                    "charge": charge,
-                    "paid": paid,
-                    "pr": read_cents(seg, 5, required=False) if seg.get(5) else None,
-                    "filing": seg.get(6),
-                    "icn": seg.get(7),
-                    "adjustments": [],
-                    "services": [],
-                    "remarks": [],
-                    "occurrence": seen[key] - 1,
-                    "position": seg.position,
-                }
-                if not seg.get(2):
-                    raise X12Error("CLP", seg.position, "CLP02 (claim status) is empty")
-            elif tag == "SVC":
-                if claim is None:
-                    raise X12Error("SVC", seg.position, "service payment outside a claim (CLP)")
-                close_service()
-                service = self._service_start(seg)
-            elif tag == "CAS":
-                target = service if service is not None else claim
-                if target is None:
-                    raise X12Error("CAS", seg.position, "adjustment outside a claim (CLP)")
-                adjustments = target["adjustments"]
-                assert isinstance(adjustments, list)
-                adjustments.extend(_adjustments(seg))
-            elif tag == "LQ" and service is not None:
-                if seg.get(1) == "HE":
-                    remarks = service["remarks"]
-                    assert isinstance(remarks, list)
-                    remarks.append(seg.get(2))
-            elif tag in ("MOA", "MIA") and claim is not None:
-                # MOA03-07 / MIA05,20-23 carry claim-level remark codes (RARC).
-                indexes = range(3, 8) if tag == "MOA" else (5, 20, 21, 22, 23)
-                remarks = claim["remarks"]
-                assert isinstance(remarks, list)
-                remarks.extend(seg.get(i) for i in indexes if seg.get(i))
-            elif tag == "DTM" and service is not None and seg.get(1) in ("472", "150"):
-                service["date"] = _date(seg.get(2))
-            elif tag == "PLB":
-                close_claim()
-                plbs.extend(self._provider_adjustments(seg, len(plbs)))
-        close_claim()
-        if not payer_id:
-            payer_id = trn.get(3)
-        read = RemittanceTransaction(
+            self._segment(read, seg)
+        read.close_claim()
+        transaction_read = RemittanceTransaction(
             control_number=st.get(2),
             payment_cents=payment,
             handling=bpr.get(1),
@@ -336,37 +252,66 @@ class _Reader:
                 self.group.control_number,
                 transaction.control_number,
             ),
-            payer_name=payer_name,
-            payer_id=payer_id,
-            payee_name=payee_name,
-            payee_id=payee_id,
+            payer_name=read.payer_name,
+            payer_id=read.payer_id or trn.get(3),
+            payee_name=read.payee_name,
+            payee_id=read.payee_id,
             payment_date=_date(bpr.get(16)),
-            claims=tuple(claims),
-            provider_adjustments=tuple(plbs),
+            claims=tuple(read.claims),
+            provider_adjustments=tuple(read.plbs),
         )
-        if not read.balances:
+        if not transaction_read.balances:
             self.warnings.append(
                 f"transaction {st.get(2)}: BPR02 does not equal claim payments minus PLB"
             )
-        return read
+        return transaction_read
 
-    def _service_start(self, seg: Segment) -> dict[str, object]:
+    def _segment(self, read: _TransactionDraft, seg: Segment) -> None:
+        """Apply one segment of a transaction's body to what is being read."""
+        tag = seg.tag
+        claim, service = read.claim, read.service
+        if tag in ("N1", "REF") and claim is None:
+            read.party(seg)
+        elif tag == "CLP":
+            read.close_claim()
+            read.claim = read.claim_start(seg)
+        elif tag == "SVC":
+            if claim is None:
+                raise X12Error("SVC", seg.position, "service payment outside a claim (CLP)")
+            read.close_service()
+            read.service = self._service_start(seg)
+        elif tag == "CAS":
+            target = service if service is not None else claim
+            if target is None:
+                raise X12Error("CAS", seg.position, "adjustment outside a claim (CLP)")
+            target.adjustments.extend(_adjustments(seg))
+        elif tag == "LQ" and service is not None:
+            if seg.get(1) == "HE":
+                service.remarks.append(seg.get(2))
+        elif tag in ("MOA", "MIA") and claim is not None:
+            # MOA03-07 / MIA05,20-23 carry claim-level remark codes (RARC).
+            indexes = range(3, 8) if tag == "MOA" else (5, 20, 21, 22, 23)
+            claim.remarks.extend(seg.get(i) for i in indexes if seg.get(i))
+        elif tag == "DTM" and service is not None and seg.get(1) in ("472", "150"):
+            service.date = _date(seg.get(2))
+        elif tag == "PLB":
+            read.close_claim()
+            read.plbs.extend(self._provider_adjustments(seg))
+
+    def _service_start(self, seg: Segment) -> _ServiceDraft:
         composite = seg.get(1)
         parts = self._components(composite, seg)
         if len(parts) < 2 or not parts[1]:
             raise X12Error("SVC", seg.position, f"SVC01 names no procedure: {composite!r}")
         if not seg.get(2):
             self.warnings.append(f"SVC #{seg.position} has no SVC02 charge: read as 0")
-        return {
-            "procedure": parts[1],
-            "modifiers": tuple(p for p in parts[2:6] if p),
-            "charge": read_cents(seg, 2, required=False),
-            "paid": read_cents(seg, 3, required=False),
-            "units": seg.get(5) or None,
-            "date": None,
-            "adjustments": [],
-            "remarks": [],
-        }
+        return _ServiceDraft(
+            procedure=parts[1],
+            modifiers=tuple(p for p in parts[2:6] if p),
+            charge=read_cents(seg, 2, required=False),
+            paid=read_cents(seg, 3, required=False),
+            units=seg.get(5) or None,
+        )
 
     def _components(self, composite: str, seg: Segment) -> list[str]:
         if self.sep.component in composite:
@@ -380,7 +325,7 @@ class _Reader:
                 return composite.split(other)
         return [composite]
 
-    def _provider_adjustments(self, seg: Segment, already: int) -> list[ProviderAdjustment]:
+    def _provider_adjustments(self, seg: Segment) -> list[ProviderAdjustment]:
         out = []
         for index in range(3, 15, 2):
             composite = seg.get(index)
@@ -427,52 +372,140 @@ def _adjustments(seg: Segment) -> list[Adjustment]:
     return out
 
 
-def _service(raw: dict[str, object]) -> ServicePayment:
-    return ServicePayment(
-        procedure=str(raw["procedure"]),
-        modifiers=raw["modifiers"],  # type: ignore[arg-type]
-        charge_cents=int(raw["charge"]),  # type: ignore[call-overload]
-        paid_cents=int(raw["paid"]),  # type: ignore[call-overload]
-        units=raw["units"],  # type: ignore[arg-type]
-        service_date=raw["date"],  # type: ignore[arg-type]
-        adjustments=tuple(cast(list[Adjustment], raw["adjustments"])),
-        remarks=tuple(cast(list[str], raw["remarks"])),
-    )
+@dataclass
+class _ServiceDraft:
+    """An SVC service payment while its CAS, LQ and DTM segments are being read."""
 
+    procedure: str
+    modifiers: tuple[str, ...]
+    charge: int
+    paid: int
+    units: str | None
+    date: date | None = None
+    adjustments: list[Adjustment] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
 
-def _claim(raw: dict[str, object]) -> ClaimPayment:
-    adjustments: tuple[Adjustment, ...] = tuple(cast(list[Adjustment], raw["adjustments"]))
-    services: tuple[ServicePayment, ...] = tuple(cast(list[ServicePayment], raw["services"]))
-    items = (
-        len(adjustments)
-        + len(cast(list[str], raw["remarks"]))
-        + sum(1 + len(s.adjustments) + len(s.remarks) for s in services)
-    )
-    if items > MAX_CLAIM_PAYMENT_ITEMS:
-        raise X12Error(
-            "CLP",
-            int(raw["position"]),  # type: ignore[call-overload]
-            f"claim payment {raw['number']} is too large: {items} adjustments, service lines "
-            f"and remarks (at most {MAX_CLAIM_PAYMENT_ITEMS})",
+    def payment(self) -> ServicePayment:
+        return ServicePayment(
+            procedure=self.procedure,
+            modifiers=self.modifiers,
+            charge_cents=self.charge,
+            paid_cents=self.paid,
+            units=self.units,
+            service_date=self.date,
+            adjustments=tuple(self.adjustments),
+            remarks=tuple(self.remarks),
         )
-    patient = raw["pr"]
-    if patient is None:
-        # CLP05 absent: the PR-group adjustments are what the patient owes.
-        everything = adjustments + tuple(a for s in services for a in s.adjustments)
-        patient = sum(a.amount_cents for a in everything if a.group == "PR")
-    return ClaimPayment(
-        patient_control_number=str(raw["number"]),
-        status=str(raw["status"]),
-        charge_cents=int(raw["charge"]),  # type: ignore[call-overload]
-        paid_cents=int(raw["paid"]),  # type: ignore[call-overload]
-        patient_responsibility_cents=int(patient),  # type: ignore[call-overload]
-        filing_indicator=str(raw["filing"]),
-        payer_claim_number=str(raw["icn"]),
-        adjustments=adjustments,
-        services=services,
-        remarks=tuple(cast(list[str], raw["remarks"])),
-        occurrence=int(raw["occurrence"]),  # type: ignore[call-overload]
-    )
+
+
+@dataclass
+class _ClaimDraft:
+    """A CLP claim payment while its CAS, MOA/MIA and service segments are being read."""
+
+    number: str
+    status: str
+    charge: int
+    paid: int
+    patient: int | None  # CLP05, when given
+    filing: str
+    icn: str
+    occurrence: int
+    position: int
+    adjustments: list[Adjustment] = field(default_factory=list)
+    services: list[ServicePayment] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+
+    def payment(self) -> ClaimPayment:
+        adjustments = tuple(self.adjustments)
+        services = tuple(self.services)
+        items = (
+            len(adjustments)
+            + len(self.remarks)
+            + sum(1 + len(s.adjustments) + len(s.remarks) for s in services)
+        )
+        if items > MAX_CLAIM_PAYMENT_ITEMS:
+            raise X12Error(
+                "CLP",
+                self.position,
+                f"claim payment {self.number} is too large: {items} adjustments, service "
+                f"lines and remarks (at most {MAX_CLAIM_PAYMENT_ITEMS})",
+            )
+        patient = self.patient
+        if patient is None:
+            # CLP05 absent: the PR-group adjustments are what the patient owes.
+            everything = adjustments + tuple(a for s in services for a in s.adjustments)
+            patient = sum(a.amount_cents for a in everything if a.group == "PR")
+        return ClaimPayment(
+            patient_control_number=self.number,
+            status=self.status,
+            charge_cents=self.charge,
+            paid_cents=self.paid,
+            patient_responsibility_cents=patient,
+            filing_indicator=self.filing,
+            payer_claim_number=self.icn,
+            adjustments=adjustments,
+            services=services,
+            remarks=tuple(self.remarks),
+            occurrence=self.occurrence,
+        )
+
+
+@dataclass
+class _TransactionDraft:
+    """What one 835 transaction's body has given so far."""
+
+    payer_name: str = ""
+    payer_id: str = ""
+    payee_name: str = ""
+    payee_id: str = ""
+    claims: list[ClaimPayment] = field(default_factory=list)
+    plbs: list[ProviderAdjustment] = field(default_factory=list)
+    seen: dict[tuple[str, str], int] = field(default_factory=dict)
+    claim: _ClaimDraft | None = None
+    service: _ServiceDraft | None = None
+
+    def party(self, seg: Segment) -> None:
+        """N1*PR / N1*PE (payer, payee) and REF*2U (payer id) before the first claim."""
+        if seg.tag == "N1" and seg.get(1) == "PR":
+            self.payer_name, self.payer_id = seg.get(2), seg.get(4)
+        elif seg.tag == "N1" and seg.get(1) == "PE":
+            self.payee_name, self.payee_id = seg.get(2), seg.get(4)
+        elif seg.tag == "REF" and seg.get(1) == "2U" and not self.payer_id:
+            self.payer_id = seg.get(2)
+
+    def claim_start(self, seg: Segment) -> _ClaimDraft:
+        number = seg.get(1)
+        if not number:
+            raise X12Error("CLP", seg.position, "CLP01 (patient control number) is empty")
+        key = (number, seg.get(7))
+        self.seen[key] = self.seen.get(key, 0) + 1
+        paid = read_cents(seg, 4)
+        charge = read_cents(seg, 3)
+        claim = _ClaimDraft(
+            number=number,
+            status=seg.get(2),
+            charge=charge,
+            paid=paid,
+            patient=read_cents(seg, 5, required=False) if seg.get(5) else None,
+            filing=seg.get(6),
+            icn=seg.get(7),
+            occurrence=self.seen[key] - 1,
+            position=seg.position,
+        )
+        if not seg.get(2):
+            raise X12Error("CLP", seg.position, "CLP02 (claim status) is empty")
+        return claim
+
+    def close_service(self) -> None:
+        if self.service is not None and self.claim is not None:
+            self.claim.services.append(self.service.payment())
+        self.service = None
+
+    def close_claim(self) -> None:
+        self.close_service()
+        if self.claim is not None:
+            self.claims.append(self.claim.payment())
+        self.claim = None
 
 
 def _date(raw: str) -> date | None:

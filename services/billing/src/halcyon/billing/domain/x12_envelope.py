@@ -44,6 +44,8 @@ _AMOUNT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 # The same, its parts captured: sign, whole digits, decimals.
 _MONEY = re.compile(r"(-?)(?=\.?[0-9])([0-9]*)(?:\.([0-9]*))?", re.ASCII)
 _TAG = re.compile(r"[A-Z][A-Z0-9]{1,2}", re.ASCII)
+# C0 controls and DEL other than tab, CR and LF (CR/LF around terminators are skipped).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 
 
@@ -155,6 +157,14 @@ def split(text: str, separators: Separators) -> list[Segment]:
         tag = elements[0]
         if not _TAG.fullmatch(tag):
             raise X12Error(tag[:3] or "(empty)", position, f"{tag[:10]!r} is not a segment id")
+        control = _CONTROL.search(body)
+        if control is not None:
+            # Not X12 text (the basic and extended sets have no control characters), and a
+            # NUL cannot even be stored: refused here, never posted.
+            index = next(i for i, e in enumerate(elements) if _CONTROL.search(e))
+            raise X12Error(
+                tag, position, f"{tag}{index:02d} holds the control character {control.group()!r}"
+            )
         longest = max(range(1, len(elements)), key=lambda i: len(elements[i]), default=0)
         if longest and len(elements[longest]) > MAX_ELEMENT_LENGTH:
             raise X12Error(

@@ -38,6 +38,7 @@ from halcyon.billing.domain.drugs import (
     service_date_of,
 )
 from halcyon.billing.domain.payers import SELF_PAY, authorization_for, coverage_for, fee_for
+from halcyon.billing.runtime import BillingRuntime
 from halcyon.billing.store import (
     Authorizations,
     CapturedEncounters,
@@ -62,9 +63,7 @@ from halcyon.billing.usecases.part2_claims import Part2Holds
 from halcyon.shared.contracts.billing import AuthorizationChanged, ChargeCreated, ChargePriced
 from halcyon.shared.contracts.clinical import EncounterSigned
 from halcyon.shared.contracts.inventory import DoseDispensed
-from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
-from halcyon.shared.service import ServiceRuntime
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,6 @@ class ChargeFacts:
 
 
 log = logging.getLogger("halcyon.billing.usecases.charge_capture")
-SOURCE = "/halcyon/billing"
 ACTIVE = ["open", "claimed", "held"]
 # Where a dose was given when billing has not seen the visit's note: the clinic (CMS POS 11).
 DOSING_PLACE_OF_SERVICE = "11"
@@ -112,7 +110,8 @@ def facts_of(event: EncounterSigned) -> EncounterFacts:
 
 
 class ChargeCapture:
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: BillingRuntime) -> None:
+        self.runtime = runtime
         self.encounters = runtime.repo(CapturedEncounters)
         self.charges = runtime.repo(Charges)
         self.coverages = runtime.repo(Coverages)
@@ -738,12 +737,8 @@ class ChargeCapture:
                     causation_id,
                 )
 
-    @staticmethod
-    def _outbox(tenant: str, contract: Any, causation_id: str | None) -> OutboxEvent:
-        envelope = EventEnvelope.wrap(
-            contract, source=SOURCE, tenant_id=tenant, causation_id=causation_id
-        )
-        return OutboxEvent(envelope, contract.topic)
+    def _outbox(self, tenant: str, contract: Any, causation_id: str | None) -> OutboxEvent:
+        return self.runtime.event(contract, tenant_id=tenant, causation_id=causation_id)
 
 
 def _still_applies(fresh: dict[str, Any], query: dict[str, Any]) -> bool:

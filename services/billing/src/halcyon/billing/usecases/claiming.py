@@ -25,6 +25,7 @@ from halcyon.billing.domain.claims import split_into_claims
 from halcyon.billing.domain.coding import add_ons_have_primary
 from halcyon.billing.domain.part2 import HOLD_REASON, consent_for_payment
 from halcyon.billing.domain.payers import RELATIONSHIP_CODES, coverage_for
+from halcyon.billing.runtime import BillingRuntime, Events
 from halcyon.billing.store import Authorizations as AuthorizationsRepo
 from halcyon.billing.store import (
     BillingProfiles,
@@ -42,14 +43,14 @@ from halcyon.billing.store import (
 )
 from halcyon.shared.auth import Caller
 from halcyon.shared.contracts.billing import ClaimStatusChanged
-from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import NotFound, RuleViolation
 from halcyon.shared.mongo import OutboxEvent
 from uuid6 import uuid7
 
-SOURCE = "/halcyon/billing"
 # The claim number of a claim rendered only to be refused (before the counter moves).
 TRIAL_NUMBER = "T000000000"
+# An encounter's charges planned onto one claim: (client, coverage, charges).
+Planned = tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]
 
 
 @dataclass
@@ -68,8 +69,24 @@ class Repos:
     authorizations: AuthorizationsRepo | None = None
     part2_consents: Part2Consents | None = None
 
+    @classmethod
+    def of(cls, runtime: BillingRuntime) -> Repos:
+        return cls(
+            runtime.repo(BillingProfiles),
+            runtime.repo(Payers),
+            runtime.repo(Coverages),
+            runtime.repo(ClientDirectory),
+            runtime.repo(ChargesRepo),
+            runtime.repo(Claims),
+            runtime.repo(ClaimFiles),
+            runtime.repo(Counters),
+            runtime.repo(StaffDirectory),
+            runtime.repo(AuthorizationsRepo),
+            runtime.repo(Part2Consents),
+        )
 
-def status_event(caller: Caller, claim: dict[str, Any], status: str) -> OutboxEvent:
+
+def status_event(events: Events, tenant: str, claim: dict[str, Any], status: str) -> OutboxEvent:
     event = ClaimStatusChanged(
         claim_id=claim["_id"],
         client_id=claim["client_id"],
@@ -79,8 +96,7 @@ def status_event(caller: Caller, claim: dict[str, Any], status: str) -> OutboxEv
         paid_cents=int(claim.get("paid_cents", 0)),
         denial_codes=list(claim.get("denial_codes", [])),
     )
-    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=caller.tenant_id)
-    return OutboxEvent(envelope, event.topic)
+    return events.event(event, tenant_id=tenant)
 
 
 def _address(raw: dict[str, Any] | None) -> Address | None:
@@ -126,7 +142,8 @@ def _drug(charge: dict[str, Any]) -> DrugIdentification | None:
 
 def _provider(profile: dict[str, Any]) -> BillingProvider:
     address = _address(profile["address"])
-    assert address is not None
+    if address is None:
+        raise RuleViolation("the site's billing profile has no address")
     return BillingProvider(
         profile["provider_name"],
         profile["npi"],
@@ -137,8 +154,9 @@ def _provider(profile: dict[str, Any]) -> BillingProvider:
 
 
 class ClaimBatcher:
-    def __init__(self, repos: Repos) -> None:
+    def __init__(self, repos: Repos, events: Events) -> None:
         self.r = repos
+        self.events = events
         self.names: dict[str, str] = {}
         self.auth_refs: dict[str, str] = {}  # charge id -> prior authorization number
 
@@ -185,39 +203,14 @@ class ClaimBatcher:
         by_encounter: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for charge in open_charges:
             by_encounter[charge["encounter_id"]].append(charge)
-        planned: list[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]] = []
+        planned: list[Planned] = []
         skipped: list[dict[str, str]] = []
         for encounter_id, charges in by_encounter.items():
-            client = await self.r.clients.get(tenant, charges[0]["client_id"])
-            coverage = await self.r.coverages.get(tenant, charges[0]["coverage_id"] or "")
-            if client is None or coverage is None:
-                skipped.append(
-                    {"encounter_id": encounter_id, "reason": "client or coverage unknown"}
-                )
-                continue
-            lines = [(date.fromisoformat(c["service_date"]), c["cpt"]) for c in charges]
-            if not add_ons_have_primary(lines):
-                skipped.append(
-                    {"encounter_id": encounter_id, "reason": "add-on code without 0820T"}
-                )
-                continue
-            held = await self.part2_hold(tenant, charges[0]["client_id"], payer, charges)
-            if held:
-                skipped.append({"encounter_id": encounter_id, "reason": held})
-                continue
-            # Over 50 lines: several claims, each with its own lines and exact total.
-            try:
-                parts = split_into_claims(lines)
-            except ValueError as exc:
-                # Add-ons must stay with their 0820T: more of them than a claim holds
-                # cannot be split. Refused before anything is written.
-                raise RuleViolation(
-                    f"encounter {encounter_id} cannot be billed: lines: {exc}",
-                    field="lines",
-                    encounter_id=encounter_id,
-                ) from None
-            for part in parts:
-                planned.append((client, coverage, [charges[i] for i in part]))
+            parts = await self._plan_encounter(tenant, encounter_id, payer, charges)
+            if isinstance(parts, str):
+                skipped.append({"encounter_id": encounter_id, "reason": parts})
+            else:
+                planned += parts
         if not planned:
             return {"file": None, "claims": [], "skipped": skipped}
         await self.load_authorizations(tenant, [c for _, _, part in planned for c in part])
@@ -230,7 +223,6 @@ class ClaimBatcher:
                 coverage,
                 payer,
                 part,
-                profile,
             )
             for i, (client, coverage, part) in enumerate(planned)
         ]
@@ -259,10 +251,37 @@ class ClaimBatcher:
             if not claimed:
                 continue
             doc = self._claim_doc(claim_id, number, site_id, payer_ref, coverage, claimed, "P")
-            final.append((doc, self._claim(doc, client, coverage, payer, claimed, profile)))
+            final.append((doc, self._claim(doc, client, coverage, payer, claimed)))
         if not final:
             return {"file": None, "claims": [], "skipped": skipped}
         return await self._write_file(caller, profile, payer_ref, final, skipped)
+
+    async def _plan_encounter(
+        self, tenant: str, encounter_id: str, payer: dict[str, Any], charges: list[dict[str, Any]]
+    ) -> list[Planned] | str:
+        """The claims an encounter's open charges become, or why it is skipped."""
+        client = await self.r.clients.get(tenant, charges[0]["client_id"])
+        coverage = await self.r.coverages.get(tenant, charges[0]["coverage_id"] or "")
+        if client is None or coverage is None:
+            return "client or coverage unknown"
+        lines = [(date.fromisoformat(c["service_date"]), c["cpt"]) for c in charges]
+        if not add_ons_have_primary(lines):
+            return "add-on code without 0820T"
+        held = await self.part2_hold(tenant, charges[0]["client_id"], payer, charges)
+        if held:
+            return held
+        # Over 50 lines: several claims, each with its own lines and exact total.
+        try:
+            parts = split_into_claims(lines)
+        except ValueError as exc:
+            # Add-ons must stay with their 0820T: more of them than a claim holds
+            # cannot be split. Refused before anything is written.
+            raise RuleViolation(
+                f"encounter {encounter_id} cannot be billed: lines: {exc}",
+                field="lines",
+                encounter_id=encounter_id,
+            ) from None
+        return [(client, coverage, [charges[i] for i in part]) for part in parts]
 
     async def secondary(self, caller: Caller, primary_id: str) -> dict[str, Any]:
         tenant = caller.tenant_id
@@ -285,13 +304,14 @@ class ClaimBatcher:
         payer = await self.r.payers.get(tenant, secondary_coverage["payer"])
         client = await self.r.clients.get(tenant, primary["client_id"])
         profile = await self.r.profiles.get(tenant, primary["site_id"])
-        if None in (primary_coverage, primary_payer, payer, client, profile):
+        if (
+            primary_coverage is None
+            or primary_payer is None
+            or payer is None
+            or client is None
+            or profile is None
+        ):
             raise RuleViolation("payer, coverage, client or billing profile is missing")
-        assert primary_coverage
-        assert primary_payer
-        assert payer
-        assert client
-        assert profile
         charges = await self.r.charges.find(tenant, {"_id": {"$in": primary["charge_ids"]}})
         held = await self.part2_hold(tenant, primary["client_id"], payer, charges)
         if held:
@@ -315,7 +335,6 @@ class ClaimBatcher:
             dict(secondary_coverage),
             payer,
             charges,
-            profile,
             primary,
             primary_coverage,
             primary_payer,
@@ -378,7 +397,7 @@ class ClaimBatcher:
         doc["replaces_claim_id"] = original_id
         doc["frequency"] = "7"
         claim = replace(
-            self._claim(doc, client, coverage, payer, lines, profile),
+            self._claim(doc, client, coverage, payer, lines),
             frequency="7",
             payer_claim_number=original.get("payer_claim_number") or original["claim_number"],
         )
@@ -459,7 +478,6 @@ class ClaimBatcher:
         coverage: dict[str, Any],
         payer: dict[str, Any],
         charges: list[dict[str, Any]],
-        profile: dict[str, Any],
         primary: dict[str, Any] | None = None,
         primary_coverage: dict[str, Any] | None = None,
         primary_payer: dict[str, Any] | None = None,
@@ -608,7 +626,9 @@ class ClaimBatcher:
         for doc, _ in drafts:
             doc["file_id"] = file_id
             doc["history"] = [{"status": "draft", "at": now, "by": caller.user_id}]
-            await self.r.claims.insert(tenant, doc, [status_event(caller, doc, "draft")])
+            await self.r.claims.insert(
+                tenant, doc, [status_event(self.events, tenant, doc, "draft")]
+            )
         return {
             "file": {
                 "id": file_id,

@@ -6,16 +6,22 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from halcyon.billing.domain.claim837 import ClaimRefused
+from halcyon.billing.domain.eligibility270 import inquiry_270, inquiry_trace
 from halcyon.billing.domain.eligibility271 import EligibilityResponse, read_271
 from halcyon.billing.domain.x12 import X12Error
-from halcyon.billing.store import Coverages, EligibilityInquiries, Payers
+from halcyon.billing.runtime import BillingRuntime
+from halcyon.billing.store import (
+    BillingProfiles,
+    Counters,
+    Coverages,
+    EligibilityInquiries,
+    Payers,
+)
 from halcyon.shared.auth import Caller
 from halcyon.shared.errors import RuleViolation
 
-
-def inquiry_trace(control_number: int) -> str:
-    """TRN02 of a 270: unique per tenant (from the interchange counter), echoed in the 271."""
-    return f"E{control_number}"
+__all__ = ["EligibilityQuestions", "EligibilityResponses", "eligibility_summary", "inquiry_trace"]
 
 
 def eligibility_summary(answer: EligibilityResponse, on: str | None) -> dict[str, Any]:
@@ -118,6 +124,41 @@ class EligibilityResponses:
             tenant, {"_id": coverage["_id"]}, {"$set": {"eligibility": summary}}
         )
         return inquiry, updated or {**coverage, "eligibility": summary}
+
+
+class EligibilityQuestions:
+    """Asking a payer (X12 270) whether a client's coverage is active on a day."""
+
+    def __init__(self, runtime: BillingRuntime) -> None:
+        self.coverages = runtime.repo(Coverages)
+        self.payers = runtime.repo(Payers)
+        self.profiles = runtime.repo(BillingProfiles)
+        self.counters = runtime.repo(Counters)
+        self.responses = EligibilityResponses(
+            runtime.repo(EligibilityInquiries), self.coverages, self.payers
+        )
+
+    async def ask(
+        self, caller: Caller, client_id: str, site_id: str, coverage_id: str, on: date
+    ) -> str:
+        """The 270 text, sent by the billing provider of ``site_id``; the inquiry is kept
+        under its trace number so the 271 that answers names the coverage to update."""
+        tenant = caller.tenant_id
+        coverage = await self.coverages.get(tenant, coverage_id)
+        if coverage is None or coverage["client_id"] != client_id:
+            raise RuleViolation(f"coverage {coverage_id} is not this client's")
+        payer = await self.payers.get(tenant, coverage["payer"])
+        profile = await self.profiles.get(tenant, site_id)
+        if payer is None or profile is None:
+            raise RuleViolation("the payer or the site's billing profile is missing")
+        try:
+            inquiry_270(profile, payer, coverage, 0, on, datetime.now(UTC))  # refuse first
+        except ClaimRefused as exc:
+            raise RuleViolation(f"{exc.field}: {exc.problem}", field=exc.field) from None
+        control = await self.counters.next(tenant, "interchange")
+        text = inquiry_270(profile, payer, coverage, control, on, datetime.now(UTC))
+        await self.responses.record_inquiry(caller, inquiry_trace(control), dict(coverage), on)
+        return text
 
 
 def _asked(inquiry: dict[str, Any]) -> datetime:

@@ -1,4 +1,5 @@
-"""Held charges in the biller's work queue: one item per hold, opened and resolved in place.
+"""The biller's work queue: held charges (one item per hold, opened and resolved in
+place), and any item a biller closes with what was done.
 
 A charge held for a reason a biller can act on (missing documentation, 42 CFR Part 2
 consent) is never silent: the work queue shows it (``GET /work-queue?kind=...``) until
@@ -12,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from halcyon.billing.store import WorkQueue
+from halcyon.shared.auth import Caller
+from halcyon.shared.errors import Conflict, NotFound
 
 HELD_CHARGE = "held_charge"
 PART2_HOLD = "part2_hold"
@@ -59,3 +62,26 @@ async def resolve_item(work: WorkQueue, tenant: str, item_id: str, resolution: s
             }
         },
     )
+
+
+async def resolve_by_biller(
+    work: WorkQueue, caller: Caller, item_id: str, resolution: str
+) -> dict[str, Any]:
+    """Close an open work item with what the biller did; an item closed already is a 409."""
+    done = await work.update(
+        caller.tenant_id,
+        {"_id": item_id, "status": "open"},
+        {
+            "$set": {
+                "status": "resolved",
+                "resolution": resolution,
+                "resolved_by": caller.user_id,
+                "resolved_at": datetime.now(UTC),
+            }
+        },
+    )
+    if done is None:
+        if await work.get(caller.tenant_id, item_id) is None:
+            raise NotFound(f"no work item {item_id}")
+        raise Conflict(f"work item {item_id} is already resolved")
+    return done

@@ -16,17 +16,17 @@ from typing import Any
 
 from halcyon.billing.domain.part2 import HOLD_REASON, consent_for_payment
 from halcyon.billing.domain.payers import SELF_PAY
+from halcyon.billing.runtime import BillingRuntime
 from halcyon.billing.store import Charges, Part2Consents, Payers, WorkQueue
 from halcyon.billing.usecases.holds import PART2_HOLD, open_item, part2_item_id, resolve_item
 from halcyon.shared.contracts.clinical import ConsentChanged
-from halcyon.shared.service import ServiceRuntime
 
 log = logging.getLogger("halcyon.billing.part2")
 REVOKED = "revoked"
 
 
 class Part2Holds:
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: BillingRuntime) -> None:
         self.consents = runtime.repo(Part2Consents)
         self.charges = runtime.repo(Charges)
         self.payers = runtime.repo(Payers)

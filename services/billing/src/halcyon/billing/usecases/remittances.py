@@ -31,16 +31,15 @@ from halcyon.billing.domain.posting import (
     remittance_file_id,
 )
 from halcyon.billing.domain.remittance import Remittance, read_835
+from halcyon.billing.runtime import BillingRuntime, Events
 from halcyon.billing.store import Claims, Ledger, Payments, Remittances, WorkQueue
 from halcyon.billing.usecases.charge_capture import _ledger_entry
 from halcyon.billing.usecases.claiming import status_event
 from halcyon.shared.auth import Caller
 from halcyon.shared.contracts.billing import PaymentPosted
-from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import Conflict, Unavailable
 from halcyon.shared.mongo import DuplicateRecord, OutboxEvent
 
-SOURCE = "/halcyon/billing"
 # Ids per $in query when looking claims up and reading postings back.
 CHUNK = 500
 
@@ -53,12 +52,25 @@ class RemittancePoster:
         payments: Payments,
         work: WorkQueue,
         ledger: Ledger,
+        events: Events,
     ) -> None:
         self.remittances = remittances
         self.claims = claims
         self.payments = payments
         self.work = work
         self.ledger = ledger
+        self.events = events
+
+    @classmethod
+    def of(cls, runtime: BillingRuntime) -> RemittancePoster:
+        return cls(
+            runtime.repo(Remittances),
+            runtime.repo(Claims),
+            runtime.repo(Payments),
+            runtime.repo(WorkQueue),
+            runtime.repo(Ledger),
+            runtime,
+        )
 
     async def ingest(self, caller: Caller, raw: bytes, filename: str | None) -> dict[str, Any]:
         # Read everything first: a file that cannot be posted whole raises before any write.
@@ -302,13 +314,11 @@ class RemittancePoster:
                     },
                 },
             },
-            [status_event(caller, projected, status)],
+            [status_event(self.events, tenant, projected, status)],
         )
 
-    @staticmethod
-    def _event(caller: Caller, contract: PaymentPosted) -> OutboxEvent:
-        envelope = EventEnvelope.wrap(contract, source=SOURCE, tenant_id=caller.tenant_id)
-        return OutboxEvent(envelope, contract.topic)
+    def _event(self, caller: Caller, contract: PaymentPosted) -> OutboxEvent:
+        return self.events.event(contract, tenant_id=caller.tenant_id)
 
     async def _stored(self, tenant: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The payments and PLB postings among ``ids`` already in the store, by id."""
