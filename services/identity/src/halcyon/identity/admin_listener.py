@@ -16,7 +16,6 @@ from typing import Any
 
 import uvicorn
 from halcyon.identity.settings import IdentitySettings
-from halcyon.shared.service import ServiceRuntime
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("halcyon.identity.admin")
@@ -79,7 +78,7 @@ def admin_server(app: Any, settings: IdentitySettings) -> uvicorn.Server | None:
     return server
 
 
-async def serve_admin(server: uvicorn.Server | None, runtime: ServiceRuntime) -> None:
+async def serve_admin(server: uvicorn.Server | None) -> None:
     if server is None:
         return
     log.info("operator listener on %s:%s", server.config.host, server.config.port)

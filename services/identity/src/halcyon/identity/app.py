@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from halcyon.identity import handlers
 from halcyon.identity.admin_listener import (
@@ -14,6 +13,7 @@ from halcyon.identity.admin_listener import (
 from halcyon.identity.api import audit, auth, credential_files, directory, platform
 from halcyon.identity.jobs import CredentialExpiryJob
 from halcyon.identity.keys import LocalAuthenticator, SigningKeys
+from halcyon.identity.runtime import IdentityParts, IdentityRuntime, IdentityWiring
 from halcyon.identity.settings import IdentitySettings
 from halcyon.identity.store import (
     AccessAuditLog,
@@ -38,13 +38,13 @@ from halcyon.shared.contracts.identity import (
     StaffMemberChanged,
 )
 from halcyon.shared.crypto import FieldCipher
-from halcyon.shared.service import ServiceRuntime, ServiceWiring, create_service_app
+from halcyon.shared.service import create_service_app
 
 settings = IdentitySettings()
 
 
-def _wire(runtime: ServiceRuntime) -> None:
-    """Runs at start-up, before the first request: keys, the verifier, the expiry job."""
+def _parts(runtime: IdentityRuntime) -> IdentityParts:
+    """Built at start-up, once the repositories exist: the cipher and the signing keys."""
     cipher = FieldCipher(settings.field_encryption_key)
     longest = max(
         settings.access_token_ttl_seconds,
@@ -54,31 +54,28 @@ def _wire(runtime: ServiceRuntime) -> None:
     keys = SigningKeys(
         runtime.repo(SigningKeyRepository), cipher, longest_token_ttl=timedelta(seconds=longest)
     )
-    runtime.extras.update(
-        cipher=cipher,
-        keys=keys,
-        credential_job=CredentialExpiryJob(
-            runtime.repo(StaffRepository),
-            runtime.repo(AgencyRepository),
-            window_days=settings.credential_warning_days,
-        ),
-    )
     # Identity verifies its own tokens from its key table, not over HTTP from itself.
     app.state.authenticator = LocalAuthenticator(
         keys, audience=settings.jwt_audience, issuer=settings.jwt_issuer
     )
+    return IdentityParts(cipher=cipher, keys=keys)
 
 
-async def _credential_expiry(runtime: ServiceRuntime) -> Any:
-    job: CredentialExpiryJob = runtime.extras["credential_job"]
+async def _credential_expiry(runtime: IdentityRuntime) -> None:
+    job = CredentialExpiryJob(
+        runtime.repo(StaffRepository),
+        runtime.repo(AgencyRepository),
+        runtime,
+        window_days=settings.credential_warning_days,
+    )
     await job.run_forever(runtime.database, settings.credential_scan_interval_seconds)
 
 
-async def _operator_listener(runtime: ServiceRuntime) -> None:
-    await serve_admin(_admin, runtime)
+async def _operator_listener(_runtime: IdentityRuntime) -> None:
+    await serve_admin(_admin)
 
 
-wiring = ServiceWiring(
+wiring: IdentityWiring = IdentityWiring(
     title="Halcyon identity",
     description=(
         "Agencies, sites, staff personnel files, sign-in and tokens (JWKS), "
@@ -110,7 +107,8 @@ wiring = ServiceWiring(
     ],
     publishes=[SiteChanged, StaffMemberChanged, CredentialExpiring, AccessRevoked],
     handlers=handlers.register,
-    on_start=[_wire, _credential_expiry, _operator_listener],
+    parts=_parts,
+    on_start=[_credential_expiry, _operator_listener],
 )
 
 app = create_service_app(settings, wiring)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
+from halcyon.identity.runtime import IdentityRuntime
 from halcyon.identity.store import (
     AccessAuditLog,
     BreakTheGlassRepository,
@@ -17,10 +18,9 @@ from halcyon.shared.contracts.identity import AccessAudited
 from halcyon.shared.contracts.inventory import LedgerAnchored
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
-from halcyon.shared.service import ServiceRuntime
 
 
-def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+def register(consumer: EventConsumer, runtime: IdentityRuntime) -> None:
     log = runtime.repo(AccessAuditLog)
     grants = runtime.repo(BreakTheGlassRepository)
     anchors = runtime.repo(LedgerAnchorLog)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 from halcyon.identity.domain.credentials import expiring_credentials
+from halcyon.identity.runtime import Events
 from halcyon.identity.store import AgencyRepository, StaffRepository
 from halcyon.shared.contracts.identity import CredentialExpiring
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import Document, OutboxEvent
+from halcyon.shared.mongo import Document
 from halcyon.shared.outbox import Lease
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -24,12 +24,14 @@ class CredentialExpiryJob:
         self,
         staff: StaffRepository,
         agencies: AgencyRepository,
+        events: Events,
         *,
         window_days: int,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
     ) -> None:
         self._staff = staff
         self._agencies = agencies
+        self._events = events
         self._window = window_days
         self._today = today
 
@@ -46,16 +48,13 @@ class CredentialExpiryJob:
                     expires_on=credential.expires_on,
                     days_left=credential.days_left,
                 )
-                envelope = EventEnvelope.wrap(
-                    event, source="/halcyon/identity", tenant_id=tenant_id
-                )
                 # The marker and the event are one conditional write: a second run, or a
                 # second instance, finds the marker and queues nothing.
                 updated = await self._staff.update(
                     tenant_id,
                     {"_id": doc["_id"], SENT_FIELD: {"$ne": credential.key}},
                     {"$push": {SENT_FIELD: credential.key}},
-                    [OutboxEvent(envelope, CredentialExpiring.topic)],
+                    [self._events.event(event, tenant_id=tenant_id)],
                 )
                 if updated is not None:
                     queued += 1

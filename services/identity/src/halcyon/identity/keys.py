@@ -69,7 +69,10 @@ class SigningKeys:
                 return await self._insert_key("k-initial")
             except DuplicateRecord:
                 found = await self._repo.get(PLATFORM, "k-initial")
-                assert found is not None
+                if found is None:  # another instance created it, then it vanished
+                    raise Conflict(
+                        "the initial signing key could not be created; try again"
+                    ) from None
                 return found
 
     async def _insert_key(self, kid: str) -> dict[str, Any]:

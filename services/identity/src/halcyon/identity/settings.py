@@ -31,7 +31,8 @@ class IdentitySettings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     mail_from: str = "Halcyon <no-reply@halcyon.local>"
-    password_reset_url: str = "http://127.0.0.1:8000/console/reset-password"
+    # (a URL, not a secret: the rule only sees "password" in the name)
+    password_reset_url: str = "http://127.0.0.1:8000/console/reset-password"  # noqa: S105
     # How often the credential-expiry job looks (it is idempotent per credential).
     credential_scan_interval_seconds: float = 86400.0
     credential_warning_days: int = 30

@@ -116,10 +116,10 @@ class AccessAuditLog(TenantRepository):
         IndexModel([("tenant_id", ASCENDING), ("at", ASCENDING)]),
     )
 
-    async def update(self, *args: Any, **kwargs: Any) -> Document | None:
+    async def update(self, *_args: Any, **_kwargs: Any) -> Document | None:
         raise PermissionError("the access audit log is append-only")
 
-    async def delete(self, *args: Any, **kwargs: Any) -> int:
+    async def delete(self, *_args: Any, **_kwargs: Any) -> int:
         raise PermissionError("the access audit log is append-only")
 
 
@@ -132,10 +132,10 @@ class LedgerAnchorLog(TenantRepository):
         IndexModel([("tenant_id", ASCENDING), ("registration_id", ASCENDING), ("seq", ASCENDING)]),
     )
 
-    async def update(self, *args: Any, **kwargs: Any) -> Document | None:
+    async def update(self, *_args: Any, **_kwargs: Any) -> Document | None:
         raise PermissionError("the ledger anchor log is append-only")
 
-    async def delete(self, *args: Any, **kwargs: Any) -> int:
+    async def delete(self, *_args: Any, **_kwargs: Any) -> int:
         raise PermissionError("the ledger anchor log is append-only")
 
 

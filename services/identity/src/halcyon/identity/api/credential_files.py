@@ -7,15 +7,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import Response
-from halcyon.identity.api.common import Cipher
+from halcyon.identity.api.deps import Chunks, Cipher, Files, Paging, Staff
 from halcyon.identity.domain.personnel import CredentialFileKind
-from halcyon.identity.store import CredentialFileChunks, CredentialFileRepository, StaffRepository
 from halcyon.identity.usecases import credential_files
+from halcyon.shared.access import Access
 from halcyon.shared.files import MAX_FILE_BYTES
-from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.http.pagination import PageOut
 from halcyon.shared.http.uploads import (
     DOWNLOAD_RESPONSES,
     UPLOAD_RESPONSES,
@@ -24,14 +23,10 @@ from halcyon.shared.http.uploads import (
     read_upload,
 )
 from halcyon.shared.mongo import Document
-from halcyon.shared.service import Audit, repository
 from halcyon.shared.text import Name
 from pydantic import BaseModel
 
 router = APIRouter(tags=["staff"])
-Staff = Annotated[StaffRepository, repository(StaffRepository)]
-Files = Annotated[CredentialFileRepository, repository(CredentialFileRepository)]
-Chunks = Annotated[CredentialFileChunks, repository(CredentialFileChunks)]
 
 
 class CredentialFileOut(BaseModel):
@@ -60,36 +55,29 @@ def _out(doc: Document) -> CredentialFileOut:
     summary="Upload a scanned credential (raw body: PDF, PNG, JPEG or TIFF, ≤ 10 MB)",
 )
 async def upload(
-    staff_id: str, request: Request, caller: CurrentCaller, staff: Staff, audit: Audit,
-    records: Files, chunks: Chunks, cipher: Cipher, kind: CredentialFileKind,
+    staff_id: str, request: Request, access: Access, staff: Staff, records: Files,
+    chunks: Chunks, cipher: Cipher, kind: CredentialFileKind,
     title: Annotated[Name, Query()], filename: Annotated[Name | None, Query()] = None,
     expires_on: date | None = None,
 ) -> CredentialFileOut:  # fmt: skip
-    member = await credential_files.open_personnel_file(
-        staff, caller, audit, request, staff_id, write=True
-    )
+    member = await credential_files.open_personnel_file(access, staff, staff_id, write=True)
     data = await read_upload(request, MAX_FILE_BYTES)
     sent = credential_files.CredentialUpload(
         data=data, declared_type=request.headers.get("content-type"),
         content_digest=request.headers.get("content-digest"), kind=kind, title=title,
         filename=filename, expires_on=expires_on,
     )  # fmt: skip
-    saved = await credential_files.store(
-        caller, member, records, chunks, cipher, audit, request, sent
-    )
+    saved = await credential_files.store(access, member, records, chunks, cipher, sent)
     return _out(saved)
 
 
 @router.get("/staff/{staff_id}/credential-files", summary="A staff member's credential files")
 async def list_credential_files(
-    staff_id: str, request: Request, caller: CurrentCaller, staff: Staff, audit: Audit,
-    records: Files, page: Annotated[PageParams, Depends(page_params)],
-) -> PageOut[CredentialFileOut]:  # fmt: skip
-    member = await credential_files.open_personnel_file(
-        staff, caller, audit, request, staff_id, write=False
-    )
+    staff_id: str, access: Access, staff: Staff, records: Files, page: Paging
+) -> PageOut[CredentialFileOut]:
+    member = await credential_files.open_personnel_file(access, staff, staff_id, write=False)
     found = await credential_files.list_files(
-        caller, member, records, audit, request, limit=page.limit, cursor=page.cursor
+        access, member, records, limit=page.limit, cursor=page.cursor
     )
     return PageOut(items=[_out(d) for d in found.items], next_cursor=found.next_cursor)
 
@@ -101,13 +89,11 @@ async def list_credential_files(
     summary="Download a credential file (audited); disposition=inline to view it",
 )  # fmt: skip
 async def download_credential_file(
-    file_id: str, request: Request, caller: CurrentCaller, staff: Staff, audit: Audit,
-    records: Files, chunks: Chunks, cipher: Cipher, disposition: Disposition = "attachment",
+    file_id: str, access: Access, staff: Staff, records: Files, chunks: Chunks, cipher: Cipher,
+    disposition: Disposition = "attachment",
 ) -> Response:  # fmt: skip
-    record = await credential_files.load(records, caller, audit, request, file_id)
-    await credential_files.open_personnel_file(
-        staff, caller, audit, request, record["staff_id"], write=False
-    )
-    data = await credential_files.content(caller, record, chunks, cipher, audit, request)
+    record = await credential_files.load(access, records, file_id)
+    await credential_files.open_personnel_file(access, staff, record["staff_id"], write=False)
+    data = await credential_files.content(access, record, chunks, cipher)
     filename = record.get("filename") or file_id
     return file_download(data, record["content_type"], filename, record["sha256"], disposition)

@@ -6,13 +6,12 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from halcyon.identity.api.common import Keys, PlatformOperator, Settings
+from halcyon.identity.api.common import PlatformOperator
+from halcyon.identity.api.deps import ExpiryScan, Keys, Settings
 from halcyon.identity.domain.roles import MANAGE_AGENCY
-from halcyon.identity.jobs import CredentialExpiryJob
-from halcyon.shared.auth import ALL_SITES
+from halcyon.shared.access import Access
 from halcyon.shared.errors import Forbidden
-from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.service import Runtime
+from halcyon.shared.grants import ALL_SITES
 
 router = APIRouter(tags=["keys"])
 
@@ -30,8 +29,9 @@ async def jwks(keys: Keys, response: Response) -> dict[str, Any]:
 @router.post(
     "/signing-keys/rotate",
     summary="Start signing with a new key; the old one stays published until its tokens expire",
+    dependencies=[PlatformOperator],
 )
-async def rotate_signing_key(_: PlatformOperator, keys: Keys) -> dict[str, Any]:
+async def rotate_signing_key(keys: Keys) -> dict[str, Any]:
     # One key signs every agency's tokens: only the platform operator, never a tenant's
     # admin, may change it (ADR 0105).
     return await keys.rotate()
@@ -43,13 +43,12 @@ async def rotate_signing_key(_: PlatformOperator, keys: Keys) -> dict[str, Any]:
     summary="Run the daily credential-expiry scan for my agency now",
 )
 async def scan_credentials(
-    caller: CurrentCaller,
-    runtime: Runtime,
+    access: Access,
+    job: ExpiryScan,
     settings: Settings,
     as_of: Annotated[date | None, Query(description="pretend today is this day (not prod)")] = None,
 ) -> dict[str, int]:
-    caller.require(MANAGE_AGENCY, ALL_SITES)
+    await access.require(MANAGE_AGENCY, ALL_SITES, action="scan", resource="identity/credentials")
     if as_of is not None and settings.environment == "production":
         raise Forbidden("as_of is for tests and rehearsals, not production")
-    job: CredentialExpiryJob = runtime.extras["credential_job"]
-    return {"queued": await job.scan_agency(caller.tenant_id, as_of)}
+    return {"queued": await job.scan_agency(access.tenant_id, as_of)}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
+from halcyon.shared.grants import ALL_SITES
 from halcyon.shared.second_factor import SECOND_FACTOR_ROLES
 
 AGENCY_ADMIN = "agency_admin"
@@ -66,3 +67,17 @@ def access_changed(
 def refresh_needs_second_factor(roles: Iterable[Mapping[str, str]], second_factor: bool) -> bool:
     """A refresh must not hand roles that need a second factor to a session without one."""
     return not second_factor and mfa_required(r["role"] for r in roles)
+
+
+def sites_to_hold(sites: Iterable[str]) -> list[str | None]:
+    """Where one must hold a role to act on a person who works at ``sites``: at every one
+    of them; a person who works agency-wide ("*"), or nowhere yet, needs it agency-wide.
+    ``None`` (first, when the person has sites) means "at any site"."""
+    named = set(sites)
+    first: str | None = ALL_SITES if ALL_SITES in named or not named else None
+    return [first, *sorted(named - {ALL_SITES})]
+
+
+def sites_of(personnel_file: Mapping[str, Any]) -> set[str]:
+    """The sites a personnel file's roles are held at."""
+    return {str(r["site"]) for r in personnel_file.get("roles") or []}

@@ -16,6 +16,7 @@ from typing import Any
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from halcyon.shared.errors import DomainError
 
 # argon2-cffi's PasswordHasher is Argon2id with the RFC 9106 "low memory" profile.
 _hasher = PasswordHasher()
@@ -24,6 +25,24 @@ MIN_PASSWORD_LENGTH = 12
 
 class WeakPassword(ValueError):
     pass
+
+
+class AccountLocked(DomainError):
+    status, slug, title = 423, "account-locked", "The account is locked"
+
+
+class MfaRequired(DomainError):
+    status, slug, title = 401, "mfa-required", "A one-time code is required"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a person signs in with: agency, email, password and maybe a one-time code."""
+
+    agency_id: str
+    email: str
+    password: str
+    otp_code: str | None = None
 
 
 def check_password_policy(password: str, email: str | None = None) -> None:
