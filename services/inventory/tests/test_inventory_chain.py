@@ -22,8 +22,29 @@ from halcyon.inventory.domain.chain import (
     verify_chain,
 )
 from halcyon.inventory.settings import DEVELOPMENT_LEDGER_KEY, InventorySettings
+from halcyon.shared.contracts import EventContract
+from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.mongo import OutboxEvent
 
 KEY = b"unit-test-ledger-key-0123456789"
+
+
+def outbox_event(
+    contract: EventContract,
+    *,
+    tenant_id: str,
+    causation_id: str | None = None,
+    correlation_id: str | None = None,
+) -> OutboxEvent:
+    """What ``runtime.event`` makes in the running service (inventory as the source)."""
+    envelope = EventEnvelope.wrap(
+        contract,
+        source="/halcyon/inventory",
+        tenant_id=tenant_id,
+        causation_id=causation_id,
+        correlation_id=correlation_id,
+    )
+    return OutboxEvent(envelope, contract.topic)
 
 
 def _chain(n: int, key: bytes = KEY) -> list[dict[str, Any]]:
@@ -262,11 +283,11 @@ async def test_a_truncated_chain_is_not_anchored_again() -> None:
     registration = {"_id": "reg-1", "tenant_id": "t", "dea_number": "RD1234567", "site_id": "s"}
     entries = _chain(4)
     ledger, anchors = _FakeLedger(entries), _FakeAnchors()
-    first = await anchor_head(anchors, ledger, registration, KEY)  # type: ignore[arg-type]
+    first = await anchor_head(anchors, ledger, registration, KEY, outbox_event)  # type: ignore[arg-type]
     assert first is not None
     assert first["seq"] == 4
     ledger.entries = entries[:3]  # the last entry deleted directly in the database
     with pytest.raises(ChainNotIntact) as broken:
-        await anchor_head(anchors, ledger, registration, KEY)  # type: ignore[arg-type]
+        await anchor_head(anchors, ledger, registration, KEY, outbox_event)  # type: ignore[arg-type]
     assert "missing" in broken.value.first_break.reason
     assert [d["seq"] for d in anchors.docs.values()] == [4]

@@ -31,6 +31,8 @@ from halcyon.inventory.usecases.posting import (
     Movement,
     Posting,
 )
+from halcyon.shared.contracts import EventContract
+from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.mongo import Document, OutboxEvent, OutboxWriter
 from pymongo import AsyncMongoClient
 
@@ -38,6 +40,24 @@ pytestmark = pytest.mark.integration
 TENANT = "agency-recovery"
 NOW = timedelta(0)
 KEY = b"recovery-test-ledger-key"
+
+
+def outbox_event(
+    contract: EventContract,
+    *,
+    tenant_id: str,
+    causation_id: str | None = None,
+    correlation_id: str | None = None,
+) -> OutboxEvent:
+    """What ``runtime.event`` makes in the running service (inventory as the source)."""
+    envelope = EventEnvelope.wrap(
+        contract,
+        source="/halcyon/inventory",
+        tenant_id=tenant_id,
+        causation_id=causation_id,
+        correlation_id=correlation_id,
+    )
+    return OutboxEvent(envelope, contract.topic)
 
 
 class Crash(Exception):
@@ -84,12 +104,20 @@ class Books:
 
     @property
     def writer(self) -> LedgerWriter:
-        return LedgerWriter(self.postings, self.balances, self.ledger, self.dosing, key=KEY)
+        return LedgerWriter(
+            self.postings, self.balances, self.ledger, self.dosing, key=KEY, events=outbox_event
+        )
 
     @property
     def writer_without_precheck(self) -> LedgerWriter:
         return LedgerWriter(
-            self.postings, self.balances, self.ledger, self.dosing, precheck=False, key=KEY
+            self.postings,
+            self.balances,
+            self.ledger,
+            self.dosing,
+            precheck=False,
+            key=KEY,
+            events=outbox_event,
         )
 
     async def balance(self) -> Document:
@@ -238,7 +266,7 @@ async def test_a_count_whose_discrepancy_was_cut_off_is_repaired(books: Books) -
     await books.writer.post(Posting(op_id, TENANT, [count]))
     since = datetime.now(UTC) - timedelta(days=7)
     recent = await books.ledger.counts_with_discrepancy_since(since)
-    assert await repair_count_follow_ups(recent, discrepancies, deadlines) == 1
+    assert await repair_count_follow_ups(recent, discrepancies, deadlines, outbox_event) == 1
     opened = await discrepancies.get(TENANT, f"{op_id}-d")
     assert opened is not None
     assert (opened["expected_ug"], opened["counted_ug"]) == (680_000, 600_000)
@@ -247,5 +275,5 @@ async def test_a_count_whose_discrepancy_was_cut_off_is_repaired(books: Books) -
         "dea_form_106",
     }
     # Repairing again changes nothing.
-    assert await repair_count_follow_ups(recent, discrepancies, deadlines) == 0
+    assert await repair_count_follow_ups(recent, discrepancies, deadlines, outbox_event) == 0
     assert await deadlines.count(TENANT) == 2

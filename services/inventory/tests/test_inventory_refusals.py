@@ -40,7 +40,9 @@ async def test_each_refusal_answers_a_problem_and_writes_nothing(
     )
     async with httpx.AsyncClient(base_url=inventory.url, timeout=60) as http:
         await agency.set_up(http, stock_mg=800)
-        expired_lot = await agency.new_lot(http, "MD-OLD", TODAY - timedelta(days=1))
+        # Two days back: expiry is judged on the site's day (Denver), which is still UTC's
+        # yesterday until 07:00 UTC, so a lot that expired "yesterday" in UTC may not have.
+        expired_lot = await agency.new_lot(http, "MD-OLD", TODAY - timedelta(days=2))
         await agency.receive(http, expired_lot, 240)
         await agency.announce(
             [

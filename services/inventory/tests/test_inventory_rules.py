@@ -34,7 +34,7 @@ def test_schedules_normalise_and_non_narcotic_suffix_counts_as_the_schedule() ->
     assert normalise_schedule("iin") == "II"
     assert covers(["IIN", "III"], "II")
     assert not covers(["III", "IV"], "II")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a controlled-substance schedule"):
         normalise_schedule("VI")
 
 

@@ -62,4 +62,5 @@ async def test_a_lot_is_in_date_all_of_its_expiry_day_at_the_site(
             json=agency.dose("appt-next-morning", 120, administered_at=next_morning.isoformat()),
             headers=agency.as_nurse,
         )
-        assert expired.status_code == 422 and "expired" in expired.text, expired.text
+        assert expired.status_code == 422, expired.text
+        assert "expired" in expired.text, expired.text

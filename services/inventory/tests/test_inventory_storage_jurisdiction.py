@@ -50,8 +50,8 @@ def test_an_australian_site_needs_an_active_approval_for_the_indication() -> Non
     require_authorised_prescriber(AU, prescriber(MDMA_PTSD), "MDMA", "mdma-ptsd", ON)
     with pytest.raises(RuleViolation, match="no approval for MDMA"):
         require_authorised_prescriber(AU, prescriber(), "MDMA", "mdma-ptsd", ON)
+    expired = {**MDMA_PTSD, "expires_on": "2026-12-04"}
     with pytest.raises(RuleViolation, match="expired"):
-        expired = {**MDMA_PTSD, "expires_on": "2026-12-04"}
         require_authorised_prescriber(AU, prescriber(expired), "MDMA", "mdma-ptsd", ON)
     with pytest.raises(RuleViolation, match="not treatment-resistant depression"):
         require_authorised_prescriber(

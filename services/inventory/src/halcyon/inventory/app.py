@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from halcyon.inventory import handlers, sweeps
 from halcyon.inventory.api import catalog, compliance, ledger, reports
+from halcyon.inventory.runtime import InventoryParts
 from halcyon.inventory.settings import InventorySettings
 from halcyon.inventory.store import ALL_REPOSITORIES
 from halcyon.shared.contracts.inventory import (
@@ -16,7 +17,7 @@ from halcyon.shared.contracts.inventory import (
 from halcyon.shared.contracts.partner import RegistryDoseReported, RegistryDoseReportedV2
 from halcyon.shared.service import ServiceWiring, create_service_app
 
-wiring = ServiceWiring(
+wiring = ServiceWiring[InventorySettings, InventoryParts](
     title="Halcyon inventory",
     description="Controlled-substance registrations, stock, the hash-chained DEA ledger,"
     " counts, discrepancies and reports.",
@@ -32,6 +33,7 @@ wiring = ServiceWiring(
         LedgerAnchored,
     ],
     handlers=handlers.register,
+    parts=lambda _runtime: InventoryParts(),
     on_start=[sweeps.recovery_loop, sweeps.compliance_loop, sweeps.anchor_loop],
 )
 

@@ -11,6 +11,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from halcyon.inventory.runtime import InventoryRuntime
 from halcyon.inventory.store import AppointmentBook, ClientDirectory, SiteDirectory, StaffDirectory
 from halcyon.inventory.usecases.gating import register_gating_facts
 from halcyon.shared.contracts.clinical import ClientRegistered
@@ -18,7 +19,6 @@ from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.scheduling import AppointmentChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord, TenantRepository
-from halcyon.shared.service import ServiceRuntime
 
 
 async def _upsert_if_newer(
@@ -40,7 +40,7 @@ async def _upsert_if_newer(
         )
 
 
-def register(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+def register(consumer: EventConsumer, runtime: InventoryRuntime) -> None:
     sites = runtime.repo(SiteDirectory)
     staff = runtime.repo(StaffDirectory)
     appointments = runtime.repo(AppointmentBook)

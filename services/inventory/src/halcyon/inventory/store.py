@@ -169,10 +169,10 @@ class LedgerAnchors(TenantRepository):
             tenant_id, {"registration_id": registration_id}, sort=[("seq", ASCENDING)]
         )
 
-    async def update(self, *args: Any, **kwargs: Any) -> Document | None:
+    async def update(self, *_args: Any, **_kwargs: Any) -> Document | None:
         raise PermissionError("ledger anchors are append-only")
 
-    async def delete(self, *args: Any, **kwargs: Any) -> int:
+    async def delete(self, *_args: Any, **_kwargs: Any) -> int:
         raise PermissionError("ledger anchors are append-only")
 
 

@@ -7,47 +7,29 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 
 from halcyon.inventory.domain.deadlines import biennial_alert_needed, biennial_due, site_date
-from halcyon.inventory.settings import InventorySettings
+from halcyon.inventory.runtime import InventoryRuntime
 from halcyon.inventory.store import (
-    Balances,
     Deadlines,
     Discrepancies,
-    DosingSessions,
     Ledger,
     LedgerAnchors,
-    Postings,
     Registrations,
     RegistrationsEverywhere,
     SiteDirectory,
 )
 from halcyon.inventory.usecases.follow_ups import repair_count_follow_ups
 from halcyon.inventory.usecases.ledger_integrity import anchor_everywhere
-from halcyon.inventory.usecases.posting import LedgerWriter, chain_tips, ledger_key
+from halcyon.inventory.usecases.posting import ledger_writer
 from halcyon.shared.contracts.inventory import ComplianceDeadlineDue
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
-from halcyon.shared.service import ServiceRuntime
+from halcyon.shared.mongo import Document, DuplicateRecord
 
 log = logging.getLogger("halcyon.inventory.sweeps")
-SOURCE = "/halcyon/inventory"
 REGISTRATION_ALERT_DAYS = 31
 
 
-def ledger_writer(runtime: ServiceRuntime) -> LedgerWriter:
-    return LedgerWriter(
-        runtime.repo(Postings),
-        runtime.repo(Balances),
-        runtime.repo(Ledger),
-        runtime.repo(DosingSessions),
-        tips=chain_tips(runtime),
-        key=ledger_key(runtime),
-    )
-
-
-async def recovery_loop(runtime: ServiceRuntime) -> None:
+async def recovery_loop(runtime: InventoryRuntime) -> None:
     """At start-up and then periodically: finish or undo interrupted ledger operations."""
     settings = runtime.settings
-    assert isinstance(settings, InventorySettings)
     writer = ledger_writer(runtime)
     grace = timedelta(seconds=settings.recovery_grace_seconds)
     while True:
@@ -58,7 +40,7 @@ async def recovery_loop(runtime: ServiceRuntime) -> None:
         await asyncio.sleep(settings.recovery_interval_seconds)
 
 
-async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) -> int:
+async def compliance_pass(runtime: InventoryRuntime, today: date | None = None) -> int:
     """Raise ``ComplianceDeadlineDue`` for biennial inventories (21 CFR 1304.11(c)) and
     registration renewals due within a month, and for open deadlines that have passed.
     Deterministic ids make each alert happen once."""
@@ -72,7 +54,7 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
             continue
         due = biennial_due(date.fromisoformat(last))
         raised += await _raise_once(
-            deadlines,
+            runtime,
             registration,
             f"biennial:{registration['_id']}:{due.isoformat()}",
             "biennial_inventory",
@@ -85,7 +67,7 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
         if expires - today > timedelta(days=REGISTRATION_ALERT_DAYS):
             continue
         raised += await _raise_once(
-            deadlines,
+            runtime,
             registration,
             f"expiry:{registration['_id']}:{expires.isoformat()}",
             "registration_expiry",
@@ -97,7 +79,11 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
         datetime.now(UTC) - timedelta(days=7)
     )
     raised += await repair_count_follow_ups(
-        recent, runtime.repo(Discrepancies), deadlines, runtime.repo(SiteDirectory)
+        recent,
+        runtime.repo(Discrepancies),
+        deadlines,
+        runtime.event,
+        runtime.repo(SiteDirectory),
     )
     sites = runtime.repo(SiteDirectory)
     for deadline in await deadlines.open_everywhere():
@@ -120,19 +106,18 @@ async def compliance_pass(runtime: ServiceRuntime, today: date | None = None) ->
             overdue=True,
             discrepancy_id=deadline.get("discrepancy_id"),
         )
-        envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
         marked = await deadlines.update(
             tenant,
             {"_id": deadline["_id"], "overdue_raised": {"$ne": True}},
             {"$set": {"overdue_raised": True}},
-            [OutboxEvent(envelope, event.topic)],
+            [runtime.event(event, tenant_id=tenant)],
         )
         raised += marked is not None
     return raised
 
 
 async def _raise_once(
-    deadlines: Deadlines,
+    runtime: InventoryRuntime,
     registration: Document,
     deadline_id: str,
     kind: str,
@@ -148,9 +133,8 @@ async def _raise_once(
         due_on=due,
         overdue=due < today,
     )
-    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
     try:
-        await deadlines.insert(
+        await runtime.repo(Deadlines).insert(
             tenant,
             {
                 "_id": deadline_id,
@@ -163,18 +147,17 @@ async def _raise_once(
                 "overdue_raised": due < today,
                 "created_at": datetime.now(UTC),
             },
-            [OutboxEvent(envelope, event.topic)],
+            [runtime.event(event, tenant_id=tenant)],
         )
     except DuplicateRecord:
         return 0
     return 1
 
 
-async def anchor_loop(runtime: ServiceRuntime) -> None:
+async def anchor_loop(runtime: InventoryRuntime) -> None:
     """Periodically anchor each chain's head outside inventory's database (ADR 0503).
     Anchor ids come from the head, so instances running this at once write one anchor."""
     settings = runtime.settings
-    assert isinstance(settings, InventorySettings)
     while True:
         try:
             registrations = await RegistrationsEverywhere(runtime.repo(Registrations)).all()
@@ -183,15 +166,15 @@ async def anchor_loop(runtime: ServiceRuntime) -> None:
                 runtime.repo(LedgerAnchors),
                 runtime.repo(Ledger),
                 settings.ledger_key_bytes,
+                runtime.event,
             )
         except Exception:
             log.exception("ledger anchoring pass failed; will retry")
         await asyncio.sleep(settings.anchor_interval_seconds)
 
 
-async def compliance_loop(runtime: ServiceRuntime) -> None:
+async def compliance_loop(runtime: InventoryRuntime) -> None:
     settings = runtime.settings
-    assert isinstance(settings, InventorySettings)
     while True:
         try:
             await compliance_pass(runtime)

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
-from halcyon.inventory.api.common import (
-    MANAGERS,
-    READERS,
+from fastapi import APIRouter, status
+from halcyon.inventory.api.common import MANAGERS, READERS, Record, RefusalsAudited, out
+from halcyon.inventory.api.deps import (
     BalanceRepo,
     LocationRepo,
     LotRepo,
+    Page,
     ProductRepo,
-    Record,
-    RefusalsAudited,
     RegistrationRepo,
-    Sites,
-    load,
-    must_exist,
-    out,
+    Runtime,
 )
 from halcyon.inventory.domain.deadlines import biennial_due
 from halcyon.inventory.domain.models import (
@@ -30,14 +24,14 @@ from halcyon.inventory.domain.models import (
     RegistrationIn,
 )
 from halcyon.inventory.domain.quantities import mg_to_ug
-from halcyon.inventory.domain.substances import covers
-from halcyon.shared.errors import RuleViolation
-from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.inventory.usecases.catalog import record_registration
+from halcyon.inventory.usecases.stock import must_exist
+from halcyon.shared.access import Access
+from halcyon.shared.errors import Conflict
+from halcyon.shared.http.pagination import PageOut
 from uuid6 import uuid7
 
 router = APIRouter(tags=["catalog"], route_class=RefusalsAudited)
-Page = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post(
@@ -46,68 +40,22 @@ Page = Annotated[PageParams, Depends(page_params)]
     response_model=Record,
     summary="Record a site's DEA registration (its ledger starts with an initial inventory)",
 )
-async def create_registration(
-    body: RegistrationIn, caller: CurrentCaller, registrations: RegistrationRepo, sites: Sites
-) -> Record:
+async def create_registration(body: RegistrationIn, access: Access, runtime: Runtime) -> Record:
     """21 CFR 1301.13 (what a registration covers); 21 CFR 1301.18 (Schedule I research
     registrations are tied to an approved protocol)."""
-    caller.require(MANAGERS, body.site_id)
-    site = await sites.get(caller.tenant_id, body.site_id)
-    if site is None or not site.get("active", True):
-        raise RuleViolation(
-            f"site {body.site_id} is not an active site known to inventory (from identity)",
-            field="site_id",
-        )
-    if "I" in body.schedules and (body.kind != "researcher" or not body.protocol_id):
-        raise RuleViolation(
-            "Schedule I is held only under a researcher registration tied to a protocol",
-            rule="21 CFR 1301.18",
-            field="schedules",
-        )
-    listed = {r["number"]: r for r in site.get("dea_registrations", [])}
-    if listed:
-        # Identity keeps the site's DEA certificates: the registration must be one of them,
-        # for no more schedules than the certificate (and, for Schedule I, its protocol).
-        certificate = listed.get(body.dea_number)
-        if certificate is None:
-            raise RuleViolation(
-                f"identity lists no DEA registration {body.dea_number} for site {body.site_id}",
-                field="dea_number",
-            )
-        uncovered = [s for s in body.schedules if not covers(certificate["schedules"], s)]
-        if uncovered:
-            raise RuleViolation(
-                f"DEA registration {body.dea_number} does not cover Schedule"
-                f" {', '.join(uncovered)}",
-                rule="21 CFR 1301.13",
-                field="schedules",
-            )
-        if "I" in body.schedules and certificate.get("protocol_id") != body.protocol_id:
-            raise RuleViolation(
-                f"the Schedule I registration is for protocol {certificate.get('protocol_id')}",
-                rule="21 CFR 1301.18",
-                field="protocol_id",
-            )
-    if body.expires_on <= datetime.now(UTC).date():
-        raise RuleViolation("the registration has already expired", field="expires_on")
-    doc = {
-        "_id": str(uuid7()),
-        **body.model_dump(mode="json"),
-        "created_at": datetime.now(UTC),
-        "created_by": caller.user_id,
-        "initial_inventory_op": None,
-        "initial_inventory_on": None,
-        "last_inventory_on": None,
-    }
-    return out(await registrations.insert(caller.tenant_id, doc))
+    site_id = body.site_id
+    await access.require(MANAGERS, site_id, action="create", resource="inventory/registrations")
+    return out(await record_registration(runtime, access, body))
 
 
 @router.get("/registrations/{registration_id}", response_model=Record, summary="One registration")
 async def read_registration(
-    registration_id: str, caller: CurrentCaller, registrations: RegistrationRepo
+    registration_id: str, access: Access, registrations: RegistrationRepo
 ) -> Record:
-    doc = await load(registrations, caller.tenant_id, registration_id, "registration")
-    caller.require(READERS, doc["site_id"])
+    doc = await access.open(
+        registrations, registration_id, READERS, action="read",
+        resource="inventory/registrations/{registration_id}", what="registration",
+    )  # fmt: skip
     last = doc.get("last_inventory_on")
     due = biennial_due(date.fromisoformat(last)).isoformat() if last else None
     return out({**doc, "biennial_inventory_due_on": due})
@@ -117,12 +65,12 @@ async def read_registration(
     "/registrations", response_model=PageOut[Record], summary="Registrations of your agency"
 )
 async def list_registrations(
-    caller: CurrentCaller, registrations: RegistrationRepo, page: Page
+    access: Access, registrations: RegistrationRepo, page: Page
 ) -> PageOut[Record]:
-    caller.require(READERS)
-    sites = caller.sites()
+    await access.require(READERS, None, action="read", resource="inventory/registrations")
+    sites = access.caller.sites()
     query = {} if "*" in sites else {"site_id": {"$in": sorted(sites)}}
-    result = await registrations.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    result = await registrations.page(access.tenant_id, query, limit=page.limit, cursor=page.cursor)
     return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
 
 
@@ -133,15 +81,17 @@ async def list_registrations(
 )
 async def list_balances(
     registration_id: str,
-    caller: CurrentCaller,
+    access: Access,
     registrations: RegistrationRepo,
     balances: BalanceRepo,
     page: Page,
 ) -> PageOut[Record]:
-    registration = await load(registrations, caller.tenant_id, registration_id, "registration")
-    caller.require(READERS, registration["site_id"])
+    await access.open(
+        registrations, registration_id, READERS, action="read",
+        resource="inventory/registrations/{registration_id}/balances", what="registration",
+    )  # fmt: skip
     result = await balances.page(
-        caller.tenant_id,
+        access.tenant_id,
         {"registration_id": registration_id},
         limit=page.limit,
         cursor=page.cursor,
@@ -155,8 +105,8 @@ async def list_balances(
 @router.post(
     "/products", status_code=status.HTTP_201_CREATED, response_model=Record, summary="A product"
 )
-async def create_product(body: ProductIn, caller: CurrentCaller, products: ProductRepo) -> Record:
-    caller.require(MANAGERS)
+async def create_product(body: ProductIn, access: Access, products: ProductRepo) -> Record:
+    await access.require(MANAGERS, None, action="create", resource="inventory/products")
     measures = {"strength_mg", "low_stock_threshold_mg", "concentration_mg_per_ml"}
     concentration = body.concentration_mg_per_ml
     doc = {
@@ -167,17 +117,15 @@ async def create_product(body: ProductIn, caller: CurrentCaller, products: Produ
         "low_stock_threshold_ug": mg_to_ug(body.low_stock_threshold_mg),
         "concentration_ug_per_ml": mg_to_ug(concentration) if concentration else None,
         "created_at": datetime.now(UTC),
-        "created_by": caller.user_id,
+        "created_by": access.caller.user_id,
     }
-    return out(await products.insert(caller.tenant_id, doc))
+    return out(await products.insert(access.tenant_id, doc))
 
 
 @router.get("/products", response_model=PageOut[Record], summary="Products")
-async def list_products(
-    caller: CurrentCaller, products: ProductRepo, page: Page
-) -> PageOut[Record]:
-    caller.require(READERS)
-    result = await products.page(caller.tenant_id, limit=page.limit, cursor=page.cursor)
+async def list_products(access: Access, products: ProductRepo, page: Page) -> PageOut[Record]:
+    await access.require(READERS, None, action="read", resource="inventory/products")
+    result = await products.page(access.tenant_id, limit=page.limit, cursor=page.cursor)
     return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
 
 
@@ -189,21 +137,23 @@ async def list_products(
 )
 async def create_location(
     body: LocationIn,
-    caller: CurrentCaller,
+    access: Access,
     locations: LocationRepo,
     registrations: RegistrationRepo,
 ) -> Record:
     registration = await must_exist(
-        registrations, caller.tenant_id, body.registration_id, "registration"
+        registrations, access.tenant_id, body.registration_id, "registration"
     )
-    caller.require(MANAGERS, registration["site_id"])
+    await access.require(
+        MANAGERS, registration["site_id"], action="create", resource="inventory/locations"
+    )
     doc = {
         "_id": str(uuid7()),
         **body.model_dump(mode="json"),
         "site_id": registration["site_id"],
         "created_at": datetime.now(UTC),
     }
-    return out(await locations.insert(caller.tenant_id, doc))
+    return out(await locations.insert(access.tenant_id, doc))
 
 
 @router.post(
@@ -212,44 +162,52 @@ async def create_location(
     summary="Record that a storage location was found unlocked, or secured again",
 )
 async def set_lock_state(
-    location_id: str, body: LockStateIn, caller: CurrentCaller, locations: LocationRepo
+    location_id: str, body: LockStateIn, access: Access, locations: LocationRepo
 ) -> Record:
     """21 CFR 1301.75(b): while a location is recorded as unlocked, no Schedule I-II
     stock is received or transferred into it."""
-    location = await load(locations, caller.tenant_id, location_id, "location")
-    caller.require(MANAGERS, location.get("site_id"))
+    await access.open(
+        locations, location_id, MANAGERS, action="create",
+        resource="inventory/locations/{location_id}/lock-state", what="location",
+    )  # fmt: skip
     changed = await locations.update(
-        caller.tenant_id,
+        access.tenant_id,
         {"_id": location_id},
         {
             "$set": {
                 "locked": body.locked,
                 "lock_note": body.note,
                 "lock_changed_at": datetime.now(UTC),
-                "lock_changed_by": caller.user_id,
+                "lock_changed_by": access.caller.user_id,
             }
         },
     )
-    assert changed is not None
+    if changed is None:
+        raise Conflict("the location changed while its lock state was recorded; retry")
     return out(changed)
 
 
 @router.post("/lots", status_code=status.HTTP_201_CREATED, response_model=Record, summary="A lot")
-async def create_lot(
-    body: LotIn, caller: CurrentCaller, lots: LotRepo, products: ProductRepo
-) -> Record:
-    caller.require(MANAGERS | {"nurse", "prescriber"})
-    await must_exist(products, caller.tenant_id, body.product_id, "product")
+async def create_lot(body: LotIn, access: Access, lots: LotRepo, products: ProductRepo) -> Record:
+    roles = MANAGERS | {"nurse", "prescriber"}
+    await access.require(roles, None, action="create", resource="inventory/lots")
+    await must_exist(products, access.tenant_id, body.product_id, "product")
     doc = {
         "_id": str(uuid7()),
         **body.model_dump(mode="json"),
         "created_at": datetime.now(UTC),
-        "created_by": caller.user_id,
+        "created_by": access.caller.user_id,
     }
-    return out(await lots.insert(caller.tenant_id, doc))
+    return out(await lots.insert(access.tenant_id, doc))
 
 
 @router.get("/lots/{lot_id}", response_model=Record, summary="One lot")
-async def read_lot(lot_id: str, caller: CurrentCaller, lots: LotRepo) -> Record:
-    caller.require(READERS)
-    return out(await load(lots, caller.tenant_id, lot_id, "lot"))
+async def read_lot(lot_id: str, access: Access, lots: LotRepo) -> Record:
+    await access.require(
+        READERS, None, action="read", resource="inventory/lots/{lot_id}", resource_id=lot_id
+    )
+    return out(
+        await access.open(
+            lots, lot_id, READERS, action="read", resource="inventory/lots/{lot_id}", what="lot"
+        )
+    )

@@ -5,53 +5,44 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from halcyon.inventory.api.common import (
-    AUDITORS,
-    MANAGERS,
-    READERS,
-    DeadlineRepo,
-    DiscrepancyRepo,
-    Record,
-    RefusalsAudited,
-    Sites,
-    load,
-    out,
-    site_today,
-)
+from fastapi import APIRouter, Query
+from halcyon.inventory.api.common import AUDITORS, MANAGERS, READERS, Record, RefusalsAudited, out
+from halcyon.inventory.api.deps import DeadlineRepo, DiscrepancyRepo, Page, Runtime
 from halcyon.inventory.domain.models import CloseDiscrepancyIn, DeadlineDoneIn, TheftLossIn
+from halcyon.inventory.store import SiteDirectory
 from halcyon.inventory.usecases.follow_ups import start_theft_loss_deadlines
+from halcyon.inventory.usecases.stock import site_today
+from halcyon.shared.access import Access
 from halcyon.shared.errors import Conflict
-from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.http.pagination import PageOut
 
 router = APIRouter(tags=["compliance"], route_class=RefusalsAudited)
-Page = Annotated[PageParams, Depends(page_params)]
-SOURCE = "/halcyon/inventory"
 
 
 @router.get("/discrepancies", response_model=PageOut[Record], summary="Discrepancies")
 async def list_discrepancies(
-    caller: CurrentCaller,
+    access: Access,
     discrepancies: DiscrepancyRepo,
     page: Page,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
 ) -> PageOut[Record]:
-    caller.require(READERS)
+    await access.require(READERS, None, action="read", resource="inventory/discrepancies")
     query: dict[str, Any] = {"status": status} if status else {}
-    sites = caller.sites()
+    sites = access.caller.sites()
     if "*" not in sites:
         query["site_id"] = {"$in": sorted(sites)}
-    result = await discrepancies.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    result = await discrepancies.page(access.tenant_id, query, limit=page.limit, cursor=page.cursor)
     return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
 
 
 @router.get("/discrepancies/{discrepancy_id}", response_model=Record, summary="One discrepancy")
 async def read_discrepancy(
-    discrepancy_id: str, caller: CurrentCaller, discrepancies: DiscrepancyRepo
+    discrepancy_id: str, access: Access, discrepancies: DiscrepancyRepo
 ) -> Record:
-    doc = await load(discrepancies, caller.tenant_id, discrepancy_id, "discrepancy")
-    caller.require(READERS, doc["site_id"])
+    doc = await access.open(
+        discrepancies, discrepancy_id, READERS, action="read",
+        resource="inventory/discrepancies/{discrepancy_id}", what="discrepancy",
+    )  # fmt: skip
     return out(doc)
 
 
@@ -63,22 +54,27 @@ async def read_discrepancy(
 async def suspect_theft_or_loss(
     discrepancy_id: str,
     body: TheftLossIn,
-    caller: CurrentCaller,
+    access: Access,
     discrepancies: DiscrepancyRepo,
     deadlines: DeadlineRepo,
-    sites: Sites,
+    runtime: Runtime,
 ) -> list[Record]:
-    doc = await load(discrepancies, caller.tenant_id, discrepancy_id, "discrepancy")
-    caller.require(AUDITORS | {"nurse", "prescriber"}, doc["site_id"])
+    doc = await access.open(
+        discrepancies, discrepancy_id, AUDITORS | {"nurse", "prescriber"}, action="create",
+        resource="inventory/discrepancies/{discrepancy_id}/theft-or-loss", what="discrepancy",
+    )  # fmt: skip
     if doc["status"] != "open":
         raise Conflict("the discrepancy is closed")
     await discrepancies.update(
-        caller.tenant_id,
+        access.tenant_id,
         {"_id": discrepancy_id},
         {"$set": {"suspected_theft_or_loss": True, "theft_loss_note": body.note}},
     )
-    discovered_on = body.discovered_on or await site_today(sites, caller.tenant_id, doc["site_id"])
-    started = await start_theft_loss_deadlines(deadlines, caller.tenant_id, doc, discovered_on)
+    sites = runtime.repo(SiteDirectory)
+    discovered_on = body.discovered_on or await site_today(sites, access.tenant_id, doc["site_id"])
+    started = await start_theft_loss_deadlines(
+        deadlines, runtime.event, access.tenant_id, doc, discovered_on
+    )
     return [out(d) for d in started]
 
 
@@ -90,14 +86,16 @@ async def suspect_theft_or_loss(
 async def close_discrepancy(
     discrepancy_id: str,
     body: CloseDiscrepancyIn,
-    caller: CurrentCaller,
+    access: Access,
     discrepancies: DiscrepancyRepo,
     deadlines: DeadlineRepo,
 ) -> Record:
-    doc = await load(discrepancies, caller.tenant_id, discrepancy_id, "discrepancy")
-    caller.require(MANAGERS, doc["site_id"])
+    await access.open(
+        discrepancies, discrepancy_id, MANAGERS, action="create",
+        resource="inventory/discrepancies/{discrepancy_id}/close", what="discrepancy",
+    )  # fmt: skip
     still_open = await deadlines.count(
-        caller.tenant_id, {"discrepancy_id": discrepancy_id, "status": "open"}
+        access.tenant_id, {"discrepancy_id": discrepancy_id, "status": "open"}
     )
     if still_open:
         raise Conflict(
@@ -105,14 +103,14 @@ async def close_discrepancy(
             rule="21 CFR 1301.76(b)",
         )
     closed = await discrepancies.update(
-        caller.tenant_id,
+        access.tenant_id,
         {"_id": discrepancy_id, "status": "open"},
         {
             "$set": {
                 "status": "closed",
                 "resolution": body.resolution,
                 "closed_at": datetime.now(UTC),
-                "closed_by": caller.user_id,
+                "closed_by": access.caller.user_id,
             }
         },
     )
@@ -123,22 +121,22 @@ async def close_discrepancy(
 
 @router.get("/deadlines", response_model=PageOut[Record], summary="Compliance deadlines")
 async def list_deadlines(
-    caller: CurrentCaller,
+    access: Access,
     deadlines: DeadlineRepo,
     page: Page,
     status: Annotated[str | None, Query(pattern="^(open|done)$")] = None,
     discrepancy_id: str | None = None,
 ) -> PageOut[Record]:
-    caller.require(READERS)
+    await access.require(READERS, None, action="read", resource="inventory/deadlines")
     query: dict[str, Any] = {}
     if status:
         query["status"] = status
     if discrepancy_id:
         query["discrepancy_id"] = discrepancy_id
-    sites = caller.sites()
+    sites = access.caller.sites()
     if "*" not in sites:
         query["site_id"] = {"$in": sorted(sites)}
-    result = await deadlines.page(caller.tenant_id, query, limit=page.limit, cursor=page.cursor)
+    result = await deadlines.page(access.tenant_id, query, limit=page.limit, cursor=page.cursor)
     return PageOut(items=[out(d) for d in result.items], next_cursor=result.next_cursor)
 
 
@@ -148,19 +146,21 @@ async def list_deadlines(
     summary="Record that a deadline was met (e.g. the Form 106 was filed)",
 )
 async def complete_deadline(
-    deadline_id: str, body: DeadlineDoneIn, caller: CurrentCaller, deadlines: DeadlineRepo
+    deadline_id: str, body: DeadlineDoneIn, access: Access, deadlines: DeadlineRepo
 ) -> Record:
-    doc = await load(deadlines, caller.tenant_id, deadline_id, "deadline")
-    caller.require(MANAGERS, doc["site_id"])
+    await access.open(
+        deadlines, deadline_id, MANAGERS, action="create",
+        resource="inventory/deadlines/{deadline_id}/done", what="deadline",
+    )  # fmt: skip
     done = await deadlines.update(
-        caller.tenant_id,
+        access.tenant_id,
         {"_id": deadline_id, "status": "open"},
         {
             "$set": {
                 "status": "done",
                 "reference": body.reference,
                 "done_at": datetime.now(UTC),
-                "done_by": caller.user_id,
+                "done_by": access.caller.user_id,
             }
         },
     )

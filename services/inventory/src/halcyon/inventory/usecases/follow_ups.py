@@ -8,17 +8,17 @@ from datetime import UTC, date, datetime
 
 from halcyon.inventory.domain.deadlines import site_date, theft_loss_deadlines
 from halcyon.inventory.domain.quantities import mg_float
+from halcyon.inventory.runtime import EventMaker
 from halcyon.inventory.store import Deadlines, Discrepancies, SiteDirectory
 from halcyon.shared.contracts.inventory import ComplianceDeadlineDue, DiscrepancyOpened
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
+from halcyon.shared.errors import Conflict
+from halcyon.shared.mongo import Document, DuplicateRecord
 from uuid6 import uuid7
-
-SOURCE = "/halcyon/inventory"
 
 
 async def open_discrepancy(
     discrepancies: Discrepancies,
+    events: EventMaker,
     tenant_id: str,
     *,
     site_id: str,
@@ -46,7 +46,6 @@ async def open_discrepancy(
         counted_ug=counted,
         suspected_theft_or_loss=suspected_theft_or_loss,
     )
-    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
     try:
         return await discrepancies.insert(
             tenant_id,
@@ -65,17 +64,22 @@ async def open_discrepancy(
                 "opened_at": datetime.now(UTC),
                 "opened_by": opened_by,
             },
-            [OutboxEvent(envelope, DiscrepancyOpened.topic)],
+            [events(event, tenant_id=tenant_id)],
         )
     except DuplicateRecord:
         # Opened already (a repeated follow-up of the same count): the first one stands.
         existing = await discrepancies.get(tenant_id, discrepancy_id)
-        assert existing is not None
+        if existing is None:  # the id is taken outside this agency: nothing to show
+            raise Conflict(f"discrepancy id {discrepancy_id} is already taken") from None
         return existing
 
 
 async def start_theft_loss_deadlines(
-    deadlines: Deadlines, tenant_id: str, discrepancy: Document, discovered_on: date
+    deadlines: Deadlines,
+    events: EventMaker,
+    tenant_id: str,
+    discrepancy: Document,
+    discovered_on: date,
 ) -> list[Document]:
     """21 CFR 1301.76(b): written notice to the DEA within one business day of discovering
     a theft or significant loss, and DEA Form 106 within 45 days. Both are tracked until
@@ -90,7 +94,6 @@ async def start_theft_loss_deadlines(
             due_on=due_on,
             discrepancy_id=discrepancy["_id"],
         )
-        envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant_id)
         doc = {
             "_id": deadline_id,
             "site_id": discrepancy["site_id"],
@@ -103,7 +106,7 @@ async def start_theft_loss_deadlines(
         }
         try:
             started.append(
-                await deadlines.insert(tenant_id, doc, [OutboxEvent(envelope, event.topic)])
+                await deadlines.insert(tenant_id, doc, [events(event, tenant_id=tenant_id)])
             )
         except DuplicateRecord:
             existing = await deadlines.get(tenant_id, deadline_id)
@@ -115,6 +118,7 @@ async def start_theft_loss_deadlines(
 async def follow_up_count(
     discrepancies: Discrepancies,
     deadlines: Deadlines,
+    events: EventMaker,
     tenant_id: str,
     entry: Document,
     site_timezone: str | None = None,
@@ -127,6 +131,7 @@ async def follow_up_count(
         return None, []
     discrepancy = await open_discrepancy(
         discrepancies,
+        events,
         tenant_id,
         site_id=entry["site_id"],
         registration_id=entry["registration_id"],
@@ -143,7 +148,7 @@ async def follow_up_count(
     if entry.get("suspected_theft_or_loss"):
         discovered: datetime = entry["recorded_at"]
         started = await start_theft_loss_deadlines(
-            deadlines, tenant_id, discrepancy, site_date(discovered, site_timezone)
+            deadlines, events, tenant_id, discrepancy, site_date(discovered, site_timezone)
         )
     return discrepancy, started
 
@@ -152,6 +157,7 @@ async def repair_count_follow_ups(
     ledger_entries: list[Document],
     discrepancies: Discrepancies,
     deadlines: Deadlines,
+    events: EventMaker,
     sites: SiteDirectory | None = None,
 ) -> int:
     repaired = 0
@@ -160,6 +166,6 @@ async def repair_count_follow_ups(
         if await discrepancies.get(tenant, entry["discrepancy_id"]) is None:
             site = await sites.get(tenant, entry["site_id"]) if sites else None
             zone = site.get("timezone") if site else None
-            await follow_up_count(discrepancies, deadlines, tenant, entry, zone)
+            await follow_up_count(discrepancies, deadlines, events, tenant, entry, zone)
             repaired += 1
     return repaired

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import Request
 from halcyon.inventory.domain.gating import FINAL_CONSENT_STATUSES, dose_conditions
+from halcyon.inventory.runtime import InventoryRuntime
 from halcyon.inventory.store import ClientConsents, ClientScreenings
 from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import Caller
@@ -17,7 +18,6 @@ from halcyon.shared.errors import RuleViolation
 from halcyon.shared.kafka import Delivery, EventConsumer
 from halcyon.shared.mongo import DuplicateRecord
 from halcyon.shared.protocol_floors import floor_of
-from halcyon.shared.service import ServiceRuntime
 
 
 class DoseRefused(RuleViolation):
@@ -25,12 +25,12 @@ class DoseRefused(RuleViolation):
 
 
 async def require_dose_conditions(
-    runtime: ServiceRuntime,
+    runtime: InventoryRuntime,
     caller: Caller,
     appointment: dict[str, Any],
     at: datetime,
     audit: AuditTrail,
-    request: Request,
+    request: Request | None,
 ) -> None:
     """Raise ``DoseRefused`` naming every failed condition (the refusal is audited: it
     discloses the client's consent and screening standing)."""
@@ -59,7 +59,7 @@ async def require_dose_conditions(
     )
 
 
-def register_gating_facts(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+def register_gating_facts(consumer: EventConsumer, runtime: InventoryRuntime) -> None:
     """Read models of clinical's consents and screenings (latest state per id)."""
     consents = runtime.repo(ClientConsents)
     screenings = runtime.repo(ClientScreenings)

@@ -15,13 +15,12 @@ from halcyon.inventory.domain.anchors import (
     sign_checkpoint,
 )
 from halcyon.inventory.domain.chain import ChainBreak, key_id, verify_chain
+from halcyon.inventory.runtime import EventMaker
 from halcyon.inventory.store import Ledger, LedgerAnchors
 from halcyon.shared.contracts.inventory import LedgerAnchored
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
+from halcyon.shared.mongo import Document, DuplicateRecord
 
 log = logging.getLogger("halcyon.inventory.anchoring")
-SOURCE = "/halcyon/inventory"
 
 
 class ChainNotIntact(Exception):
@@ -38,7 +37,11 @@ def checkpoint_of(anchor: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def anchor_head(
-    anchors: LedgerAnchors, ledger: Ledger, registration: Document, key: bytes
+    anchors: LedgerAnchors,
+    ledger: Ledger,
+    registration: Document,
+    key: bytes,
+    events: EventMaker,
 ) -> Document | None:
     """Anchor the chain's current head, unless its latest anchor already names it.
 
@@ -83,22 +86,25 @@ async def anchor_head(
         **{k: v for k, v in checkpoint.items() if k != "tenant_id"},
         site_id=registration["site_id"],
     )
-    envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
     doc = {"_id": anchor_id, **checkpoint, "site_id": registration["site_id"]}
     try:
-        return await anchors.insert(tenant, doc, [OutboxEvent(envelope, LedgerAnchored.topic)])
+        return await anchors.insert(tenant, doc, [events(event, tenant_id=tenant)])
     except DuplicateRecord:
         return await anchors.get(tenant, anchor_id)
 
 
 async def anchor_everywhere(
-    registrations: Iterable[Document], anchors: LedgerAnchors, ledger: Ledger, key: bytes
+    registrations: Iterable[Document],
+    anchors: LedgerAnchors,
+    ledger: Ledger,
+    key: bytes,
+    events: EventMaker,
 ) -> int:
     """The periodic pass: every registration's head, anchored if it moved."""
     anchored = 0
     for registration in registrations:
         try:
-            if await anchor_head(anchors, ledger, registration, key) is not None:
+            if await anchor_head(anchors, ledger, registration, key, events) is not None:
                 anchored += 1
         except ChainNotIntact as broken:
             log.error(

@@ -40,15 +40,14 @@ from halcyon.inventory.domain.chain import (
     truncate_to_millis,
 )
 from halcyon.inventory.domain.quantities import mg_float, mg_text
+from halcyon.inventory.runtime import ChainTips, EventMaker, InventoryRuntime
 from halcyon.inventory.store import Balances, DosingSessions, Ledger, Postings
 from halcyon.shared.contracts.inventory import StockLow
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import Conflict, Unavailable
 from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
-from halcyon.shared.service import ServiceRuntime
 
 log = logging.getLogger("halcyon.inventory.usecases.posting")
-SOURCE = "/halcyon/inventory"
 APPEND_ATTEMPTS = 200
 
 
@@ -143,46 +142,17 @@ def _draft(doc: Document) -> EntryDraft:
     )
 
 
-class ChainTips:
-    """This process's view of each ledger chain's last entry, and one appender per chain.
-
-    Appends race on ``seq = head + 1`` under a unique index; concurrent dispenses on one
-    registration used to re-read the head and retry until each won a round (O(n^2)
-    attempts: 100 at once passed the gateway's timeout). Within a process they now take
-    turns, and the next one starts from the entry just written instead of querying the
-    head. Other instances still collide on the unique index, which re-reads the head,
-    so the chain stays correct across processes; this only removes needless rounds.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._tips: dict[tuple[str, str], Document] = {}
-
-    def lock(self, tenant: str, registration_id: str) -> asyncio.Lock:
-        return self._locks.setdefault((tenant, registration_id), asyncio.Lock())
-
-    def tip(self, tenant: str, registration_id: str) -> Document | None:
-        return self._tips.get((tenant, registration_id))
-
-    def remember(self, tenant: str, registration_id: str, entry: Document | None) -> None:
-        if entry is None:
-            self._tips.pop((tenant, registration_id), None)
-        else:
-            self._tips[(tenant, registration_id)] = entry
-
-
-def ledger_key(runtime: ServiceRuntime) -> bytes:
-    """The chain's HMAC key from the service's settings (the environment, not the database)."""
-    key = getattr(runtime.settings, "ledger_key_bytes", None)
-    assert isinstance(key, bytes), "inventory runs with InventorySettings"
-    return key
-
-
-def chain_tips(runtime: ServiceRuntime) -> ChainTips:
-    """The process's chain tips, shared by every writer of this service instance."""
-    tips = runtime.extras.setdefault("ledger_chain_tips", ChainTips())
-    assert isinstance(tips, ChainTips)
-    return tips
+def ledger_writer(runtime: InventoryRuntime) -> LedgerWriter:
+    """The ledger writer of a running service: its chain tips, key and event source."""
+    return LedgerWriter(
+        runtime.repo(Postings),
+        runtime.repo(Balances),
+        runtime.repo(Ledger),
+        runtime.repo(DosingSessions),
+        tips=runtime.parts.chain_tips,
+        key=runtime.settings.ledger_key_bytes,
+        events=runtime.event,
+    )
 
 
 class LedgerWriter:
@@ -196,7 +166,9 @@ class LedgerWriter:
         precheck: bool = True,
         tips: ChainTips | None = None,
         key: bytes,
+        events: EventMaker,
     ) -> None:
+        self._events = events  # enveloped with inventory as the source (runtime.event)
         self._key = key  # the chain's HMAC key (ADR 0503), never stored in the database
         self._tips = tips or ChainTips()
         self._precheck = precheck
@@ -307,8 +279,7 @@ class LedgerWriter:
                     balance_ug=remaining,
                     threshold_ug=threshold,
                 )
-                envelope = EventEnvelope.wrap(event, source=SOURCE, tenant_id=tenant)
-                alerts.append(OutboxEvent(envelope, StockLow.topic))
+                alerts.append(self._events(event, tenant_id=tenant))
         return alerts
 
     async def _finish(self, op: Document) -> list[Document]:
@@ -374,7 +345,8 @@ class LedgerWriter:
                     # Another instance took this sequence number (or this entry landed
                     # meanwhile): forget the tip, re-read the head.
                     self._tips.remember(tenant, registration, None)
-                    await asyncio.sleep(random.uniform(0, 0.005 * min(attempt + 1, 20)))
+                    jitter = random.uniform(0, 0.005 * min(attempt + 1, 20))  # noqa: S311 (a backoff, not a secret)
+                    await asyncio.sleep(jitter)
                     continue
                 self._tips.remember(tenant, registration, doc)
                 return saved
