@@ -66,48 +66,47 @@ def _read_models(consumer: EventConsumer, runtime: NotificationsRuntime) -> None
     # -- read models -------------------------------------------------------------------
     @consumer.handles(ClientRegistered)
     async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
-        await clients.update(
+        await clients.project(
             delivery.envelope.tenantid,
-            {"_id": event.client_id},
+            event.client_id,
             {
-                "$set": {
-                    "given_name": event.given_name,
-                    "home_site_id": event.home_site_id,
-                    "email": event.email,
-                    "phone": event.phone,
-                    "timezone": event.timezone,
-                    "preferred_language": event.preferred_language,
-                }
+                "given_name": event.given_name,
+                "home_site_id": event.home_site_id,
+                "email": event.email,
+                "phone": event.phone,
+                "timezone": event.timezone,
+                "preferred_language": event.preferred_language,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
         await notifier.release_parked(delivery.envelope.tenantid, event.client_id)
 
     @consumer.handles(SiteChanged)
     async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
-        await sites.update(
+        await sites.project(
             delivery.envelope.tenantid,
-            {"_id": event.site_id},
-            {"$set": {"name": event.name, "timezone": event.timezone, "active": event.active}},
-            upsert=True,
+            event.site_id,
+            {"name": event.name, "timezone": event.timezone, "active": event.active},
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
-        # State transfer: the whole personnel file every time, so a plain replace-by-set.
-        await staff.update(
+        # State transfer: the whole personnel file every time.
+        await staff.project(
             delivery.envelope.tenantid,
-            {"_id": event.staff_id},
+            event.staff_id,
             {
-                "$set": {
-                    "display_name": event.display_name,
-                    "email": event.email,
-                    "roles": event.roles,
-                    "on_call_sites": event.on_call_sites,
-                    "active": event.active,
-                }
+                "display_name": event.display_name,
+                "email": event.email,
+                "roles": event.roles,
+                "on_call_sites": event.on_call_sites,
+                "active": event.active,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
 

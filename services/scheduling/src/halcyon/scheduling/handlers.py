@@ -1,7 +1,8 @@
 """Scheduling's event handlers: read models fed by other contexts.
 
-Every handler is an upsert keyed by the aggregate's id carrying the whole state the
-event transfers, so applying the same event twice changes nothing.
+Every handler stores the state the event transfers under the aggregate's id through
+``TenantRepository.project``: applying the same event twice changes nothing, and a late,
+older event never overwrites a newer state.
 """
 
 from __future__ import annotations
@@ -36,63 +37,59 @@ def register(consumer: EventConsumer, runtime: SchedulingRuntime) -> None:
 
     @consumer.handles(ClientRegistered)
     async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
-        # Upsert keyed by client id: applying the same event again changes nothing.
-        await clients.update(
+        await clients.project(
             delivery.envelope.tenantid,
-            {"_id": event.client_id},
+            event.client_id,
             {
-                "$set": {
-                    "home_site_id": event.home_site_id,
-                    "display_name": f"{event.given_name} {event.family_name}",
-                    "date_of_birth": event.date_of_birth.isoformat(),
-                    "preferred_language": event.preferred_language,
-                    "source_event_id": delivery.envelope.id,
-                }
+                "home_site_id": event.home_site_id,
+                "display_name": f"{event.given_name} {event.family_name}",
+                "date_of_birth": event.date_of_birth.isoformat(),
+                "preferred_language": event.preferred_language,
+                "source_event_id": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(SiteChanged)
     async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
         # Only identity's fields: the opening hours scheduling owns stay untouched.
-        await sites.update(
+        await sites.project(
             delivery.envelope.tenantid,
-            {"_id": event.site_id},
+            event.site_id,
             {
-                "$set": {
-                    "name": event.name,
-                    "timezone": event.timezone,
-                    "active": event.active,
-                    "source_event_id": delivery.envelope.id,
-                }
+                "name": event.name,
+                "timezone": event.timezone,
+                "active": event.active,
+                "source_event_id": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
-        await staff.update(
+        await staff.project(
             delivery.envelope.tenantid,
-            {"_id": event.staff_id},
+            event.staff_id,
             {
-                "$set": {
-                    "display_name": event.display_name,
-                    "active": event.active,
-                    "roles": event.roles,
-                    # Flat "site|role" strings: one indexed $in finds who can fill a role.
-                    "site_roles": sorted({f"{r.get('site')}|{r.get('role')}" for r in event.roles}),
-                    "licences": [
-                        {
-                            "type": lic.type,
-                            "state": lic.state,
-                            "expires_on": lic.expires_on.isoformat(),
-                        }
-                        for lic in event.licences
-                    ],
-                    "source_event_id": delivery.envelope.id,
-                }
+                "display_name": event.display_name,
+                "active": event.active,
+                "roles": event.roles,
+                # Flat "site|role" strings: one indexed $in finds who can fill a role.
+                "site_roles": sorted({f"{r.get('site')}|{r.get('role')}" for r in event.roles}),
+                "licences": [
+                    {
+                        "type": lic.type,
+                        "state": lic.state,
+                        "expires_on": lic.expires_on.isoformat(),
+                    }
+                    for lic in event.licences
+                ],
+                "source_event_id": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(ConsentChanged)
@@ -122,37 +119,35 @@ def register(consumer: EventConsumer, runtime: SchedulingRuntime) -> None:
 
     @consumer.handles(ScreeningCompleted)
     async def screening_completed(event: ScreeningCompleted, delivery: Delivery) -> None:
-        await screenings.update(
+        await screenings.project(
             delivery.envelope.tenantid,
-            {"_id": event.screening_id},
+            event.screening_id,
             {
-                "$set": {
-                    "client_id": event.client_id,
-                    "protocol_id": event.protocol_id,
-                    "eligible": event.eligible,
-                    "signed_at": event.signed_at,
-                    "source_event_id": delivery.envelope.id,
-                }
+                "client_id": event.client_id,
+                "protocol_id": event.protocol_id,
+                "eligible": event.eligible,
+                "signed_at": event.signed_at,
+                "source_event_id": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
         await flag_future_dosing(Scheduler(runtime), delivery.envelope.tenantid, event.client_id)
 
     @consumer.handles(AuthorizationChanged)
     async def authorization_changed(event: AuthorizationChanged, delivery: Delivery) -> None:
-        await authorizations.update(
+        await authorizations.project(
             delivery.envelope.tenantid,
-            {"_id": event.authorization_id},
+            event.authorization_id,
             {
-                "$set": {
-                    "client_id": event.client_id,
-                    "cpt": event.cpt,
-                    "units_authorized": event.units_authorized,
-                    "units_used": event.units_used,
-                    "starts_on": event.starts_on.isoformat(),
-                    "ends_on": event.ends_on.isoformat(),
-                    "source_event_id": delivery.envelope.id,
-                }
+                "client_id": event.client_id,
+                "cpt": event.cpt,
+                "units_authorized": event.units_authorized,
+                "units_used": event.units_used,
+                "starts_on": event.starts_on.isoformat(),
+                "ends_on": event.ends_on.isoformat(),
+                "source_event_id": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )

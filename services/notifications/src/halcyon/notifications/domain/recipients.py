@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from halcyon.notifications.domain.quiet_hours import QuietHours, parse_clock
-
-ALL_SITES = "*"
+from halcyon.shared.grants import roles_at
 
 # Alerts that always reach the inbox, whatever the staff member's preferences say: a
 # vitals breach during a dosing session or a positive suicide-risk screen must not be
@@ -46,10 +45,7 @@ class StaffMember:
         )
 
     def has_role(self, roles: set[str], site_id: str | None) -> bool:
-        return any(
-            role in roles and (site_id is None or site in (site_id, ALL_SITES))
-            for site, role in self.roles
-        )
+        return bool(roles_at(self.roles, site_id) & roles)
 
 
 def on_call_for(staff: Iterable[StaffMember], site_id: str) -> list[StaffMember]:
