@@ -67,8 +67,9 @@ async def test_the_role_at_the_records_site_opens_it_and_audits_nothing() -> Non
 
 async def test_another_agencys_record_is_not_found_and_audited_as_failed() -> None:
     access, audit = access_for(therapist_at("north", tenant="agency-b"))
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         await open_note(access)
+    assert missing.value.audited  # a route-wide auditor must not record it again
     [event] = audit.events
     assert event["outcome"] == "failed"
     assert event["resource_id"] == "note-1"
@@ -76,8 +77,9 @@ async def test_another_agencys_record_is_not_found_and_audited_as_failed() -> No
 
 async def test_the_role_at_another_site_is_refused_and_audited_as_denied() -> None:
     access, audit = access_for(therapist_at("south"))
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         await open_note(access)
+    assert refused.value.audited
     [event] = audit.events
     assert event["outcome"] == "denied"
     assert event["client_id"] == "client-1"

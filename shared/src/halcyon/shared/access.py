@@ -80,6 +80,7 @@ class RecordAccess:
                 reason=exc.detail,
                 request=self.request,
             )
+            exc.audited = True
             raise
 
     async def open(
@@ -116,7 +117,9 @@ class RecordAccess:
                 reason=f"no such {what} in the caller's agency",
                 request=self.request,
             )
-            raise NotFound(f"no {what} {record_id} in your agency")
+            missing = NotFound(f"no {what} {record_id} in your agency")
+            missing.audited = True
+            raise missing
         if client_of is not None:
             client_id = client_of(doc)
         else:

@@ -15,6 +15,9 @@ class DomainError(Exception):
     status: int = 422
     slug: str = "business-rule-violated"
     title: str = "The request breaks a business rule"
+    # Set by the one that already put this refusal on the access audit (RecordAccess),
+    # so a route-wide auditor does not record it twice.
+    audited: bool = False
 
     def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)

@@ -28,59 +28,59 @@ def register(consumer: EventConsumer, runtime: BillingRuntime) -> None:
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
         # Rendering providers on claims need a name next to the NPI (2310B/2420A NM1*82).
-        await staff.update(
+        await staff.project(
             delivery.envelope.tenantid,
-            {"_id": event.staff_id},
-            {"$set": {"display_name": event.display_name, "npi": event.npi}},
-            upsert=True,
+            event.staff_id,
+            {"display_name": event.display_name, "npi": event.npi},
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(SiteChanged)
     async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
         # A dose's date of service is the site's calendar day (state transfer: upsert).
-        await sites.update(
+        await sites.project(
             delivery.envelope.tenantid,
-            {"_id": event.site_id},
-            {"$set": {"name": event.name, "timezone": event.timezone}},
-            upsert=True,
+            event.site_id,
+            {"name": event.name, "timezone": event.timezone},
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(ClientRegistered)
     async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
         # Upsert keyed by client id: applying the same event again changes nothing.
-        await clients.update(
+        await clients.project(
             delivery.envelope.tenantid,
-            {"_id": event.client_id},
+            event.client_id,
             {
-                "$set": {
-                    "home_site_id": event.home_site_id,
-                    "given_name": event.given_name,
-                    "family_name": event.family_name,
-                    "date_of_birth": event.date_of_birth.isoformat(),
-                    "address": event.address.model_dump() if event.address else None,
-                    "source_event_id": delivery.envelope.id,
-                }
+                "home_site_id": event.home_site_id,
+                "given_name": event.given_name,
+                "family_name": event.family_name,
+                "date_of_birth": event.date_of_birth.isoformat(),
+                "address": event.address.model_dump() if event.address else None,
+                "source_event_id": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(ClientDetailsChanged)
     async def client_details_changed(event: ClientDetailsChanged, delivery: Delivery) -> None:
         # Statements and claims carry the client's current name, date of birth and address.
-        await clients.update(
+        await clients.project(
             delivery.envelope.tenantid,
-            {"_id": event.client_id},
+            event.client_id,
             {
-                "$set": {
-                    "home_site_id": event.home_site_id,
-                    "given_name": event.given_name,
-                    "family_name": event.family_name,
-                    "date_of_birth": event.date_of_birth.isoformat(),
-                    "address": event.address.model_dump() if event.address else None,
-                    "source_event_id": delivery.envelope.id,
-                }
+                "home_site_id": event.home_site_id,
+                "given_name": event.given_name,
+                "family_name": event.family_name,
+                "date_of_birth": event.date_of_birth.isoformat(),
+                "address": event.address.model_dump() if event.address else None,
+                "source_event_id": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(EncounterSigned)

@@ -42,11 +42,12 @@ def register(consumer: EventConsumer, runtime: IdentityRuntime) -> None:
     @consumer.handles(ClientRegistered)
     async def client_registered(event: ClientRegistered, delivery: Delivery) -> None:
         # Only the id: identity needs to know the client is this agency's, nothing more.
-        await clients.update(
+        await clients.project(
             delivery.envelope.tenantid,
-            {"_id": event.client_id},
-            {"$set": {"registered_at": delivery.envelope.time}},
-            upsert=True,
+            event.client_id,
+            {"registered_at": delivery.envelope.time},
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
 
     @consumer.handles(AccessAudited)

@@ -7,9 +7,7 @@ overwrites a newer one. Re-applying the same event changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime
-from typing import Any
 
 from halcyon.inventory.runtime import InventoryRuntime
 from halcyon.inventory.store import AppointmentBook, ClientDirectory, SiteDirectory, StaffDirectory
@@ -18,26 +16,6 @@ from halcyon.shared.contracts.clinical import ClientRegistered
 from halcyon.shared.contracts.identity import SiteChanged, StaffMemberChanged
 from halcyon.shared.contracts.scheduling import AppointmentChanged
 from halcyon.shared.kafka import Delivery, EventConsumer
-from halcyon.shared.mongo import DuplicateRecord, TenantRepository
-
-
-async def _upsert_if_newer(
-    repo: TenantRepository,
-    tenant_id: str,
-    record_id: str,
-    order_field: str,
-    order_value: Any,
-    state: dict[str, Any],
-) -> None:
-    # DuplicateRecord: a newer state is already stored, so the upsert found no older one
-    # to replace and tried to insert a second document with the same id.
-    with contextlib.suppress(DuplicateRecord):
-        await repo.update(
-            tenant_id,
-            {"_id": record_id, order_field: {"$lte": order_value}},
-            {"$set": {**state, order_field: order_value}},
-            upsert=True,
-        )
 
 
 def register(consumer: EventConsumer, runtime: InventoryRuntime) -> None:
@@ -50,27 +28,34 @@ def register(consumer: EventConsumer, runtime: InventoryRuntime) -> None:
     @consumer.handles(SiteChanged)
     async def site_changed(event: SiteChanged, delivery: Delivery) -> None:
         state = event.model_dump(mode="json", exclude={"site_id"})
-        await _upsert_if_newer(
-            sites, delivery.envelope.tenantid, event.site_id, "event_time", _time(delivery), state
+        await sites.project(
+            delivery.envelope.tenantid,
+            event.site_id,
+            state,
+            order_field="event_time",
+            order_value=_time(delivery),
         )
 
     @consumer.handles(StaffMemberChanged)
     async def staff_changed(event: StaffMemberChanged, delivery: Delivery) -> None:
         state = event.model_dump(mode="json", exclude={"staff_id", "licences"})
-        await _upsert_if_newer(
-            staff, delivery.envelope.tenantid, event.staff_id, "event_time", _time(delivery), state
+        await staff.project(
+            delivery.envelope.tenantid,
+            event.staff_id,
+            state,
+            order_field="event_time",
+            order_value=_time(delivery),
         )
 
     @consumer.handles(AppointmentChanged)
     async def appointment_changed(event: AppointmentChanged, delivery: Delivery) -> None:
         state = event.model_dump(mode="json", exclude={"appointment_id", "version"})
-        await _upsert_if_newer(
-            appointments,
+        await appointments.project(
             delivery.envelope.tenantid,
             event.appointment_id,
-            "version",
-            event.version,
             state,
+            order_field="version",
+            order_value=event.version,
         )
 
     @consumer.handles(ClientRegistered)
@@ -83,13 +68,12 @@ def register(consumer: EventConsumer, runtime: InventoryRuntime) -> None:
             "home_site_id": event.home_site_id,
             "address": address,
         }
-        await _upsert_if_newer(
-            clients,
+        await clients.project(
             delivery.envelope.tenantid,
             event.client_id,
-            "event_time",
-            _time(delivery),
             state,
+            order_field="event_time",
+            order_value=_time(delivery),
         )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from types import TracebackType
 from typing import Any
 
 from fastapi import Request, Response
@@ -72,16 +71,6 @@ def _refusal_reason(refusal: Exception) -> str:
     return f"{type(refusal).__name__}: {refusal}{f' ({rule})' if rule else ''}"[:500]
 
 
-def _audited_by_record_access(trace: TracebackType | None) -> bool:
-    """Whether the refusal came from ``halcyon.shared.access`` (``RecordAccess.open`` or
-    ``require``), which audits its refusals itself before raising them."""
-    while trace is not None:
-        if trace.tb_frame.f_globals.get("__name__") == "halcyon.shared.access":
-            return True
-        trace = trace.tb_next
-    return False
-
-
 class RefusalsAudited(APIRoute):
     """Every refusal of a request (role, site, validation, rule, short stock; not a request
     that cannot be read at all, such as a forged cursor) lands in the
@@ -96,7 +85,7 @@ class RefusalsAudited(APIRoute):
             try:
                 return await handler(request)
             except (DomainError, RequestValidationError) as refusal:
-                if _audited_by_record_access(refusal.__traceback__):
+                if isinstance(refusal, DomainError) and refusal.audited:
                     raise  # RecordAccess put it on the audit already (denied / failed)
                 caller = getattr(request.state, "caller", None)
                 # A request that cannot be read (400: a cursor we never handed out) made no

@@ -83,14 +83,13 @@ def register_gating_facts(consumer: EventConsumer, runtime: InventoryRuntime) ->
 
     @consumer.handles(ScreeningCompleted)
     async def screening_completed(event: ScreeningCompleted, delivery: Delivery) -> None:
-        await screenings.update(
+        await screenings.project(
             delivery.envelope.tenantid,
-            {"_id": event.screening_id},
+            event.screening_id,
             {
-                "$set": {
-                    **event.model_dump(exclude={"screening_id"}),
-                    "source": delivery.envelope.id,
-                }
+                **event.model_dump(exclude={"screening_id"}),
+                "source": delivery.envelope.id,
             },
-            upsert=True,
+            order_field="event_time",
+            order_value=delivery.envelope.time,
         )
