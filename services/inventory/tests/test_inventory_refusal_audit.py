@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from halcyon.inventory.api.common import _audited_by_record_access
 from halcyon.shared.access import RecordAccess
 from halcyon.shared.audit import AuditTrail
 from halcyon.shared.auth import Caller, RoleGrant
@@ -44,8 +43,8 @@ async def test_refusals_of_record_access_are_known_as_audited() -> None:
             cast(TenantRepository, NoRecords()), "x", {"nurse"}, action="read", resource="r"
         )
     assert [e["outcome"] for e in audit.events] == ["denied", "failed"]
-    assert _audited_by_record_access(denied.value.__traceback__)
-    assert _audited_by_record_access(missing.value.__traceback__)
+    assert denied.value.audited
+    assert missing.value.audited
 
 
 def test_other_refusals_are_left_to_the_route_class() -> None:
@@ -54,4 +53,4 @@ def test_other_refusals_are_left_to_the_route_class() -> None:
 
     with pytest.raises(DomainError) as refused:
         refuse()
-    assert not _audited_by_record_access(refused.value.__traceback__)
+    assert not refused.value.audited
