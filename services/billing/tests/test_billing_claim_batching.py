@@ -10,10 +10,8 @@ from typing import Any, cast
 import pytest
 from halcyon.billing.usecases.claiming import ClaimBatcher, Repos
 from halcyon.shared.auth import Caller
-from halcyon.shared.contracts import EventContract
-from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.errors import RuleViolation
-from halcyon.shared.mongo import OutboxEvent
+from halcyon.shared.events import ServiceEvents
 
 from services.billing.tests.x12_validation import x12valid
 
@@ -33,28 +31,8 @@ def _matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
     return True
 
 
-class Events:
-    """What the running service does for a use case's events, without a running service."""
-
-    def event(
-        self,
-        contract: EventContract,
-        *,
-        tenant_id: str,
-        causation_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> OutboxEvent:
-        envelope = EventEnvelope.wrap(
-            contract,
-            source="/halcyon/billing",
-            tenant_id=tenant_id,
-            causation_id=causation_id,
-            correlation_id=correlation_id,
-        )
-        return OutboxEvent(envelope, contract.topic)
-
-
-EVENTS = Events()
+# What the running service does for a use case's events, without a running service.
+EVENTS = ServiceEvents("billing")
 
 
 class Memory:

@@ -22,29 +22,13 @@ from halcyon.inventory.domain.chain import (
     verify_chain,
 )
 from halcyon.inventory.settings import DEVELOPMENT_LEDGER_KEY, InventorySettings
-from halcyon.shared.contracts import EventContract
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import OutboxEvent
+from halcyon.shared.events import ServiceEvents
 
 KEY = b"unit-test-ledger-key-0123456789"
 
 
-def outbox_event(
-    contract: EventContract,
-    *,
-    tenant_id: str,
-    causation_id: str | None = None,
-    correlation_id: str | None = None,
-) -> OutboxEvent:
-    """What ``runtime.event`` makes in the running service (inventory as the source)."""
-    envelope = EventEnvelope.wrap(
-        contract,
-        source="/halcyon/inventory",
-        tenant_id=tenant_id,
-        causation_id=causation_id,
-        correlation_id=correlation_id,
-    )
-    return OutboxEvent(envelope, contract.topic)
+# What ``runtime.event`` makes in the running service (inventory as the source).
+outbox_event = ServiceEvents("inventory").event
 
 
 def _chain(n: int, key: bytes = KEY) -> list[dict[str, Any]]:

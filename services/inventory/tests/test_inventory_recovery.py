@@ -31,8 +31,7 @@ from halcyon.inventory.usecases.posting import (
     Movement,
     Posting,
 )
-from halcyon.shared.contracts import EventContract
-from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.events import ServiceEvents
 from halcyon.shared.mongo import Document, OutboxEvent, OutboxWriter
 from pymongo import AsyncMongoClient
 
@@ -42,22 +41,8 @@ NOW = timedelta(0)
 KEY = b"recovery-test-ledger-key"
 
 
-def outbox_event(
-    contract: EventContract,
-    *,
-    tenant_id: str,
-    causation_id: str | None = None,
-    correlation_id: str | None = None,
-) -> OutboxEvent:
-    """What ``runtime.event`` makes in the running service (inventory as the source)."""
-    envelope = EventEnvelope.wrap(
-        contract,
-        source="/halcyon/inventory",
-        tenant_id=tenant_id,
-        causation_id=causation_id,
-        correlation_id=correlation_id,
-    )
-    return OutboxEvent(envelope, contract.topic)
+# What ``runtime.event`` makes in the running service (inventory as the source).
+outbox_event = ServiceEvents("inventory").event
 
 
 class Crash(Exception):

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 from halcyon.shared.auth import Caller
 from halcyon.shared.contracts.identity import AccessAudited
-from halcyon.shared.envelope import EventEnvelope
-from halcyon.shared.mongo import OutboxEvent, TenantRepository
+from halcyon.shared.events import ServiceEvents
+from halcyon.shared.mongo import TenantRepository
 from starlette.requests import Request
 from uuid6 import uuid7
 
@@ -60,13 +60,10 @@ class AuditTrail:
             request_id=getattr(request.state, "request_id", None) if request else None,
             source_address=_source_address(request),
         )
-        envelope = EventEnvelope.wrap(
-            event, source=f"/halcyon/{self._service}", tenant_id=caller.tenant_id
-        )
         await self._records.insert(
             caller.tenant_id,
             {"_id": event.audit_id, "kind": "audit", "created_at": event.at},
-            [OutboxEvent(envelope, AccessAudited.topic)],
+            [ServiceEvents(self._service).event(event, tenant_id=caller.tenant_id)],
         )
         return event
 

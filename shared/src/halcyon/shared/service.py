@@ -26,6 +26,7 @@ from halcyon.shared.auth import Authenticator
 from halcyon.shared.contracts import EventContract
 from halcyon.shared.contracts.identity import AccessAudited, AccessRevoked
 from halcyon.shared.envelope import EventEnvelope
+from halcyon.shared.events import ServiceEvents
 from halcyon.shared.http.guard import InputGuardMiddleware, InputLimits
 from halcyon.shared.http.idempotency import IdempotencyMiddleware
 from halcyon.shared.http.middleware import RequestIdMiddleware, RoundTripMiddleware
@@ -68,9 +69,13 @@ class ServiceRuntime(Generic[S, P]):
         return cast(R, self.repositories[cls])
 
     @property
+    def events(self) -> ServiceEvents:
+        return ServiceEvents(self.settings.service_name)
+
+    @property
     def source(self) -> str:
         """The CloudEvents ``source`` of everything this service emits."""
-        return f"/halcyon/{self.settings.service_name}"
+        return self.events.source
 
     def envelope(
         self,
@@ -80,12 +85,8 @@ class ServiceRuntime(Generic[S, P]):
         causation_id: str | None = None,
         correlation_id: str | None = None,
     ) -> EventEnvelope:
-        return EventEnvelope.wrap(
-            contract,
-            source=self.source,
-            tenant_id=tenant_id,
-            causation_id=causation_id,
-            correlation_id=correlation_id,
+        return self.events.envelope(
+            contract, tenant_id=tenant_id, causation_id=causation_id, correlation_id=correlation_id
         )
 
     def event(
@@ -97,13 +98,9 @@ class ServiceRuntime(Generic[S, P]):
         correlation_id: str | None = None,
     ) -> OutboxEvent:
         """An event for the outbox: enveloped with this service as its source."""
-        envelope = self.envelope(
-            contract,
-            tenant_id=tenant_id,
-            causation_id=causation_id,
-            correlation_id=correlation_id,
+        return self.events.event(
+            contract, tenant_id=tenant_id, causation_id=causation_id, correlation_id=correlation_id
         )
-        return OutboxEvent(envelope, contract.topic)
 
 
 @dataclass

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
 from halcyon.billing.settings import BillingSettings
-from halcyon.shared.contracts import EventContract
-from halcyon.shared.mongo import OutboxEvent
+from halcyon.shared.events import EventSource
 from halcyon.shared.service import ServiceRuntime, ServiceWiring
 
 # Billing keeps no long-lived parts besides its repositories: ``runtime.parts`` is None.
@@ -14,14 +13,5 @@ BillingRuntime: TypeAlias = ServiceRuntime[BillingSettings, None]
 BillingWiring: TypeAlias = ServiceWiring[BillingSettings, None]
 
 
-class Events(Protocol):
-    """What a use case needs to emit: the runtime (``/halcyon/billing`` as the source)."""
-
-    def event(
-        self,
-        contract: EventContract,
-        *,
-        tenant_id: str,
-        causation_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> OutboxEvent: ...
+# What a use case needs to emit: the runtime (this service as the source).
+Events: TypeAlias = EventSource

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
 from halcyon.identity.keys import SigningKeys
 from halcyon.identity.settings import IdentitySettings
-from halcyon.shared.contracts import EventContract
 from halcyon.shared.crypto import FieldCipher
-from halcyon.shared.mongo import OutboxEvent
+from halcyon.shared.events import EventSource
 from halcyon.shared.service import ServiceRuntime, ServiceWiring
 
 Clock = Callable[[], datetime]
@@ -37,14 +36,5 @@ IdentityRuntime: TypeAlias = ServiceRuntime[IdentitySettings, IdentityParts]
 IdentityWiring: TypeAlias = ServiceWiring[IdentitySettings, IdentityParts]
 
 
-class Events(Protocol):
-    """What a use case needs to emit: the runtime (``/halcyon/identity`` as the source)."""
-
-    def event(
-        self,
-        contract: EventContract,
-        *,
-        tenant_id: str,
-        causation_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> OutboxEvent: ...
+# What a use case needs to emit: the runtime (this service as the source).
+Events: TypeAlias = EventSource

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TypeAlias
 
 from halcyon.inventory.settings import InventorySettings
-from halcyon.shared.contracts import EventContract
-from halcyon.shared.mongo import Document, OutboxEvent
+from halcyon.shared.events import MakeEvent
+from halcyon.shared.mongo import Document
 from halcyon.shared.service import ServiceRuntime
 
 
@@ -51,14 +51,5 @@ class InventoryParts:
 InventoryRuntime = ServiceRuntime[InventorySettings, InventoryParts]
 
 
-class EventMaker(Protocol):
-    """``runtime.event``: a contract enveloped with inventory as its source, for the outbox."""
-
-    def __call__(
-        self,
-        contract: EventContract,
-        *,
-        tenant_id: str,
-        causation_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> OutboxEvent: ...
+# ``runtime.event`` passed to the ledger writers and follow-ups as a function.
+EventMaker: TypeAlias = MakeEvent
