@@ -156,3 +156,16 @@ async def test_a_record_inside_a_chart_is_named_in_the_audit_entry() -> None:
         [event] = audit.events
         assert event["resource_id"] == "note-7"
         assert event["client_id"] == "client-9"
+
+
+async def test_a_client_is_checked_at_their_home_site() -> None:
+    clients = Records({("agency-a", "client-3"): {"_id": "client-3", "home_site_id": "north"}})
+    repo = cast(TenantRepository, clients)
+    access, audit = access_for(therapist_at("north"))
+    doc = await access.open_client(repo, "client-3", {"therapist"}, action="read", resource="c")
+    assert doc["_id"] == "client-3"
+    elsewhere, audit = access_for(therapist_at("south"))
+    with pytest.raises(Forbidden):
+        await elsewhere.open_client(repo, "client-3", {"therapist"}, action="read", resource="c")
+    [event] = audit.events
+    assert (event["site_id"], event["client_id"]) == ("north", "client-3")

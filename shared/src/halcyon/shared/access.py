@@ -33,6 +33,12 @@ def site_of_record(doc: Document) -> str | None:
     return str(site) if site is not None else None
 
 
+def home_site(client: Document) -> str | None:
+    """A client's records belong to the client's home site."""
+    site = client.get("home_site_id")
+    return str(site) if site is not None else None
+
+
 @dataclass(frozen=True)
 class RecordAccess:
     """Who is asking, where their refusals are audited, and the request they came with."""
@@ -133,6 +139,30 @@ class RecordAccess:
             client_id=client_id,
         )
         return doc
+
+    async def open_client(
+        self,
+        clients: TenantRepository,
+        client_id: str,
+        roles: Iterable[str],
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+    ) -> Document:
+        """A client (any service's directory of clients, keyed by client id with a
+        ``home_site_id``), checked at the client's home site."""
+        return await self.open(
+            clients,
+            client_id,
+            roles,
+            action=action,
+            resource=resource,
+            what="client",
+            record_is_client=True,
+            resource_id=resource_id,
+            site_of=home_site,
+        )
 
 
 def record_access(request: Request, caller: CurrentCaller) -> RecordAccess:

@@ -14,12 +14,6 @@ BILLERS = {"biller", "agency_admin"}
 ACCOUNT_READERS = BILLERS | {"front_desk"}
 
 
-def home_site(client: Document) -> str | None:
-    """Billing's client read model keeps the client's site as ``home_site_id``."""
-    site = client.get("home_site_id")
-    return str(site) if site is not None else None
-
-
 async def open_client(
     access: RecordAccess,
     clients: store.ClientDirectory,
@@ -32,15 +26,12 @@ async def open_client(
     """The client from billing's read model, through the shared access check at the
     client's home site (unknown in the caller's agency: 404 audited as failed; no role
     there: 403 audited as denied)."""
-    return await access.open(
+    return await access.open_client(
         clients,
         client_id,
         roles,
         action=action,
         resource=resource,
-        what="client",
-        record_is_client=True,
-        site_of=home_site,
     )
 
 

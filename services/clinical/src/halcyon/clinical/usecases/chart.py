@@ -24,12 +24,6 @@ REGISTRARS = FRONT_DESK | CLINICIANS
 DEMOGRAPHIC_READERS = CHART_READERS | {"front_desk", "biller"}
 
 
-def home_site(client: Document) -> str | None:
-    """A chart's site is its client's home site."""
-    site = client.get("home_site_id")
-    return str(site) if site is not None else None
-
-
 @dataclass(frozen=True)
 class Chart:
     """One client's chart, opened by a caller who was allowed to open it."""
@@ -56,16 +50,13 @@ class Chart:
         raised, and break-the-glass opens a chart for reading. ``resource_id`` names the
         record the chart is opened for in those audit entries.
         """
-        doc = await access.open(
+        doc = await access.open_client(
             clients,
             client_id,
             roles,
             action=action,
             resource=resource,
-            what="client",
-            record_is_client=True,
             resource_id=resource_id,
-            site_of=home_site,
         )
         return cls(client=doc, access=access)
 

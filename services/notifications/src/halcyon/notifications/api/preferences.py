@@ -15,7 +15,7 @@ from halcyon.notifications.api.deps import (
 from halcyon.notifications.domain.templates import STAFF_TEMPLATES
 from halcyon.notifications.store import ClientContacts
 from halcyon.notifications.usecases import preferences
-from halcyon.shared.access import Access, RecordAccess
+from halcyon.shared.access import Access, RecordAccess, home_site
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.mongo import Document
 from pydantic import Field, field_validator
@@ -97,24 +97,17 @@ def _prefs_out(contact: Document, doc: Document | None) -> ClientPreferencesOut:
     )
 
 
-def _home_site(contact: Document) -> str | None:
-    return contact.get("home_site_id")
-
-
 async def _open_client(
     access: RecordAccess, contacts: ClientContacts, client_id: str, action: str
 ) -> Document:
     """The client as notifications knows them, if the caller may see their preferences;
     the access (or the attempt) is audited."""
-    contact = await access.open(
+    contact = await access.open_client(
         contacts,
         client_id,
         CLIENT_PREFERENCE_EDITORS,
         action=action,
         resource=CLIENT_PREFERENCES,
-        what="client",
-        record_is_client=True,
-        site_of=_home_site,
     )
     return contact
 
@@ -126,7 +119,7 @@ async def _audit(access: RecordAccess, contact: Document, action: str) -> None:
         resource=CLIENT_PREFERENCES,
         resource_id=contact["_id"] if action == "update" else None,
         client_id=contact["_id"],
-        site_id=_home_site(contact),
+        site_id=home_site(contact),
         request=access.request,
     )
 

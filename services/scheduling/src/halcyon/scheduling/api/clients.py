@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS, home_site
+from halcyon.scheduling.api.common import ID_PATTERN, READERS, SCHEDULERS
 from halcyon.scheduling.api.deps import Directory, SchedulerDep
 from halcyon.scheduling.usecases.readiness import protocol_readiness as readiness_of
 from halcyon.shared.access import Access, RecordAccess
@@ -43,15 +43,12 @@ async def _audit_read(access: RecordAccess, doc: Document, resource: str) -> Non
 )
 async def read_client(client_id: str, access: Access, directory: Directory) -> SchedulableClient:
     resource = "scheduling/client"
-    doc = await access.open(
+    doc = await access.open_client(
         directory,
         client_id,
         SCHEDULERS,
         action="read",
         resource=resource,
-        what="client",
-        record_is_client=True,
-        site_of=home_site,
     )
     await _audit_read(access, doc, resource)
     return SchedulableClient(
@@ -87,15 +84,12 @@ async def protocol_readiness(
     scheduler: SchedulerDep,
 ) -> ProtocolReadiness:
     resource = "scheduling/protocol-readiness"
-    doc = await access.open(
+    doc = await access.open_client(
         scheduler.clients,
         client_id,
         READERS,
         action="read",
         resource=resource,
-        what="client",
-        record_is_client=True,
-        site_of=home_site,
     )
     readiness = await readiness_of(scheduler, access.tenant_id, client_id, protocol_id)
     await _audit_read(access, doc, resource)

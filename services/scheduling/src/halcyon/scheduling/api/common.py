@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from halcyon.shared.access import RecordAccess
-from halcyon.shared.mongo import Document
 
 SCHEDULERS = frozenset({"front_desk", "agency_admin", "therapist", "prescriber", "nurse"})
 READERS = SCHEDULERS | {"compliance_officer", "biller"}
 ADMINS = frozenset({"agency_admin"})
 AGENCY_WIDE = "*"
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
-
-
-def home_site(doc: Document) -> str | None:
-    """A client's site, for the role check: their home site."""
-    site = doc.get("home_site_id")
-    return str(site) if site is not None else None
 
 
 async def audit_read_of_clients(
