@@ -48,7 +48,9 @@ def therapist_at(site: str, *, tenant: str = "agency-a", emergency: tuple[str, .
     )
 
 
-async def open_note(access: RecordAccess, action: str = "read") -> Document:
+async def open_note(
+    access: RecordAccess, action: str = "read", *, emergency_read: bool = True
+) -> Document:
     return await access.open(
         cast(TenantRepository, RECORDS),
         "note-1",
@@ -56,6 +58,7 @@ async def open_note(access: RecordAccess, action: str = "read") -> Document:
         action=action,
         resource="note",
         what="note",
+        emergency_read=emergency_read,
     )
 
 
@@ -91,6 +94,14 @@ async def test_break_the_glass_opens_a_clients_record_for_reading_only() -> None
     assert (await open_note(access, "read"))["_id"] == "note-1"
     with pytest.raises(Forbidden):
         await open_note(access, "update")
+    assert [e["outcome"] for e in audit.events] == ["denied"]
+
+
+async def test_break_the_glass_opens_only_what_asks_for_it() -> None:
+    # Billing's ledger or a schedule is not the chart: a grant does not open them.
+    access, audit = access_for(therapist_at("south", emergency=("client-1",)))
+    with pytest.raises(Forbidden):
+        await open_note(access, "read", emergency_read=False)
     assert [e["outcome"] for e in audit.events] == ["denied"]
 
 

@@ -10,8 +10,9 @@ parameter. A route asks it either to
   (a record about to be created, a site-wide list); refusals are audited.
 
 Break-the-glass (a time-limited grant for one client, carried by the token) opens a
-client's records for *reading* to a caller who holds one of the roles at some site; the
-audit event is flagged by ``AuditTrail`` itself.
+client's chart for *reading* to a caller who holds one of the roles at some site, where
+the caller asks for it (``emergency_read=True``: clinical's chart, ADR 0102); the audit
+event is flagged by ``AuditTrail`` itself.
 """
 
 from __future__ import annotations
@@ -67,10 +68,15 @@ class RecordAccess:
         resource: str,
         resource_id: str | None = None,
         client_id: str | None = None,
+        emergency_read: bool = False,
     ) -> None:
-        """Check a role at ``site_id``; a refusal is audited before the 403 is raised."""
+        """Check a role at ``site_id``; a refusal is audited before the 403 is raised.
+
+        ``emergency_read``: a break-the-glass grant for ``client_id`` opens this read
+        (ADR 0102: the clinical chart only; a grant never opens billing or a write).
+        """
         wanted = frozenset(roles)
-        if action == "read" and self.may_read_in_emergency(wanted, client_id):
+        if emergency_read and action == "read" and self.may_read_in_emergency(wanted, client_id):
             return
         try:
             self.caller.require(wanted, site_id)
@@ -89,6 +95,32 @@ class RecordAccess:
             exc.audited = True
             raise
 
+    async def missing(
+        self,
+        what: str,
+        record_id: Any,
+        *,
+        action: str,
+        resource: str,
+        resource_id: str | None = None,
+        client_id: str | None = None,
+    ) -> NotFound:
+        """The 404 for a record not in the caller's agency, audited as ``failed`` (an
+        attempt on another agency's id is an access attempt too). Raise what it returns."""
+        await self.audit.record(
+            self.caller,
+            action=action,
+            resource=resource,
+            resource_id=resource_id,
+            client_id=client_id,
+            outcome="failed",
+            reason=f"no such {what} in the caller's agency",
+            request=self.request,
+        )
+        refusal = NotFound(f"no {what} {record_id} in your agency")
+        refusal.audited = True
+        return refusal
+
     async def open(
         self,
         repository: TenantRepository,
@@ -102,6 +134,7 @@ class RecordAccess:
         resource_id: str | None = None,
         client_of: Callable[[Document], str | None] | None = None,
         site_of: Callable[[Document], str | None] = site_of_record,
+        emergency_read: bool = False,
     ) -> Document:
         """The record with ``record_id`` in the caller's agency, if the caller may act on it.
 
@@ -113,19 +146,14 @@ class RecordAccess:
         audited_id = resource_id or (None if record_is_client else str(record_id))
         doc = await repository.get(self.caller.tenant_id, record_id)
         if doc is None:
-            await self.audit.record(
-                self.caller,
+            raise await self.missing(
+                what,
+                record_id,
                 action=action,
                 resource=resource,
                 resource_id=audited_id,
                 client_id=str(record_id) if record_is_client else None,
-                outcome="failed",
-                reason=f"no such {what} in the caller's agency",
-                request=self.request,
             )
-            missing = NotFound(f"no {what} {record_id} in your agency")
-            missing.audited = True
-            raise missing
         if client_of is not None:
             client_id = client_of(doc)
         else:
@@ -137,6 +165,7 @@ class RecordAccess:
             resource=resource,
             resource_id=audited_id,
             client_id=client_id,
+            emergency_read=emergency_read,
         )
         return doc
 
@@ -149,6 +178,7 @@ class RecordAccess:
         action: str,
         resource: str,
         resource_id: str | None = None,
+        emergency_read: bool = False,
     ) -> Document:
         """A client (any service's directory of clients, keyed by client id with a
         ``home_site_id``), checked at the client's home site."""
@@ -162,6 +192,7 @@ class RecordAccess:
             record_is_client=True,
             resource_id=resource_id,
             site_of=home_site,
+            emergency_read=emergency_read,
         )
 
 

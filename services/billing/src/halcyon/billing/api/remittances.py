@@ -11,7 +11,7 @@ from halcyon.billing.domain.work_queue import open_items_query
 from halcyon.billing.domain.x12 import X12Error
 from halcyon.billing.usecases.holds import resolve_by_biller
 from halcyon.shared.access import Access
-from halcyon.shared.errors import NotFound, RuleViolation
+from halcyon.shared.errors import RuleViolation
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.http.uploads import read_upload
@@ -67,7 +67,10 @@ async def read_remittance(
     await access.require(BILLERS, None, action="read", resource="remittance")
     doc = await remittances.get(caller.tenant_id, remittance_id)
     if doc is None:
-        raise NotFound(f"no remittance {remittance_id}")
+        raise await access.missing(
+            "remittance", remittance_id, action="read", resource="remittance",
+            resource_id=remittance_id,
+        )  # fmt: skip
     # What the file posted names the clients it paid for: a read of each one's account.
     paid_for = await payments.distinct(
         caller.tenant_id, "client_id", {"remittance_id": remittance_id}
@@ -148,7 +151,7 @@ async def resolve_work(
     request: Request,
 ) -> dict[str, Any]:
     await access.require(BILLERS, None, action="update", resource="work_queue")
-    done = await resolve_by_biller(work, caller, item_id, body.resolution)
+    done = await resolve_by_biller(work, access, item_id, body.resolution)
     await audit.record(
         caller,
         action="update",

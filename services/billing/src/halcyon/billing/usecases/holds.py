@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from halcyon.billing.store import WorkQueue
-from halcyon.shared.auth import Caller
-from halcyon.shared.errors import Conflict, NotFound
+from halcyon.shared.access import RecordAccess
+from halcyon.shared.errors import Conflict
 
 HELD_CHARGE = "held_charge"
 PART2_HOLD = "part2_hold"
@@ -65,9 +65,10 @@ async def resolve_item(work: WorkQueue, tenant: str, item_id: str, resolution: s
 
 
 async def resolve_by_biller(
-    work: WorkQueue, caller: Caller, item_id: str, resolution: str
+    work: WorkQueue, access: RecordAccess, item_id: str, resolution: str
 ) -> dict[str, Any]:
     """Close an open work item with what the biller did; an item closed already is a 409."""
+    caller = access.caller
     done = await work.update(
         caller.tenant_id,
         {"_id": item_id, "status": "open"},
@@ -82,6 +83,8 @@ async def resolve_by_biller(
     )
     if done is None:
         if await work.get(caller.tenant_id, item_id) is None:
-            raise NotFound(f"no work item {item_id}")
+            raise await access.missing(
+                "work item", item_id, action="update", resource="work_queue", resource_id=item_id
+            )
         raise Conflict(f"work item {item_id} is already resolved")
     return done

@@ -18,7 +18,7 @@ from halcyon.clinical.domain.episodes import (
 )
 from halcyon.clinical.store import EpisodeRepository, TreatmentPlanRepository
 from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
-from halcyon.shared.errors import Conflict, NotFound, RuleViolation
+from halcyon.shared.errors import Conflict, RuleViolation
 from halcyon.shared.http.deps import CurrentCaller, SecondFactor
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
 from halcyon.shared.mongo import Document
@@ -139,7 +139,9 @@ async def _episode_chart(
 ) -> tuple[Any, Document]:
     doc = await episodes.get(caller.tenant_id, episode_id)
     if doc is None:
-        raise NotFound(f"no episode {episode_id} in your agency")
+        raise await charts.access.missing(
+            "episode", episode_id, action=action, resource="episode", resource_id=episode_id
+        )
     chart = await charts.open(
         doc["client_id"],
         CHART_WRITERS,
@@ -285,7 +287,10 @@ async def sign_plan(
 ) -> TreatmentPlan:
     plan = await plans.get(caller.tenant_id, plan_id)
     if plan is None:
-        raise NotFound(f"no treatment plan {plan_id} in your agency")
+        raise await charts.access.missing(
+            "treatment plan", plan_id, action="update", resource="treatment_plan",
+            resource_id=plan_id,
+        )  # fmt: skip
     chart = await charts.open(
         plan["client_id"],
         CHART_WRITERS,

@@ -56,7 +56,10 @@ async def read_encounter(
 ) -> JSONResponse:
     note = await notes.get(caller.tenant_id, encounter_id)
     if note is None or note.get("addendum_of"):
-        raise NotFound(f"no encounter {encounter_id} in your agency")
+        raise await charts.access.missing(
+            "encounter", encounter_id, action="read", resource="fhir/Encounter",
+            resource_id=encounter_id,
+        )  # fmt: skip
     chart = await charts.open(
         note["client_id"],
         CHART_READERS,

@@ -11,7 +11,7 @@ from halcyon.clinical.api.deps import ChartDoor
 from halcyon.clinical.domain.common import utcnow
 from halcyon.clinical.store import RemsForms
 from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
-from halcyon.shared.errors import Conflict, NotFound
+from halcyon.shared.errors import Conflict
 from halcyon.shared.http.deps import CurrentCaller
 from halcyon.shared.mongo import Document
 from halcyon.shared.service import repository
@@ -79,7 +79,9 @@ async def form_submitted(
 ) -> RemsForm:
     doc = await forms.get(caller.tenant_id, form_id)
     if doc is None:
-        raise NotFound(f"no REMS form {form_id} in your agency")
+        raise await charts.access.missing(
+            "REMS form", form_id, action="update", resource="rems_form", resource_id=form_id
+        )
     chart = await charts.open(
         doc["client_id"], CHART_WRITERS, action="update", resource=RESOURCE, resource_id=form_id
     )

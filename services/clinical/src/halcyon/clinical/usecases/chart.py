@@ -57,6 +57,8 @@ class Chart:
             action=action,
             resource=resource,
             resource_id=resource_id,
+            # A break-the-glass grant opens a chart for reading (ADR 0102).
+            emergency_read=True,
         )
         return cls(client=doc, access=access)
 

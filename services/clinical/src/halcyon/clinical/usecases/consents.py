@@ -28,7 +28,7 @@ from halcyon.clinical.store import (
     NoteRepository,
 )
 from halcyon.clinical.usecases.chart import CONSENT_TAKERS, DISCLOSERS, Chart, Charts
-from halcyon.shared.errors import Conflict, NotFound, RuleViolation
+from halcyon.shared.errors import Conflict, RuleViolation
 from halcyon.shared.mongo import Document
 from uuid6 import uuid7
 
@@ -64,7 +64,9 @@ async def revoke_consent(
     tenant_id = charts.caller.tenant_id
     doc = await consents.get(tenant_id, consent_id)
     if doc is None:
-        raise NotFound(f"no consent {consent_id} in your agency")
+        raise await charts.access.missing(
+            "consent", consent_id, action="update", resource=RESOURCE, resource_id=consent_id
+        )
     chart = await charts.open(
         doc["client_id"],
         CONSENT_TAKERS | DISCLOSERS,

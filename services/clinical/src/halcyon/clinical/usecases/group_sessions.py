@@ -78,10 +78,13 @@ class GroupSessions:
         if self.caller.user_id not in {c.staff_id for c in draft.clinicians}:
             raise RuleViolation("the author is listed among the group's facilitating clinicians")
 
-    async def _load(self, session_id: str) -> Document:
+    async def _load(self, session_id: str, action: str = "read") -> Document:
         doc = await self.sessions.get(self.caller.tenant_id, session_id)
         if doc is None:
-            raise NotFound(f"no group session {session_id} in your agency")
+            raise await self.charts.access.missing(
+                "group session", session_id, action=action, resource=RESOURCE,
+                resource_id=session_id,
+            )  # fmt: skip
         return doc
 
     async def create(self, draft: GroupNoteDraft) -> Document:
@@ -106,7 +109,7 @@ class GroupSessions:
         return doc
 
     async def edit(self, session_id: str, draft: GroupNoteDraft) -> Document:
-        doc = await self._load(session_id)
+        doc = await self._load(session_id, "update")
         if doc["status"] != "draft":
             raise Conflict("this group note is signed and locked", note_status=doc["status"])
         ensure_author(doc, self.caller.user_id)
@@ -127,7 +130,7 @@ class GroupSessions:
         return updated
 
     async def sign(self, session_id: str) -> Document:
-        doc = await self._load(session_id)
+        doc = await self._load(session_id, "sign")
         charts = await self._charts(
             [m["client_id"] for m in doc["members"]], CHART_WRITERS, "sign", session_id
         )

@@ -48,7 +48,7 @@ from halcyon.clinical.usecases.chart import CHART_WRITERS, Chart, Charts
 from halcyon.clinical.usecases.gating import check_dosing_signature
 from halcyon.shared.contracts.clinical import EncounterClinician, EncounterSigned
 from halcyon.shared.contracts.partner import AdverseEventCounts, RegistrySessionReported
-from halcyon.shared.errors import Conflict, NotFound, RuleViolation
+from halcyon.shared.errors import Conflict, RuleViolation
 from halcyon.shared.mongo import Document, OutboxEvent
 from halcyon.shared.partners import pseudonym
 from uuid6 import uuid7
@@ -87,7 +87,9 @@ class EncounterNotes:
         """The note and its client's chart, if the caller may ``action`` it."""
         doc = await self.notes.get(self.tenant_id, note_id)
         if doc is None:
-            raise NotFound(f"no note {note_id} in your agency")
+            raise await self.charts.access.missing(
+                "note", note_id, action=action, resource="note", resource_id=note_id
+            )
         chart = await self.charts.open(
             doc["client_id"], roles, action=action, resource=RESOURCE, resource_id=note_id
         )

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query
 from halcyon.notifications.api.common import ADMINS, paged
 from halcyon.notifications.api.deps import DeadRepo, DeliveriesRepo, Page, RemindersRepo
 from halcyon.shared.access import Access
-from halcyon.shared.errors import NotFound
 from halcyon.shared.http.pagination import PageOut
 from halcyon.shared.mongo import Document
 from pydantic import BaseModel
@@ -152,7 +151,10 @@ async def appointment_reminders(
     if not docs:
         # Reminders are kept after sending and cancelling: none means no such appointment
         # in this agency (another agency's id included), not an empty list.
-        raise NotFound(f"no appointment {appointment_id} with reminders in this agency")
+        raise await access.missing(
+            "appointment with reminders", appointment_id, action="read", resource="reminders",
+            resource_id=appointment_id,
+        )  # fmt: skip
     # One appointment: one site, one client, one audit entry.
     site_id, client_id = docs[0].get("site_id"), docs[0].get("client_id")
     await access.require(
