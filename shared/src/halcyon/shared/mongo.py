@@ -407,6 +407,14 @@ class TenantRepository:
         return result.deleted_count
 
 
+def as_record(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored document as an API shows it: ``id`` instead of ``_id``, no tenant (the
+    caller's agency is in their token). The one record mapper every service uses."""
+    shown = {k: v for k, v in doc.items() if k not in ("_id", "tenant_id")}
+    shown["id"] = doc["_id"]
+    return shown
+
+
 def _without_outbox(doc: Document) -> Document:
     return {k: v for k, v in doc.items() if k not in _HIDE_OUTBOX}
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from halcyon.billing import store
 from halcyon.shared.access import RecordAccess
-from halcyon.shared.mongo import Document
+from halcyon.shared.mongo import Document, as_record
 
 BILLERS = {"biller", "agency_admin"}
 # Who may see a client's balance and statement besides billers (front desk takes payments).
@@ -35,8 +34,5 @@ async def open_client(
     )
 
 
-def public(doc: dict[str, Any]) -> dict[str, Any]:
-    """A stored document as the API shows it: ``id`` instead of ``_id``, no tenant."""
-    out = {k: v for k, v in doc.items() if k not in ("_id", "tenant_id")}
-    out["id"] = doc["_id"]
-    return out
+# A stored document as the API shows it (``id``, no tenant): the shared record mapper.
+public = as_record

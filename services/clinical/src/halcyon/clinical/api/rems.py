@@ -13,7 +13,7 @@ from halcyon.clinical.store import RemsForms
 from halcyon.clinical.usecases.chart import CHART_READERS, CHART_WRITERS
 from halcyon.shared.errors import Conflict
 from halcyon.shared.http.deps import CurrentCaller
-from halcyon.shared.mongo import Document
+from halcyon.shared.mongo import Document, as_record
 from halcyon.shared.service import repository
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,7 +45,7 @@ class Submission(BaseModel):
 
 
 def _form(doc: Document) -> RemsForm:
-    return RemsForm.model_validate({**doc, "id": doc["_id"]})
+    return RemsForm.model_validate(as_record(doc))
 
 
 @router.get(

@@ -21,7 +21,7 @@ from halcyon.scheduling.usecases.gating import SessionRefused, record_step
 from halcyon.scheduling.usecases.series import SeriesRequest
 from halcyon.shared.access import Access, RecordAccess
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.mongo import Document
+from halcyon.shared.mongo import Document, as_record
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 router = APIRouter(tags=["appointments"])
@@ -178,8 +178,7 @@ def _out(
     tz = zone(doc["site_timezone"])
     return AppointmentOut.model_validate(
         {
-            **{k: v for k, v in doc.items() if k != "_id"},
-            "id": doc["_id"],
+            **as_record(doc),
             "starts_at_local": doc["starts_at"].astimezone(tz).isoformat(),
             "ends_at_local": doc["ends_at"].astimezone(tz).isoformat(),
             "proposed_integration_sessions": [

@@ -19,6 +19,7 @@ from halcyon.scheduling.domain.gating import type_below_floor, type_keeps_protoc
 from halcyon.shared.access import Access, RecordAccess
 from halcyon.shared.errors import Forbidden, NotFound, RuleViolation
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
+from halcyon.shared.mongo import as_record
 from halcyon.shared.protocol_floors import floor_of
 from halcyon.shared.references import resolve_site, resolve_staff
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -79,9 +80,7 @@ async def read_site(site_id: Id, access: Access, scheduler: SchedulerDep) -> Sit
 
 
 def _site(doc: dict[str, object]) -> SiteOut:
-    return SiteOut.model_validate(
-        {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
-    )
+    return SiteOut.model_validate(as_record(doc))
 
 
 # -- rooms ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from halcyon.scheduling.api.deps import SchedulerDep
 from halcyon.scheduling.usecases import waitlist
 from halcyon.shared.access import Access, RecordAccess
 from halcyon.shared.http.pagination import PageOut, PageParams, page_params
-from halcyon.shared.mongo import Document
+from halcyon.shared.mongo import Document, as_record
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 router = APIRouter(tags=["waitlist"])
@@ -55,7 +55,7 @@ class WaitlistOut(BaseModel):
 
 
 def _entry(doc: Document) -> WaitlistOut:
-    return WaitlistOut.model_validate({**doc, "id": doc["_id"]})
+    return WaitlistOut.model_validate(as_record(doc))
 
 
 @router.post("/waitlist", status_code=status.HTTP_201_CREATED, response_model=WaitlistOut)
