@@ -1082,3 +1082,110 @@ async def test_every_read_of_client_data_is_audited(world: World) -> None:
     )
     missing = sorted(route for rid, route in reads.items() if rid not in found)
     assert missing == [], f"reads of client data without an audit entry: {missing}"
+
+
+async def day_long_type(world: World) -> None:
+    """An agency's own 8-hour type for two therapists in any room (no protocol gating)."""
+    body = {
+        "code": "retreat_day",
+        "name": "Retreat day",
+        "duration_minutes": 8 * 60,
+        "required_roles": [{"role": "therapist", "count": 2}],
+    }
+    response = await world.http.put(
+        "/appointment-types/retreat_day", json=body, headers=world.headers()
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_an_eight_hour_session_holds_at_most_twenty_claims(world: World) -> None:
+    await world.site()
+    for staff_id in ("ana", "ben"):
+        await world.staff(staff_id)
+    await world.client("c1")
+    await day_long_type(world)
+    room = await world.room("Hall", ["office"])
+    nine = next_weekday(2, time(9, 0))
+    week = [{"weekday": d, "start": "08:00", "end": "18:00"} for d in range(5)]
+    for path, body in (
+        (f"/sites/{SITE}/opening-hours", {"windows": week}),
+        ("/clinicians/ana/availability", {"site_id": SITE, "weekly": week}),
+    ):
+        r = await world.http.put(path, json=body, headers=world.headers())
+        assert r.status_code == 200, r.text
+    assert "13:00" in await starts(world, nine)
+
+    booked = await world.book("c1", "retreat_day", nine, ["ana", "ben"], room)
+    assert booked.status_code == 201, booked.text
+    # client, two therapists and a room for 96 five-minute buckets: 384 claims before
+    assert await world.count("slot_claims") <= 20
+    # every minute of the day is still held: a short session inside it is refused
+    inside = await world.book("c1", "psychotherapy", nine + timedelta(hours=6, minutes=5), [], None)
+    assert inside.status_code in (409, 422), inside.text
+    for at in (timedelta(minutes=5), timedelta(hours=3, minutes=35), timedelta(hours=7)):
+        clash = await world.book("c2", "psychotherapy", nine + at, ["ben"], None)
+        assert clash.status_code in (409, 422), clash.text
+    assert not [s for s in await starts(world, nine) if "09:00" <= s < "17:00"]
+    # Cancelling frees every block at once.
+    cancelled = await world.post(f"/appointments/{booked.json()['id']}/cancel", {"reason": "x"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert await world.count("slot_claims") == 0
+    assert "13:00" in await starts(world, nine)
+
+
+async def starts(world: World, on: datetime) -> list[str]:
+    """Ana's free psychotherapy starts that day, local HH:MM."""
+    r = await world.get(
+        "/free-slots",
+        site_id=SITE,
+        appointment_type="psychotherapy",
+        from_date=on.date().isoformat(),
+        to_date=on.date().isoformat(),
+        clinician_id=["ana"],
+        limit=200,
+    )
+    assert r.status_code == 200, r.text
+    return [s["starts_at_local"][11:16] for s in r.json()["slots"]]
+
+
+async def test_long_and_short_sessions_racing_for_overlapping_time_exactly_one_wins(
+    world: World,
+) -> None:
+    """A day-long session holds 4-hour and 1-hour blocks, a 53-minute one 5- and
+    15-minute blocks: no shared id, so only the look after the insert separates them."""
+    await world.site()
+    for staff_id in ("ana", "ben", "cy"):
+        await world.staff(staff_id)
+    clients = [f"c{i}" for i in range(8)]
+    for client_id in clients:
+        await world.client(client_id)
+    await day_long_type(world)
+    rooms = [await world.room(f"Room {i}", ["office"]) for i in range(8)]
+    day = next_weekday(3, time(9, 0))
+
+    for round_ in range(3):
+        nine = day + timedelta(days=7 * round_)
+        shorts = [timedelta(hours=h, minutes=m) for h, m in ((0, 0), (1, 5), (3, 40), (6, 55))]
+        responses = await asyncio.gather(
+            world.book(clients[0], "retreat_day", nine, ["ana", "ben"], rooms[0]),
+            *[
+                world.book(clients[i + 1], "psychotherapy", nine + at, ["ana"], rooms[i + 1])
+                for i, at in enumerate(shorts)
+            ],
+        )
+        statuses = [r.status_code for r in responses]
+        assert set(statuses) <= {201, 409}, [r.text for r in responses]
+        long_won, shorts_won = statuses[0] == 201, statuses[1:].count(201)
+        # never both the day and a session inside it, and never nobody (a short one
+        # may also step back for the day that then steps back for another: ADR 0400)
+        assert long_won != (shorts_won > 0), statuses
+        held = [c async for c in world.db["slot_claims"].find({"tenant_id": world.tenant})]
+        ana = [
+            c
+            for c in held
+            if c["resource"] == "clinician:ana" and nine <= c["bucket"] < nine + timedelta(hours=8)
+        ]
+        owners = {c["appointment_id"] for c in ana}
+        assert len(owners) == (1 if long_won else shorts_won), ana
+        winners = {r.json()["id"] for r in responses if r.status_code == 201}
+        assert owners == winners

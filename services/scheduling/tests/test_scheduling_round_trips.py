@@ -61,8 +61,8 @@ async def test_book_and_check_in(counted: World) -> None:
     booked = await counted.book("c1", "psychotherapy", start, ["ana"], office)
     assert booked.status_code == 201, booked.text
     cost = assert_within_budget("scheduling", "book", booked)
-    # 33 claims (client, clinician and room for 53 minutes) go in one insert: the
-    # appointment, its claims and the access audit are three inserts in all
+    # The claims (client, clinician and room for 53 minutes: 5 blocks each) go in one
+    # insert: the appointment, its claims and the access audit are three inserts in all
     assert "insert:3" in cost.by_command.split(","), cost
 
     checked_in = await counted.post(f"/appointments/{booked.json()['id']}/check-in")

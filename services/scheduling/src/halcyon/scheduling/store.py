@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from halcyon.scheduling.domain.calendar import (
+    DAY_SPANS,
+    SLOT_SPANS,
+    Block,
+    related_blocks,
+)
 from halcyon.shared.mongo import Document, TenantRepository
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import BulkWriteError
@@ -125,12 +133,20 @@ class Waitlist(TenantRepository):
         return [doc async for doc in cursor]
 
 
-class SlotClaims(TenantRepository):
-    """One document per (resource, 5-minute bucket) an appointment holds.
+# Claims of the smallest sizes keep the ids of the time before blocks.
+BASE_SPANS = (SLOT_SPANS[0], DAY_SPANS[0])
+# How long an older booking waits for a younger overlapping one to step back.
+YIELD_WAIT_S = 2.0
 
-    The document id is ``tenant|resource|bucket``, so the server's unique ``_id``
-    index is what makes a double booking impossible: of two requests for the same
-    bucket, exactly one insert succeeds. See docs/adr/0400.
+
+class SlotClaims(TenantRepository):
+    """One document per (resource, aligned block of time) an appointment holds.
+
+    The document id is ``tenant|resource|block``, so the server's unique ``_id`` index
+    makes two bookings of the same block impossible: exactly one insert succeeds. Blocks
+    come in sizes nested inside each other (5 minutes to 4 hours; days for dosing
+    intervals), so a booking also looks, after its insert, for another booking's larger
+    or smaller block overlapping its own. See docs/adr/0400.
     """
 
     collection_name = "slot_claims"
@@ -140,56 +156,104 @@ class SlotClaims(TenantRepository):
     )
 
     @staticmethod
-    def claim_id(tenant_id: str, resource: str, bucket: datetime) -> str:
-        return f"{tenant_id}|{resource}|{bucket.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
+    def claim_id(tenant_id: str, resource: str, block: Block) -> str:
+        # The smallest sizes keep the id claims had before blocks (one per bucket or day).
+        size = "" if block.span in BASE_SPANS else f"+{block.span // timedelta(minutes=1)}m"
+        return f"{tenant_id}|{resource}|{block.start.astimezone(UTC).strftime('%Y%m%dT%H%M')}{size}"
 
     async def claim(
         self,
         tenant_id: str,
         appointment_id: str,
         resources: Sequence[str],
-        buckets: Sequence[datetime],
+        held_blocks: Sequence[Block],
         *,
+        spans: Sequence[timedelta],
         skip_ids: frozenset[str] = frozenset(),
     ) -> Document | None:
-        """Insert every claim in one ordered batch; on the first taken bucket undo ours.
+        """Insert every claim in one ordered batch, then look for an overlapping block of
+        another size; on a collision undo ours.
 
         Returns None on success, or the claim that was already held (its owner
         tells the caller whom it collided with).
         """
         self._scope(tenant_id)
         now = datetime.now(UTC)
+        wanted = [
+            (resource, block, cid)
+            for resource in sorted(resources)
+            for block in held_blocks
+            if (cid := self.claim_id(tenant_id, resource, block)) not in skip_ids
+        ]
         docs = [
             {
                 "_id": cid,
                 "tenant_id": tenant_id,
                 "resource": resource,
-                "bucket": bucket,
+                "bucket": block.start,
+                "span_minutes": block.span // timedelta(minutes=1),
                 "appointment_id": appointment_id,
                 "claimed_at": now,
             }
-            for resource in sorted(resources)
-            for bucket in buckets
-            if (cid := self.claim_id(tenant_id, resource, bucket)) not in skip_ids
+            for resource, block, cid in wanted
         ]
         if not docs:
             return None
         try:
             await self._collection.insert_many(docs, ordered=True)
-            return None
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             index = errors[0].get("index", 0) if errors else 0
             taken = docs[index]
-            await self._collection.delete_many(
-                {
-                    "tenant_id": tenant_id,
-                    "appointment_id": appointment_id,
-                    "_id": {"$in": [d["_id"] for d in docs]},
-                }
-            )
+            await self._undo(tenant_id, appointment_id, docs)
             held = await self._collection.find_one({"_id": taken["_id"]})
             return held or taken
+        related = sorted(
+            {
+                self.claim_id(tenant_id, resource, other)
+                for resource, block, _ in wanted
+                for other in related_blocks(block, spans)
+            }
+        )
+        if not related:
+            return None
+        overlapping = await self._overlapping(tenant_id, appointment_id, related)
+        if overlapping is not None:
+            await self._undo(tenant_id, appointment_id, docs)
+        return overlapping
+
+    async def _overlapping(
+        self, tenant_id: str, appointment_id: str, related: list[str]
+    ) -> Document | None:
+        """Another booking's block overlapping ours, which wins; None if ours does.
+
+        Each of two overlapping bookings inserts before it looks, so at least one sees
+        the other. The older owner (ids sort by creation) keeps its claim; the younger
+        steps back. An older booking that sees a younger one waits for it to step back:
+        a younger one still there after the wait had looked before our insert and kept
+        its claim, so it wins.
+        """
+        query = self._scope(
+            tenant_id, {"_id": {"$in": related}, "appointment_id": {"$ne": appointment_id}}
+        )
+        deadline = time.monotonic() + YIELD_WAIT_S
+        while True:
+            others = [doc async for doc in self._collection.find(query)]
+            if not others:
+                return None
+            older = [o for o in others if str(o["appointment_id"]) < appointment_id]
+            if older or time.monotonic() > deadline:
+                return (older or others)[0]
+            await asyncio.sleep(0.02)
+
+    async def _undo(self, tenant_id: str, appointment_id: str, docs: Sequence[Document]) -> None:
+        await self._collection.delete_many(
+            {
+                "tenant_id": tenant_id,
+                "appointment_id": appointment_id,
+                "_id": {"$in": [d["_id"] for d in docs]},
+            }
+        )
 
     async def release(
         self, tenant_id: str, appointment_id: str, only: Sequence[str] | None = None
@@ -216,14 +280,21 @@ class SlotClaims(TenantRepository):
     async def busy(
         self, tenant_id: str, resources: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, set[datetime]]:
+        """The 5-minute buckets claimed per resource between start and end."""
         cursor = self._collection.find(
             self._scope(
                 tenant_id,
-                {"resource": {"$in": list(resources)}, "bucket": {"$gte": start, "$lt": end}},
+                {
+                    "resource": {"$in": list(resources)},
+                    # a block starting up to its largest size earlier may reach in
+                    "bucket": {"$gte": start - SLOT_SPANS[-1], "$lt": end},
+                },
             ),
-            projection={"resource": 1, "bucket": 1},
+            projection={"resource": 1, "bucket": 1, "span_minutes": 1},
         )
         out: dict[str, set[datetime]] = {}
         async for doc in cursor:
-            out.setdefault(doc["resource"], set()).add(doc["bucket"].astimezone(UTC))
+            span = timedelta(minutes=doc.get("span_minutes", 5))
+            block = Block(doc["bucket"].astimezone(UTC), span)
+            out.setdefault(doc["resource"], set()).update(block.buckets())
         return out

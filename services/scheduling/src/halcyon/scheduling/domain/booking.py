@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from halcyon.scheduling.domain.calendar import Interval, zone
+from halcyon.scheduling.domain.calendar import DAY_SPANS, Block, Interval, blocks, zone
 from halcyon.scheduling.domain.catalog import AppointmentType, ProtocolRules
 from halcyon.shared.errors import Conflict, RuleViolation
 
@@ -54,18 +54,20 @@ class BookingPlan:
         return keys
 
 
-def dosing_window(plan: BookingPlan) -> tuple[str, list[datetime]]:
+def dosing_window(plan: BookingPlan) -> tuple[str, list[Block]]:
     """The claim that makes the dosing interval race-free: each dosing session holds
-    the N local days starting on its own day, so two sessions of one client fewer than
-    N days apart need a common day and only one insert can win it."""
+    the N local days starting on its own day (as day blocks), so two sessions of one
+    client fewer than N days apart hold overlapping blocks and only one can win."""
     if plan.protocol is None or plan.kind.protocol_step != "dosing":
         return "", []
     days = plan.protocol.min_days_between_dosing
     first = plan.interval.start.astimezone(zone(plan.timezone)).date()
+    # A local day is labelled by its date at 00:00 UTC, whatever the site's zone.
+    label = datetime.combine(first, time(0), tzinfo=UTC)
     resource = f"dosing:{plan.request.client_id}:{plan.protocol.protocol_id}"
-    return resource, [
-        datetime.combine(first + timedelta(days=k), time(0), tzinfo=UTC) for k in range(days)
-    ]
+    if days <= 0:
+        return resource, []
+    return resource, blocks(Interval(label, label + timedelta(days=days)), DAY_SPANS)
 
 
 def group_session_id(tenant_id: str, plan: BookingPlan) -> str:

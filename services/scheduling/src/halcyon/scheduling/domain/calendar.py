@@ -17,9 +17,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from halcyon.shared.errors import RuleViolation
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-# Claims are taken per 5-minute bucket: fine enough that a 53-minute session leaves the
-# next start free at :55, coarse enough that an 8-hour dosing session is ~100 claims.
+# Free time is reckoned per 5-minute bucket: fine enough that a 53-minute session leaves
+# the next start free at :55.
 BUCKET = timedelta(minutes=5)
+# A claim holds an aligned block of one of these sizes, each a whole number of the one
+# before, all counted from one epoch: any two blocks are nested or apart (ADR 0400).
+# The largest blocks that fit are taken, so an 8-hour session on the hour holds at most
+# 5 blocks per resource (~100 buckets before), a 53-minute one 5 (11 before).
+SLOT_SPANS = (BUCKET, timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
+# A dosing interval holds local days, as blocks of 1, 4 and 16 days.
+DAY_SPANS = (timedelta(days=1), timedelta(days=4), timedelta(days=16))
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 SEARCH_STEP = timedelta(minutes=15)
 
 
@@ -112,13 +120,63 @@ def windows_on(
     return [(w.start, w.end) for w in weekly if w.weekday == day.weekday()]
 
 
+@dataclass(frozen=True, order=True)
+class Block:
+    """An aligned piece of time one claim document holds for one resource."""
+
+    start: datetime
+    span: timedelta
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.span
+
+    def buckets(self) -> list[datetime]:
+        return buckets(Interval(self.start, self.end))
+
+
+def _aligned(at: datetime, span: timedelta) -> bool:
+    return (at - EPOCH) % span == timedelta(0)
+
+
+def _floor(at: datetime, span: timedelta) -> datetime:
+    return EPOCH + ((at.astimezone(UTC) - EPOCH) // span) * span
+
+
+def blocks(interval: Interval, spans: Sequence[timedelta] = SLOT_SPANS) -> list[Block]:
+    """The fewest aligned blocks covering the interval's buckets: at each step the
+    largest block that starts there and does not reach past the (rounded-up) end."""
+    unit = spans[0]
+    current = _floor(interval.start, unit)
+    end = _floor(interval.end, unit)
+    if end < interval.end.astimezone(UTC):
+        end += unit
+    out: list[Block] = []
+    while current < end:
+        span = next(s for s in reversed(spans) if _aligned(current, s) and current + s <= end)
+        out.append(Block(current, span))
+        current += span
+    return out
+
+
+def related_blocks(block: Block, spans: Sequence[timedelta] = SLOT_SPANS) -> list[Block]:
+    """Every block of another size that overlaps this one: the larger ones holding it
+    and the smaller ones inside it. Two claims on one resource collide exactly when
+    their blocks are equal (the unique id) or one is in the other's related blocks."""
+    larger = [Block(_floor(block.start, s), s) for s in spans if s > block.span]
+    smaller = [
+        Block(block.start + k * s, s)
+        for s in spans
+        if s < block.span
+        for k in range(block.span // s)
+    ]
+    return larger + smaller
+
+
 def buckets(interval: Interval) -> list[datetime]:
     """The claim buckets an interval occupies (floor of start up to, not including, end)."""
-    start = interval.start.astimezone(UTC)
-    epoch = datetime(2000, 1, 1, tzinfo=UTC)
-    first = epoch + ((start - epoch) // BUCKET) * BUCKET
     out = []
-    current = first
+    current = _floor(interval.start, BUCKET)
     while current < interval.end:
         out.append(current)
         current += BUCKET

@@ -27,13 +27,11 @@ from halcyon.scheduling.domain.booking import (
     BookingPlan,
     BookingRefused,
     BookingRequest,
-    dosing_window,
 )
 from halcyon.scheduling.domain.calendar import (
     DateException,
     Interval,
     WeeklyWindow,
-    buckets,
     local_iso,
     windows_on,
     within_windows,
@@ -74,7 +72,7 @@ from halcyon.scheduling.store import (
     TimeOff,
     Waitlist,
 )
-from halcyon.scheduling.usecases.claims import take, take_dosing_window
+from halcyon.scheduling.usecases.claims import claim_ids, take, take_dosing_window
 from halcyon.scheduling.usecases.groups import join_group, leave_group
 from halcyon.scheduling.usecases.waitlist import offer_freed_slot
 from halcyon.shared.auth import Caller
@@ -553,13 +551,7 @@ class Scheduler:
         except BaseException:
             await self.claims.release(tenant, doc["_id"], only=sorted(inserted))
             raise
-        window_resource, window_days = dosing_window(plan)
-        wanted = inserted | {
-            self.claims.claim_id(tenant, r, b)
-            for r in plan.resources
-            for b in buckets(plan.interval)
-        }
-        wanted |= {self.claims.claim_id(tenant, window_resource, d) for d in window_days}
+        wanted = inserted | claim_ids(self, tenant, plan)
         now = datetime.now(UTC)
         request = plan.request
         changes: Document = {

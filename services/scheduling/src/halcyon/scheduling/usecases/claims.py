@@ -1,5 +1,6 @@
-"""Taking a slot: claim documents, one per resource and 5-minute bucket, whose unique
-``_id`` lets only one booking hold a bucket (docs/adr/0400-scheduling-slot-claims.md).
+"""Taking a slot: claim documents, one per resource and aligned block of time, whose
+unique ``_id`` lets only one booking hold a block, and a look for overlapping blocks of
+other sizes after the insert (docs/adr/0400-scheduling-slot-claims.md).
 
 A claim left behind by a booking that crashed between its two writes (or a release
 that was lost) is recognised as orphaned and taken over.
@@ -20,7 +21,15 @@ from halcyon.scheduling.domain.booking import (
     SlotTaken,
     dosing_window,
 )
-from halcyon.scheduling.domain.calendar import Interval, buckets, local_iso, zone
+from halcyon.scheduling.domain.calendar import (
+    DAY_SPANS,
+    SLOT_SPANS,
+    Block,
+    Interval,
+    blocks,
+    local_iso,
+    zone,
+)
 from halcyon.scheduling.domain.gating import FailedCondition
 from halcyon.shared.mongo import Document
 
@@ -41,19 +50,20 @@ async def take(
     *,
     already_held: frozenset[str] = frozenset(),
     resources: Sequence[str] | None = None,
-    slot_buckets: Sequence[datetime] | None = None,
+    held_blocks: Sequence[Block] | None = None,
+    spans: Sequence[timedelta] = SLOT_SPANS,
 ) -> set[str]:
-    """Claim every (resource, bucket); returns the claim ids this call inserted."""
+    """Claim every (resource, block); returns the claim ids this call inserted."""
     claims = scheduler.claims
-    slot_buckets = buckets(plan.interval) if slot_buckets is None else slot_buckets
+    held_blocks = blocks(plan.interval) if held_blocks is None else held_blocks
     wanted_resources = list(plan.resources if resources is None else resources)
     for attempt in range(2):
         held = await claims.claim(
-            tenant_id, owner, wanted_resources, slot_buckets, skip_ids=already_held
+            tenant_id, owner, wanted_resources, held_blocks, spans=spans, skip_ids=already_held
         )
         if held is None:
             wanted = {
-                claims.claim_id(tenant_id, r, b) for r in wanted_resources for b in slot_buckets
+                claims.claim_id(tenant_id, r, b) for r in wanted_resources for b in held_blocks
             }
             return wanted - already_held
         if attempt == 0 and await orphaned(scheduler, tenant_id, held):
@@ -63,11 +73,20 @@ async def take(
         kind, _, resource_id = str(held["resource"]).partition(":")
         raise SlotTaken(
             f"the {kind} {resource_id} is already booked around "
-            f"{local_iso(held['bucket'], zone(plan.timezone))}",
+            f"{local_iso(max(held['bucket'], plan.interval.start), zone(plan.timezone))}",
             resource_kind=kind,
             resource_id=resource_id,
         )
     raise SlotTaken("the slot changed meanwhile; try again")
+
+
+def claim_ids(scheduler: Scheduler, tenant_id: str, plan: BookingPlan) -> set[str]:
+    """The ids of every claim the plan holds: its slot on each resource and its
+    dosing interval."""
+    claims = scheduler.claims
+    ids = {claims.claim_id(tenant_id, r, b) for r in plan.resources for b in blocks(plan.interval)}
+    window_resource, window = dosing_window(plan)
+    return ids | {claims.claim_id(tenant_id, window_resource, b) for b in window}
 
 
 async def orphaned(scheduler: Scheduler, tenant_id: str, claim: Document) -> bool:
@@ -86,9 +105,10 @@ async def orphaned(scheduler: Scheduler, tenant_id: str, claim: Document) -> boo
         # A dosing session's interval window: held while the session counts for the
         # rule (live or completed), like the gating check itself.
         return owner["status"] not in LIVE | {"completed"}
-    bucket = Interval(claim["bucket"], claim["bucket"] + timedelta(minutes=5))
+    span = timedelta(minutes=claim.get("span_minutes", 5))
+    block = Interval(claim["bucket"], claim["bucket"] + span)
     # Left behind by a reschedule that moved the appointment elsewhere.
-    return old_enough and not bucket.overlaps(Interval(owner["starts_at"], owner["ends_at"]))
+    return old_enough and not block.overlaps(Interval(owner["starts_at"], owner["ends_at"]))
 
 
 async def take_dosing_window(
@@ -98,8 +118,8 @@ async def take_dosing_window(
     plan: BookingPlan,
     already_held: frozenset[str] = frozenset(),
 ) -> set[str]:
-    resource, days = dosing_window(plan)
-    if not days or plan.protocol is None:
+    resource, window = dosing_window(plan)
+    if not window or plan.protocol is None:
         return set()
     try:
         return await take(
@@ -109,7 +129,8 @@ async def take_dosing_window(
             plan,
             already_held=already_held,
             resources=[resource],
-            slot_buckets=days,
+            held_blocks=window,
+            spans=DAY_SPANS,
         )
     except SlotTaken:
         condition = FailedCondition(
