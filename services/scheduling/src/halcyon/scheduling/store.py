@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from halcyon.scheduling.domain.calendar import (
-    DAY_SPANS,
     SLOT_SPANS,
     Block,
     related_blocks,
@@ -133,10 +132,16 @@ class Waitlist(TenantRepository):
         return [doc async for doc in cursor]
 
 
-# Claims of the smallest sizes keep the ids of the time before blocks.
-BASE_SPANS = (SLOT_SPANS[0], DAY_SPANS[0])
+# Claims of the smallest size keep the ids of the time before blocks.
+BASE_SPANS = (SLOT_SPANS[0],)
 # How long an older booking waits for a younger overlapping one to step back.
 YIELD_WAIT_S = 2.0
+
+
+def _age(claim: Document) -> tuple[datetime, str]:
+    """Which of two claims is older: claimed first, then by owner."""
+    claimed_at: datetime = claim.get("claimed_at") or datetime.min.replace(tzinfo=UTC)
+    return (claimed_at, str(claim["appointment_id"]))
 
 
 class SlotClaims(TenantRepository):
@@ -170,6 +175,7 @@ class SlotClaims(TenantRepository):
         *,
         spans: Sequence[timedelta],
         skip_ids: frozenset[str] = frozenset(),
+        attempt: str | None = None,
     ) -> Document | None:
         """Insert every claim in one ordered batch, then look for an overlapping block of
         another size; on a collision undo ours.
@@ -178,7 +184,9 @@ class SlotClaims(TenantRepository):
         tells the caller whom it collided with).
         """
         self._scope(tenant_id)
-        now = datetime.now(UTC)
+        # Stored to the millisecond, so both sides of a race compare the same instant.
+        moment = datetime.now(UTC)
+        now = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
         wanted = [
             (resource, block, cid)
             for resource in sorted(resources)
@@ -194,20 +202,18 @@ class SlotClaims(TenantRepository):
                 "span_minutes": block.span // timedelta(minutes=1),
                 "appointment_id": appointment_id,
                 "claimed_at": now,
+                # a reschedule's claims count for the appointment once it commits
+                **({"attempt": attempt} if attempt else {}),
             }
             for resource, block, cid in wanted
         ]
         if not docs:
             return None
-        try:
-            await self._collection.insert_many(docs, ordered=True)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            index = errors[0].get("index", 0) if errors else 0
-            taken = docs[index]
-            await self._undo(tenant_id, appointment_id, docs)
-            held = await self._collection.find_one({"_id": taken["_id"]})
-            return held or taken
+        ours = (now, appointment_id)
+        deadline = time.monotonic() + YIELD_WAIT_S
+        held = await self._insert_all(tenant_id, appointment_id, docs, ours, deadline)
+        if held is not None:
+            return held
         related = sorted(
             {
                 self.claim_id(tenant_id, resource, other)
@@ -217,31 +223,73 @@ class SlotClaims(TenantRepository):
         )
         if not related:
             return None
-        overlapping = await self._overlapping(tenant_id, appointment_id, related)
+        overlapping = await self._overlapping(tenant_id, appointment_id, ours, related, deadline)
         if overlapping is not None:
             await self._undo(tenant_id, appointment_id, docs)
         return overlapping
 
+    async def _insert_all(
+        self,
+        tenant_id: str,
+        appointment_id: str,
+        docs: list[Document],
+        ours: tuple[datetime, str],
+        deadline: float,
+    ) -> Document | None:
+        """Insert the batch in order; None once all of it is in, else the claim that
+        holds one of its ids (ours undone).
+
+        A younger claim holding one of our ids will step back when it looks and sees
+        the part of our batch already in: wait for it, then insert the rest.
+        """
+        pending = list(docs)
+        while True:
+            try:
+                await self._collection.insert_many(pending, ordered=True)
+                return None
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                index = errors[0].get("index", 0) if errors else 0
+            taken, pending = pending[index], pending[index:]
+            holder = await self._collection.find_one({"_id": taken["_id"]})
+            if holder is None:
+                continue  # stepped back meanwhile
+            yields = (
+                holder["appointment_id"] != appointment_id
+                and _age(holder) > ours
+                and time.monotonic() < deadline
+            )
+            if not yields:
+                # only what this call inserted: the taken id may be another attempt's
+                inserted = [d for d in docs if d not in pending]
+                await self._undo(tenant_id, appointment_id, inserted)
+                return holder
+            await asyncio.sleep(0.02)
+
     async def _overlapping(
-        self, tenant_id: str, appointment_id: str, related: list[str]
+        self,
+        tenant_id: str,
+        appointment_id: str,
+        ours: tuple[datetime, str],
+        related: list[str],
+        deadline: float,
     ) -> Document | None:
         """Another booking's block overlapping ours, which wins; None if ours does.
 
         Each of two overlapping bookings inserts before it looks, so at least one sees
-        the other. The older owner (ids sort by creation) keeps its claim; the younger
-        steps back. An older booking that sees a younger one waits for it to step back:
-        a younger one still there after the wait had looked before our insert and kept
-        its claim, so it wins.
+        the other. The older claim (claimed first; then the owner's id) is kept and the
+        younger steps back. An older claim that sees a younger one waits for it to step
+        back: a younger one still there after the wait had looked before our insert and
+        kept its claim, so it wins.
         """
         query = self._scope(
             tenant_id, {"_id": {"$in": related}, "appointment_id": {"$ne": appointment_id}}
         )
-        deadline = time.monotonic() + YIELD_WAIT_S
         while True:
             others = [doc async for doc in self._collection.find(query)]
             if not others:
                 return None
-            older = [o for o in others if str(o["appointment_id"]) < appointment_id]
+            older = [o for o in others if _age(o) < ours]
             if older or time.monotonic() > deadline:
                 return (older or others)[0]
             await asyncio.sleep(0.02)
@@ -271,11 +319,20 @@ class SlotClaims(TenantRepository):
         )
         return result.deleted_count == 1
 
-    async def held_by(self, tenant_id: str, appointment_id: str) -> set[str]:
+    async def held_by(
+        self, tenant_id: str, appointment_id: str, committed: Sequence[str] = ()
+    ) -> set[str]:
+        """The appointment's claims: those of its booking and of the reschedules that
+        committed, not those of one still in flight (which may yet step back)."""
         cursor = self._collection.find(
-            self._scope(tenant_id, {"appointment_id": appointment_id}), projection={"_id": 1}
+            self._scope(tenant_id, {"appointment_id": appointment_id}),
+            projection={"_id": 1, "attempt": 1},
         )
-        return {doc["_id"] async for doc in cursor}
+        return {
+            doc["_id"]
+            async for doc in cursor
+            if doc.get("attempt") is None or doc["attempt"] in committed
+        }
 
     async def busy(
         self, tenant_id: str, resources: Sequence[str], start: datetime, end: datetime

@@ -7,10 +7,10 @@ the resources its claims hold (docs/adr/0400-scheduling-slot-claims.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from halcyon.scheduling.domain.calendar import DAY_SPANS, Block, Interval, blocks, zone
+from halcyon.scheduling.domain.calendar import WINDOW_SPANS, Block, Interval, blocks
 from halcyon.scheduling.domain.catalog import AppointmentType, ProtocolRules
 from halcyon.shared.errors import Conflict, RuleViolation
 
@@ -56,18 +56,17 @@ class BookingPlan:
 
 def dosing_window(plan: BookingPlan) -> tuple[str, list[Block]]:
     """The claim that makes the dosing interval race-free: each dosing session holds
-    the N local days starting on its own day (as day blocks), so two sessions of one
-    client fewer than N days apart hold overlapping blocks and only one can win."""
+    the N days from its own start (the instants the gating rule compares), so two
+    sessions of one client fewer than N days apart hold overlapping blocks and only
+    one can win."""
     if plan.protocol is None or plan.kind.protocol_step != "dosing":
         return "", []
     days = plan.protocol.min_days_between_dosing
-    first = plan.interval.start.astimezone(zone(plan.timezone)).date()
-    # A local day is labelled by its date at 00:00 UTC, whatever the site's zone.
-    label = datetime.combine(first, time(0), tzinfo=UTC)
     resource = f"dosing:{plan.request.client_id}:{plan.protocol.protocol_id}"
     if days <= 0:
         return resource, []
-    return resource, blocks(Interval(label, label + timedelta(days=days)), DAY_SPANS)
+    start = plan.interval.start
+    return resource, blocks(Interval(start, start + timedelta(days=days)), WINDOW_SPANS)
 
 
 def group_session_id(tenant_id: str, plan: BookingPlan) -> str:

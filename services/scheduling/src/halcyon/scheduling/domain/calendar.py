@@ -25,8 +25,9 @@ BUCKET = timedelta(minutes=5)
 # The largest blocks that fit are taken, so an 8-hour session on the hour holds at most
 # 5 blocks per resource (~100 buckets before), a 53-minute one 5 (11 before).
 SLOT_SPANS = (BUCKET, timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
-# A dosing interval holds local days, as blocks of 1, 4 and 16 days.
-DAY_SPANS = (timedelta(days=1), timedelta(days=4), timedelta(days=16))
+# A dosing interval (N days from the session's start, to the minute, like the rule)
+# adds blocks of 1, 4 and 16 days.
+WINDOW_SPANS = (*SLOT_SPANS, timedelta(days=1), timedelta(days=4), timedelta(days=16))
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 SEARCH_STEP = timedelta(minutes=15)
 

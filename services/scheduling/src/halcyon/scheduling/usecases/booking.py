@@ -502,7 +502,11 @@ class Scheduler:
         updated = await self.appointments.update(
             tenant,
             {"_id": doc["_id"], "version": doc["version"]},
-            {"$set": changes, "$inc": {"version": 1}, "$push": {"history": entry}},
+            {
+                "$set": changes,
+                "$inc": {"version": 1},
+                "$push": {"history": entry},
+            },
             [self.runtime.event(appointment_event(after, change), tenant_id=tenant)],
         )
         if updated is None:
@@ -544,10 +548,15 @@ class Scheduler:
         next_status(doc["status"], "rescheduled")
         if doc.get("group_session_id"):
             raise Conflict("a seat in a group session is not moved: cancel it and book another")
-        held = frozenset(await self.claims.held_by(tenant, doc["_id"]))
-        inserted = await take(self, tenant, doc["_id"], plan, already_held=held)
+        # Claims of another reschedule of this appointment still in flight are not ours
+        # to keep: they count once their attempt is recorded on the appointment.
+        attempt = uuid7().hex
+        held = frozenset(
+            await self.claims.held_by(tenant, doc["_id"], doc.get("claim_attempts", []))
+        )
+        inserted = await take(self, tenant, doc["_id"], plan, already_held=held, attempt=attempt)
         try:
-            inserted |= await take_dosing_window(self, tenant, doc["_id"], plan, held)
+            inserted |= await take_dosing_window(self, tenant, doc["_id"], plan, held, attempt)
         except BaseException:
             await self.claims.release(tenant, doc["_id"], only=sorted(inserted))
             raise
@@ -575,7 +584,11 @@ class Scheduler:
         updated = await self.appointments.update(
             tenant,
             {"_id": doc["_id"], "version": doc["version"], "status": "booked"},
-            {"$set": changes, "$inc": {"version": 1}, "$push": {"history": entry}},
+            {
+                "$set": changes,
+                "$inc": {"version": 1},
+                "$push": {"history": entry, "claim_attempts": attempt},
+            },
             [
                 self.runtime.event(
                     appointment_event(after, "rescheduled", doc["starts_at"]), tenant_id=tenant

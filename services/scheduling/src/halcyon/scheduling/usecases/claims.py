@@ -22,11 +22,13 @@ from halcyon.scheduling.domain.booking import (
     dosing_window,
 )
 from halcyon.scheduling.domain.calendar import (
-    DAY_SPANS,
+    BUCKET,
     SLOT_SPANS,
+    WINDOW_SPANS,
     Block,
     Interval,
     blocks,
+    buckets,
     local_iso,
     zone,
 )
@@ -52,21 +54,28 @@ async def take(
     resources: Sequence[str] | None = None,
     held_blocks: Sequence[Block] | None = None,
     spans: Sequence[timedelta] = SLOT_SPANS,
+    attempt: str | None = None,
 ) -> set[str]:
     """Claim every (resource, block); returns the claim ids this call inserted."""
     claims = scheduler.claims
     held_blocks = blocks(plan.interval) if held_blocks is None else held_blocks
     wanted_resources = list(plan.resources if resources is None else resources)
-    for attempt in range(2):
+    for round_ in range(2):
         held = await claims.claim(
-            tenant_id, owner, wanted_resources, held_blocks, spans=spans, skip_ids=already_held
+            tenant_id,
+            owner,
+            wanted_resources,
+            held_blocks,
+            spans=spans,
+            skip_ids=already_held,
+            attempt=attempt,
         )
         if held is None:
             wanted = {
                 claims.claim_id(tenant_id, r, b) for r in wanted_resources for b in held_blocks
             }
             return wanted - already_held
-        if attempt == 0 and await orphaned(scheduler, tenant_id, held):
+        if round_ == 0 and await orphaned(scheduler, tenant_id, held):
             log.warning("releasing orphaned claim %s", held["_id"])
             await claims.release_stale(tenant_id, held["_id"], held["appointment_id"])
             continue
@@ -106,9 +115,11 @@ async def orphaned(scheduler: Scheduler, tenant_id: str, claim: Document) -> boo
         # rule (live or completed), like the gating check itself.
         return owner["status"] not in LIVE | {"completed"}
     span = timedelta(minutes=claim.get("span_minutes", 5))
-    block = Interval(claim["bucket"], claim["bucket"] + span)
-    # Left behind by a reschedule that moved the appointment elsewhere.
-    return old_enough and not block.overlaps(Interval(owner["starts_at"], owner["ends_at"]))
+    # Left behind by a reschedule that moved the appointment: a block reaching outside
+    # the buckets of its current time (a block of the current time never does).
+    held = buckets(Interval(owner["starts_at"], owner["ends_at"]))
+    outside = claim["bucket"] < held[0] or claim["bucket"] + span > held[-1] + BUCKET
+    return old_enough and outside
 
 
 async def take_dosing_window(
@@ -117,6 +128,7 @@ async def take_dosing_window(
     appointment_id: str,
     plan: BookingPlan,
     already_held: frozenset[str] = frozenset(),
+    attempt: str | None = None,
 ) -> set[str]:
     resource, window = dosing_window(plan)
     if not window or plan.protocol is None:
@@ -130,7 +142,8 @@ async def take_dosing_window(
             already_held=already_held,
             resources=[resource],
             held_blocks=window,
-            spans=DAY_SPANS,
+            spans=WINDOW_SPANS,
+            attempt=attempt,
         )
     except SlotTaken:
         condition = FailedCondition(
