@@ -78,6 +78,11 @@ class CrashingLedger(Ledger):
             raise Crash("append")
         return await super().insert(tenant_id, document, events)
 
+    async def append_entries(self, tenant_id: str, entries: Sequence[Document]) -> int:
+        if self.crash_on_insert:  # how the chain's appender writes entries (group commit)
+            raise Crash("append")
+        return await super().append_entries(tenant_id, entries)
+
 
 @dataclass
 class Books:

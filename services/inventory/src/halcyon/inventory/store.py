@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from halcyon.shared.errors import InvalidCursor
-from halcyon.shared.mongo import Document, Page, TenantRepository, decode_cursor, encode_cursor
+from halcyon.shared.mongo import (
+    OUTBOX_FIELD,
+    OUTBOX_PENDING_FIELD,
+    OUTBOX_VERSION_FIELD,
+    Document,
+    OutboxEvent,
+    Page,
+    TenantRepository,
+    decode_cursor,
+    encode_cursor,
+)
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.errors import BulkWriteError
+
+DUPLICATE_KEY = 11000
 
 # -- read models (event-carried state from identity, scheduling, clinical) -------------
 
@@ -90,6 +104,36 @@ class Ledger(TenantRepository):
         ),
         IndexModel([("tenant_id", ASCENDING), ("lot_id", ASCENDING)]),
     )
+
+    def outbox_fields(self, events: Sequence[OutboxEvent]) -> Document:
+        """An entry's outbox fields (ADR 0003), made in the requesting task: its trace
+        context and its count of Kafka sends, even when another task writes the entry."""
+        if not events:
+            return {}
+        return {
+            OUTBOX_FIELD: self._outbox.entries(events),
+            OUTBOX_PENDING_FIELD: True,
+            OUTBOX_VERSION_FIELD: 1,
+        }
+
+    async def append_entries(self, tenant_id: str, entries: Sequence[Document]) -> int:
+        """Consecutive entries of one chain (each with its outbox fields) in one ordered
+        insert: one command however many. Returns how many went in; fewer than given when
+        a duplicate (a sequence number another instance took, or an entry id already
+        appended) stopped it. Ordered: nothing after the duplicate is written, so the
+        entries written are always a gap-free prefix."""
+        docs = [self._scope(tenant_id, entry) for entry in entries]
+        try:
+            await self._collection.insert_many(docs, ordered=True)
+            written = len(docs)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if not errors or errors[0].get("code") != DUPLICATE_KEY:
+                raise
+            written = int(errors[0]["index"])
+        if any(OUTBOX_FIELD in doc for doc in docs[:written]):
+            self._signal()
+        return written
 
     async def head(self, tenant_id: str, registration_id: str) -> Document | None:
         found = await self.find(

@@ -40,7 +40,13 @@ from halcyon.inventory.domain.chain import (
     truncate_to_millis,
 )
 from halcyon.inventory.domain.quantities import mg_float, mg_text
-from halcyon.inventory.runtime import ChainTips, EventMaker, InventoryRuntime
+from halcyon.inventory.runtime import (
+    ChainQueue,
+    ChainTips,
+    EventMaker,
+    InventoryRuntime,
+    RequestReads,
+)
 from halcyon.inventory.store import Balances, DosingSessions, Ledger, Postings
 from halcyon.shared.contracts.inventory import StockLow
 from halcyon.shared.envelope import EventEnvelope
@@ -49,6 +55,8 @@ from halcyon.shared.mongo import Document, DuplicateRecord, OutboxEvent
 
 log = logging.getLogger("halcyon.inventory.usecases.posting")
 APPEND_ATTEMPTS = 200
+# Entries one ordered insert may carry (a chain's appender takes at most this many).
+APPEND_BATCH = 64
 
 
 def balance_id(lot_id: str, location_id: str) -> str:
@@ -178,12 +186,13 @@ class LedgerWriter:
         self._dosing = dosing
 
     # -- the request path -------------------------------------------------------------
-    async def post(self, posting: Posting) -> list[Document]:
+    async def post(self, posting: Posting, reads: RequestReads | None = None) -> list[Document]:
         tenant = posting.tenant_id
         # Fast refusal without writing anything when the stock is plainly short. Only an
-        # optimisation: the conditional reservation below is what guarantees the rule.
+        # optimisation: the conditional reservation below is what guarantees the rule
+        # (so the read may be one a concurrent request sent, ``SharedReads``).
         for m in posting.debits if self._precheck else []:
-            balance = await self._balances.get(tenant, m.balance_id)
+            balance = await self._balance(tenant, m.balance_id, reads)
             if balance is None or int(balance["qty_ug"]) < m.quantity_ug:
                 raise _insufficient(m)
         now = datetime.now(UTC)
@@ -204,6 +213,15 @@ class LedgerWriter:
             # there then has no dosing claim to undo.
             alerts = await self._reserve(tenant, posting.op_id, posting.debits)
             await self._claim_dosing(tenant, posting.op_id, posting.dosing)
+        except _NothingReserved as refused:
+            # The first reservation was refused: nothing was reserved or claimed, so there
+            # is nothing to undo, only the posting to close (one write instead of four).
+            await self._postings.update(
+                tenant,
+                {"_id": posting.op_id, "state": "pending"},
+                {"$set": {"state": "rolled_back", "done_at": datetime.now(UTC)}},
+            )
+            raise refused.refusal from None
         except Conflict:
             await self._roll_back(tenant, posting.op_id)
             raise
@@ -222,6 +240,14 @@ class LedgerWriter:
                 await self._undo(tenant, op)
             raise Unavailable("the operation took too long and was undone; please retry")
         return await self._finish(advanced)
+
+    async def _balance(
+        self, tenant: str, balance_id: str, reads: RequestReads | None
+    ) -> Document | None:
+        if reads is None:
+            return await self._balances.get(tenant, balance_id)
+        key = (Balances.collection_name, tenant, balance_id)
+        return await reads.read(key, lambda: self._balances.get(tenant, balance_id))
 
     async def _claim_dosing(self, tenant: str, op_id: str, claim: DosingClaim | None) -> None:
         if claim is None:
@@ -258,14 +284,14 @@ class LedgerWriter:
 
     async def _reserve(self, tenant: str, op_id: str, debits: list[Movement]) -> list[OutboxEvent]:
         alerts: list[OutboxEvent] = []
-        for m in debits:
+        for index, m in enumerate(debits):
             after = await self._balances.update(
                 tenant,
                 {"_id": m.balance_id, "qty_ug": {"$gte": m.quantity_ug}},
                 {"$inc": {"qty_ug": -m.quantity_ug}, "$push": {"holds": op_id}},
             )
             if after is None:
-                raise _insufficient(m)
+                raise _NothingReserved(_insufficient(m)) if index == 0 else _insufficient(m)
             remaining = int(after["qty_ug"])
             threshold = m.low_stock_threshold_ug
             if threshold > 0 and remaining < threshold <= remaining + m.quantity_ug:
@@ -319,38 +345,92 @@ class LedgerWriter:
         return appended
 
     async def _append(self, tenant: str, entry_id: str, draft: EntryDraft) -> Document:
+        """Queue the entry on its chain and wait for the chain's appender to write it."""
         registration = draft.registration_id
-        async with self._tips.lock(tenant, registration):
-            for attempt in range(APPEND_ATTEMPTS):
-                existing = await self._ledger.get(tenant, entry_id)
-                if existing is not None:
-                    return existing
-                head = self._tips.tip(tenant, registration)
-                if head is None:
-                    head = await self._ledger.head(tenant, registration)
-                doc: Document = {
-                    **draft.body,
-                    "_id": entry_id,
-                    "tenant_id": tenant,
-                    "registration_id": registration,
-                    "seq": (int(head["seq"]) + 1) if head else 1,
-                    "prev_hash": head["hash"] if head else GENESIS,
-                    "recorded_at": truncate_to_millis(datetime.now(UTC)),
-                    "chain_version": CHAIN_VERSION,
-                }
-                doc["hash"] = entry_hash(doc, self._key)
-                try:
-                    saved = await self._ledger.insert(tenant, doc, draft.events)
-                except DuplicateRecord:
-                    # Another instance took this sequence number (or this entry landed
-                    # meanwhile): forget the tip, re-read the head.
-                    self._tips.remember(tenant, registration, None)
-                    jitter = random.uniform(0, 0.005 * min(attempt + 1, 20))  # noqa: S311 (a backoff, not a secret)
-                    await asyncio.sleep(jitter)
-                    continue
-                self._tips.remember(tenant, registration, doc)
-                return saved
+        queue = self._tips.queue(tenant, registration)
+        answer: asyncio.Future[Document] = asyncio.get_running_loop().create_future()
+        # The outbox fields are made here, in the request's own task (its trace context).
+        outbox = self._ledger.outbox_fields(draft.events)
+        queue.waiting.append(_Waiting(entry_id, draft, outbox, answer))
+        if queue.appender is None or queue.appender.done():
+            queue.appender = asyncio.create_task(self._appender(tenant, registration, queue))
+        return await answer
+
+    async def _appender(self, tenant: str, registration: str, queue: ChainQueue) -> None:
+        """One per chain and process: appends whatever waits, a batch at a time, until
+        nothing does (group commit). Every waiting request gets its own answer."""
+        while queue.waiting:
+            batch: list[_Waiting] = queue.waiting[:APPEND_BATCH]
+            try:
+                await self._append_batch(tenant, registration, batch)
+            except Exception as error:
+                for waiting in batch:
+                    if not waiting.answer.done():
+                        waiting.answer.set_exception(error)
+            except BaseException:
+                # Cancelled (shutdown): the postings stay ``appending``; recovery appends.
+                for waiting in queue.waiting:
+                    if not waiting.answer.done():
+                        waiting.answer.set_exception(Unavailable("the service is stopping"))
+                queue.waiting.clear()
+                raise
+            del queue.waiting[: len(batch)]
+
+    async def _append_batch(self, tenant: str, registration: str, batch: list[_Waiting]) -> None:
+        """Append ``batch`` as consecutive entries after the chain's head in one ordered
+        insert. A duplicate stops the insert where it happened: the entries before it are
+        in; another instance took that sequence number (re-read the head, redo the rest)
+        or the entry was appended before (recovery, an earlier attempt: found, not
+        duplicated — the entry id is derived from the operation)."""
+        todo = list(batch)
+        for attempt in range(APPEND_ATTEMPTS):
+            head = self._tips.tip(tenant, registration)
+            if head is None:
+                head = await self._ledger.head(tenant, registration)
+            docs = []
+            for waiting in todo:
+                head = self._entry(tenant, registration, waiting, head)
+                docs.append(head)
+            written = await self._ledger.append_entries(
+                tenant, [{**doc, **w.outbox} for doc, w in zip(docs, todo, strict=True)]
+            )
+            for waiting, doc in zip(todo[:written], docs, strict=False):
+                _answer(waiting, doc)
+            if written == len(todo):
+                self._tips.remember(tenant, registration, docs[-1])
+                return
+            self._tips.remember(tenant, registration, None)
+            todo = todo[written:]
+            ids = [w.entry_id for w in todo]
+            found = {
+                doc["_id"]: doc for doc in await self._ledger.find(tenant, {"_id": {"$in": ids}})
+            }
+            for waiting in todo:
+                if waiting.entry_id in found:
+                    _answer(waiting, found[waiting.entry_id])
+            todo = [w for w in todo if w.entry_id not in found]
+            if not todo:
+                return
+            jitter = random.uniform(0, 0.005 * min(attempt + 1, 20))  # noqa: S311 (a backoff, not a secret)
+            await asyncio.sleep(jitter)
         raise Unavailable("the ledger is too busy to append right now; please retry")
+
+    def _entry(
+        self, tenant: str, registration: str, waiting: _Waiting, head: Document | None
+    ) -> Document:
+        """The entry after ``head``: its sequence number, ``prev_hash`` and keyed hash."""
+        doc: Document = {
+            **waiting.draft.body,
+            "_id": waiting.entry_id,
+            "tenant_id": tenant,
+            "registration_id": registration,
+            "seq": (int(head["seq"]) + 1) if head else 1,
+            "prev_hash": head["hash"] if head else GENESIS,
+            "recorded_at": truncate_to_millis(datetime.now(UTC)),
+            "chain_version": CHAIN_VERSION,
+        }
+        doc["hash"] = entry_hash(doc, self._key)
+        return doc
 
     # -- undo and recovery -------------------------------------------------------------
     async def _roll_back(self, tenant: str, op_id: str) -> None:
@@ -406,6 +486,29 @@ class LedgerWriter:
         if any(outcome.values()):
             log.warning("ledger recovery: %s", outcome)
         return outcome
+
+
+@dataclass
+class _Waiting:
+    """An entry waiting for its chain's appender, and where its requester waits."""
+
+    entry_id: str
+    draft: EntryDraft
+    outbox: Document
+    answer: asyncio.Future[Document]
+
+
+def _answer(waiting: _Waiting, entry: Document) -> None:
+    if not waiting.answer.done():  # done: its requester was cancelled meanwhile
+        waiting.answer.set_result(entry)
+
+
+class _NothingReserved(Exception):
+    """The first debit was refused: the operation wrote nothing but its posting."""
+
+    def __init__(self, refusal: Conflict) -> None:
+        super().__init__(str(refusal))
+        self.refusal = refusal
 
 
 def _insufficient(m: Movement) -> Conflict:
