@@ -59,3 +59,13 @@ def test_production_refuses_development_secret(monkeypatch: pytest.MonkeyPatch) 
         ServiceSettings()
     monkeypatch.setenv("HALCYON_FIELD_ENCRYPTION_KEY", "a-real-secret-from-the-vault")
     assert ServiceSettings(service_name="clinical").database_name == "halcyon_clinical"
+
+
+def test_consumers_fetch_wait_is_short_and_set_platform_wide(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # aiokafka's 500 ms default held an event behind its partition's previous fetch.
+    monkeypatch.delenv("HALCYON_CONSUMER_FETCH_MAX_WAIT_MS", raising=False)
+    assert ServiceSettings().consumer_fetch_max_wait_ms == 50
+    monkeypatch.setenv("HALCYON_CONSUMER_FETCH_MAX_WAIT_MS", "20")
+    assert ServiceSettings().consumer_fetch_max_wait_ms == 20

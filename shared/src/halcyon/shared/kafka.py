@@ -33,7 +33,7 @@ from opentelemetry import trace
 from pydantic import ValidationError
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 log = logging.getLogger("halcyon.consumer")
 
@@ -185,6 +185,8 @@ class EventConsumer:
             auto_offset_reset="earliest",
             # We ack (commit) ourselves, only after applying or dead-lettering.
             ack_policy=AckPolicy.MANUAL,
+            # Bounds the wait of an event behind its own partition's last fetch.
+            fetch_max_wait_ms=self._settings.consumer_fetch_max_wait_ms,
         )(self._entrypoint())
 
     def _entrypoint(self) -> Callable[..., Awaitable[None]]:
@@ -192,7 +194,7 @@ class EventConsumer:
             record: Any = message.raw_message  # one record: this subscriber is not batched
             topic = str(record.topic)
             try:
-                await self.process(topic, message.body, record)
+                marker = await self._apply(topic, message.body, record)
             except Exception:
                 # Could not even dead-letter (broker/database down): do not commit;
                 # seek back so the message is delivered again.
@@ -200,26 +202,65 @@ class EventConsumer:
                 await asyncio.sleep(1.0)  # don't spin while the broker or database is away
                 await message.nack()
                 return
-            await message.ack()
+            if marker is None:
+                await message.ack()
+                return
+            # Applied. The processed-marker (a redelivery is dropped) and the commit (no
+            # redelivery) each make a second delivery harmless on their own, so they go
+            # out together: one round trip's wait per event instead of two in a row.
+            marked, committed = await asyncio.gather(
+                self._mark_until_stored(marker), message.ack(), return_exceptions=True
+            )
+            if isinstance(committed, BaseException):
+                raise committed
+            if isinstance(marked, BaseException):
+                raise marked
 
         on_message.__name__ = f"consume_{self._settings.service_name}_events"
         return on_message
 
+    async def _mark_until_stored(self, marker: Document) -> None:
+        """Store the processed-marker of an applied event, retrying while the database is
+        away: the offset may be committed already, and a republished copy of the event
+        (a relay crash) must still find the marker."""
+        delay = self._settings.consumer_backoff_seconds
+        while True:
+            try:
+                await self._mark(marker)
+                return
+            except PyMongoError:
+                log.warning("could not store the processed-marker %s; retrying", marker["_id"])
+                await self._sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _mark(self, marker: Document) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            # A concurrent redelivery may have marked it; handlers are idempotent per document.
+            await self._processed.insert_one(marker)
+
     async def process(self, topic: str, body: bytes, record: Any) -> None:
+        """Apply (or dead-letter) one message and store its processed-marker."""
+        marker = await self._apply(topic, body, record)
+        if marker is not None:
+            await self._mark(marker)
+
+    async def _apply(self, topic: str, body: bytes, record: Any) -> Document | None:
+        """Apply (or dead-letter, or skip) one message; the processed-marker to store when
+        a handler applied it, else None."""
         partition = getattr(record, "partition", -1)
         offset = getattr(record, "offset", -1)
         try:
             envelope, contract, handler = self._decode(topic, body)
         except PoisonMessage as exc:
             await self._dead_letter(topic, body, record, exc, attempts=1)
-            return
+            return None
         if handler is None:
-            return  # an event type this service does not need: skip, commit
+            return None  # an event type this service does not need: skip, commit
         marker = f"{envelope.id}:{handler.__qualname__}"
         if await self._processed.find_one({"_id": marker}, projection={"_id": 1}):
             self.duplicates += 1
             log.info("dropping duplicate event %s (%s)", envelope.id, envelope.type)
-            return
+            return None
         delivery = Delivery(envelope=envelope, topic=topic, partition=partition, offset=offset)
         attempts = 0
         while True:
@@ -230,7 +271,7 @@ class EventConsumer:
             except Exception as exc:
                 if attempts >= self._settings.consumer_max_attempts:
                     await self._dead_letter(topic, body, record, exc, attempts=attempts)
-                    return
+                    return None
                 delay = self._settings.consumer_backoff_seconds * (2 ** (attempts - 1))
                 log.warning(
                     "handler %s failed on %s (attempt %d), retrying in %.2fs",
@@ -241,21 +282,19 @@ class EventConsumer:
                     exc_info=True,
                 )
                 await self._sleep(delay)
-        with contextlib.suppress(DuplicateKeyError):
-            # A concurrent redelivery may have marked it; handlers are idempotent per document.
-            await self._processed.insert_one(
-                {
-                    "_id": marker,
-                    "event_type": envelope.type,
-                    "tenant_id": envelope.tenantid,
-                    "topic": topic,
-                    "processed_at": datetime.now(UTC),
-                }
-            )
         self.applied += 1
+        processed: Document = {
+            "_id": marker,
+            "event_type": envelope.type,
+            "tenant_id": envelope.tenantid,
+            "topic": topic,
+            "processed_at": datetime.now(UTC),
+        }
         if self._settings.fault_exit_before_commit_subject == envelope.subject:
+            await self._mark(processed)
             log.error("fault injection: exiting after applying %s, before commit", envelope.id)
             os._exit(137)
+        return processed
 
     def _decode(self, topic: str, body: bytes) -> tuple[EventEnvelope, Any, Handler | None]:
         try:

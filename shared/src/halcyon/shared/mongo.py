@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -194,10 +194,11 @@ class TenantRepository:
     def __init__(self, database: AsyncDatabase[Document], outbox: OutboxWriter | None = None):
         self._collection: AsyncCollection[Document] = database[self.collection_name]
         self._outbox = outbox or OutboxWriter()
-        self._on_events: list[Any] = []
+        self._on_events: list[Callable[[str], None]] = []
 
-    def notify_on_events(self, callback: Any) -> None:
-        """Let the outbox relay know at once that events are waiting (lower latency)."""
+    def notify_on_events(self, callback: Callable[[str], None]) -> None:
+        """Let the outbox relay know at once that events are waiting in this collection
+        (lower latency: it looks there alone, not in every collection)."""
         self._on_events.append(callback)
 
     async def ensure_indexes(self) -> None:
@@ -220,7 +221,7 @@ class TenantRepository:
 
     def _signal(self) -> None:
         for callback in self._on_events:
-            callback()
+            callback(self.collection_name)
 
     # -- reads -------------------------------------------------------------------
     async def get(self, tenant_id: str, record_id: Any) -> Document | None:

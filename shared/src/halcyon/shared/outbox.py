@@ -16,7 +16,6 @@ so the Kafka hop stays in the trace of the request that caused it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -100,11 +99,23 @@ class OutboxRelay:
         self._poll = poll_seconds
         self._batch = batch_size
         self._wake = asyncio.Event()
+        # Collections a write in this process just left events in, in the order first
+        # written (an ordered set): a wake-up drains only these (one find each), not
+        # every collection of the service. A sweep of every collection still runs on
+        # each poll, for events other instances wrote or ones left from before a restart.
+        self._dirty: dict[str, None] = {}
+        self._sweep = True  # the first pass looks everywhere
         self._lease = Lease(database, f"outbox-relay:{service_name}")
         self._stopping = False
         self.published = 0
+        self.finds = 0  # outbox queries so far (tests count them)
 
-    def wake(self) -> None:
+    def wake(self, collection: str | None = None) -> None:
+        """Events are waiting in ``collection`` (or somewhere, if not named)."""
+        if collection is None or collection not in self._collections:
+            self._sweep = True
+        else:
+            self._dirty.setdefault(collection)
         self._wake.set()
 
     async def run(self) -> None:
@@ -113,15 +124,24 @@ class OutboxRelay:
             # Clear before draining: a write that lands during the drain sets it again,
             # so its wake-up is not lost (clearing after would wait a whole poll).
             self._wake.clear()
+            sweep, self._sweep = self._sweep, False
             try:
                 # Polling is not anybody's request: keep it out of the traces. Each
                 # publish below re-attaches the trace of the request that caused it.
                 with suppress_instrumentation():
                     leader = await self._lease.acquire()
-                    moved = await self.drain_once() if leader else 0
+                    if not leader:
+                        # The leader's own sweep finds what this instance wrote.
+                        self._dirty.clear()
+                        moved = 0
+                    elif sweep:
+                        moved = await self.drain_once()
+                    else:
+                        moved = await self._drain_dirty()
+                if leader and (self._dirty or self._sweep):
+                    continue  # written meanwhile, or a batch was full: more is waiting
                 if leader and moved:
                     backoff = self._poll
-                    continue  # more may be waiting
                 # Idle (or not the leader): poll less and less often, up to 2 s. Writes in
                 # this process wake the relay at once; the poll only catches events other
                 # instances wrote, or ones left from before a restart.
@@ -130,9 +150,12 @@ class OutboxRelay:
                 raise
             except Exception:  # broker or database down: keep the events, try again later
                 log.warning("outbox relay could not publish; will retry", exc_info=True)
+                self._sweep = True  # whatever was not sent is found by the next sweep
                 backoff = min(backoff * 2, 5.0)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            except TimeoutError:
+                self._sweep = True  # the poll: look in every collection
 
     async def stop(self) -> None:
         self._stopping = True
@@ -143,22 +166,40 @@ class OutboxRelay:
             log.warning("could not release the outbox lease", exc_info=True)
 
     async def drain_once(self) -> int:
-        """Publish what is pending now; returns how many events went out."""
+        """Publish what is pending now in every collection; returns how many events went out."""
         total = 0
         for name in self._collections:
-            collection = self._database[name]
-            cursor = collection.find(
-                {OUTBOX_PENDING_FIELD: True},
-                projection={OUTBOX_FIELD: 1, OUTBOX_VERSION_FIELD: 1},
-                limit=self._batch,
-            )
-            docs = [doc async for doc in cursor]
-            # Documents are independent aggregates: relay them concurrently so the
-            # producer can batch; each document's own events still go out in order.
-            sent = await asyncio.gather(*(self._relay_document(collection, d) for d in docs))
-            total += sum(sent)
-        self.published += total
+            # A write that woke the relay during the sweep goes first: the sweep is one
+            # query per collection (dozens for some services), the write waits for none.
+            total += await self._drain_dirty()
+            self._dirty.pop(name, None)  # this collection is looked at right now
+            total += await self._drain_collection(name)
+        return total + await self._drain_dirty()
+
+    async def _drain_dirty(self) -> int:
+        total = 0
+        while self._dirty:
+            name = next(iter(self._dirty))
+            del self._dirty[name]
+            total += await self._drain_collection(name)
         return total
+
+    async def _drain_collection(self, name: str) -> int:
+        collection = self._database[name]
+        self.finds += 1
+        cursor = collection.find(
+            {OUTBOX_PENDING_FIELD: True},
+            projection={OUTBOX_FIELD: 1, OUTBOX_VERSION_FIELD: 1},
+            limit=self._batch,
+        )
+        docs = [doc async for doc in cursor]
+        if len(docs) >= self._batch:
+            self._dirty.setdefault(name)  # a full batch: there may be more behind it
+        # Documents are independent aggregates: relay them concurrently so the
+        # producer can batch; each document's own events still go out in order.
+        sent = sum(await asyncio.gather(*(self._relay_document(collection, d) for d in docs)))
+        self.published += sent
+        return sent
 
     async def _relay_document(self, collection: AsyncCollection[Document], doc: Document) -> int:
         events: list[Document] = list(doc.get(OUTBOX_FIELD) or [])  # in write order

@@ -76,6 +76,15 @@ class ServiceSettings(BaseSettings):
     max_json_depth: int = 32
     max_string_chars: int = 100_000
     consumer_max_attempts: int = 5
+    # How long the broker may hold a consumer's fetch when no data is waiting. aiokafka
+    # leaves the partition of the record just handed out out of the next fetch, so the
+    # next event on that partition (the same aggregate's, per-key ordering) waits until
+    # that fetch returns: up to this long (measured: p90 402 ms at aiokafka's 500 ms, 56 ms
+    # at 50 ms). Lower costs idle CPU (an idle consumer: 0.3 % of a core at 500 ms, 3.7 %
+    # at 25 ms).
+    consumer_fetch_max_wait_ms: int = Field(
+        default_factory=lambda: int(_platform("CONSUMER_FETCH_MAX_WAIT_MS", "50"))
+    )
     consumer_backoff_seconds: float = 0.2
     # Fault injection for resilience tests only: exit right after applying the event
     # whose subject equals this value, before its offset is committed.

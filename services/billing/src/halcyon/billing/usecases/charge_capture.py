@@ -8,6 +8,7 @@ redelivery, converges on the same charges without duplicating any.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -127,7 +128,15 @@ class ChargeCapture:
         self.part2 = Part2Holds(runtime)
 
     async def capture(self, tenant: str, event: EncounterSigned, causation_id: str) -> None:
-        done = await self.encounters.get(tenant, event.encounter_id)
+        # Independent reads at once: one round trip's wait instead of three in a row.
+        done, (payer, coverage), active_docs = await asyncio.gather(
+            self.encounters.get(tenant, event.encounter_id),
+            self._payer_on(tenant, event.client_id, event.service_date),
+            self.charges.find(
+                tenant,
+                {"encounter_id": event.encounter_id, "kind": "charge", "status": {"$in": ACTIVE}},
+            ),
+        )
         if done is not None and int(done.get("revision", 0)) >= event.revision:
             log.info(
                 "encounter %s revision %s already captured", event.encounter_id, event.revision
@@ -137,17 +146,12 @@ class ChargeCapture:
             await self._release_drug_charges(tenant, done)
             return
         facts = facts_of(event)
-        payer, coverage = await self._payer_on(tenant, event.client_id, event.service_date)
         # Audio-only telehealth: the payer says which modifier it wants (93 or FQ).
         payer_doc = await self.payers.get(tenant, payer) if payer != SELF_PAY else None
         audio_modifier = (payer_doc or {}).get("audio_only_modifier") or (
             DEFAULT_AUDIO_ONLY_MODIFIER
         )
         coding = code_encounter(facts, audio_modifier)
-        active_docs = await self.charges.find(
-            tenant,
-            {"encounter_id": event.encounter_id, "kind": "charge", "status": {"$in": ACTIVE}},
-        )
         active = [
             ActiveCharge(
                 d["_id"],
@@ -205,10 +209,11 @@ class ChargeCapture:
         and its ``ChargeCreated`` are one insert. A sponsor-supplied or unknown substance
         gets no charge, only a ``dispenses`` record saying why. Returns the charge id.
         """
-        configured = await self.drug_codes.find(tenant, {})
+        configured, site = await asyncio.gather(
+            self.drug_codes.find(tenant, {}), self.sites.get(tenant, event.site_id)
+        )
         given = dispensed_mg(event.quantity_ug, event.quantity_mg)
         decision = drug_line_for(event.substance, event.product_id, given, configured)
-        site = await self.sites.get(tenant, event.site_id)
         service_date = service_date_of(
             event.administered_at, site.get("timezone") if site else None
         )
@@ -238,15 +243,18 @@ class ChargeCapture:
         causation_id: str,
     ) -> None:
         visit_id = dosing_visit_id(event.appointment_id, event.ledger_entry_id)
-        visit = (
-            await self.encounters.find_one(tenant, {"appointment_id": event.appointment_id})
-            if event.appointment_id
-            else None
+        # Independent reads at once: one round trip's wait instead of four in a row. The
+        # fee schedule is read for every payer of the site and code (a handful of entries)
+        # so it need not wait for the coverage that names the payer.
+        visit, (payer, coverage), prescriber, site_fees = await asyncio.gather(
+            self._visit_of(tenant, event.appointment_id),
+            self._payer_on(tenant, event.client_id, service_date),
+            # The prescriber ordered the drug: the line's rendering provider when identity
+            # gave billing their NPI.
+            self.staff.get(tenant, event.prescriber_id),
+            self.fees.find(tenant, {"site_id": event.site_id, "cpt": line.hcpcs}),
         )
-        payer, coverage = await self._payer_on(tenant, event.client_id, service_date)
-        entries = await self.fees.find(
-            tenant, {"site_id": event.site_id, "payer": payer, "cpt": line.hcpcs}
-        )
+        entries = [entry for entry in site_fees if entry.get("payer") == payer]
         fee = fee_for(entries, line.hcpcs, (), service_date)
         holds = []
         if fee is None:
@@ -257,9 +265,6 @@ class ChargeCapture:
         if not diagnosed:
             holds.append(AWAITING_VISIT if awaiting else NO_VISIT)
         amount = fee.rate_cents * line.units if fee else 0
-        # The prescriber ordered the drug: the line's rendering provider when identity
-        # gave billing their NPI.
-        prescriber = await self.staff.get(tenant, event.prescriber_id)
         document = {
             "_id": charge_id,
             "kind": "charge",
@@ -322,6 +327,12 @@ class ChargeCapture:
             f"on {service_date.isoformat()}",
             causation_id,
         )
+
+    async def _visit_of(self, tenant: str, appointment_id: str | None) -> Document | None:
+        """The dosing visit's captured note, if billing has it."""
+        if not appointment_id:
+            return None
+        return await self.encounters.find_one(tenant, {"appointment_id": appointment_id})
 
     async def _record_dispense(
         self,
