@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -136,3 +137,37 @@ async def test_unknown_key_ids_refetch_at_most_once_per_cooldown(issuer: TestTok
         with pytest.raises(Unauthenticated):
             await verifier.verify(stranger.mint(tenant_id="a"))
     assert server.requests == 2  # the first fetch, then one forced refetch
+
+
+async def test_a_token_verified_before_is_not_checked_again_until_it_expires(
+    issuer: TestTokenIssuer, verifier: Authenticator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[str] = []
+    real_decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = issuer.mint(tenant_id="a", user_id="u", roles=[("s1", "nurse")], ttl_seconds=1)
+    first = await verifier.verify(token)
+    again = await verifier.verify(token)
+    assert again == first
+    assert len(decoded) == 1  # the second time from the process's memory
+    await asyncio.sleep(2.05)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await verifier.verify(token)  # remembered, yet refused once it expires
+
+
+async def test_a_remembered_token_stops_working_when_its_key_leaves_the_key_set(
+    issuer: TestTokenIssuer,
+) -> None:
+    server = KeyServer(issuer)
+    verifier = server.authenticator(jwks_ttl_seconds=0)  # refetch on every check
+    token = issuer.mint(tenant_id="a")
+    await verifier.verify(token)
+    await verifier.verify(token)
+    server.issuer = TestTokenIssuer()  # identity rotated: same key id, another key
+    with pytest.raises(Unauthenticated):
+        await verifier.verify(token)

@@ -196,7 +196,8 @@ class RecordAccess:
         )
 
 
-def record_access(request: Request, caller: CurrentCaller) -> RecordAccess:
+async def record_access(request: Request, caller: CurrentCaller) -> RecordAccess:
+    # async: FastAPI would run a plain ``def`` dependency in a worker thread.
     return RecordAccess(caller=caller, audit=request.app.state.runtime.audit, request=request)
 
 

@@ -24,6 +24,10 @@ from halcyon.shared.second_factor import second_factor_required as second_factor
 from jwt import PyJWK
 
 ACCEPTED_ALGORITHMS = ["RS256", "EdDSA"]
+# Tokens already verified by this process, kept until they expire (bounded): a client
+# sends the same token on every request, and the signature check and claim parsing are
+# a large share of a small request's CPU.
+VERIFIED_TOKENS_MAX = 4096
 
 
 class SecondFactorRequired(Unauthenticated):
@@ -118,6 +122,8 @@ class Authenticator:
         self._cooldown = unknown_kid_cooldown_seconds
         self._lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = http
+        # token -> (caller, valid from, expires, the key that verified it)
+        self._verified: dict[str, tuple[Caller, float, float, Any]] = {}
 
     async def _refresh(self, force: bool = False) -> None:
         """Fetch the key set when stale (or forced); keep the old keys if identity is away."""
@@ -161,7 +167,53 @@ class Authenticator:
             raise Unauthenticated("token signed by an unknown key")
         return self._keys[kid].key
 
+    async def _still_verified(self, token: str) -> Caller | None:
+        """The caller of a token this process verified before, if it would verify the same
+        way now: within its time window (``iat``/``nbf`` to ``exp``, as PyJWT checks them)
+        and, with a key set, its key still the one published (checked after the usual
+        refresh, so a withdrawn key stops working exactly when it would uncached)."""
+        seen = self._verified.get(token)
+        if seen is None:
+            return None
+        caller, valid_from, expires, key = seen
+        now = time.time()
+        if not valid_from <= now < expires:
+            del self._verified[token]
+            return None
+        if not self._pem:
+            try:
+                await self._refresh()
+            except Exception:
+                return None  # the full check below meets (and reports) the same failure
+            if key is None or self._keys.get(key[0]) is not key[1]:
+                self._verified.pop(token, None)
+                return None
+        return caller
+
+    def _remember(self, token: str, caller: Caller, claims: dict[str, Any], kid: Any) -> None:
+        if self._pem:
+            key = None  # one fixed key
+        elif self._jwks_url and kid in self._keys:
+            key = (kid, self._keys[kid])  # this very key object, replaced on every refetch
+        else:
+            return  # keys from elsewhere (a subclass's own store): never cached
+        try:
+            expires = float(int(claims["exp"]))
+            valid_from = float(max(int(claims["iat"]), int(claims.get("nbf", claims["iat"]))))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return
+        if len(self._verified) >= VERIFIED_TOKENS_MAX:
+            now = time.time()
+            for stale in [t for t, seen in self._verified.items() if seen[2] <= now]:
+                del self._verified[stale]
+            while len(self._verified) >= VERIFIED_TOKENS_MAX:
+                del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = (caller, valid_from, expires, key)
+
     async def verify(self, token: str) -> Caller:
+        known = await self._still_verified(token)
+        if known is not None:
+            return known
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in ACCEPTED_ALGORITHMS:
@@ -185,7 +237,7 @@ class Authenticator:
             raise Unauthenticated("not an access token")
         if not claims.get("tid"):
             raise Unauthenticated("token names no tenant")
-        return Caller(
+        caller = Caller(
             user_id=str(claims["sub"]),
             tenant_id=str(claims["tid"]),
             grants=tuple(
@@ -200,6 +252,8 @@ class Authenticator:
             session_id=str(claims["sid"]) if claims.get("sid") else None,
             expires_at=_int_or_none(claims.get("exp")),
         )
+        self._remember(token, caller, claims, header.get("kid"))
+        return caller
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -27,6 +27,7 @@ from halcyon.shared.contracts import EventContract
 from halcyon.shared.contracts.identity import AccessAudited, AccessRevoked
 from halcyon.shared.envelope import EventEnvelope
 from halcyon.shared.events import ServiceEvents
+from halcyon.shared.http.client import remember_missing_sniffio
 from halcyon.shared.http.guard import InputGuardMiddleware, InputLimits
 from halcyon.shared.http.idempotency import IdempotencyMiddleware
 from halcyon.shared.http.middleware import RequestIdMiddleware, RoundTripMiddleware
@@ -126,10 +127,16 @@ def runtime_of(request: Request) -> ServiceRuntime[Any, Any]:
     return runtime
 
 
-Runtime = Annotated[ServiceRuntime[Any, Any], Depends(runtime_of)]
+async def current_runtime(request: Request) -> ServiceRuntime[Any, Any]:
+    """``runtime_of`` as a dependency. Dependencies are ``async def`` on purpose: FastAPI
+    runs a plain ``def`` one in a worker thread, a thread hop per request for a lookup."""
+    return runtime_of(request)
 
 
-def audit_trail(request: Request) -> AuditTrail:
+Runtime = Annotated[ServiceRuntime[Any, Any], Depends(current_runtime)]
+
+
+async def audit_trail(request: Request) -> AuditTrail:
     return runtime_of(request).audit
 
 
@@ -139,7 +146,7 @@ Audit = Annotated[AuditTrail, Depends(audit_trail)]
 def repository(cls: type[R]) -> Any:
     """``Annotated[ClientRepository, repository(ClientRepository)]`` in a route signature."""
 
-    def resolve(request: Request) -> R:
+    async def resolve(request: Request) -> R:
         return runtime_of(request).repo(cls)
 
     return Depends(resolve)
@@ -161,6 +168,7 @@ async def ensure_topics(bootstrap: str, topics: Sequence[str], partitions: int) 
 
 
 def create_service_app(settings: S, wiring: ServiceWiring[S, P]) -> FastAPI:
+    remember_missing_sniffio()  # httpx clients (JWKS, other services) without import searches
     setup_logging(settings.service_name, settings.log_level)
     setup_telemetry(
         settings.service_name, otlp_endpoint=settings.otlp_endpoint, span_file=settings.span_file

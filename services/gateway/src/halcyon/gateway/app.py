@@ -15,6 +15,7 @@ from halcyon.gateway.headers import SecurityHeadersMiddleware
 from halcyon.gateway.runtime import GatewayRuntime
 from halcyon.gateway.settings import GatewaySettings
 from halcyon.shared.contracts.identity import AccessRevoked
+from halcyon.shared.http.client import remember_missing_sniffio
 from halcyon.shared.http.middleware import RequestIdMiddleware
 from halcyon.shared.http.problems import install_problem_handlers
 from halcyon.shared.revocation import RevocationListener
@@ -24,6 +25,8 @@ log = logging.getLogger("halcyon.gateway")
 
 
 def create_gateway_app(settings: GatewaySettings) -> FastAPI:
+    # Every proxied request goes through httpcore's pool: no import search per request.
+    remember_missing_sniffio()
     setup_logging(settings.service_name, settings.log_level)
     setup_telemetry(
         settings.service_name, otlp_endpoint=settings.otlp_endpoint, span_file=settings.span_file

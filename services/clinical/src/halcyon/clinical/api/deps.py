@@ -1,4 +1,8 @@
-"""What clinical's routes take: the typed runtime, its parts, repositories, open charts."""
+"""What clinical's routes take: the typed runtime, its parts, repositories, open charts.
+
+Every dependency here is ``async def``: FastAPI runs a plain ``def`` one in a worker
+thread, a thread hop per request for what is only a lookup.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from halcyon.shared.crypto import FieldCipher
 from halcyon.shared.service import repository, runtime_of
 
 
-def clinical_runtime(request: Request) -> ClinicalRuntime:
+async def clinical_runtime(request: Request) -> ClinicalRuntime:
     runtime: ClinicalRuntime = runtime_of(request)
     return runtime
 
@@ -23,7 +27,7 @@ def clinical_runtime(request: Request) -> ClinicalRuntime:
 Runtime = Annotated[ClinicalRuntime, Depends(clinical_runtime)]
 
 
-def field_cipher(runtime: Runtime) -> FieldCipher:
+async def field_cipher(runtime: Runtime) -> FieldCipher:
     return runtime.parts.cipher
 
 
@@ -31,21 +35,21 @@ Cipher = Annotated[FieldCipher, Depends(field_cipher)]
 Clients = Annotated[ClientRepository, repository(ClientRepository)]
 
 
-def charts_of(access: Access, clients: Clients) -> Charts:
+async def charts_of(access: Access, clients: Clients) -> Charts:
     return Charts(access, clients)
 
 
 ChartDoor = Annotated[Charts, Depends(charts_of)]
 
 
-def encounter_notes(runtime: Runtime, charts: ChartDoor) -> EncounterNotes:
+async def encounter_notes(runtime: Runtime, charts: ChartDoor) -> EncounterNotes:
     return EncounterNotes(runtime, charts)
 
 
 NoteDesk = Annotated[EncounterNotes, Depends(encounter_notes)]
 
 
-def group_sessions(runtime: Runtime, charts: ChartDoor) -> GroupSessions:
+async def group_sessions(runtime: Runtime, charts: ChartDoor) -> GroupSessions:
     return GroupSessions(runtime, charts)
 
 

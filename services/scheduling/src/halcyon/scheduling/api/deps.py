@@ -1,4 +1,7 @@
-"""What scheduling's routes take: the typed runtime, the scheduler, repositories."""
+"""What scheduling's routes take: the typed runtime, the scheduler, repositories.
+
+The dependencies are ``async def``: FastAPI runs a plain ``def`` one in a worker thread.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from halcyon.scheduling.usecases.booking import Scheduler
 from halcyon.shared.service import repository, runtime_of
 
 
-def scheduling_runtime(request: Request) -> SchedulingRuntime:
+async def scheduling_runtime(request: Request) -> SchedulingRuntime:
     runtime: SchedulingRuntime = runtime_of(request)
     return runtime
 
@@ -19,7 +22,7 @@ def scheduling_runtime(request: Request) -> SchedulingRuntime:
 Runtime = Annotated[SchedulingRuntime, Depends(scheduling_runtime)]
 
 
-def scheduler_of(runtime: Runtime) -> Scheduler:
+async def scheduler_of(runtime: Runtime) -> Scheduler:
     return Scheduler(runtime)
 
 
