@@ -1,4 +1,4 @@
-"""`python -m bench [--scale 0.01] [--requests N] [--events N]`: platform vs floors, as ratios.
+"""`python -m bench [--scale 0.05] [--requests N] [--events N]`: platform vs floors, as ratios.
 
 Floors are measured first on the same machine, then the platform. Progress on stderr.
 
@@ -637,7 +637,7 @@ def main() -> None:
     parser.add_argument(
         "--scale",
         type=float,
-        default=0.01,
+        default=0.05,
         help="of the synthetic agency (50 sites, 1,500 clinicians, 60,000 clients, a busy week)",
     )
     parser.add_argument("--bookings", type=int, default=200, help="per booking measurement")
@@ -651,13 +651,13 @@ def main() -> None:
     parser.add_argument(
         "--pushdown-documents",
         type=int,
-        default=40000,
+        default=10000,
         help="largest collection for the FerretDB pushdown before/after; 0 skips",
     )
     parser.add_argument(
         "--engine-seconds",
         type=float,
-        default=30,
+        default=20,
         help="mixed load on each FerretDB backend (SQLite, PostgreSQL); 0 skips",
     )
     parser.add_argument("--engine-documents", type=int, default=20000)

@@ -3,8 +3,9 @@ process and real FerretDB.
 
 Written by a reviewer who did not write the claims, to break them; the four that
 found bugs (two reschedules of one appointment, the dosing window across a DST change,
-a partly overlapping leftover, slow refusals beside a booked group) pass since the fix. One service process serves the whole module; every test
-has its own tenant, so they do not see each other's data.
+a partly overlapping leftover, slow refusals beside a booked group) pass since the fix.
+One service process serves the whole module; every test has its own tenant, so they do
+not see each other's data.
 """
 
 from __future__ import annotations
