@@ -173,6 +173,7 @@ async def booking(ctx: Context, requests: int, concurrency: int) -> dict[str, An
     site = ctx.agency.home
     clients = ctx.agency.clients[site.id]
     who = site.front_desk
+    await ctx.gw.sign_in(who)  # a fresh token for the direct calls below
     gen = ctx.generator
 
     def body(i: int) -> dict[str, Any]:
@@ -541,6 +542,9 @@ async def chart_open(ctx: Context, requests: int, concurrency: int) -> dict[str,
     site = ctx.agency.home
     clients = ctx.agency.clients[site.id]
     who = ctx.agency.course.staff.lead
+    # A fresh token: this client calls the gateway directly (no re-sign-in on expiry),
+    # and the run is older than a token's 15 minutes by now.
+    await ctx.gw.sign_in(who)
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(
         base_url=ctx.platform.gateway.url, timeout=60, limits=limits
